@@ -1,0 +1,103 @@
+// Package store keeps tgnotify's state: link tokens, user↔chat links, the
+// set of Telegram update ids already processed, and the long-polling offset.
+//
+// Two implementations satisfy [Store]: [Redis] (production; several replicas
+// can share one Redis) and [Memory] (the embedded default when no REDIS_URL is
+// set; nothing survives a restart). Both pass the same contract suite in
+// storetest.
+//
+//	st := store.NewMemory()
+//	err := st.PutLinkToken(ctx, store.LinkToken{Token: tok, UserID: "u1", ExpiresAt: exp})
+//	link, err := st.ConsumeLinkToken(ctx, tok, chatID, "alice", time.Now())
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Errors returned by Store implementations. Callers test them with errors.Is.
+var (
+	// ErrNotFound means the requested record (link, live token) does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrTokenInvalid means a link token is unknown, already used or expired.
+	ErrTokenInvalid = errors.New("link token unknown, used or expired")
+	// ErrUnavailable wraps failures of the backing store (Redis down, timeouts).
+	ErrUnavailable = errors.New("store unavailable")
+)
+
+// LinkToken is a single-use deep-link token minted for one application user.
+type LinkToken struct {
+	Token     string
+	UserID    string
+	ExpiresAt time.Time
+}
+
+// Link binds an application user to the Telegram private chat that pressed
+// Start on the user's deep link.
+type Link struct {
+	UserID   string
+	ChatID   int64
+	Username string
+	LinkedAt time.Time
+}
+
+// UpdateState is what the store remembers about a Telegram update id.
+type UpdateState int
+
+// Outcomes of [Store.ClaimUpdate].
+const (
+	// UpdateClaimed means the caller now owns the update and must process it,
+	// then call CompleteUpdate (or ReleaseUpdate on failure).
+	UpdateClaimed UpdateState = iota + 1
+	// UpdateInProgress means another worker holds the claim right now.
+	UpdateInProgress
+	// UpdateDone means the update was processed before; skip it.
+	UpdateDone
+)
+
+// Store is everything the service keeps. All methods are safe for concurrent
+// use. Failures of the backing store are wrapped with ErrUnavailable.
+type Store interface {
+	// PutLinkToken stores tok until tok.ExpiresAt and makes it the user's
+	// current live token (returned by UserLinkToken).
+	PutLinkToken(ctx context.Context, tok LinkToken) error
+	// UserLinkToken returns the user's current live token, or ErrNotFound
+	// when there is none (never minted, used or expired).
+	UserLinkToken(ctx context.Context, userID string) (LinkToken, error)
+	// ConsumeLinkToken atomically deletes the token and links its user to
+	// chatID (replacing any previous link of that user). It returns
+	// ErrTokenInvalid when the token is unknown, used or expired, and then
+	// changes nothing.
+	ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error)
+	// GetLink returns the user's link or ErrNotFound.
+	GetLink(ctx context.Context, userID string) (Link, error)
+	// UpdateChatID moves every link of chat oldID to newID (a group migrated
+	// to a supergroup). It returns the user ids whose link moved.
+	UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error)
+	// Unlink removes the user's link. It returns ErrNotFound when the user
+	// was not linked.
+	Unlink(ctx context.Context, userID string) error
+	// UnlinkChat removes every link to chatID and returns the user ids that
+	// were unlinked (empty when none).
+	UnlinkChat(ctx context.Context, chatID int64) ([]string, error)
+
+	// ClaimUpdate records that update id is being processed. A claim lapses
+	// after claimTTL so a crashed worker's update is processed again.
+	ClaimUpdate(ctx context.Context, updateID int64, claimTTL time.Duration) (UpdateState, error)
+	// CompleteUpdate marks the update processed and remembers it for keep.
+	CompleteUpdate(ctx context.Context, updateID int64, keep time.Duration) error
+	// ReleaseUpdate drops a claim so that a redelivery is processed again.
+	ReleaseUpdate(ctx context.Context, updateID int64) error
+
+	// PollOffset returns the saved getUpdates offset (0 when none).
+	PollOffset(ctx context.Context) (int64, error)
+	// SetPollOffset saves the getUpdates offset.
+	SetPollOffset(ctx context.Context, offset int64) error
+
+	// Ping reports whether the backing store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases resources.
+	Close() error
+}
