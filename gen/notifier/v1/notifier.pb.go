@@ -82,6 +82,61 @@ func (ParseMode) EnumDescriptor() ([]byte, []int) {
 	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{0}
 }
 
+// LongTextPolicy says what Notify does with text longer than one Telegram
+// message (4096 UTF-16 code units after entity parsing).
+type LongTextPolicy int32
+
+const (
+	// The default: split (LONG_TEXT_POLICY_SPLIT).
+	LongTextPolicy_LONG_TEXT_POLICY_UNSPECIFIED LongTextPolicy = 0
+	// Split at paragraph, line or word boundaries into several messages sent
+	// in order (never inside a surrogate pair, an escape or an entity).
+	LongTextPolicy_LONG_TEXT_POLICY_SPLIT LongTextPolicy = 1
+	// Reject with INVALID_ARGUMENT.
+	LongTextPolicy_LONG_TEXT_POLICY_REJECT LongTextPolicy = 2
+)
+
+// Enum value maps for LongTextPolicy.
+var (
+	LongTextPolicy_name = map[int32]string{
+		0: "LONG_TEXT_POLICY_UNSPECIFIED",
+		1: "LONG_TEXT_POLICY_SPLIT",
+		2: "LONG_TEXT_POLICY_REJECT",
+	}
+	LongTextPolicy_value = map[string]int32{
+		"LONG_TEXT_POLICY_UNSPECIFIED": 0,
+		"LONG_TEXT_POLICY_SPLIT":       1,
+		"LONG_TEXT_POLICY_REJECT":      2,
+	}
+)
+
+func (x LongTextPolicy) Enum() *LongTextPolicy {
+	p := new(LongTextPolicy)
+	*p = x
+	return p
+}
+
+func (x LongTextPolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LongTextPolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_notifier_v1_notifier_proto_enumTypes[1].Descriptor()
+}
+
+func (LongTextPolicy) Type() protoreflect.EnumType {
+	return &file_notifier_v1_notifier_proto_enumTypes[1]
+}
+
+func (x LongTextPolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LongTextPolicy.Descriptor instead.
+func (LongTextPolicy) EnumDescriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{1}
+}
+
 // NotificationState is where a notification is on its way to Telegram.
 type NotificationState int32
 
@@ -127,11 +182,11 @@ func (x NotificationState) String() string {
 }
 
 func (NotificationState) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[1].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[2].Descriptor()
 }
 
 func (NotificationState) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[1]
+	return &file_notifier_v1_notifier_proto_enumTypes[2]
 }
 
 func (x NotificationState) Number() protoreflect.EnumNumber {
@@ -140,7 +195,7 @@ func (x NotificationState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NotificationState.Descriptor instead.
 func (NotificationState) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{1}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{2}
 }
 
 // CreateLinkTokenRequest names the application user to link.
@@ -379,8 +434,13 @@ type NotifyRequest struct {
 	// the same key for the same user returns the first call's
 	// notification_id and the message is sent once.
 	IdempotencyKey string `protobuf:"bytes,5,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// What to do with text longer than one Telegram message; split by default.
+	LongText LongTextPolicy `protobuf:"varint,6,opt,name=long_text,json=longText,proto3,enum=notifier.v1.LongTextPolicy" json:"long_text,omitempty"`
+	// When Telegram cannot parse the formatting ("can't parse entities"),
+	// resend the same text as plain text instead of failing.
+	PlainTextFallback bool `protobuf:"varint,7,opt,name=plain_text_fallback,json=plainTextFallback,proto3" json:"plain_text_fallback,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *NotifyRequest) Reset() {
@@ -448,6 +508,20 @@ func (x *NotifyRequest) GetIdempotencyKey() string {
 	return ""
 }
 
+func (x *NotifyRequest) GetLongText() LongTextPolicy {
+	if x != nil {
+		return x.LongText
+	}
+	return LongTextPolicy_LONG_TEXT_POLICY_UNSPECIFIED
+}
+
+func (x *NotifyRequest) GetPlainTextFallback() bool {
+	if x != nil {
+		return x.PlainTextFallback
+	}
+	return false
+}
+
 // NotifyResponse reports what happened to the notification.
 type NotifyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -456,7 +530,12 @@ type NotifyResponse struct {
 	// Where the notification is now.
 	State NotificationState `protobuf:"varint,2,opt,name=state,proto3,enum=notifier.v1.NotificationState" json:"state,omitempty"`
 	// Telegram's message ids, once sent.
-	MessageIds    []int64 `protobuf:"varint,3,rep,packed,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	MessageIds []int64 `protobuf:"varint,3,rep,packed,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	// True when idempotency_key matched an earlier call: this is that call's
+	// notification, nothing new was queued.
+	Duplicate bool `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
+	// How many Telegram messages the text is sent as (more than 1 when split).
+	Parts         int32 `protobuf:"varint,5,opt,name=parts,proto3" json:"parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -510,6 +589,20 @@ func (x *NotifyResponse) GetMessageIds() []int64 {
 		return x.MessageIds
 	}
 	return nil
+}
+
+func (x *NotifyResponse) GetDuplicate() bool {
+	if x != nil {
+		return x.Duplicate
+	}
+	return false
+}
+
+func (x *NotifyResponse) GetParts() int32 {
+	if x != nil {
+		return x.Parts
+	}
+	return 0
 }
 
 // GetStatusRequest names the application user.
@@ -568,7 +661,9 @@ type GetStatusResponse struct {
 	// The Telegram @username of the linked chat, when it has one.
 	Username string `protobuf:"bytes,3,opt,name=username,proto3" json:"username,omitempty"`
 	// When the link was made.
-	LinkedAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=linked_at,json=linkedAt,proto3" json:"linked_at,omitempty"`
+	LinkedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=linked_at,json=linkedAt,proto3" json:"linked_at,omitempty"`
+	// How the user's recent notifications fared.
+	Delivery      *DeliverySummary `protobuf:"bytes,5,opt,name=delivery,proto3" json:"delivery,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -631,6 +726,308 @@ func (x *GetStatusResponse) GetLinkedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *GetStatusResponse) GetDelivery() *DeliverySummary {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+// DeliverySummary counts a user's notifications still on record (see
+// NOTIFIER_RETENTION) and names the latest one.
+type DeliverySummary struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Notifications waiting to be sent or being sent.
+	Queued int64 `protobuf:"varint,1,opt,name=queued,proto3" json:"queued,omitempty"`
+	// Notifications Telegram accepted.
+	Sent int64 `protobuf:"varint,2,opt,name=sent,proto3" json:"sent,omitempty"`
+	// Notifications that failed for good.
+	Failed int64 `protobuf:"varint,3,opt,name=failed,proto3" json:"failed,omitempty"`
+	// The most recently accepted notification, if any.
+	LastNotificationId string `protobuf:"bytes,4,opt,name=last_notification_id,json=lastNotificationId,proto3" json:"last_notification_id,omitempty"`
+	// Its state.
+	LastState NotificationState `protobuf:"varint,5,opt,name=last_state,json=lastState,proto3,enum=notifier.v1.NotificationState" json:"last_state,omitempty"`
+	// When its state last changed.
+	LastUpdatedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_updated_at,json=lastUpdatedAt,proto3" json:"last_updated_at,omitempty"`
+	// Its last error, when it failed.
+	LastError     string `protobuf:"bytes,7,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliverySummary) Reset() {
+	*x = DeliverySummary{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliverySummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliverySummary) ProtoMessage() {}
+
+func (x *DeliverySummary) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliverySummary.ProtoReflect.Descriptor instead.
+func (*DeliverySummary) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeliverySummary) GetQueued() int64 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *DeliverySummary) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *DeliverySummary) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *DeliverySummary) GetLastNotificationId() string {
+	if x != nil {
+		return x.LastNotificationId
+	}
+	return ""
+}
+
+func (x *DeliverySummary) GetLastState() NotificationState {
+	if x != nil {
+		return x.LastState
+	}
+	return NotificationState_NOTIFICATION_STATE_UNSPECIFIED
+}
+
+func (x *DeliverySummary) GetLastUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUpdatedAt
+	}
+	return nil
+}
+
+func (x *DeliverySummary) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+// GetNotificationRequest names a notification.
+type GetNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id Notify returned.
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetNotificationRequest) Reset() {
+	*x = GetNotificationRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNotificationRequest) ProtoMessage() {}
+
+func (x *GetNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNotificationRequest.ProtoReflect.Descriptor instead.
+func (*GetNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+// GetNotificationResponse is one notification's delivery record.
+type GetNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notification's id.
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	// The application user it is for.
+	UserId string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Where it is now.
+	State NotificationState `protobuf:"varint,3,opt,name=state,proto3,enum=notifier.v1.NotificationState" json:"state,omitempty"`
+	// sendMessage calls made for it so far.
+	Attempts int32 `protobuf:"varint,4,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// The last error (Telegram's description, or a transport error); empty
+	// when none.
+	LastError string `protobuf:"bytes,5,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Telegram's message ids of the parts sent so far, in order.
+	MessageIds []int64 `protobuf:"varint,6,rep,packed,name=message_ids,json=messageIds,proto3" json:"message_ids,omitempty"`
+	// How many Telegram messages the text is sent as.
+	Parts int32 `protobuf:"varint,7,opt,name=parts,proto3" json:"parts,omitempty"`
+	// When Notify accepted it.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When its state last changed.
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// The chat it is (or was) sent to.
+	ChatId int64 `protobuf:"varint,10,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The caller's idempotency key, if any.
+	IdempotencyKey string `protobuf:"bytes,11,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Why it failed, as a short machine-readable reason: blocked,
+	// chat_not_found, parse_entities, not_linked, too_long, max_attempts,
+	// expired, rejected (other 4xx). Empty unless FAILED.
+	FailureReason string `protobuf:"bytes,12,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetNotificationResponse) Reset() {
+	*x = GetNotificationResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetNotificationResponse) ProtoMessage() {}
+
+func (x *GetNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetNotificationResponse.ProtoReflect.Descriptor instead.
+func (*GetNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetNotificationResponse) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetState() NotificationState {
+	if x != nil {
+		return x.State
+	}
+	return NotificationState_NOTIFICATION_STATE_UNSPECIFIED
+}
+
+func (x *GetNotificationResponse) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *GetNotificationResponse) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetMessageIds() []int64 {
+	if x != nil {
+		return x.MessageIds
+	}
+	return nil
+}
+
+func (x *GetNotificationResponse) GetParts() int32 {
+	if x != nil {
+		return x.Parts
+	}
+	return 0
+}
+
+func (x *GetNotificationResponse) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *GetNotificationResponse) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *GetNotificationResponse) GetChatId() int64 {
+	if x != nil {
+		return x.ChatId
+	}
+	return 0
+}
+
+func (x *GetNotificationResponse) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
 var File_notifier_v1_notifier_proto protoreflect.FileDescriptor
 
 const file_notifier_v1_notifier_proto_rawDesc = "" +
@@ -649,43 +1046,83 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xcf\x01\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb9\x02\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
 	"\n" +
 	"parse_mode\x18\x03 \x01(\x0e2\x16.notifier.v1.ParseModeR\tparseMode\x121\n" +
 	"\x14disable_notification\x18\x04 \x01(\bR\x13disableNotification\x12'\n" +
-	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\"\x90\x01\n" +
+	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\x128\n" +
+	"\tlong_text\x18\x06 \x01(\x0e2\x1b.notifier.v1.LongTextPolicyR\blongText\x12.\n" +
+	"\x13plain_text_fallback\x18\a \x01(\bR\x11plainTextFallback\"\xc4\x01\n" +
 	"\x0eNotifyResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x124\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\x12\x1f\n" +
 	"\vmessage_ids\x18\x03 \x03(\x03R\n" +
-	"messageIds\"+\n" +
+	"messageIds\x12\x1c\n" +
+	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x12\x14\n" +
+	"\x05parts\x18\x05 \x01(\x05R\x05parts\"+\n" +
 	"\x10GetStatusRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"\x99\x01\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xd3\x01\n" +
 	"\x11GetStatusResponse\x12\x16\n" +
 	"\x06linked\x18\x01 \x01(\bR\x06linked\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\x03R\x06chatId\x12\x1a\n" +
 	"\busername\x18\x03 \x01(\tR\busername\x127\n" +
-	"\tlinked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blinkedAt*q\n" +
+	"\tlinked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blinkedAt\x128\n" +
+	"\bdelivery\x18\x05 \x01(\v2\x1c.notifier.v1.DeliverySummaryR\bdelivery\"\xa9\x02\n" +
+	"\x0fDeliverySummary\x12\x16\n" +
+	"\x06queued\x18\x01 \x01(\x03R\x06queued\x12\x12\n" +
+	"\x04sent\x18\x02 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06failed\x18\x03 \x01(\x03R\x06failed\x120\n" +
+	"\x14last_notification_id\x18\x04 \x01(\tR\x12lastNotificationId\x12=\n" +
+	"\n" +
+	"last_state\x18\x05 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\tlastState\x12B\n" +
+	"\x0flast_updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\rlastUpdatedAt\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\a \x01(\tR\tlastError\"A\n" +
+	"\x16GetNotificationRequest\x12'\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\xe2\x03\n" +
+	"\x17GetNotificationResponse\x12'\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x124\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\x12\x1a\n" +
+	"\battempts\x18\x04 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x05 \x01(\tR\tlastError\x12\x1f\n" +
+	"\vmessage_ids\x18\x06 \x03(\x03R\n" +
+	"messageIds\x12\x14\n" +
+	"\x05parts\x18\a \x01(\x05R\x05parts\x129\n" +
+	"\n" +
+	"created_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x17\n" +
+	"\achat_id\x18\n" +
+	" \x01(\x03R\x06chatId\x12'\n" +
+	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12%\n" +
+	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason*q\n" +
 	"\tParseMode\x12\x1a\n" +
 	"\x16PARSE_MODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PARSE_MODE_MARKDOWN_V2\x10\x01\x12\x13\n" +
 	"\x0fPARSE_MODE_HTML\x10\x02\x12\x17\n" +
-	"\x13PARSE_MODE_MARKDOWN\x10\x03*\xb2\x01\n" +
+	"\x13PARSE_MODE_MARKDOWN\x10\x03*k\n" +
+	"\x0eLongTextPolicy\x12 \n" +
+	"\x1cLONG_TEXT_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16LONG_TEXT_POLICY_SPLIT\x10\x01\x12\x1b\n" +
+	"\x17LONG_TEXT_POLICY_REJECT\x10\x02*\xb2\x01\n" +
 	"\x11NotificationState\x12\"\n" +
 	"\x1eNOTIFICATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19NOTIFICATION_STATE_QUEUED\x10\x01\x12\x1e\n" +
 	"\x1aNOTIFICATION_STATE_SENDING\x10\x02\x12\x1b\n" +
 	"\x17NOTIFICATION_STATE_SENT\x10\x03\x12\x1d\n" +
-	"\x19NOTIFICATION_STATE_FAILED\x10\x042\xcd\x02\n" +
+	"\x19NOTIFICATION_STATE_FAILED\x10\x042\xab\x03\n" +
 	"\x0fNotifierService\x12\\\n" +
 	"\x0fCreateLinkToken\x12#.notifier.v1.CreateLinkTokenRequest\x1a$.notifier.v1.CreateLinkTokenResponse\x12M\n" +
 	"\n" +
 	"GetLinkURL\x12\x1e.notifier.v1.GetLinkURLRequest\x1a\x1f.notifier.v1.GetLinkURLResponse\x12A\n" +
 	"\x06Notify\x12\x1a.notifier.v1.NotifyRequest\x1a\x1b.notifier.v1.NotifyResponse\x12J\n" +
-	"\tGetStatus\x12\x1d.notifier.v1.GetStatusRequest\x1a\x1e.notifier.v1.GetStatusResponseB9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
+	"\tGetStatus\x12\x1d.notifier.v1.GetStatusRequest\x1a\x1e.notifier.v1.GetStatusResponse\x12\\\n" +
+	"\x0fGetNotification\x12#.notifier.v1.GetNotificationRequest\x1a$.notifier.v1.GetNotificationResponseB9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
 
 var (
 	file_notifier_v1_notifier_proto_rawDescOnce sync.Once
@@ -699,40 +1136,53 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 	return file_notifier_v1_notifier_proto_rawDescData
 }
 
-var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_notifier_v1_notifier_proto_goTypes = []any{
 	(ParseMode)(0),                  // 0: notifier.v1.ParseMode
-	(NotificationState)(0),          // 1: notifier.v1.NotificationState
-	(*CreateLinkTokenRequest)(nil),  // 2: notifier.v1.CreateLinkTokenRequest
-	(*CreateLinkTokenResponse)(nil), // 3: notifier.v1.CreateLinkTokenResponse
-	(*GetLinkURLRequest)(nil),       // 4: notifier.v1.GetLinkURLRequest
-	(*GetLinkURLResponse)(nil),      // 5: notifier.v1.GetLinkURLResponse
-	(*NotifyRequest)(nil),           // 6: notifier.v1.NotifyRequest
-	(*NotifyResponse)(nil),          // 7: notifier.v1.NotifyResponse
-	(*GetStatusRequest)(nil),        // 8: notifier.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),       // 9: notifier.v1.GetStatusResponse
-	(*timestamppb.Timestamp)(nil),   // 10: google.protobuf.Timestamp
+	(LongTextPolicy)(0),             // 1: notifier.v1.LongTextPolicy
+	(NotificationState)(0),          // 2: notifier.v1.NotificationState
+	(*CreateLinkTokenRequest)(nil),  // 3: notifier.v1.CreateLinkTokenRequest
+	(*CreateLinkTokenResponse)(nil), // 4: notifier.v1.CreateLinkTokenResponse
+	(*GetLinkURLRequest)(nil),       // 5: notifier.v1.GetLinkURLRequest
+	(*GetLinkURLResponse)(nil),      // 6: notifier.v1.GetLinkURLResponse
+	(*NotifyRequest)(nil),           // 7: notifier.v1.NotifyRequest
+	(*NotifyResponse)(nil),          // 8: notifier.v1.NotifyResponse
+	(*GetStatusRequest)(nil),        // 9: notifier.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),       // 10: notifier.v1.GetStatusResponse
+	(*DeliverySummary)(nil),         // 11: notifier.v1.DeliverySummary
+	(*GetNotificationRequest)(nil),  // 12: notifier.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil), // 13: notifier.v1.GetNotificationResponse
+	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
-	10, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	10, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
-	1,  // 3: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	10, // 4: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	2,  // 5: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	4,  // 6: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	6,  // 7: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	8,  // 8: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	3,  // 9: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	5,  // 10: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	7,  // 11: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	9,  // 12: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	9,  // [9:13] is the sub-list for method output_type
-	5,  // [5:9] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	1,  // 3: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
+	2,  // 4: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
+	14, // 5: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	11, // 6: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	2,  // 7: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
+	14, // 8: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 9: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	14, // 10: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	14, // 11: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 12: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	5,  // 13: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	7,  // 14: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	9,  // 15: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	12, // 16: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	4,  // 17: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	6,  // 18: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	8,  // 19: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	10, // 20: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	13, // 21: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	17, // [17:22] is the sub-list for method output_type
+	12, // [12:17] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -745,8 +1195,8 @@ func file_notifier_v1_notifier_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   8,
+			NumEnums:      3,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

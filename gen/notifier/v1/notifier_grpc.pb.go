@@ -26,6 +26,7 @@ const (
 	NotifierService_GetLinkURL_FullMethodName      = "/notifier.v1.NotifierService/GetLinkURL"
 	NotifierService_Notify_FullMethodName          = "/notifier.v1.NotifierService/Notify"
 	NotifierService_GetStatus_FullMethodName       = "/notifier.v1.NotifierService/GetStatus"
+	NotifierService_GetNotification_FullMethodName = "/notifier.v1.NotifierService/GetNotification"
 )
 
 // NotifierServiceClient is the client API for NotifierService service.
@@ -53,8 +54,13 @@ type NotifierServiceClient interface {
 	// bot), UNAVAILABLE (store or Telegram unreachable; safe to retry with the
 	// same idempotency_key).
 	Notify(ctx context.Context, in *NotifyRequest, opts ...grpc.CallOption) (*NotifyResponse, error)
-	// GetStatus tells whether the user is linked, and to which chat.
+	// GetStatus tells whether the user is linked, and to which chat, and how
+	// the user's notifications fared.
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
+	// GetNotification reports one notification's delivery: state, attempts,
+	// last error and Telegram message ids. NOT_FOUND when the id is unknown
+	// or its record has expired (see NOTIFIER_RETENTION).
+	GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error)
 }
 
 type notifierServiceClient struct {
@@ -105,6 +111,16 @@ func (c *notifierServiceClient) GetStatus(ctx context.Context, in *GetStatusRequ
 	return out, nil
 }
 
+func (c *notifierServiceClient) GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetNotificationResponse)
+	err := c.cc.Invoke(ctx, NotifierService_GetNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotifierServiceServer is the server API for NotifierService service.
 // All implementations must embed UnimplementedNotifierServiceServer
 // for forward compatibility.
@@ -130,8 +146,13 @@ type NotifierServiceServer interface {
 	// bot), UNAVAILABLE (store or Telegram unreachable; safe to retry with the
 	// same idempotency_key).
 	Notify(context.Context, *NotifyRequest) (*NotifyResponse, error)
-	// GetStatus tells whether the user is linked, and to which chat.
+	// GetStatus tells whether the user is linked, and to which chat, and how
+	// the user's notifications fared.
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
+	// GetNotification reports one notification's delivery: state, attempts,
+	// last error and Telegram message ids. NOT_FOUND when the id is unknown
+	// or its record has expired (see NOTIFIER_RETENTION).
+	GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error)
 	mustEmbedUnimplementedNotifierServiceServer()
 }
 
@@ -153,6 +174,9 @@ func (UnimplementedNotifierServiceServer) Notify(context.Context, *NotifyRequest
 }
 func (UnimplementedNotifierServiceServer) GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStatus not implemented")
+}
+func (UnimplementedNotifierServiceServer) GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetNotification not implemented")
 }
 func (UnimplementedNotifierServiceServer) mustEmbedUnimplementedNotifierServiceServer() {}
 func (UnimplementedNotifierServiceServer) testEmbeddedByValue()                         {}
@@ -247,6 +271,24 @@ func _NotifierService_GetStatus_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotifierService_GetNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).GetNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_GetNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).GetNotification(ctx, req.(*GetNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotifierService_ServiceDesc is the grpc.ServiceDesc for NotifierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -269,6 +311,10 @@ var NotifierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetStatus",
 			Handler:    _NotifierService_GetStatus_Handler,
+		},
+		{
+			MethodName: "GetNotification",
+			Handler:    _NotifierService_GetNotification_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
