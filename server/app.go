@@ -1,0 +1,310 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/telegram"
+	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+)
+
+// allowedUpdates are the update kinds the service handles; Telegram sends
+// no others.
+var allowedUpdates = []string{"message", "my_chat_member"}
+
+// App is the whole running service: store, Bot API client, update intake
+// (webhook or poller), the gRPC server and the HTTP server.
+type App struct {
+	cfg     Config
+	log     *zap.Logger
+	store   store.Store
+	client  *telegram.Client
+	sandbox *telegramtest.Server
+	bot     *BotIdentity
+	updates *Bot
+	health  *health.Server
+
+	grpcLn, httpLn net.Listener
+	grpcSrv        *grpc.Server
+	httpSrv        *http.Server
+
+	telegramReady atomic.Bool
+	draining      atomic.Bool
+}
+
+// NewApp wires the service from cfg: it opens the store, starts the sandbox
+// Bot API when there is no bot token, and binds both listeners (so the
+// addresses are known before Run).
+func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, bot: &BotIdentity{}}
+	defer func() {
+		if err != nil {
+			a.closeAll()
+		}
+	}()
+
+	if cfg.RedisURL == "" {
+		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
+		a.store = store.NewMemory()
+	} else {
+		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("open redis: %w", err)
+		}
+		a.store = store.NewRedis(rc, "tgn")
+		log.Info("using redis store")
+	}
+
+	apiURL, token := cfg.APIURL, cfg.BotToken
+	if cfg.Sandbox() {
+		a.sandbox = telegramtest.NewServer()
+		apiURL, token = a.sandbox.URL(), a.sandbox.Token()
+		log.Warn("TELEGRAM_BOT_TOKEN is not set: SANDBOX MODE with an in-process fake Bot API; play the user with POST /sandbox/start",
+			zap.String("fake_bot_api", apiURL), zap.String("bot_username", a.sandbox.BotUsername()))
+	}
+	a.client = telegram.NewClient(apiURL, token, telegram.WithRequestTimeout(cfg.SendTimeout))
+	if cfg.BotUsername != "" {
+		a.bot.Set(cfg.BotUsername)
+	}
+
+	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, log.Named("bot"))
+	svc := NewService(a.store, a.client, a.bot, cfg.LinkTokenTTL, cfg.MaxRetryWait, log.Named("api"))
+
+	if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("listen NOTIFIER_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
+	}
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("listen NOTIFIER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	a.health = health.NewServer()
+	a.setServing(false)
+	a.grpcSrv = newGRPCServer(svc, a.health, log.Named("grpc"))
+
+	handler, err := a.httpHandler(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.httpSrv = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	return a, nil
+}
+
+// GRPCAddr is the bound gRPC address.
+func (a *App) GRPCAddr() string { return a.grpcLn.Addr().String() }
+
+// HTTPAddr is the bound HTTP address.
+func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
+
+// Sandbox returns the in-process fake Bot API, or nil with a real bot.
+func (a *App) Sandbox() *telegramtest.Server { return a.sandbox }
+
+// Run serves until ctx ends, then shuts down gracefully within
+// cfg.ShutdownTimeout: readiness turns NOT_SERVING first, update intake
+// stops, in-flight requests finish.
+func (a *App) Run(ctx context.Context) error {
+	defer a.closeAll()
+	errc := make(chan error, 2)
+	go func() { errc <- serveErr("grpc", a.grpcSrv.Serve(a.grpcLn)) }()
+	go func() { errc <- serveErr("http", a.httpSrv.Serve(a.httpLn)) }()
+	a.log.Info("serving", zap.String("grpc_addr", a.GRPCAddr()), zap.String("http_addr", a.HTTPAddr()),
+		zap.Bool("webhook", a.cfg.Webhook()), zap.Bool("redis", a.cfg.RedisURL != ""))
+
+	intakeCtx, stopIntake := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.runTelegram(intakeCtx)
+	}()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	a.log.Info("shutting down", zap.Duration("timeout", a.cfg.ShutdownTimeout))
+	a.draining.Store(true)
+	a.setServing(false)
+	stopIntake()
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.httpSrv.Shutdown(sctx); err != nil {
+		a.log.Warn("http shutdown", zap.Error(err))
+	}
+	stopped := make(chan struct{})
+	go func() { a.grpcSrv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-sctx.Done():
+		a.grpcSrv.Stop()
+	}
+	wg.Wait()
+	a.log.Info("stopped")
+	return runErr
+}
+
+func serveErr(name string, err error) error {
+	if err == nil || errors.Is(err, http.ErrServerClosed) || errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return fmt.Errorf("%s server: %w", name, err)
+}
+
+// runTelegram learns the bot's identity, configures update delivery
+// (setWebhook, or deleteWebhook then long polling) and keeps at it with
+// backoff while Telegram is unreachable.
+func (a *App) runTelegram(ctx context.Context) {
+	bo := newBackoff(500*time.Millisecond, 30*time.Second)
+	for ctx.Err() == nil {
+		err := a.initTelegram(ctx)
+		if err == nil {
+			break
+		}
+		if telegram.IsUnauthorized(err) {
+			a.log.Error("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); check the token from BotFather", zap.Error(err))
+		} else {
+			a.log.Warn("telegram setup failed; retrying", zap.Error(err))
+		}
+		if !sleepCtx(ctx, bo.next()) {
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	a.telegramReady.Store(true)
+	a.setServing(true)
+	if a.cfg.Webhook() {
+		return
+	}
+	p := telegram.NewPoller(a.client, a.store, a.updates, a.log.Named("poller"), telegram.WithAllowedUpdates(allowedUpdates...))
+	if err := p.Run(ctx); err != nil {
+		a.log.Error("poller stopped", zap.Error(err))
+	}
+}
+
+func (a *App) initTelegram(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.SendTimeout)
+	defer cancel()
+	if _, ok := a.bot.Username(); !ok {
+		me, err := a.client.GetMe(ctx)
+		if err != nil {
+			return fmt.Errorf("getMe: %w", err)
+		}
+		a.bot.Set(me.Username)
+		a.log.Info("bot identified", zap.String("bot_username", me.Username))
+	}
+	if a.cfg.Webhook() {
+		err := a.client.SetWebhook(ctx, telegram.SetWebhookParams{
+			URL:            a.cfg.WebhookURL,
+			SecretToken:    a.cfg.WebhookSecret,
+			AllowedUpdates: allowedUpdates,
+		})
+		if err != nil {
+			return fmt.Errorf("setWebhook: %w", err)
+		}
+		a.log.Info("webhook set", zap.String("url", a.cfg.WebhookURL))
+		if info, err := a.client.GetWebhookInfo(ctx); err == nil && (info.LastErrorMessage != "" || info.PendingUpdateCount > 0) {
+			a.log.Warn("telegram reports webhook trouble or backlog",
+				zap.String("last_error_message", info.LastErrorMessage), zap.Int("pending_update_count", info.PendingUpdateCount))
+		}
+		return nil
+	}
+	if err := a.client.DeleteWebhook(ctx, false); err != nil {
+		return fmt.Errorf("deleteWebhook before polling: %w", err)
+	}
+	a.log.Info("long polling for updates (no TELEGRAM_WEBHOOK_URL)")
+	return nil
+}
+
+// setServing flips gRPC health for the whole server and the API service.
+func (a *App) setServing(ok bool) {
+	st := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok && !a.draining.Load() {
+		st = healthpb.HealthCheckResponse_SERVING
+	}
+	a.health.SetServingStatus("", st)
+	a.health.SetServingStatus("notifier.v1.NotifierService", st)
+}
+
+// ready reports whether the service can do its job: not draining, the
+// store answers and the bot is known.
+func (a *App) ready(ctx context.Context) error {
+	if a.draining.Load() {
+		return errors.New("draining")
+	}
+	if !a.telegramReady.Load() {
+		return errors.New("telegram bot not set up yet")
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func (a *App) closeAll() {
+	for _, ln := range []net.Listener{a.grpcLn, a.httpLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+	if a.sandbox != nil {
+		a.sandbox.Close()
+	}
+}
+
+// backoff is capped exponential backoff with full jitter.
+type backoff struct {
+	min, max, cur time.Duration
+}
+
+func newBackoff(minWait, maxWait time.Duration) *backoff {
+	return &backoff{min: minWait, max: maxWait}
+}
+
+func (b *backoff) next() time.Duration {
+	if b.cur == 0 {
+		b.cur = b.min
+	} else {
+		b.cur = min(2*b.cur, b.max)
+	}
+	return b.cur/2 + time.Duration(rand.Int64N(int64(b.cur/2)+1))
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether the wait completed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,171 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the service's whole configuration, loaded once from the
+// environment by LoadConfig.
+type Config struct {
+	// GRPCAddr is the gRPC listen address (NOTIFIER_GRPC_ADDR, default ":9090").
+	GRPCAddr string
+	// HTTPAddr is the HTTP listen address for the REST mirror, the webhook,
+	// health and OpenAPI (NOTIFIER_HTTP_ADDR, default ":8080").
+	HTTPAddr string
+	// RedisURL selects Redis (REDIS_URL); empty means the in-memory store.
+	RedisURL string
+	// BotToken is the BotFather token (TELEGRAM_BOT_TOKEN); empty starts the
+	// sandbox with an in-process fake Bot API.
+	BotToken string
+	// APIURL is the Bot API base URL (TELEGRAM_API_URL).
+	APIURL string
+	// BotUsername is the bot's @username without '@'
+	// (TELEGRAM_BOT_USERNAME); empty means ask getMe.
+	BotUsername string
+	// WebhookURL is the public HTTPS URL Telegram posts updates to
+	// (TELEGRAM_WEBHOOK_URL); empty means long polling.
+	WebhookURL string
+	// WebhookSecret is checked against X-Telegram-Bot-Api-Secret-Token
+	// (TELEGRAM_WEBHOOK_SECRET).
+	WebhookSecret string
+	// LinkTokenTTL is how long a deep-link token lives (LINK_TOKEN_TTL, default 1h).
+	LinkTokenTTL time.Duration
+	// WelcomeMessage is sent after a successful link (WELCOME_MESSAGE).
+	WelcomeMessage string
+	// LogLevel is debug, info, warn or error (NOTIFIER_LOG_LEVEL, default info).
+	LogLevel string
+	// LogFormat is json or console (NOTIFIER_LOG_FORMAT, default json).
+	LogFormat string
+	// ShutdownTimeout bounds graceful shutdown (NOTIFIER_SHUTDOWN_TIMEOUT, default 15s).
+	ShutdownTimeout time.Duration
+	// SendTimeout bounds one Bot API request (TELEGRAM_SEND_TIMEOUT, default 30s).
+	SendTimeout time.Duration
+	// MaxRetryWait is the longest Telegram retry_after a Notify call waits
+	// out before answering UNAVAILABLE (NOTIFIER_MAX_RETRY_WAIT, default 10s).
+	MaxRetryWait time.Duration
+}
+
+// Sandbox reports whether the service runs with its own fake Bot API.
+func (c Config) Sandbox() bool { return c.BotToken == "" }
+
+// Webhook reports whether updates arrive by webhook rather than polling.
+func (c Config) Webhook() bool { return c.WebhookURL != "" }
+
+// Lookup returns an environment variable's value and whether it is set, as
+// os.LookupEnv does; tests pass a map-backed one.
+type Lookup func(key string) (string, bool)
+
+// MapLookup adapts a map to Lookup.
+func MapLookup(m map[string]string) Lookup {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+var (
+	secretRe   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	usernameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{3,31}$`)
+)
+
+// LoadConfig reads and validates the configuration. It returns every
+// problem at once, naming the variable.
+func LoadConfig(lookup Lookup) (Config, error) {
+	var errs []error
+	get := func(key, def string) string {
+		if v, ok := lookup(key); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	dur := func(key string, def, lo, hi time.Duration) time.Duration {
+		v := get(key, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			if n, nerr := strconv.Atoi(v); nerr == nil {
+				d, err = time.Duration(n)*time.Second, nil
+			}
+		}
+		if err != nil || d < lo || d > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration between %s and %s (e.g. 90s, 1h)", key, v, lo, hi))
+			return def
+		}
+		return d
+	}
+	c := Config{
+		GRPCAddr:        get("NOTIFIER_GRPC_ADDR", ":9090"),
+		HTTPAddr:        get("NOTIFIER_HTTP_ADDR", ":8080"),
+		RedisURL:        get("REDIS_URL", ""),
+		BotToken:        get("TELEGRAM_BOT_TOKEN", ""),
+		APIURL:          strings.TrimRight(get("TELEGRAM_API_URL", "https://api.telegram.org"), "/"),
+		BotUsername:     strings.TrimPrefix(get("TELEGRAM_BOT_USERNAME", ""), "@"),
+		WebhookURL:      get("TELEGRAM_WEBHOOK_URL", ""),
+		WebhookSecret:   get("TELEGRAM_WEBHOOK_SECRET", ""),
+		LinkTokenTTL:    dur("LINK_TOKEN_TTL", time.Hour, time.Second, 30*24*time.Hour),
+		LogLevel:        strings.ToLower(get("NOTIFIER_LOG_LEVEL", "info")),
+		LogFormat:       strings.ToLower(get("NOTIFIER_LOG_FORMAT", "json")),
+		ShutdownTimeout: dur("NOTIFIER_SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute),
+		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 30*time.Second, time.Second, 5*time.Minute),
+		MaxRetryWait:    dur("NOTIFIER_MAX_RETRY_WAIT", 10*time.Second, 0, time.Hour),
+	}
+	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
+		c.WelcomeMessage = v
+		if len(v) > 4096 {
+			errs = append(errs, errors.New("WELCOME_MESSAGE: must be at most 4096 characters"))
+		}
+	}
+	for _, a := range []struct{ key, val string }{{"NOTIFIER_GRPC_ADDR", c.GRPCAddr}, {"NOTIFIER_HTTP_ADDR", c.HTTPAddr}} {
+		if _, _, err := net.SplitHostPort(a.val); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want host:port (e.g. :9090): %w", a.key, a.val, err))
+		}
+	}
+	if c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
+		errs = append(errs, fmt.Errorf("NOTIFIER_GRPC_ADDR and NOTIFIER_HTTP_ADDR must differ (both %q)", c.GRPCAddr))
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			errs = append(errs, errors.New("REDIS_URL: want redis://[user:password@]host:port[/db] or rediss://..."))
+		}
+	}
+	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL=%q: want an http(s) URL", c.APIURL))
+	}
+	if c.BotToken != "" && strings.ContainsAny(c.BotToken, " /?#\t\n") {
+		errs = append(errs, errors.New("TELEGRAM_BOT_TOKEN: malformed (expected 123456:ABC... from BotFather)"))
+	}
+	if c.BotUsername != "" && !usernameRe.MatchString(c.BotUsername) {
+		errs = append(errs, fmt.Errorf("TELEGRAM_BOT_USERNAME=%q: want 5-32 characters of A-Z, a-z, 0-9 and _", c.BotUsername))
+	}
+	if c.WebhookURL != "" {
+		if u, err := url.Parse(c.WebhookURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("TELEGRAM_WEBHOOK_URL=%q: want an https URL", c.WebhookURL))
+		}
+		if c.WebhookSecret == "" {
+			errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET: required when TELEGRAM_WEBHOOK_URL is set (generate one with: openssl rand -hex 32)"))
+		}
+	}
+	if c.WebhookSecret != "" && !secretRe.MatchString(c.WebhookSecret) {
+		errs = append(errs, errors.New("TELEGRAM_WEBHOOK_SECRET: want 1-256 characters of A-Z, a-z, 0-9, _ and -"))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("NOTIFIER_LOG_LEVEL=%q: want debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		errs = append(errs, fmt.Errorf("NOTIFIER_LOG_FORMAT=%q: want json or console", c.LogFormat))
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	return c, nil
+}

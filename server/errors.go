@@ -1,0 +1,132 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/telegram"
+)
+
+// Domain errors of the service. They travel up wrapped with %w and are
+// turned into gRPC status codes only by toStatus.
+var (
+	// ErrNotLinked means the user has no linked Telegram chat.
+	ErrNotLinked = errors.New("user is not linked to a Telegram chat")
+	// ErrBotUnknown means the bot's username is not known yet (getMe has not
+	// answered), so no deep link can be built.
+	ErrBotUnknown = errors.New("bot username not known yet (Telegram getMe has not answered)")
+	// ErrUpdateInProgress means another worker is processing the same update.
+	ErrUpdateInProgress = errors.New("update is being processed by another worker")
+)
+
+// InvalidArgumentError reports a bad request field.
+type InvalidArgumentError struct {
+	Field  string
+	Reason string
+}
+
+func (e *InvalidArgumentError) Error() string {
+	return fmt.Sprintf("invalid %s: %s", e.Field, e.Reason)
+}
+
+func invalid(field, format string, args ...any) error {
+	return &InvalidArgumentError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+// BlockedError reports that Telegram refused a send because the user blocked
+// the bot (or deleted their account); the user has been unlinked.
+type BlockedError struct {
+	UserID string
+	Err    *telegram.Error
+}
+
+func (e *BlockedError) Error() string {
+	return fmt.Sprintf("user %q has blocked the bot or is deactivated (%s); the link was removed", e.UserID, e.Err.Description)
+}
+
+func (e *BlockedError) Unwrap() error { return e.Err }
+
+// toStatus maps any error of the service to a gRPC status. It is the one
+// place where domain, store and Telegram errors become status codes; the
+// REST mirror's HTTP codes follow from these through grpc-gateway.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	var (
+		inv     *InvalidArgumentError
+		blocked *BlockedError
+		tgErr   *telegram.Error
+	)
+	switch {
+	case errors.As(err, &inv):
+		st := status.New(codes.InvalidArgument, inv.Error())
+		return withDetails(st, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
+			{Field: inv.Field, Description: inv.Reason},
+		}})
+	case errors.Is(err, ErrNotLinked):
+		st := status.New(codes.FailedPrecondition, err.Error())
+		return withDetails(st, &errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{
+			{Type: "LINK", Subject: "user", Description: "the user must open their deep link and press Start first"},
+		}})
+	case errors.As(err, &blocked):
+		return status.Error(codes.FailedPrecondition, blocked.Error())
+	case errors.Is(err, ErrBotUnknown), errors.Is(err, ErrUpdateInProgress):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, store.ErrUnavailable):
+		return status.Error(codes.Unavailable, "storage unavailable, retry later")
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.As(err, &tgErr):
+		return telegramStatus(tgErr)
+	case telegram.IsTemporary(err):
+		return status.Error(codes.Unavailable, "telegram unreachable: "+err.Error())
+	default:
+		return status.Error(codes.Internal, "internal error")
+	}
+}
+
+// telegramStatus maps a Bot API error answer to a status that carries
+// Telegram's own description.
+func telegramStatus(e *telegram.Error) error {
+	msg := "telegram: " + e.Description
+	switch {
+	case e.Code == 429:
+		st := status.New(codes.Unavailable, msg)
+		return withDetails(st, &errdetails.RetryInfo{RetryDelay: durationpb.New(max(e.RetryAfter, time.Second))})
+	case telegram.IsParseEntities(e), telegram.IsTooLong(e):
+		return status.Error(codes.InvalidArgument, msg)
+	case e.Code == 400 || e.Code == 403:
+		return status.Error(codes.FailedPrecondition, msg)
+	case e.Code == 401 || e.Code == 404:
+		// The bot token is wrong: not the caller's fault.
+		return status.Error(codes.Internal, "telegram rejected the bot token (check TELEGRAM_BOT_TOKEN)")
+	case e.Code >= 500:
+		return status.Error(codes.Unavailable, msg)
+	default:
+		return status.Error(codes.Unknown, msg)
+	}
+}
+
+// withDetails attaches an error detail; a failure to encode it leaves the
+// plain status, which is still correct.
+func withDetails(st *status.Status, d protoadapt.MessageV1) error {
+	if ds, err := st.WithDetails(d); err == nil {
+		return ds.Err()
+	}
+	return st.Err()
+}

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+)
+
+// sandboxReplyWait bounds how long /sandbox/start and /sandbox/stop wait for
+// the bot's answer.
+const sandboxReplyWait = 5 * time.Second
+
+// sandboxMessage is a message the bot "sent", as the sandbox shows it.
+type sandboxMessage struct {
+	MessageID           int64     `json:"message_id"`
+	ChatID              int64     `json:"chat_id"`
+	Text                string    `json:"text"`
+	ParseMode           string    `json:"parse_mode,omitempty"`
+	DisableNotification bool      `json:"disable_notification,omitempty"`
+	Time                time.Time `json:"time"`
+}
+
+func toSandboxMessages(ms []telegramtest.SentMessage) []sandboxMessage {
+	out := make([]sandboxMessage, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, sandboxMessage{
+			MessageID: m.MessageID, ChatID: m.ChatID, Text: m.Text, ParseMode: m.ParseMode,
+			DisableNotification: m.DisableNotification, Time: m.Time,
+		})
+	}
+	return out
+}
+
+// sandboxRequest is the body of the sandbox's user actions.
+type sandboxRequest struct {
+	ChatID   int64  `json:"chat_id"`
+	Token    string `json:"token"`
+	Username string `json:"username"`
+}
+
+// mountSandbox adds the endpoints that play the Telegram user against the
+// in-process fake Bot API:
+//
+//	POST /sandbox/start  {"chat_id":42,"token":"...","username":"alice"}
+//	POST /sandbox/stop   {"chat_id":42}
+//	POST /sandbox/block  {"chat_id":42}
+//	GET  /sandbox/chats/{chat_id}/messages
+//	GET  /sandbox/messages
+func (a *App) mountSandbox(mux *http.ServeMux) {
+	fake := a.sandbox
+	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
+		req, ok := decodeSandbox(w, r)
+		if !ok {
+			return
+		}
+		if len(req.Token) > 64 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "token: at most 64 characters (Telegram's start parameter limit)"})
+			return
+		}
+		a.sandboxAct(w, r, req.ChatID, func() int64 { return fake.Start(req.ChatID, req.Username, req.Token).UpdateID })
+	})
+	mux.HandleFunc("POST /sandbox/stop", func(w http.ResponseWriter, r *http.Request) {
+		req, ok := decodeSandbox(w, r)
+		if !ok {
+			return
+		}
+		a.sandboxAct(w, r, req.ChatID, func() int64 { return fake.SendText(req.ChatID, req.Username, "/stop").UpdateID })
+	})
+	mux.HandleFunc("POST /sandbox/block", func(w http.ResponseWriter, r *http.Request) {
+		req, ok := decodeSandbox(w, r)
+		if !ok {
+			return
+		}
+		u := fake.Block(req.ChatID)
+		writeJSON(w, http.StatusOK, map[string]any{"update_id": u.UpdateID, "blocked": true})
+	})
+	mux.HandleFunc("GET /sandbox/chats/{chat_id}/messages", func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "chat_id: want an integer"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"messages": toSandboxMessages(fake.Messages(id))})
+	})
+	mux.HandleFunc("GET /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"messages": toSandboxMessages(fake.AllMessages())})
+	})
+}
+
+func decodeSandbox(w http.ResponseWriter, r *http.Request) (sandboxRequest, bool) {
+	var req sandboxRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body: want JSON {\"chat_id\":42,\"token\":\"...\"}: " + err.Error()})
+		return req, false
+	}
+	if req.ChatID <= 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "chat_id: want a positive integer (a private chat's id)"})
+		return req, false
+	}
+	return req, true
+}
+
+// sandboxAct makes the fake user write to the bot, then waits for the bot's
+// reply so the caller sees the result of the action.
+func (a *App) sandboxAct(w http.ResponseWriter, r *http.Request, chatID int64, act func() int64) {
+	before := len(a.sandbox.Messages(chatID))
+	updateID := act()
+	ctx, cancel := context.WithTimeout(r.Context(), sandboxReplyWait)
+	defer cancel()
+	msgs, err := a.sandbox.WaitForMessages(ctx, chatID, before+1)
+	if errors.Is(err, context.DeadlineExceeded) {
+		writeJSON(w, http.StatusAccepted, map[string]any{"update_id": updateID, "reply": nil, "note": "the bot has not answered yet"})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	last := toSandboxMessages(msgs[len(msgs)-1:])[0]
+	writeJSON(w, http.StatusOK, map[string]any{"update_id": updateID, "reply": last})
+}
