@@ -63,11 +63,11 @@ func startHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, fake: o.fake, secret: "s3cret_Token-123"}
 	env := map[string]string{
-		"NOTIFIER_GRPC_ADDR":      "127.0.0.1:0",
-		"NOTIFIER_HTTP_ADDR":      freeAddr(t),
-		"REDIS_URL":               o.redisURL,
-		"TELEGRAM_WEBHOOK_SECRET": h.secret,
-		"LINK_TOKEN_TTL":          "1h",
+		"NOTIFIER_GRPC_ADDR":        "127.0.0.1:0",
+		"NOTIFIER_HTTP_ADDR":        freeAddr(t),
+		"REDIS_URL":                 o.redisURL,
+		"TELEGRAM_WEBHOOK_SECRET":   h.secret,
+		"LINK_TOKEN_TTL":            "1h",
 		"NOTIFIER_SHUTDOWN_TIMEOUT": "5s",
 	}
 	if !o.sandbox {

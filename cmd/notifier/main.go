@@ -7,9 +7,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -18,6 +21,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck(os.LookupEnv))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.LookupEnv); err != nil {
@@ -58,4 +64,33 @@ func newLogger(level, format string) (*zap.Logger, error) {
 	zc.DisableStacktrace = true
 	zc.Sampling = nil
 	return zc.Build()
+}
+
+// healthcheck asks the local HTTP listener's /readyz, for container health
+// checks in images without curl. It returns the process exit code.
+func healthcheck(lookup server.Lookup) int {
+	addr := ":8080"
+	if v, ok := lookup("NOTIFIER_HTTP_ADDR"); ok && v != "" {
+		addr = v
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	c := &http.Client{Timeout: 3 * time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort(host, port) + "/readyz")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "healthcheck:", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(os.Stderr, "healthcheck: /readyz answered", resp.Status)
+		return 1
+	}
+	return 0
 }
