@@ -1,0 +1,258 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Messages of the errors returned to callers without a usable key.
+const (
+	msgMissingKey = "missing API key: send 'authorization: Bearer <key>'"
+	msgUnknownKey = "unknown API key"
+)
+
+// maxKeyLen bounds the length of a presented key; longer values are unknown.
+const maxKeyLen = 1024
+
+// notifierService is the prefix of the API's full method names.
+const notifierService = "/notifier.v1.NotifierService/"
+
+// exemptPrefixes are services that never need an API key.
+var exemptPrefixes = []string{
+	"/grpc.health.v1.Health/",
+	"/grpc.reflection.v1.ServerReflection/",
+	"/grpc.reflection.v1alpha.ServerReflection/",
+}
+
+// methodScopes maps each NotifierService method to the scopes that allow it
+// (any one of them suffices).
+var methodScopes = map[string][]Scope{
+	"CreateLinkToken": {ScopeLink},
+	"GetLinkURL":      {ScopeLink},
+	"Notify":          {ScopeNotify},
+	"GetNotification": {ScopeNotify},
+	"GetStatus":       {ScopeLink, ScopeNotify},
+}
+
+// Exempt reports whether the gRPC full method name belongs to a service
+// that never needs an API key (health checking and server reflection).
+func Exempt(fullMethod string) bool {
+	for _, p := range exemptPrefixes {
+		if strings.HasPrefix(fullMethod, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// RequiredScopes returns the scopes of which a caller needs at least one to
+// call the gRPC full method name, and false for a method that no key may
+// call.
+func RequiredScopes(fullMethod string) ([]Scope, bool) {
+	m, ok := strings.CutPrefix(fullMethod, notifierService)
+	if !ok {
+		return nil, false
+	}
+	s, ok := methodScopes[m]
+	return slices.Clone(s), ok
+}
+
+// Caller is the authenticated party of a call.
+type Caller struct {
+	// Name is the key's name from the keys file, or AnonymousName in open
+	// mode. It is safe for logs and metric labels.
+	Name string
+	// Scopes are the scopes the key holds; in open mode, all of them.
+	Scopes []Scope
+}
+
+// Has reports whether the caller holds scope s.
+func (c Caller) Has(s Scope) bool {
+	return slices.Contains(c.Scopes, s)
+}
+
+// callerKey is the context key of the Caller.
+type callerKey struct{}
+
+// ContextWithCaller returns a copy of ctx that carries c.
+func ContextWithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFromContext returns the caller that the interceptors stored in ctx.
+// It reports false for calls that were not authenticated, such as health
+// checks.
+func CallerFromContext(ctx context.Context) (Caller, bool) {
+	c, ok := ctx.Value(callerKey{}).(Caller)
+	return c, ok
+}
+
+// Authenticator checks API keys. Its key set can be replaced at any time
+// with Swap; calls in flight keep the set they started with.
+type Authenticator struct {
+	keys atomic.Pointer[KeySet]
+	log  *zap.Logger
+}
+
+// New returns an Authenticator for keys. A nil keys means that no keys file
+// is configured: the service runs open, and New logs a warning saying so.
+// A nil log discards logs.
+func New(keys *KeySet, log *zap.Logger) *Authenticator {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	a := &Authenticator{log: log}
+	a.keys.Store(keys)
+	if keys == nil {
+		log.Warn("NO API KEYS CONFIGURED: the API is OPEN and any caller may link users and send notifications; set " +
+			EnvKeysFile + " to a keys file to require API keys")
+	} else {
+		log.Info("API keys loaded", zap.Int("keys", keys.Len()), zap.Strings("names", keys.Names()))
+	}
+	return a
+}
+
+// Swap replaces the key set. A nil keys switches to open mode (and logs a
+// warning).
+func (a *Authenticator) Swap(keys *KeySet) {
+	a.keys.Store(keys)
+	if keys == nil {
+		a.log.Warn("API keys removed: the API is now OPEN")
+	}
+}
+
+// Open reports whether no keys are configured, so that every call passes.
+func (a *Authenticator) Open() bool {
+	return a.keys.Load() == nil
+}
+
+// Authenticate identifies the caller from the "authorization: Bearer <key>"
+// metadata of the incoming gRPC context. It returns an UNAUTHENTICATED
+// status error for a missing, malformed or unknown key. In open mode it
+// returns the anonymous caller with every scope.
+func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
+	return authenticate(ctx, a.keys.Load())
+}
+
+// authenticate identifies the caller against ks (nil: open mode).
+func authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
+	if ks == nil {
+		return Caller{Name: AnonymousName, Scopes: []Scope{ScopeLink, ScopeNotify}}, nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	vals := md.Get("authorization")
+	if len(vals) != 1 {
+		return Caller{}, status.Error(codes.Unauthenticated, msgMissingKey)
+	}
+	scheme, secret, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+	secret = strings.TrimSpace(secret)
+	if !strings.EqualFold(scheme, "bearer") || secret == "" {
+		return Caller{}, status.Error(codes.Unauthenticated, msgMissingKey)
+	}
+	if len(secret) > maxKeyLen {
+		return Caller{}, status.Error(codes.Unauthenticated, msgUnknownKey)
+	}
+	k, ok := ks.match(secret)
+	if !ok {
+		return Caller{}, status.Error(codes.Unauthenticated, msgUnknownKey)
+	}
+	return Caller{Name: k.name, Scopes: slices.Clone(k.scopes)}, nil
+}
+
+// match finds the key whose hash is the SHA-256 of secret. It compares
+// against every configured hash in constant time, without stopping at a
+// match, so timing tells nothing about which or how many hashes matched.
+func (s *KeySet) match(secret string) (key, bool) {
+	sum := sha256.Sum256([]byte(secret))
+	idx := -1
+	for i := range s.keys {
+		eq := subtle.ConstantTimeCompare(sum[:], s.keys[i].hash[:])
+		idx = subtle.ConstantTimeSelect(eq, i, idx)
+	}
+	if idx < 0 {
+		return key{}, false
+	}
+	return s.keys[idx], true
+}
+
+// authorize authenticates and authorizes a call to fullMethod and returns
+// the context for the handler.
+func (a *Authenticator) authorize(ctx context.Context, fullMethod string) (context.Context, error) {
+	if Exempt(fullMethod) {
+		return ctx, nil
+	}
+	ks := a.keys.Load()
+	c, err := authenticate(ctx, ks)
+	if err != nil {
+		a.log.Info("API call rejected: no valid API key", zap.String("method", fullMethod), zap.String("reason", status.Convert(err).Message()))
+		return ctx, err
+	}
+	if ks == nil {
+		// Open mode: everything passes.
+		return ContextWithCaller(ctx, c), nil
+	}
+	need, ok := RequiredScopes(fullMethod)
+	if !ok {
+		a.log.Warn("API call rejected: method not open to API keys", zap.String("caller", c.Name), zap.String("method", fullMethod))
+		return ctx, status.Errorf(codes.PermissionDenied, "API key %q may not call %s", c.Name, fullMethod)
+	}
+	if !slices.ContainsFunc(need, c.Has) {
+		a.log.Warn("API call rejected: missing scope", zap.String("caller", c.Name), zap.String("method", fullMethod))
+		return ctx, status.Errorf(codes.PermissionDenied, "API key %q lacks scope %s required by %s",
+			c.Name, quoteScopes(need), strings.TrimPrefix(fullMethod, notifierService))
+	}
+	return ContextWithCaller(ctx, c), nil
+}
+
+// quoteScopes renders scopes as `"link"` or `"link" or "notify"`.
+func quoteScopes(s []Scope) string {
+	q := make([]string, len(s))
+	for i, sc := range s {
+		q[i] = fmt.Sprintf("%q", string(sc))
+	}
+	return strings.Join(q, " or ")
+}
+
+// UnaryServerInterceptor returns an interceptor that authenticates and
+// authorizes unary calls and stores the Caller in the handler's context.
+func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := a.authorize(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor returns an interceptor that authenticates and
+// authorizes streaming calls and stores the Caller in the stream's context.
+func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := a.authorize(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return handler(srv, &serverStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// serverStream overrides the context of a grpc.ServerStream.
+type serverStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+// Context returns the context carrying the Caller.
+func (s *serverStream) Context() context.Context { return s.ctx }

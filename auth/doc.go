@@ -1,0 +1,47 @@
+// Package auth guards the tgnotify API with API keys.
+//
+// Callers present a key as gRPC metadata "authorization: Bearer <key>"; on
+// the REST mirror the HTTP "Authorization" header carries it, and
+// grpc-gateway forwards it as the same metadata, so the gRPC interceptors
+// of this package protect both. The keys file, named by
+// NOTIFIER_API_KEYS_FILE (see EnvKeysFile), holds only the SHA-256 of each
+// key, never the key itself:
+//
+//	keys:
+//	  - name: web-frontend        # what logs and metrics show
+//	    sha256: "<hex SHA-256 of the key>"
+//	    scopes: [link]
+//	  - name: billing
+//	    sha256: "<hex SHA-256 of the key>"
+//	    scopes: [notify]
+//
+// The same document may be written as JSON. Scope "link" allows
+// CreateLinkToken, GetLinkURL and GetStatus; scope "notify" allows Notify,
+// GetNotification and GetStatus; a key may hold both. A missing or unknown
+// key is answered with UNAUTHENTICATED (HTTP 401), a known key without the
+// scope the method needs with PERMISSION_DENIED (HTTP 403). Health checks
+// and server reflection never need a key, and neither does the Telegram
+// webhook, which is not a gRPC method. With no keys file the service runs
+// open: New logs a loud warning and every caller is "anonymous".
+//
+// # Minting a key
+//
+// Generate a random key, give it to the caller, and put only its hash in the
+// keys file:
+//
+//	key=$(openssl rand -base64 32)
+//	printf %s "$key" | sha256sum
+//
+// Use printf %s, not echo: echo appends a newline, which changes the hash.
+// Send SIGHUP to the process to reload the file (WatchSIGHUP); connections
+// are kept, and a file that fails to load leaves the old keys in force.
+//
+// # Wiring
+//
+// Add Authenticator.UnaryServerInterceptor and StreamServerInterceptor to
+// the gRPC server (after logging and metrics, so that rejected calls are
+// still logged and counted), call WatchSIGHUP once at start, and wrap the
+// REST mirror's HTTP handler (not the webhook or /metrics) in CORS. The
+// authenticated caller is available to handlers through CallerFromContext;
+// its Name is the key's name, safe for logs and metric labels.
+package auth

@@ -1,0 +1,301 @@
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// namespace prefixes every metric of the service.
+const namespace = "tgnotify"
+
+// Label values used when a value is missing or not allowed.
+const (
+	valueNone  = "none"
+	valueOther = "other"
+)
+
+// Kinds of Telegram update, for UpdateReceived.
+const (
+	KindMessage      = "message"
+	KindMyChatMember = "my_chat_member"
+	KindOther        = "other"
+)
+
+// Outcomes of handling a Telegram update, for UpdateReceived.
+const (
+	OutcomeProcessed    = "processed"
+	OutcomeDuplicate    = "duplicate"
+	OutcomeIgnored      = "ignored"
+	OutcomeError        = "error"
+	OutcomeUnauthorized = "unauthorized"
+)
+
+// Limits on the distinct values of free-form labels.
+const (
+	maxCallers    = 32
+	maxReasons    = 32
+	maxStates     = 16
+	maxRedisOps   = 64
+	maxHTTPCodes  = 32
+	maxLabelBytes = 64
+)
+
+// Metrics holds the service's Prometheus metrics and their registry.
+// All methods are safe for concurrent use.
+type Metrics struct {
+	// CallerFunc, if set, names the caller of a gRPC call from its
+	// context, for the caller label of tgnotify_grpc_server_handled_total.
+	// Set it before serving; it must return a bounded set of names (such
+	// as API key names). See the package documentation for wiring.
+	CallerFunc func(ctx context.Context) string
+
+	reg *prometheus.Registry
+
+	grpcHandled *prometheus.CounterVec
+	grpcSeconds *prometheus.HistogramVec
+
+	httpRequests *prometheus.CounterVec
+	httpSeconds  *prometheus.HistogramVec
+
+	updates       *prometheus.CounterVec
+	links         prometheus.Counter
+	unlinks       *prometheus.CounterVec
+	notifAccepted prometheus.Counter
+	notifFinished *prometheus.CounterVec
+	ambiguous     prometheus.Counter
+
+	tgCalls       *prometheus.CounterVec
+	tgSeconds     *prometheus.HistogramVec
+	tgRateLimited prometheus.Counter
+	tgRetryAfter  prometheus.Histogram
+
+	redisErrors *prometheus.CounterVec
+
+	callers, unlinkReasons, states, finishReasons, redisOps, tgCodes *labelGuard
+}
+
+// New returns a Metrics with its own registry, holding the Go runtime and
+// process collectors and every tgnotify metric.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		grpcHandled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "grpc_server_handled_total",
+			Help: "gRPC calls completed by the server (REST calls included), by method, status code and caller.",
+		}, []string{"grpc_service", "grpc_method", "grpc_code", "caller"}),
+		grpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "grpc_server_handling_seconds",
+			Help:    "Time the server took to handle gRPC calls, by method and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"grpc_service", "grpc_method", "grpc_code"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "http_requests_total",
+			Help: "HTTP requests served, by route and status code.",
+		}, []string{"route", "code"}),
+		httpSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_request_duration_seconds",
+			Help:    "Time taken to serve HTTP requests, by route and status code.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "code"}),
+		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "telegram_updates_received_total",
+			Help: "Telegram updates received (webhook or polling), by kind and outcome.",
+		}, []string{"kind", "outcome"}),
+		links: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "links_total",
+			Help: "Users linked to a Telegram chat.",
+		}),
+		unlinks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "unlinks_total",
+			Help: "Users unlinked from a Telegram chat, by reason.",
+		}, []string{"reason"}),
+		notifAccepted: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "notifications_accepted_total",
+			Help: "Notifications accepted by Notify.",
+		}),
+		notifFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "notifications_finished_total",
+			Help: "Notifications that reached a final state, by state and reason.",
+		}, []string{"state", "reason"}),
+		ambiguous: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "notifications_ambiguous_sends_total",
+			Help: "Sends whose outcome is unknown (the request may have reached Telegram).",
+		}),
+		tgCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "telegram_api_calls_total",
+			Help: "Telegram Bot API calls, by method and HTTP status code (0: transport error).",
+		}, []string{"method", "code"}),
+		tgSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "telegram_api_call_duration_seconds",
+			Help:    "Duration of Telegram Bot API calls made through TelegramTransport, by method.",
+			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"method"}),
+		tgRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Name: "telegram_rate_limited_total",
+			Help: "Telegram answers with 429 Too Many Requests.",
+		}),
+		tgRetryAfter: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "telegram_retry_after_seconds",
+			Help:    "retry_after values that Telegram asked for with 429 answers.",
+			Buckets: []float64{1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "redis_errors_total",
+			Help: "Redis command errors (not redis.Nil), by command or operation.",
+		}, []string{"op"}),
+		callers:       newLabelGuard(maxCallers),
+		unlinkReasons: newLabelGuard(maxReasons),
+		states:        newLabelGuard(maxStates),
+		finishReasons: newLabelGuard(maxReasons),
+		redisOps:      newLabelGuard(maxRedisOps),
+		tgCodes:       newLabelGuard(maxHTTPCodes),
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.grpcHandled, m.grpcSeconds, m.httpRequests, m.httpSeconds,
+		m.updates, m.links, m.unlinks, m.notifAccepted, m.notifFinished, m.ambiguous,
+		m.tgCalls, m.tgSeconds, m.tgRateLimited, m.tgRetryAfter, m.redisErrors,
+	)
+	for _, k := range updateKinds {
+		for _, o := range updateOutcomes {
+			m.updates.WithLabelValues(k, o)
+		}
+	}
+	return m
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registerer returns the registry, for collectors added by other packages.
+func (m *Metrics) Registerer() prometheus.Registerer { return m.reg }
+
+// Gatherer returns the registry, for tests and custom exporters.
+func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
+
+// updateKinds and updateOutcomes are the allowed label values of
+// tgnotify_telegram_updates_received_total.
+var (
+	updateKinds    = []string{KindMessage, KindMyChatMember, KindOther}
+	updateOutcomes = []string{OutcomeProcessed, OutcomeDuplicate, OutcomeIgnored, OutcomeError, OutcomeUnauthorized}
+)
+
+// oneOf returns v if it is in allowed, else "other".
+func oneOf(v string, allowed []string) string {
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	return valueOther
+}
+
+// UpdateReceived counts a Telegram update of kind (KindMessage,
+// KindMyChatMember or KindOther) handled with outcome (OutcomeProcessed,
+// OutcomeDuplicate, OutcomeIgnored, OutcomeError or OutcomeUnauthorized).
+// Other values are counted as "other".
+func (m *Metrics) UpdateReceived(kind, outcome string) {
+	m.updates.WithLabelValues(oneOf(kind, updateKinds), oneOf(outcome, updateOutcomes)).Inc()
+}
+
+// Linked counts a user linked to a chat.
+func (m *Metrics) Linked() { m.links.Inc() }
+
+// Unlinked counts a user unlinked from a chat for reason (a constant such
+// as "blocked" or "left").
+func (m *Metrics) Unlinked(reason string) {
+	m.unlinks.WithLabelValues(m.unlinkReasons.value(reason)).Inc()
+}
+
+// NotificationAccepted counts a notification accepted by Notify.
+func (m *Metrics) NotificationAccepted() { m.notifAccepted.Inc() }
+
+// NotificationFinished counts a notification that reached the final state
+// (such as "delivered" or "failed") for reason (a constant; "" for none).
+func (m *Metrics) NotificationFinished(state, reason string) {
+	m.notifFinished.WithLabelValues(m.states.value(state), m.finishReasons.value(reason)).Inc()
+}
+
+// AmbiguousSend counts a send whose outcome is unknown.
+func (m *Metrics) AmbiguousSend() { m.ambiguous.Inc() }
+
+// TelegramCall counts a Bot API call to method with HTTP status code (0 for
+// a transport error). Methods outside the fixed list of methods the service
+// uses are counted as "other". Calls made through TelegramTransport are
+// counted by it; do not count them again.
+func (m *Metrics) TelegramCall(method string, code int) {
+	m.tgCalls.WithLabelValues(botMethod(method), m.tgCodes.value(strconv.Itoa(code))).Inc()
+}
+
+// RetryAfter records a 429 answer from Telegram that asked to wait seconds.
+func (m *Metrics) RetryAfter(seconds float64) {
+	m.tgRateLimited.Inc()
+	m.tgRetryAfter.Observe(seconds)
+}
+
+// RedisError counts a failed Redis command or operation op.
+func (m *Metrics) RedisError(op string) {
+	m.redisErrors.WithLabelValues(m.redisOps.value(strings.ToLower(op))).Inc()
+}
+
+// RegisterQueueGauges exposes the delivery queue's depth (items waiting) and
+// the age in seconds of its oldest item, read from depth and oldestAge at
+// each scrape. The functions must be fast and safe for concurrent use.
+// Call it at most once: a second call panics, as a duplicate registration.
+func (m *Metrics) RegisterQueueGauges(depth func() float64, oldestAge func() float64) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "delivery_queue_depth",
+			Help: "Notifications waiting in the delivery queue.",
+		}, depth),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "delivery_queue_oldest_age_seconds",
+			Help: "Age of the oldest notification waiting in the delivery queue.",
+		}, oldestAge),
+	)
+}
+
+// labelGuard bounds the distinct values of a label: past limit values, new
+// ones become "other".
+type labelGuard struct {
+	limit int
+	mu    sync.Mutex
+	seen  map[string]struct{}
+}
+
+// newLabelGuard returns a guard admitting up to limit distinct values.
+func newLabelGuard(limit int) *labelGuard {
+	return &labelGuard{limit: limit, seen: make(map[string]struct{})}
+}
+
+// value returns v, "none" for an empty v, or "other" for a value that is
+// too long, not UTF-8, or beyond the limit.
+func (g *labelGuard) value(v string) string {
+	if v == "" {
+		return valueNone
+	}
+	if len(v) > maxLabelBytes || !utf8.ValidString(v) {
+		return valueOther
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.seen[v]; ok {
+		return v
+	}
+	if len(g.seen) >= g.limit {
+		return valueOther
+	}
+	g.seen[v] = struct{}{}
+	return v
+}
