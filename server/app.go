@@ -15,6 +15,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/test/bufconn"
+
+	"github.com/tgnotify/tgnotify/auth"
+	"github.com/tgnotify/tgnotify/metrics"
 
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -36,10 +40,15 @@ type App struct {
 	bot     *BotIdentity
 	updates *Bot
 	health  *health.Server
+	metrics *metrics.Metrics
+	auth    *auth.Authenticator
 
 	grpcLn, httpLn net.Listener
+	gwLn           *bufconn.Listener
 	grpcSrv        *grpc.Server
+	gwSrv          *grpc.Server
 	httpSrv        *http.Server
+	httpTLS        bool
 
 	telegramReady atomic.Bool
 	draining      atomic.Bool
@@ -49,12 +58,27 @@ type App struct {
 // Bot API when there is no bot token, and binds both listeners (so the
 // addresses are known before Run).
 func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, bot: &BotIdentity{}}
+	a := &App{cfg: cfg, log: log, bot: &BotIdentity{}, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.closeAll()
 		}
 	}()
+
+	var keys *auth.KeySet
+	if cfg.APIKeysFile != "" {
+		if keys, err = auth.LoadFile(cfg.APIKeysFile); err != nil {
+			return nil, fmt.Errorf("NOTIFIER_API_KEYS_FILE: %w", err)
+		}
+	}
+	a.auth = auth.New(keys, log.Named("auth"))
+	if cfg.APIKeysFile != "" {
+		auth.WatchSIGHUP(ctx, cfg.APIKeysFile, a.auth, log.Named("auth"))
+	}
+	a.metrics.CallerFunc = func(ctx context.Context) string {
+		c, _ := auth.CallerFromContext(ctx)
+		return c.Name
+	}
 
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
@@ -64,6 +88,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		if err != nil {
 			return nil, fmt.Errorf("open redis: %w", err)
 		}
+		rc.AddHook(a.metrics.RedisHook())
 		a.store = store.NewRedis(rc, "tgn")
 		log.Info("using redis store")
 	}
@@ -75,12 +100,16 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		log.Warn("TELEGRAM_BOT_TOKEN is not set: SANDBOX MODE with an in-process fake Bot API; play the user with POST /sandbox/start",
 			zap.String("fake_bot_api", apiURL), zap.String("bot_username", a.sandbox.BotUsername()))
 	}
-	a.client = telegram.NewClient(apiURL, token, telegram.WithRequestTimeout(cfg.SendTimeout))
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 100
+	a.client = telegram.NewClient(apiURL, token,
+		telegram.WithRequestTimeout(cfg.SendTimeout),
+		telegram.WithHTTPClient(&http.Client{Transport: a.metrics.TelegramTransport(transport)}))
 	if cfg.BotUsername != "" {
 		a.bot.Set(cfg.BotUsername)
 	}
 
-	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, log.Named("bot"))
+	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	svc := NewService(a.store, a.client, a.bot, cfg.LinkTokenTTL, cfg.MaxRetryWait, log.Named("api"))
 
 	if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -91,7 +120,21 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	}
 	a.health = health.NewServer()
 	a.setServing(false)
-	a.grpcSrv = newGRPCServer(svc, a.health, log.Named("grpc"))
+	deps := grpcDeps{svc: svc, health: a.health, log: log.Named("grpc"), metrics: a.metrics, auth: a.auth}
+	tlsCfg, grpcCreds, err := loadTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var grpcOpts []grpc.ServerOption
+	if grpcCreds != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(grpcCreds))
+	}
+	a.grpcSrv = newGRPCServer(deps, grpcOpts...)
+	// The REST gateway reaches the same service, through the same
+	// interceptors, over an in-memory connection: it needs neither the
+	// public listener's TLS nor a client certificate.
+	a.gwLn = bufconn.Listen(1 << 20)
+	a.gwSrv = newGRPCServer(deps)
 
 	handler, err := a.httpHandler(ctx)
 	if err != nil {
@@ -105,7 +148,9 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
+		TLSConfig:         tlsCfg,
 	}
+	a.httpTLS = tlsCfg != nil
 	return a, nil
 }
 
@@ -123,10 +168,18 @@ func (a *App) Sandbox() *telegramtest.Server { return a.sandbox }
 // stops, in-flight requests finish.
 func (a *App) Run(ctx context.Context) error {
 	defer a.closeAll()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- serveErr("grpc", a.grpcSrv.Serve(a.grpcLn)) }()
-	go func() { errc <- serveErr("http", a.httpSrv.Serve(a.httpLn)) }()
+	go func() { errc <- serveErr("gateway grpc", a.gwSrv.Serve(a.gwLn)) }()
+	go func() {
+		if a.httpTLS {
+			errc <- serveErr("http", a.httpSrv.ServeTLS(a.httpLn, "", ""))
+			return
+		}
+		errc <- serveErr("http", a.httpSrv.Serve(a.httpLn))
+	}()
 	a.log.Info("serving", zap.String("grpc_addr", a.GRPCAddr()), zap.String("http_addr", a.HTTPAddr()),
+		zap.Bool("tls", a.httpTLS), zap.Bool("api_keys", !a.auth.Open()),
 		zap.Bool("webhook", a.cfg.Webhook()), zap.Bool("redis", a.cfg.RedisURL != ""))
 
 	intakeCtx, stopIntake := context.WithCancel(ctx)
@@ -153,11 +206,12 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("http shutdown", zap.Error(err))
 	}
 	stopped := make(chan struct{})
-	go func() { a.grpcSrv.GracefulStop(); close(stopped) }()
+	go func() { a.grpcSrv.GracefulStop(); a.gwSrv.GracefulStop(); close(stopped) }()
 	select {
 	case <-stopped:
 	case <-sctx.Done():
 		a.grpcSrv.Stop()
+		a.gwSrv.Stop()
 	}
 	wg.Wait()
 	a.log.Info("stopped")
@@ -217,9 +271,11 @@ func (a *App) initTelegram(ctx context.Context) error {
 	}
 	if a.cfg.Webhook() {
 		err := a.client.SetWebhook(ctx, telegram.SetWebhookParams{
-			URL:            a.cfg.WebhookURL,
-			SecretToken:    a.cfg.WebhookSecret,
-			AllowedUpdates: allowedUpdates,
+			URL:                a.cfg.WebhookURL,
+			SecretToken:        a.cfg.WebhookSecret,
+			AllowedUpdates:     allowedUpdates,
+			MaxConnections:     a.cfg.WebhookMaxConnections,
+			DropPendingUpdates: a.cfg.WebhookDropPending,
 		})
 		if err != nil {
 			return fmt.Errorf("setWebhook: %w", err)
@@ -270,6 +326,9 @@ func (a *App) closeAll() {
 		if ln != nil {
 			_ = ln.Close()
 		}
+	}
+	if a.gwLn != nil {
+		_ = a.gwLn.Close()
 	}
 	if a.store != nil {
 		_ = a.store.Close()

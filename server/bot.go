@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
@@ -39,6 +40,7 @@ const (
 // processed once, however often Telegram delivers it.
 type Bot struct {
 	store   store.Store
+	metrics *metrics.Metrics
 	sender  Sender
 	welcome string
 	log     *zap.Logger
@@ -49,58 +51,83 @@ var _ telegram.UpdateHandler = (*Bot)(nil)
 
 // NewBot builds the update handler. welcome is the message sent after a
 // successful link (DefaultWelcomeMessage when empty).
-func NewBot(st store.Store, sender Sender, welcome string, log *zap.Logger) *Bot {
+func NewBot(st store.Store, sender Sender, welcome string, m *metrics.Metrics, log *zap.Logger) *Bot {
 	if welcome == "" {
 		welcome = DefaultWelcomeMessage
 	}
-	return &Bot{store: st, sender: sender, welcome: welcome, log: log, now: time.Now}
+	return &Bot{store: st, metrics: m, sender: sender, welcome: welcome, log: log, now: time.Now}
+}
+
+func updateKind(u telegram.Update) string {
+	switch {
+	case u.Message != nil:
+		return metrics.KindMessage
+	case u.MyChatMember != nil:
+		return metrics.KindMyChatMember
+	default:
+		return metrics.KindOther
+	}
 }
 
 // HandleUpdate processes one update exactly once. A returned error means the
 // update was not applied and should be delivered again (the webhook answers
 // 5xx, the poller retries it).
 func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
+	kind := updateKind(u)
+	outcome, err := b.handle(ctx, u)
+	if err != nil {
+		outcome = metrics.OutcomeError
+	}
+	b.metrics.UpdateReceived(kind, outcome)
+	return err
+}
+
+func (b *Bot) handle(ctx context.Context, u telegram.Update) (outcome string, err error) {
 	state, err := b.store.ClaimUpdate(ctx, u.UpdateID, updateClaimTTL)
 	if err != nil {
-		return fmt.Errorf("claim update %d: %w", u.UpdateID, err)
+		return "", fmt.Errorf("claim update %d: %w", u.UpdateID, err)
 	}
 	switch state {
 	case store.UpdateDone:
 		b.log.Debug("duplicate update ignored", zap.Int64("update_id", u.UpdateID))
-		return nil
+		return metrics.OutcomeDuplicate, nil
 	case store.UpdateInProgress:
-		return fmt.Errorf("update %d: %w", u.UpdateID, ErrUpdateInProgress)
+		return "", fmt.Errorf("update %d: %w", u.UpdateID, ErrUpdateInProgress)
 	}
-	if err := b.process(ctx, u); err != nil {
+	outcome, err = b.process(ctx, u)
+	if err != nil {
 		// Use a fresh context: the release must happen even if ctx ended.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		if rerr := b.store.ReleaseUpdate(rctx, u.UpdateID); rerr != nil {
 			b.log.Warn("release update claim", zap.Int64("update_id", u.UpdateID), zap.Error(rerr))
 		}
-		return err
+		return "", err
 	}
 	if err := b.store.CompleteUpdate(ctx, u.UpdateID, updateKeep); err != nil {
 		// The work is done and idempotent; a redelivery finds the token
 		// used or the link already gone.
 		b.log.Warn("mark update done", zap.Int64("update_id", u.UpdateID), zap.Error(err))
 	}
-	return nil
+	return outcome, nil
 }
 
-func (b *Bot) process(ctx context.Context, u telegram.Update) error {
+// process applies one update and says whether it did anything.
+func (b *Bot) process(ctx context.Context, u telegram.Update) (string, error) {
 	switch {
 	case u.Message != nil && u.Message.MigrateToChatID != 0:
-		return b.migrate(ctx, u.Message.Chat.ID, u.Message.MigrateToChatID)
+		return metrics.OutcomeProcessed, b.migrate(ctx, u.Message.Chat.ID, u.Message.MigrateToChatID)
 	case u.Message != nil && u.Message.Text != "":
-		return b.command(ctx, u.Message)
+		if _, _, ok := parseCommand(u.Message.Text); ok {
+			return metrics.OutcomeProcessed, b.command(ctx, u.Message)
+		}
 	case u.MyChatMember != nil:
 		m := u.MyChatMember
 		if m.NewChatMember.Status == "kicked" || m.NewChatMember.Status == "left" {
-			return b.unlinkChat(ctx, m.Chat.ID, "bot blocked or removed")
+			return metrics.OutcomeProcessed, b.unlinkChat(ctx, m.Chat.ID, "blocked")
 		}
 	}
-	return nil
+	return metrics.OutcomeIgnored, nil
 }
 
 // parseCommand splits "/cmd@bot args" into "cmd" and "args". It reports
@@ -127,7 +154,7 @@ func (b *Bot) command(ctx context.Context, m *telegram.Message) error {
 		if err != nil {
 			return fmt.Errorf("unlink chat: %w", err)
 		}
-		b.logUnlinked(users, "/stop")
+		b.logUnlinked(users, "stop")
 		if len(users) == 0 {
 			b.reply(ctx, m.Chat.ID, replyNotLinked)
 		} else {
@@ -158,6 +185,7 @@ func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) erro
 	if err != nil {
 		return fmt.Errorf("consume link token: %w", err)
 	}
+	b.metrics.Linked()
 	b.log.Info("user linked", zap.String("user_id", link.UserID), zap.Int64("chat_id", link.ChatID))
 	b.reply(ctx, m.Chat.ID, b.welcome)
 	return nil
@@ -185,6 +213,7 @@ func (b *Bot) migrate(ctx context.Context, oldID, newID int64) error {
 
 func (b *Bot) logUnlinked(users []string, why string) {
 	for _, u := range users {
+		b.metrics.Unlinked(why)
 		b.log.Info("user unlinked", zap.String("user_id", u), zap.String("reason", why))
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tgnotify/tgnotify/auth"
 )
 
 // Config is the service's whole configuration, loaded once from the
@@ -47,6 +49,24 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// SendTimeout bounds one Bot API request (TELEGRAM_SEND_TIMEOUT, default 30s).
 	SendTimeout time.Duration
+	// APIKeysFile names the callers' API keys file (NOTIFIER_API_KEYS_FILE);
+	// empty runs the API open.
+	APIKeysFile string
+	// CORSOrigins are the browser origins allowed to call the REST mirror
+	// (NOTIFIER_CORS_ORIGINS, comma-separated; none by default).
+	CORSOrigins []string
+	// TLSCertFile and TLSKeyFile turn on TLS for both listeners
+	// (NOTIFIER_TLS_CERT_FILE, NOTIFIER_TLS_KEY_FILE).
+	TLSCertFile, TLSKeyFile string
+	// GRPCClientCAFile requires gRPC clients to present a certificate signed
+	// by this CA (NOTIFIER_GRPC_CLIENT_CA_FILE; needs TLS).
+	GRPCClientCAFile string
+	// WebhookMaxConnections is setWebhook's max_connections
+	// (TELEGRAM_WEBHOOK_MAX_CONNECTIONS, 1-100, default 40).
+	WebhookMaxConnections int
+	// WebhookDropPending drops updates queued at Telegram when the webhook
+	// is set (TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES, default false).
+	WebhookDropPending bool
 	// MaxRetryWait is the longest Telegram retry_after a Notify call waits
 	// out before answering UNAVAILABLE (NOTIFIER_MAX_RETRY_WAIT, default 10s).
 	MaxRetryWait time.Duration
@@ -114,6 +134,37 @@ func LoadConfig(lookup Lookup) (Config, error) {
 		ShutdownTimeout: dur("NOTIFIER_SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute),
 		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 30*time.Second, time.Second, 5*time.Minute),
 		MaxRetryWait:    dur("NOTIFIER_MAX_RETRY_WAIT", 10*time.Second, 0, time.Hour),
+	}
+	c.APIKeysFile = get("NOTIFIER_API_KEYS_FILE", "")
+	c.TLSCertFile = get("NOTIFIER_TLS_CERT_FILE", "")
+	c.TLSKeyFile = get("NOTIFIER_TLS_KEY_FILE", "")
+	c.GRPCClientCAFile = get("NOTIFIER_GRPC_CLIENT_CA_FILE", "")
+	if origins, err := auth.ParseOrigins(get("NOTIFIER_CORS_ORIGINS", "")); err != nil {
+		errs = append(errs, fmt.Errorf("NOTIFIER_CORS_ORIGINS: %w", err))
+	} else {
+		c.CORSOrigins = origins
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		errs = append(errs, errors.New("NOTIFIER_TLS_CERT_FILE and NOTIFIER_TLS_KEY_FILE must be set together"))
+	}
+	if c.GRPCClientCAFile != "" && c.TLSCertFile == "" {
+		errs = append(errs, errors.New("NOTIFIER_GRPC_CLIENT_CA_FILE needs NOTIFIER_TLS_CERT_FILE and NOTIFIER_TLS_KEY_FILE"))
+	}
+	c.WebhookMaxConnections = 40
+	if v := get("TELEGRAM_WEBHOOK_MAX_CONNECTIONS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			errs = append(errs, fmt.Errorf("TELEGRAM_WEBHOOK_MAX_CONNECTIONS=%q: want 1-100", v))
+		} else {
+			c.WebhookMaxConnections = n
+		}
+	}
+	if v := get("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES", ""); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES=%q: want true or false", v))
+		}
+		c.WebhookDropPending = b
 	}
 	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
 		c.WelcomeMessage = v

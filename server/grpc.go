@@ -2,9 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"runtime/debug"
 	"time"
+	"unicode"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
@@ -14,26 +17,58 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/tgnotify/tgnotify/auth"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/metrics"
 )
 
 // maxRecvMsgSize bounds a gRPC request; the largest valid request (a 64 KiB
 // text plus ids) is far below it.
 const maxRecvMsgSize = 256 << 10
 
-// newGRPCServer builds the gRPC server with the API, grpc.health.v1 and
-// server reflection. Interceptors run in this order: logging, then panic
-// recovery (a panic becomes INTERNAL and is logged with its stack).
-func newGRPCServer(svc notifierv1.NotifierServiceServer, hs *health.Server, log *zap.Logger) *grpc.Server {
+// requestIDHeader carries a caller's request id (gRPC metadata, and the
+// HTTP header on REST); one is generated when absent.
+const requestIDHeader = "x-request-id"
+
+// grpcDeps is what every gRPC server of the service shares.
+type grpcDeps struct {
+	svc     notifierv1.NotifierServiceServer
+	health  *health.Server
+	log     *zap.Logger
+	metrics *metrics.Metrics
+	auth    *auth.Authenticator
+}
+
+// newGRPCServer builds a gRPC server with the API, grpc.health.v1 and server
+// reflection. Interceptors run in this fixed order:
+//
+//  1. metrics (counts every call, rejected ones too)
+//  2. request id (from x-request-id metadata, else generated; echoed back)
+//  3. API-key authentication and scopes (health and reflection exempt)
+//  4. caller name for metrics
+//  5. request log (method, code, duration, caller, request id; no payloads)
+//  6. panic recovery (a panic becomes INTERNAL and is logged with its stack)
+func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 	recoveryOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		log.Error("panic in handler", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+		d.log.Error("panic in handler", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
 	logOpts := []logging.Option{
 		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+			f := logging.Fields{}
+			if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+				f = append(f, "request_id", id)
+			}
+			if c, ok := auth.CallerFromContext(ctx); ok {
+				f = append(f, "caller", c.Name)
+			}
+			return f
+		}),
 		logging.WithLevels(func(c codes.Code) logging.Level {
 			switch c {
 			case codes.Internal, codes.Unknown, codes.DataLoss:
@@ -45,22 +80,63 @@ func newGRPCServer(svc notifierv1.NotifierServiceServer, hs *health.Server, log 
 			}
 		}),
 	}
-	s := grpc.NewServer(
+	opts = append(opts,
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.ConnectionTimeout(10*time.Second),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute}),
 		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(zapLogger(log), logOpts...),
+			d.metrics.UnaryServerInterceptor(),
+			requestIDUnary,
+			d.auth.UnaryServerInterceptor(),
+			d.metrics.UnaryCallerInterceptor(),
+			logging.UnaryServerInterceptor(zapLogger(d.log), logOpts...),
 			recovery.UnaryServerInterceptor(recoveryOpt),
 		),
 		grpc.ChainStreamInterceptor(
+			d.metrics.StreamServerInterceptor(),
+			d.auth.StreamServerInterceptor(),
+			d.metrics.StreamCallerInterceptor(),
 			recovery.StreamServerInterceptor(recoveryOpt),
 		),
 	)
-	notifierv1.RegisterNotifierServiceServer(s, svc)
-	healthpb.RegisterHealthServer(s, hs)
+	s := grpc.NewServer(opts...)
+	notifierv1.RegisterNotifierServiceServer(s, d.svc)
+	healthpb.RegisterHealthServer(s, d.health)
 	reflection.Register(s)
 	return s
+}
+
+type requestIDKey struct{}
+
+// requestIDUnary puts a request id into the context and the response
+// headers: the caller's own (up to 64 printable ASCII characters) or a new
+// random one.
+func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(requestIDHeader); len(v) > 0 && validRequestID(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
+	return handler(context.WithValue(ctx, requestIDKey{}, id), req)
+}
+
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if r > unicode.MaxASCII || !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // zapLogger adapts zap to go-grpc-middleware's logging interface.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/auth"
 	"github.com/tgnotify/tgnotify/gen/openapi"
 	"github.com/tgnotify/tgnotify/telegram"
 )
@@ -34,8 +36,22 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 			UnmarshalOptions: protojson.UnmarshalOptions{},
 		}),
 		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
+		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
+			if strings.EqualFold(k, requestIDHeader) {
+				return requestIDHeader, true
+			}
+			return runtime.DefaultHeaderMatcher(k)
+		}),
+		runtime.WithOutgoingHeaderMatcher(func(k string) (string, bool) {
+			if k == requestIDHeader {
+				return "X-Request-Id", true
+			}
+			return runtime.MetadataHeaderPrefix + k, true
+		}),
 	)
-	conn, err := grpc.NewClient(loopbackAddr(a.grpcLn.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient("passthrough:///gateway",
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return a.gwLn.DialContext(ctx) }),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("gateway client: %w", err)
 	}
@@ -43,26 +59,31 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 
+	m := a.metrics
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", http.MaxBytesHandler(gw, maxRESTBody))
-	mux.Handle("POST /telegram/webhook", a.webhookHandler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(a.cfg.CORSOrigins, http.MaxBytesHandler(gw, maxRESTBody))))
+	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
+	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("GET /readyz", m.InstrumentHTTP("readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.ready(r.Context()); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+	})))
+	mux.Handle("GET /metrics", m.Handler())
+	mux.Handle("GET /openapi.json", m.InstrumentHTTP("openapi", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.NotifierJSON)
-	})
+	})))
 	if a.sandbox != nil {
 		a.mountSandbox(mux)
 	}
+	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})))
 	return mux, nil
 }
 
@@ -76,19 +97,6 @@ func (a *App) webhookHandler() http.Handler {
 	}
 	return telegram.NewWebhookHandler(a.cfg.WebhookSecret, a.updates,
 		telegram.WithLogger(a.log.Named("webhook")), telegram.WithMaxBodyBytes(maxWebhookBody))
-}
-
-// loopbackAddr turns a listener address into one this process can dial.
-func loopbackAddr(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok {
-		return addr.String()
-	}
-	ip := tcp.IP
-	if ip == nil || ip.IsUnspecified() {
-		ip = net.IPv4(127, 0, 0, 1)
-	}
-	return net.JoinHostPort(ip.String(), fmt.Sprint(tcp.Port))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

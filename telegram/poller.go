@@ -1,0 +1,263 @@
+package telegram
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults of a [Poller].
+const (
+	DefaultPollTimeout = 30 * time.Second
+	DefaultPollLimit   = 100
+	DefaultMinBackoff  = 100 * time.Millisecond
+	DefaultMaxBackoff  = 30 * time.Second
+)
+
+// offsetSaveTimeout bounds saving the offset after the update was handled;
+// the save runs even when Run's context was just cancelled.
+const offsetSaveTimeout = 5 * time.Second
+
+// OffsetStore persists the getUpdates offset so that a restarted poller
+// neither replays nor skips updates. store.Store satisfies it.
+type OffsetStore interface {
+	// PollOffset returns the saved offset (0 when none).
+	PollOffset(ctx context.Context) (int64, error)
+	// SetPollOffset saves the offset: the last handled update_id plus one.
+	SetPollOffset(ctx context.Context, offset int64) error
+}
+
+// PollerOption configures a [Poller].
+type PollerOption func(*Poller)
+
+// WithPollTimeout sets the long-poll timeout of each getUpdates (default
+// [DefaultPollTimeout]); it is rounded up to whole seconds, at least one, so
+// that an idle poller never spins.
+func WithPollTimeout(d time.Duration) PollerOption {
+	return func(p *Poller) {
+		p.timeout = max(1, int((d+time.Second-1)/time.Second))
+	}
+}
+
+// WithPollLimit sets how many updates one getUpdates may return (1–100,
+// default [DefaultPollLimit]).
+func WithPollLimit(n int) PollerOption {
+	return func(p *Poller) {
+		if n >= 1 && n <= 100 {
+			p.limit = n
+		}
+	}
+}
+
+// WithAllowedUpdates sets the update kinds to receive (for example
+// "message", "my_chat_member"); with no kinds, Telegram's default set.
+// Without this option, Telegram keeps the previous setting.
+func WithAllowedUpdates(kinds ...string) PollerOption {
+	return func(p *Poller) {
+		p.allowed = append([]string{}, kinds...)
+	}
+}
+
+// WithBackoff sets the bounds of the exponential backoff (with jitter)
+// after failures (default [DefaultMinBackoff] to [DefaultMaxBackoff]).
+func WithBackoff(minWait, maxWait time.Duration) PollerOption {
+	return func(p *Poller) {
+		if minWait > 0 && maxWait >= minWait {
+			p.minBackoff, p.maxBackoff = minWait, maxWait
+		}
+	}
+}
+
+// Poller receives updates by long polling (getUpdates) and hands them, in
+// order, to an [UpdateHandler]. Only one poller per bot token may run, and
+// not while a webhook is set: call [Client.DeleteWebhook] first.
+type Poller struct {
+	c       *Client
+	offsets OffsetStore
+	h       UpdateHandler
+	log     *zap.Logger
+
+	timeout    int // seconds
+	limit      int
+	allowed    []string
+	minBackoff time.Duration
+	maxBackoff time.Duration
+}
+
+// NewPoller returns a poller that fetches updates with c, handles them with
+// h and keeps its offset in offsets. A nil logger logs nothing.
+func NewPoller(c *Client, offsets OffsetStore, h UpdateHandler, logger *zap.Logger, opts ...PollerOption) *Poller {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	p := &Poller{
+		c:          c,
+		offsets:    offsets,
+		h:          h,
+		log:        logger,
+		timeout:    int(DefaultPollTimeout / time.Second),
+		limit:      DefaultPollLimit,
+		minBackoff: DefaultMinBackoff,
+		maxBackoff: DefaultMaxBackoff,
+	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
+
+// Run polls until ctx is cancelled, then returns nil.
+//
+// It starts from the offset in the store, handles each update in order and
+// saves update_id+1 after each one. When the handler fails it stops the
+// batch, waits, and fetches again from that update, so nothing is skipped
+// (a handler that always fails therefore blocks the queue: return errors
+// for transient failures only). getUpdates failures are retried with an
+// exponential backoff with jitter; a 429 waits retry_after; a 409 (webhook
+// set, or another instance polling) is logged with an explanation and
+// retried with backoff. Run returns an error only for a 401: the token is
+// invalid and retrying cannot help.
+func (p *Poller) Run(ctx context.Context) error {
+	bo := backoff{min: p.minBackoff, max: p.maxBackoff}
+	var offset int64
+	for {
+		o, err := p.offsets.PollOffset(ctx)
+		if err == nil {
+			offset = o
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := bo.next()
+		p.log.Warn("telegram poller: loading the poll offset failed", zap.Error(err), zap.Duration("backoff", wait))
+		if !sleep(ctx, wait) {
+			return nil
+		}
+	}
+	saved := offset
+	p.log.Info("telegram poller: started", zap.Int64("offset", offset), zap.Int("timeout_s", p.timeout))
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if saved != offset {
+			if err := p.save(ctx, offset); err != nil {
+				wait := bo.next()
+				p.log.Warn("telegram poller: saving the poll offset failed", zap.Int64("offset", offset),
+					zap.Error(err), zap.Duration("backoff", wait))
+				if !sleep(ctx, wait) {
+					return nil
+				}
+				continue
+			}
+			saved = offset
+		}
+		updates, err := p.c.GetUpdates(ctx, GetUpdatesParams{
+			Offset:         offset,
+			Limit:          p.limit,
+			Timeout:        p.timeout,
+			AllowedUpdates: p.allowed,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if IsUnauthorized(err) {
+				p.log.Error("telegram poller: the bot token was rejected; stopping", zap.Error(err))
+				return fmt.Errorf("telegram: poller: %w", err)
+			}
+			wait := bo.next()
+			switch ra, is429 := RetryAfter(err); {
+			case IsConflict(err):
+				p.log.Warn("telegram poller: getUpdates conflict: either a webhook is set for this bot "+
+					"(the service must call deleteWebhook before polling) or another instance is polling "+
+					"with the same token (only one poller may run)",
+					zap.Error(err), zap.Duration("backoff", wait))
+			case is429:
+				wait = ra
+				p.log.Warn("telegram poller: rate limited", zap.Error(err), zap.Duration("backoff", wait))
+			default:
+				p.log.Warn("telegram poller: getUpdates failed", zap.Error(err), zap.Duration("backoff", wait))
+			}
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
+		}
+		failed := false
+		for _, u := range updates {
+			if err := p.h.HandleUpdate(ctx, u); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				wait := bo.next()
+				p.log.Error("telegram poller: handling update failed; it will be retried",
+					zap.Int64("update_id", u.UpdateID), zap.String("kind", u.Kind()),
+					zap.Error(err), zap.Duration("backoff", wait))
+				if !sleep(ctx, wait) {
+					return nil
+				}
+				failed = true
+				break
+			}
+			offset = u.UpdateID + 1
+			if err := p.save(ctx, offset); err != nil {
+				// Retried at the top of the loop before polling again.
+				p.log.Warn("telegram poller: saving the poll offset failed", zap.Int64("offset", offset), zap.Error(err))
+				failed = true
+				break
+			}
+			saved = offset
+		}
+		if !failed {
+			bo.reset()
+		}
+	}
+}
+
+// save stores offset even if ctx was cancelled right after the update was
+// handled, so that a shutdown does not cause a replay.
+func (p *Poller) save(ctx context.Context, offset int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), offsetSaveTimeout)
+	defer cancel()
+	return p.offsets.SetPollOffset(ctx, offset)
+}
+
+// backoff is an exponential backoff with "equal jitter": each wait is
+// between half and all of the current step, which doubles up to max.
+type backoff struct {
+	min, max time.Duration
+	cur      time.Duration
+}
+
+func (b *backoff) next() time.Duration {
+	d := b.cur
+	if d < b.min {
+		d = b.min
+	}
+	b.cur = min(d*2, b.max)
+	d = min(d, b.max)
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+func (b *backoff) reset() { b.cur = 0 }
+
+// sleep waits for d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

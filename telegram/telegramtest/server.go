@@ -1,0 +1,529 @@
+package telegramtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tgnotify/tgnotify/telegram"
+)
+
+// Defaults of a [Server].
+const (
+	DefaultToken       = "123456789:AAFakeTokenForTestsOnly_0123456789ab"
+	DefaultBotUsername = "tgnotify_test_bot"
+	DefaultBotID       = 123456789
+	// DefaultFirstUpdateID is the update_id of the first update.
+	DefaultFirstUpdateID = 1000
+	// DefaultMaxConnections is what setWebhook uses without max_connections.
+	DefaultMaxConnections = 40
+)
+
+// maxRequestBody bounds the body of one Bot API request.
+const maxRequestBody = 10 << 20
+
+// Option configures a [Server].
+type Option func(*Server)
+
+// WithToken sets the bot token requests must carry (default [DefaultToken]).
+func WithToken(token string) Option { return func(s *Server) { s.token = token } }
+
+// WithBotUsername sets the bot's username (default [DefaultBotUsername]).
+func WithBotUsername(name string) Option { return func(s *Server) { s.botUsername = name } }
+
+// WithBotID sets the bot's user id (default [DefaultBotID]).
+func WithBotID(id int64) Option { return func(s *Server) { s.botID = id } }
+
+// WithFirstUpdateID sets the update_id of the first update (default
+// [DefaultFirstUpdateID]).
+func WithFirstUpdateID(id int64) Option { return func(s *Server) { s.nextUpdateID = id } }
+
+// WithWebhookRetry sets the backoff between failed webhook deliveries of
+// the same update: it starts at minWait and doubles up to maxWait (default
+// 100ms to 1s).
+func WithWebhookRetry(minWait, maxWait time.Duration) Option {
+	return func(s *Server) {
+		if minWait > 0 && maxWait >= minWait {
+			s.retryMin, s.retryMax = minWait, maxWait
+		}
+	}
+}
+
+// WithWebhookTimeout bounds one webhook delivery (default 10s).
+func WithWebhookTimeout(d time.Duration) Option {
+	return func(s *Server) {
+		if d > 0 {
+			s.deliverTimeout = d
+		}
+	}
+}
+
+// WithClock replaces time.Now for message dates and rate limits.
+func WithClock(now func() time.Time) Option {
+	return func(s *Server) {
+		if now != nil {
+			s.now = now
+		}
+	}
+}
+
+// WithSeed makes the random faults of [Server.SetErrorRate] reproducible.
+func WithSeed(seed uint64) Option {
+	return func(s *Server) { s.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)) }
+}
+
+// WithLogger logs the fake's activity (default: nothing).
+func WithLogger(l *zap.Logger) Option {
+	return func(s *Server) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// WithAddr sets the listen address (default "127.0.0.1:0").
+func WithAddr(addr string) Option { return func(s *Server) { s.addr = addr } }
+
+// Server is a fake Telegram Bot API: an HTTP server answering like
+// api.telegram.org for getMe, sendMessage, setWebhook, deleteWebhook,
+// getWebhookInfo and getUpdates, plus a Go API to play the users (see
+// [Server.Start]) and fault knobs (see [Server.FailNext]). It is safe for
+// concurrent use.
+type Server struct {
+	token, botUsername string
+	botID              int64
+	addr               string
+	retryMin, retryMax time.Duration
+	deliverTimeout     time.Duration
+	now                func() time.Time
+	log                *zap.Logger
+
+	httpSrv  *http.Server
+	listener net.Listener
+	baseURL  string
+	hc       *http.Client
+	done     chan struct{}
+	wg       sync.WaitGroup
+	closeMu  sync.Once
+
+	mu           sync.Mutex
+	changed      chan struct{} // closed and replaced on every state change
+	rng          *rand.Rand
+	chats        map[int64]*chatState
+	nextMsgID    map[int64]int64
+	sent         []SentMessage
+	queue        []queuedUpdate
+	nextUpdateID int64
+	nextSeq      int64
+	allowed      []string // allowed_updates; nil: the default set
+	webhook      webhookState
+	pollCancel   chan struct{} // closed to terminate the running getUpdates
+	calls        map[string]int
+	faults       faultState
+}
+
+type chatState struct {
+	chat        wireChat
+	user        *wireUser // the other party of a private chat
+	blocked     bool
+	deactivated bool
+	migratedTo  int64
+	botMember   bool // groups: the bot was added
+}
+
+type queuedUpdate struct {
+	seq  int64
+	id   int64
+	kind string
+	raw  json.RawMessage
+}
+
+type webhookState struct {
+	url            string
+	secret         string
+	maxConnections int
+	lastErrorDate  int64
+	lastErrorMsg   string
+}
+
+// NewServer starts a fake Bot API listening on 127.0.0.1:0 (see
+// [WithAddr]). Close it when done. It panics if it cannot listen, like
+// httptest.NewServer.
+func NewServer(opts ...Option) *Server {
+	s := &Server{
+		token:          DefaultToken,
+		botUsername:    DefaultBotUsername,
+		botID:          DefaultBotID,
+		addr:           "127.0.0.1:0",
+		retryMin:       100 * time.Millisecond,
+		retryMax:       time.Second,
+		deliverTimeout: 10 * time.Second,
+		now:            time.Now,
+		log:            zap.NewNop(),
+		done:           make(chan struct{}),
+		changed:        make(chan struct{}),
+		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		chats:          map[int64]*chatState{},
+		nextMsgID:      map[int64]int64{},
+		nextUpdateID:   DefaultFirstUpdateID,
+		calls:          map[string]int{},
+	}
+	s.faults.init()
+	for _, o := range opts {
+		o(s)
+	}
+	l, err := net.Listen("tcp", s.addr)
+	if err != nil {
+		panic(fmt.Sprintf("telegramtest: listen on %s: %v", s.addr, err))
+	}
+	s.listener = l
+	s.baseURL = "http://" + l.Addr().String()
+	s.hc = &http.Client{Timeout: s.deliverTimeout}
+	s.httpSrv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		_ = s.httpSrv.Serve(l)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.deliveryLoop()
+	}()
+	return s
+}
+
+// Close stops the server: it ends the webhook delivery, releases hanging
+// requests and closes every connection.
+func (s *Server) Close() {
+	s.closeMu.Do(func() {
+		close(s.done)
+		s.mu.Lock()
+		s.releaseHangLocked()
+		s.notifyLocked()
+		s.mu.Unlock()
+		_ = s.httpSrv.Close()
+		s.wg.Wait()
+		s.hc.CloseIdleConnections()
+	})
+}
+
+// URL is the base URL to give telegram.NewClient, like
+// "https://api.telegram.org".
+func (s *Server) URL() string { return s.baseURL }
+
+// Token is the bot token the server accepts.
+func (s *Server) Token() string { return s.token }
+
+// BotUsername is the bot's username, for t.me deep links.
+func (s *Server) BotUsername() string { return s.botUsername }
+
+// BotID is the bot's user id.
+func (s *Server) BotID() int64 { return s.botID }
+
+// Client returns a telegram.Client talking to this server.
+func (s *Server) Client(opts ...telegram.ClientOption) *telegram.Client {
+	return telegram.NewClient(s.baseURL, s.token, opts...)
+}
+
+// Handler returns the Bot API handler, serving /bot<token>/<method>, for
+// mounting in another server. The server's own listener serves it too.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+// notifyLocked wakes everything waiting for a state change.
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// apiError is a Bot API failure answer.
+type apiError struct {
+	code        int
+	description string
+	retryAfter  int
+	migrateTo   int64
+}
+
+// Error returns "<code> <description>".
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s", e.code, e.description) }
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{code: 400, description: "Bad Request: " + fmt.Sprintf(format, args...)}
+}
+
+// defaultDescription is Telegram's description for a bare error code.
+func defaultDescription(code, retryAfter int) string {
+	switch code {
+	case 400:
+		return "Bad Request"
+	case 401:
+		return "Unauthorized"
+	case 403:
+		return "Forbidden: bot was blocked by the user"
+	case 404:
+		return "Not Found"
+	case 409:
+		return "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+	case 429:
+		return fmt.Sprintf("Too Many Requests: retry after %d", retryAfter)
+	}
+	if t := http.StatusText(code); t != "" {
+		return t
+	}
+	return "Error"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"ok":false,"error_code":500,"description":"Internal Server Error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeOK(w http.ResponseWriter, result any) {
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "result": result})
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	body := map[string]any{"ok": false, "error_code": e.code, "description": e.description}
+	p := map[string]any{}
+	if e.retryAfter > 0 {
+		p["retry_after"] = e.retryAfter
+	}
+	if e.migrateTo != 0 {
+		p["migrate_to_chat_id"] = e.migrateTo
+	}
+	if len(p) > 0 {
+		body["parameters"] = p
+	}
+	status := e.code
+	if status < 400 || status > 599 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, body)
+}
+
+// canonicalMethod maps a lower-case method name to its Bot API spelling.
+func canonicalMethod(lower string) (string, bool) {
+	switch lower {
+	case "getme":
+		return "getMe", true
+	case "sendmessage":
+		return "sendMessage", true
+	case "setwebhook":
+		return "setWebhook", true
+	case "deletewebhook":
+		return "deleteWebhook", true
+	case "getwebhookinfo":
+		return "getWebhookInfo", true
+	case "getupdates":
+		return "getUpdates", true
+	}
+	return "", false
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
+	if !ok {
+		writeError(w, &apiError{code: 404, description: "Not Found"})
+		return
+	}
+	token, method, ok := strings.Cut(rest, "/")
+	if !ok || method == "" || strings.Contains(method, "/") {
+		writeError(w, &apiError{code: 404, description: "Not Found"})
+		return
+	}
+	lower := strings.ToLower(method)
+	s.mu.Lock()
+	s.calls[lower]++
+	s.notifyLocked()
+	s.mu.Unlock()
+	if token != s.token {
+		writeError(w, &apiError{code: 401, description: "Unauthorized"})
+		return
+	}
+	name, known := canonicalMethod(lower)
+	if !known {
+		writeError(w, &apiError{code: 404, description: "Not Found"})
+		return
+	}
+	if !s.applyLatency(r.Context()) {
+		return
+	}
+	if f := s.takeFault(lower); f != nil {
+		f.write(w)
+		s.count429(f.code)
+		return
+	}
+	p, perr := parseParams(r)
+	if perr != nil {
+		writeError(w, perr)
+		return
+	}
+	var (
+		result any
+		err    *apiError
+	)
+	switch name {
+	case "getMe":
+		result = s.botUser()
+	case "sendMessage":
+		if !s.waitHang(r.Context()) {
+			return
+		}
+		result, err = s.sendMessage(p)
+	case "setWebhook":
+		result, err = s.setWebhook(p)
+	case "deleteWebhook":
+		result, err = s.deleteWebhook(p)
+	case "getWebhookInfo":
+		result = s.webhookInfo()
+	case "getUpdates":
+		var gone bool
+		result, err, gone = s.getUpdates(r.Context(), p)
+		if gone {
+			return
+		}
+	}
+	if err != nil {
+		s.count429(err.code)
+		writeError(w, err)
+		return
+	}
+	writeOK(w, result)
+}
+
+// params are a request's parameters: query string, urlencoded or multipart
+// form values (as JSON strings) and JSON body fields merged.
+type params map[string]json.RawMessage
+
+func parseParams(r *http.Request) (params, *apiError) {
+	p := params{}
+	addForm := func(v url.Values) {
+		for k, vs := range v {
+			if len(vs) > 0 {
+				b, _ := json.Marshal(vs[0])
+				p[k] = b
+			}
+		}
+	}
+	addForm(r.URL.Query())
+	if r.Body == nil {
+		return p, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+	if err != nil {
+		return nil, badRequest("can't read request body")
+	}
+	if len(body) > maxRequestBody {
+		return nil, &apiError{code: 413, description: "Request Entity Too Large"}
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return p, nil
+	}
+	ct, ctParams, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/x-www-form-urlencoded":
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, badRequest("can't parse form data")
+		}
+		addForm(v)
+	case "multipart/form-data":
+		r2 := r.Clone(r.Context())
+		r2.Body = io.NopCloser(strings.NewReader(string(body)))
+		r2.Header.Set("Content-Type", mime.FormatMediaType(ct, ctParams))
+		if err := r2.ParseMultipartForm(maxRequestBody); err != nil {
+			return nil, badRequest("can't parse multipart form data")
+		}
+		addForm(url.Values(r2.MultipartForm.Value))
+	default: // JSON, whatever the Content-Type says
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			return nil, badRequest("can't parse JSON object")
+		}
+		for k, v := range m {
+			if string(v) != "null" {
+				p[k] = v
+			}
+		}
+	}
+	return p, nil
+}
+
+// str returns a string parameter; numbers and booleans as their text.
+func (p params) str(k string) (string, bool) {
+	raw, ok := p[k]
+	if !ok {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s, true
+	}
+	return string(raw), true
+}
+
+func (p params) int64(k string) (int64, bool, *apiError) {
+	s, ok := p.str(k)
+	if !ok {
+		return 0, false, nil
+	}
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, false, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		if f, ferr := strconv.ParseFloat(s, 64); ferr == nil && f == float64(int64(f)) {
+			return int64(f), true, nil
+		}
+		return 0, true, badRequest("field %q must be of type Integer", k)
+	}
+	return n, true, nil
+}
+
+func (p params) bool(k string) (bool, *apiError) {
+	s, ok := p.str(k)
+	if !ok {
+		return false, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "1":
+		return true, nil
+	case "false", "0", "":
+		return false, nil
+	}
+	return false, badRequest("field %q must be of type Boolean", k)
+}
+
+// object decodes a JSON object parameter (a JSON-serialized string in forms).
+func (p params) object(k string, v any) (bool, *apiError) {
+	raw, ok := p[k]
+	if !ok {
+		return false, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		raw = json.RawMessage(s)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, badRequest("can't parse %s JSON object", k)
+	}
+	return true, nil
+}
