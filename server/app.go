@@ -184,10 +184,14 @@ func (a *App) Run(ctx context.Context) error {
 
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		a.runTelegram(intakeCtx)
+	}()
+	go func() {
+		defer wg.Done()
+		a.watchReadiness(intakeCtx)
 	}()
 
 	var runErr error
@@ -248,7 +252,7 @@ func (a *App) runTelegram(ctx context.Context) {
 		return
 	}
 	a.telegramReady.Store(true)
-	a.setServing(true)
+	a.setServing(a.ready(ctx) == nil)
 	if a.cfg.Webhook() {
 		return
 	}
@@ -292,6 +296,24 @@ func (a *App) initTelegram(ctx context.Context) error {
 	}
 	a.log.Info("long polling for updates (no TELEGRAM_WEBHOOK_URL)")
 	return nil
+}
+
+// readinessInterval is how often gRPC health follows readiness.
+const readinessInterval = time.Second
+
+// watchReadiness keeps grpc.health.v1 in step with /readyz: NOT_SERVING
+// while the store is unreachable, SERVING again when it answers.
+func (a *App) watchReadiness(ctx context.Context) {
+	t := time.NewTicker(readinessInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.setServing(a.ready(ctx) == nil)
+		}
+	}
 }
 
 // setServing flips gRPC health for the whole server and the API service.

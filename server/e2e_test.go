@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -36,8 +37,7 @@ type harness struct {
 	client notifierv1.NotifierServiceClient
 	conn   *grpc.ClientConn
 	base   string
-	done   chan error
-	cancel context.CancelFunc
+	stop   func()
 	secret string
 }
 
@@ -84,50 +84,62 @@ func startHarness(t *testing.T, o harnessOpts) *harness {
 	for k, v := range o.env {
 		env[k] = v
 	}
-	cfg, err := server.LoadConfig(server.MapLookup(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel = cancel
-	app, err := server.NewApp(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
+	app, stop := runApp(t, env)
 	h.app = app
+	h.stop = stop
 	if o.sandbox {
 		h.fake = app.Sandbox()
 	}
-	h.done = make(chan error, 1)
-	go func() { h.done <- app.Run(ctx) }()
-	t.Cleanup(h.stop)
 	h.base = "http://" + app.HTTPAddr()
+	var err error
 	h.conn, err = grpc.NewClient(app.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.shutdown)
 	h.client = notifierv1.NewNotifierServiceClient(h.conn)
 	h.waitReady()
 	return h
 }
 
-// stop shuts the service down and waits for Run to return.
-func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	h.cancel = nil
+// shutdown closes the client and stops the service.
+func (h *harness) shutdown() {
 	_ = h.conn.Close()
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		h.t.Error("service did not stop within 10s")
+	h.stop()
+}
+
+// runApp starts the service with env and returns it with a stop function
+// that shuts it down and waits for Run to return (safe to call twice).
+func runApp(t *testing.T, env map[string]string) (*server.App, func()) {
+	t.Helper()
+	cfg, err := server.LoadConfig(server.MapLookup(env))
+	if err != nil {
+		t.Fatal(err)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	app, err := server.NewApp(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("service did not stop within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return app, stop
 }
 
 func (h *harness) waitReady() {

@@ -147,7 +147,7 @@ func TestPollingRestartNeitherReplaysNorSkips(t *testing.T) {
 	t.Cleanup(fake.Close)
 	h := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})
 	h.link("erin", 9001)
-	h.stop()
+	h.shutdown()
 
 	// While the service is down the user relinks with a new token... which
 	// the next instance must process exactly once; the old /start is not
@@ -158,7 +158,7 @@ func TestPollingRestartNeitherReplaysNorSkips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2.stop()
+	h2.shutdown()
 	fake.Start(9002, "erin2", tok.GetToken())
 	h3 := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})
 	if _, err := fake.WaitForMessages(ctx, 9002, 1); err != nil {
