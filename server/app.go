@@ -256,10 +256,93 @@ func (a *App) runTelegram(ctx context.Context) {
 	if a.cfg.Webhook() {
 		return
 	}
-	p := telegram.NewPoller(a.client, a.store, a.updates, a.log.Named("poller"), telegram.WithAllowedUpdates(allowedUpdates...))
-	if err := p.Run(ctx); err != nil {
-		a.log.Error("poller stopped", zap.Error(err))
+	a.pollWithLease(ctx)
+}
+
+// Polling lease: exactly one replica polls at a time.
+const (
+	pollLeaseName  = "poller"
+	pollLeaseTTL   = 10 * time.Second
+	pollLeaseRenew = 3 * time.Second
+)
+
+// pollWithLease long-polls only while this replica holds the poller lease
+// in the store. It renews the lease; when renewal fails the poller stops,
+// and the offset is written under a fencing check, so a replica that lost
+// the lease can neither skip nor replay updates. Another replica takes over
+// within pollLeaseTTL of the holder's death.
+func (a *App) pollWithLease(ctx context.Context) {
+	holder, err := newToken()
+	if err != nil {
+		a.log.Error("poller lease holder id", zap.Error(err))
+		return
 	}
+	log := a.log.Named("poller")
+	for ctx.Err() == nil {
+		got, err := a.store.AcquireLease(ctx, pollLeaseName, holder, pollLeaseTTL)
+		if err != nil || !got {
+			if err != nil {
+				log.Warn("poller lease", zap.Error(err))
+			}
+			if !sleepCtx(ctx, time.Second) {
+				return
+			}
+			continue
+		}
+		log.Info("holding the poller lease; polling")
+		pctx, cancel := context.WithCancel(ctx)
+		go a.renewLease(pctx, cancel, holder)
+		offsets := leasedOffsets{st: a.store, holder: holder}
+		p := telegram.NewPoller(a.client, offsets, a.updates, log, telegram.WithAllowedUpdates(allowedUpdates...))
+		err = p.Run(pctx)
+		cancel()
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = a.store.ReleaseLease(rctx, pollLeaseName, holder)
+		rcancel()
+		if err != nil {
+			log.Error("poller stopped", zap.Error(err))
+			return
+		}
+	}
+}
+
+// renewLease keeps the poller lease and cancels the poller when it is lost
+// or cannot be renewed before it would expire.
+func (a *App) renewLease(ctx context.Context, cancel context.CancelFunc, holder string) {
+	defer cancel()
+	t := time.NewTicker(pollLeaseRenew)
+	defer t.Stop()
+	lastOK := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		got, err := a.store.AcquireLease(ctx, pollLeaseName, holder, pollLeaseTTL)
+		switch {
+		case err == nil && got:
+			lastOK = time.Now()
+		case err == nil:
+			a.log.Warn("poller lease taken by another replica; stopping polling")
+			return
+		case time.Since(lastOK) > pollLeaseTTL-pollLeaseRenew:
+			a.log.Warn("cannot renew the poller lease; stopping polling", zap.Error(err))
+			return
+		}
+	}
+}
+
+// leasedOffsets saves the polling offset under the poller lease.
+type leasedOffsets struct {
+	st     store.Store
+	holder string
+}
+
+func (o leasedOffsets) PollOffset(ctx context.Context) (int64, error) { return o.st.PollOffset(ctx) }
+
+func (o leasedOffsets) SetPollOffset(ctx context.Context, offset int64) error {
+	return o.st.SetPollOffsetLeased(ctx, pollLeaseName, o.holder, offset)
 }
 
 func (a *App) initTelegram(ctx context.Context) error {

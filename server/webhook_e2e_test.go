@@ -242,3 +242,30 @@ func TestRESTValidation(t *testing.T) {
 		})
 	}
 }
+
+func TestTwoPollingReplicasShareOneLease(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	fake := telegramtest.NewServer()
+	t.Cleanup(fake.Close)
+	a := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})
+	b := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})
+	for i := range 4 {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		h.link(fmt.Sprintf("r%d", i), int64(6100+i))
+	}
+	// Whichever replica polled, stopping one hands polling to the other
+	// (at once after a graceful stop: the lease is released).
+	a.shutdown()
+	for i := 4; i < 8; i++ {
+		b.link(fmt.Sprintf("r%d", i), int64(6100+i))
+	}
+	for i := range 8 {
+		if n := len(fake.Messages(int64(6100 + i))); n != 1 {
+			t.Fatalf("chat %d got %d messages, want one welcome", 6100+i, n)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type Memory struct {
 	chats     map[int64]map[string]bool // chatID → set of userIDs
 	updates   map[int64]updateRecord    // update id → state
 	offset    int64
+	leases    map[string]leaseRecord // lease name → holder
 }
 
 // updateRecord is what Memory remembers about one update id.
@@ -64,6 +65,7 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 		links:     make(map[string]Link),
 		chats:     make(map[int64]map[string]bool),
 		updates:   make(map[int64]updateRecord),
+		leases:    make(map[string]leaseRecord),
 	}
 }
 

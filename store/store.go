@@ -96,6 +96,16 @@ type Store interface {
 	// SetPollOffset saves the getUpdates offset.
 	SetPollOffset(ctx context.Context, offset int64) error
 
+	// AcquireLease takes the named lease for holder, or renews it when
+	// holder already has it, for ttl. It reports whether holder holds the
+	// lease now. A lease lets exactly one replica do a job (long polling).
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease gives the lease up if holder holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// SetPollOffsetLeased saves the getUpdates offset only while holder
+	// holds the lease (a fencing check); otherwise it returns ErrLeaseLost.
+	SetPollOffsetLeased(ctx context.Context, lease, holder string, offset int64) error
+
 	// Ping reports whether the backing store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases resources.

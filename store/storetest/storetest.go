@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateChatID", testUpdateChatID},
 		{"Updates", testUpdates},
 		{"PollOffset", testPollOffset},
+		{"Lease", testLease},
 		{"Lifecycle", testLifecycle},
 	}
 	for _, g := range groups {
@@ -652,5 +653,61 @@ func testLifecycle(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("ClaimUpdate after Close = %v, want ErrUnavailable", err)
 		}
 		_ = st.Close() // a second Close must not panic
+	})
+}
+
+func testLease(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("one holder at a time, renew, release, fence", func(t *testing.T) {
+		st := newStore(t)
+		got, err := st.AcquireLease(ctx(t), "poller", "a", time.Minute)
+		if err != nil || !got {
+			t.Fatalf("a acquires a free lease = %v, %v", got, err)
+		}
+		if got, err := st.AcquireLease(ctx(t), "poller", "b", time.Minute); err != nil || got {
+			t.Fatalf("b acquires a held lease = %v, %v; want false", got, err)
+		}
+		if got, err := st.AcquireLease(ctx(t), "poller", "a", time.Minute); err != nil || !got {
+			t.Fatalf("a renews = %v, %v", got, err)
+		}
+		if err := st.SetPollOffsetLeased(ctx(t), "poller", "a", 77); err != nil {
+			t.Fatalf("holder writes offset: %v", err)
+		}
+		if err := st.SetPollOffsetLeased(ctx(t), "poller", "b", 99); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("non-holder writes offset: %v, want ErrLeaseLost", err)
+		}
+		if off, _ := st.PollOffset(ctx(t)); off != 77 {
+			t.Fatalf("offset = %d, want 77 (the fenced write must not land)", off)
+		}
+		if err := st.ReleaseLease(ctx(t), "poller", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := st.AcquireLease(ctx(t), "poller", "b", time.Minute); got {
+			t.Fatal("a release by a non-holder freed the lease")
+		}
+		if err := st.ReleaseLease(ctx(t), "poller", "a"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.AcquireLease(ctx(t), "poller", "b", time.Minute); err != nil || !got {
+			t.Fatalf("b after release = %v, %v", got, err)
+		}
+	})
+	t.Run("expired lease is taken over", func(t *testing.T) {
+		st := newStore(t)
+		if got, err := st.AcquireLease(ctx(t), "poller", "a", 50*time.Millisecond); err != nil || !got {
+			t.Fatalf("acquire = %v, %v", got, err)
+		}
+		eventually(t, 5*time.Second, "b takes over the expired lease", func() bool {
+			got, err := st.AcquireLease(ctx(t), "poller", "b", time.Minute)
+			return err == nil && got
+		})
+		if err := st.SetPollOffsetLeased(ctx(t), "poller", "a", 5); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("old holder writes after takeover: %v, want ErrLeaseLost", err)
+		}
+	})
+	t.Run("bad ttl", func(t *testing.T) {
+		st := newStore(t)
+		if _, err := st.AcquireLease(ctx(t), "poller", "a", 0); err == nil {
+			t.Fatal("zero TTL accepted")
+		}
 	})
 }
