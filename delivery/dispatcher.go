@@ -1,0 +1,586 @@
+package delivery
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/telegram"
+)
+
+// globalLimit is the name of the bot-wide rate limit in the Limiter.
+const globalLimit = "global"
+
+// storeRetryMax caps the backoff of a worker while the store is down.
+const storeRetryMax = 2 * time.Second
+
+// Errors of [Dispatcher.Enqueue].
+var (
+	// ErrTooLong means the text is longer than one message and the
+	// request's policy is LongTextReject.
+	ErrTooLong = errors.New("delivery: text longer than one Telegram message")
+	// ErrInvalidRequest means a required field is missing or malformed.
+	ErrInvalidRequest = errors.New("delivery: invalid request")
+)
+
+// Failure reasons recorded in store.Notification.FailureReason.
+const (
+	ReasonBlocked       = "blocked"
+	ReasonChatNotFound  = "chat_not_found"
+	ReasonParseEntities = "parse_entities"
+	ReasonNotLinked     = "not_linked"
+	ReasonTooLong       = "too_long"
+	ReasonMaxAttempts   = "max_attempts"
+	ReasonExpired       = "expired"
+	ReasonRejected      = "rejected"
+)
+
+// LongTextPolicy says what Enqueue does with text longer than one message.
+type LongTextPolicy int
+
+// Long text policies.
+const (
+	// LongTextSplit (the default) sends it as several messages in order.
+	LongTextSplit LongTextPolicy = iota
+	// LongTextReject fails Enqueue with ErrTooLong.
+	LongTextReject
+)
+
+// Request is one notification to enqueue.
+type Request struct {
+	// UserID is the application user; ChatID the chat they are linked to.
+	UserID string
+	ChatID int64
+	// Text is the message; ParseMode "" (plain), "MarkdownV2", "HTML" or
+	// "Markdown".
+	Text      string
+	ParseMode string
+	// DisableNotification sends silently.
+	DisableNotification bool
+	// PlainTextFallback resends a part as plain text when Telegram cannot
+	// parse its entities.
+	PlainTextFallback bool
+	// IdempotencyKey, when set, makes repeated requests of the same user
+	// return the first notification.
+	IdempotencyKey string
+	// LongText is the long text policy.
+	LongText LongTextPolicy
+}
+
+// Dispatcher accepts notifications into a durable [Queue] and runs the
+// workers that send them. Create it with [New]; it is safe for concurrent
+// use.
+type Dispatcher struct {
+	cfg    Config
+	q      Queue
+	lim    Limiter
+	links  store.Store
+	sender Sender
+	log    *zap.Logger
+	stats  statsCounters
+	now    func() time.Time
+
+	wakeMu sync.Mutex
+	wake   chan struct{} // closed and replaced to wake idle workers
+}
+
+// New returns a dispatcher; cfg's zero fields take defaults. links is
+// consulted before every send (an unlinked user's notifications fail with
+// "not_linked"), and updated on 403 (unlink) and group migration.
+func New(cfg Config, q Queue, lim Limiter, links store.Store, sender Sender, log *zap.Logger) *Dispatcher {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Dispatcher{
+		cfg: cfg.normalized(), q: q, lim: lim, links: links, sender: sender, log: log,
+		now: time.Now, wake: make(chan struct{}),
+	}
+}
+
+// Config returns the effective configuration (defaults applied).
+func (d *Dispatcher) Config() Config { return d.cfg }
+
+// newID returns a random notification id (32 hex digits).
+func newID() (string, error) {
+	var b [16]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("delivery: random id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// Enqueue validates r, splits its text and records it durably (record,
+// backlog entry and idempotency key in one atomic step), then wakes the
+// workers; it does not wait for Telegram. With an IdempotencyKey already
+// used by r.UserID it returns the earlier notification and duplicate true
+// and writes nothing. Errors: ErrInvalidRequest, ErrInvalidText,
+// ErrCannotSplit, ErrTooLong (policy LongTextReject), and
+// store.ErrUnavailable when the queue cannot record it (nothing was
+// accepted).
+func (d *Dispatcher) Enqueue(ctx context.Context, r Request) (store.Notification, bool, error) {
+	switch {
+	case r.UserID == "":
+		return store.Notification{}, false, fmt.Errorf("%w: user id is empty", ErrInvalidRequest)
+	case r.ChatID == 0:
+		return store.Notification{}, false, fmt.Errorf("%w: chat id is zero", ErrInvalidRequest)
+	case strings.TrimSpace(r.Text) == "":
+		return store.Notification{}, false, fmt.Errorf("%w: text is empty", ErrInvalidRequest)
+	case !telegram.ValidParseMode(r.ParseMode):
+		return store.Notification{}, false, fmt.Errorf("%w: parse mode %q", ErrInvalidRequest, r.ParseMode)
+	}
+	parts, err := Split(r.Text, r.ParseMode, telegram.MaxMessageLen)
+	if err != nil {
+		return store.Notification{}, false, err
+	}
+	if len(parts) > 1 && r.LongText == LongTextReject {
+		return store.Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, telegram.MaxMessageLen)
+	}
+	id, err := newID()
+	if err != nil {
+		return store.Notification{}, false, err
+	}
+	n := store.Notification{
+		ID: id, UserID: r.UserID, ChatID: r.ChatID, Parts: parts, ParseMode: r.ParseMode,
+		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
+		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
+	}
+	got, dup, err := d.q.Enqueue(ctx, n, store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL})
+	if err != nil {
+		return store.Notification{}, false, fmt.Errorf("delivery: enqueue: %w", err)
+	}
+	if dup {
+		d.stats.add(&d.stats.duplicates, 1)
+		return got, true, nil
+	}
+	d.stats.add(&d.stats.enqueued, 1)
+	d.signal()
+	return got, false, nil
+}
+
+// Get returns the notification id or an error wrapping store.ErrNotFound.
+func (d *Dispatcher) Get(ctx context.Context, id string) (store.Notification, error) {
+	n, err := d.q.Get(ctx, id)
+	if err != nil {
+		return store.Notification{}, fmt.Errorf("delivery: get %q: %w", id, err)
+	}
+	return n, nil
+}
+
+// Summary returns the user's delivery summary.
+func (d *Dispatcher) Summary(ctx context.Context, userID string) (store.UserSummary, error) {
+	s, err := d.q.Summary(ctx, userID)
+	if err != nil {
+		return store.UserSummary{}, fmt.Errorf("delivery: summary of %q: %w", userID, err)
+	}
+	return s, nil
+}
+
+// signal wakes every idle worker of this process.
+func (d *Dispatcher) signal() {
+	d.wakeMu.Lock()
+	close(d.wake)
+	d.wake = make(chan struct{})
+	d.wakeMu.Unlock()
+}
+
+// wakeChan returns the channel the next signal closes.
+func (d *Dispatcher) wakeChan() <-chan struct{} {
+	d.wakeMu.Lock()
+	defer d.wakeMu.Unlock()
+	return d.wake
+}
+
+// Run runs the workers until ctx ends, then drains: workers stop claiming,
+// in-flight sends get up to Config.DrainTimeout to finish and be recorded,
+// and work not finished by then is released (its lease given back) so that
+// another replica or the next start picks it up. Run returns nil after a
+// drain.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(d.cfg.DrainTimeout, cancelHard)
+		context.AfterFunc(hard, func() { t.Stop() })
+	})
+	defer stop()
+	var wg sync.WaitGroup
+	for i := range d.cfg.Workers {
+		wg.Go(func() { d.worker(ctx, hard, i) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// sleep waits for dur or until ctx ends; false when ctx ended.
+func sleep(ctx context.Context, dur time.Duration) bool {
+	if dur <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(dur)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// worker claims and sends until ctx ends. hard outlives ctx by the drain
+// timeout and carries the in-flight work.
+func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
+	log := d.log.With(zap.Int("worker", id))
+	storeBackoff := time.Duration(0)
+	storeDown := func(op string, err error) bool {
+		if storeBackoff == 0 {
+			log.Warn("delivery: store unavailable, backing off", zap.String("op", op), zap.Error(err))
+		}
+		storeBackoff = min(max(2*storeBackoff, 50*time.Millisecond), storeRetryMax)
+		return sleep(ctx, jitter(storeBackoff))
+	}
+	for ctx.Err() == nil {
+		if p, err := d.lim.Paused(ctx); err != nil {
+			if !storeDown("paused", err) {
+				return
+			}
+			continue
+		} else if p > 0 {
+			if !sleep(ctx, p) {
+				return
+			}
+			continue
+		}
+		wake := d.wakeChan()
+		now := d.now()
+		c, ok, err := d.q.Claim(ctx, now, d.cfg.LeaseTimeout, d.cfg.Retention)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if !storeDown("claim", err) {
+				return
+			}
+			continue
+		}
+		if storeBackoff > 0 {
+			log.Info("delivery: store available again")
+			storeBackoff = 0
+		}
+		if !ok {
+			d.idle(ctx, wake)
+			continue
+		}
+		d.process(ctx, hard, log, c)
+	}
+}
+
+// idle waits until the next chat is due, a local enqueue, or at most
+// PollInterval.
+func (d *Dispatcher) idle(ctx context.Context, wake <-chan struct{}) {
+	wait := d.cfg.PollInterval
+	if at, ok, err := d.q.NextDue(ctx); err == nil && ok {
+		wait = min(wait, max(at.Sub(d.now()), time.Millisecond))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-wake:
+	case <-ctx.Done():
+	}
+}
+
+// jitter returns a duration uniformly in [d/2, d].
+func jitter(d time.Duration) time.Duration {
+	if d <= 1 {
+		return d
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// chatInterval is the per-chat spacing for chat.
+func (d *Dispatcher) chatInterval(chat int64) time.Duration {
+	if chat < 0 {
+		return d.cfg.GroupChatInterval
+	}
+	return d.cfg.PrivateChatInterval
+}
+
+// settleTimeout bounds one attempt to record an outcome.
+const settleTimeout = 5 * time.Second
+
+// settle records o, retrying while the store is down until the lease would
+// have expired (after which another worker owns the chat anyway). It runs
+// even after the drain deadline so that unfinished work is handed back.
+func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome) {
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		err := d.q.Settle(ctx, c, o, d.now(), d.cfg.Retention)
+		cancel()
+		if err == nil {
+			return
+		}
+		if errors.Is(err, store.ErrLeaseLost) {
+			d.stats.add(&d.stats.leaseLost, 1)
+			log.Warn("delivery: lease lost before settling; another worker took the chat over",
+				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID))
+			return
+		}
+		if !d.now().Add(backoff).Before(c.LeaseUntil) {
+			log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
+				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
+			return
+		}
+		time.Sleep(jitter(backoff)) // bounded by the lease; not synchronisation
+		backoff = min(2*backoff, storeRetryMax)
+	}
+}
+
+// release gives the claim back, schedulable at at.
+func (d *Dispatcher) release(log *zap.Logger, c store.Claim, at time.Time, attempts int, lastErr string) {
+	d.stats.add(&d.stats.released, 1)
+	d.settle(log, c, store.Outcome{Kind: store.OutcomeRelease, NextAt: at, Attempts: attempts, LastError: lastErr})
+}
+
+// fail settles c as FAILED.
+func (d *Dispatcher) fail(log *zap.Logger, c store.Claim, reason, lastErr string, attempts int) {
+	d.stats.fail(reason)
+	log.Info("delivery: notification failed", zap.String("id", c.Notification.ID), zap.Int64("chat", c.ChatID),
+		zap.String("reason", reason), zap.String("error", lastErr))
+	d.settle(log, c, store.Outcome{Kind: store.OutcomeFail, Reason: reason, LastError: lastErr,
+		Attempts: attempts, NextAt: d.now()})
+}
+
+// process handles one claim: checks, rate limits, one part sent (or a
+// failure handled), outcome recorded.
+func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store.Claim) {
+	n := c.Notification
+	now := d.now()
+	if now.Sub(n.CreatedAt) >= d.cfg.MaxAge {
+		d.fail(log, c, ReasonExpired, orDefault(n.LastError, "not delivered within max age"), 0)
+		return
+	}
+	if n.NextPart >= len(n.Parts) { // cannot happen: settling the last part makes it SENT
+		d.fail(log, c, ReasonRejected, "corrupt record: no part left to send", 0)
+		return
+	}
+	link, err := d.links.GetLink(ctx, n.UserID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		d.fail(log, c, ReasonNotLinked, "user is not linked to a Telegram chat", 0)
+		return
+	case err != nil:
+		d.release(log, c, now.Add(d.cfg.MinBackoff), 0, "")
+		return
+	case link.ChatID != c.ChatID:
+		d.fail(log, c, ReasonNotLinked, "user is now linked to another chat", 0)
+		return
+	}
+	text, mode := n.Parts[n.NextPart], n.ParseMode
+	attempts := 0
+	for {
+		if !d.waitToSend(ctx, log, c, attempts) {
+			return
+		}
+		attempts++
+		msg, err := d.send(hard, c.ChatID, text, mode, n.DisableNotification)
+		if err == nil {
+			d.partSent(log, c, msg.MessageID, attempts)
+			return
+		}
+		if telegram.IsParseEntities(err) && mode != "" && n.PlainTextFallback {
+			d.stats.add(&d.stats.fallbacks, 1)
+			log.Info("delivery: can't parse entities; resending as plain text", zap.String("id", n.ID), zap.Error(err))
+			mode = ""
+			continue
+		}
+		d.handleError(ctx, hard, log, c, err, attempts)
+		return
+	}
+}
+
+// waitToSend honours the global pause and takes a global rate slot. It
+// releases the claim and returns false when the wait would outlast the
+// lease or ctx ends.
+func (d *Dispatcher) waitToSend(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) bool {
+	// Leave room for the send and a plain-text resend within the lease.
+	budget := c.LeaseUntil.Sub(d.now()) - 2*d.cfg.SendTimeout
+	p, err := d.lim.Paused(ctx)
+	if err == nil && p > 0 {
+		d.release(log, c, d.now().Add(p), attempts, "")
+		return false
+	}
+	wait, err := d.lim.Reserve(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst)
+	if err != nil {
+		d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
+		return false
+	}
+	if wait > 0 && wait > budget {
+		d.release(log, c, d.now().Add(wait), attempts, "")
+		return false
+	}
+	if !sleep(ctx, wait) {
+		d.release(log, c, d.now(), attempts, "")
+		return false
+	}
+	return true
+}
+
+// send calls sendMessage bounded by SendTimeout.
+func (d *Dispatcher) send(hard context.Context, chat int64, text, mode string, silent bool) (telegram.Message, error) {
+	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
+	defer cancel()
+	return d.sender.SendMessage(ctx, telegram.SendMessageParams{
+		ChatID: chat, Text: text, ParseMode: mode, DisableNotification: silent,
+		AllowPaidBroadcast: d.cfg.AllowPaidBroadcast,
+	})
+}
+
+// partSent records a sent part.
+func (d *Dispatcher) partSent(log *zap.Logger, c store.Claim, msgID int64, attempts int) {
+	n := c.Notification
+	d.stats.add(&d.stats.partsSent, 1)
+	if n.NextPart+1 >= len(n.Parts) {
+		d.stats.add(&d.stats.sent, 1)
+	}
+	d.settle(log, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: msgID, Attempts: attempts,
+		NextAt: d.now().Add(d.chatInterval(c.ChatID))})
+}
+
+// ambiguous reports whether a failed send may nevertheless have reached
+// Telegram: a timeout or a connection cut after the request was written.
+func ambiguous(err error) bool {
+	var te *telegram.Error
+	if errors.As(err, &te) {
+		return false
+	}
+	msg := strings.ToLower(err.Error())
+	if strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		(errors.As(err, &ne) && ne.Timeout()) || strings.Contains(msg, "reset") || strings.Contains(msg, "timeout")
+}
+
+// handleError classifies a failed send and records what follows.
+func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c store.Claim, err error, attempts int) {
+	n := c.Notification
+	desc := err.Error()
+	var te *telegram.Error
+	if errors.As(err, &te) {
+		desc = te.Description
+	}
+	if ra, ok := telegram.RetryAfter(err); ok {
+		d.stats.add(&d.stats.rateLimited, 1)
+		log.Warn("delivery: 429 from Telegram; pausing all sends", zap.Duration("retry_after", ra))
+		if perr := d.lim.Pause(hard, ra); perr != nil {
+			log.Warn("delivery: cannot record the global pause", zap.Error(perr))
+		}
+		d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
+			NextAt: d.now().Add(ra)})
+		return
+	}
+	if newChat, ok := telegram.MigratedTo(err); ok {
+		d.migrate(hard, log, c, newChat, attempts)
+		return
+	}
+	switch {
+	case telegram.IsBlocked(err):
+		if uerr := d.links.Unlink(hard, n.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+			log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
+		}
+		d.fail(log, c, ReasonBlocked, desc, attempts)
+		return
+	case telegram.IsChatNotFound(err):
+		d.fail(log, c, ReasonChatNotFound, desc, attempts)
+		return
+	case telegram.IsParseEntities(err):
+		d.fail(log, c, ReasonParseEntities, desc, attempts)
+		return
+	case telegram.IsTooLong(err):
+		d.fail(log, c, ReasonTooLong, desc, attempts)
+		return
+	}
+	if !telegram.IsTemporary(err) && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+		d.fail(log, c, ReasonRejected, desc, attempts)
+		return
+	}
+	if ambiguous(err) {
+		d.stats.add(&d.stats.ambiguous, 1)
+		log.Warn("delivery: send outcome unknown; retrying (a duplicate is possible)",
+			zap.String("id", n.ID), zap.Int64("chat", c.ChatID), zap.Error(err))
+	}
+	if hard.Err() != nil { // shutdown cut the send: give the work back untouched
+		d.release(log, c, d.now(), attempts, desc)
+		return
+	}
+	retries := n.Retries + 1
+	if retries >= d.cfg.MaxAttempts {
+		d.fail(log, c, ReasonMaxAttempts, desc, attempts)
+		return
+	}
+	backoff := d.cfg.MinBackoff << min(n.Retries, 30)
+	if backoff <= 0 || backoff > d.cfg.MaxBackoff {
+		backoff = d.cfg.MaxBackoff
+	}
+	next := d.now().Add(jitter(backoff))
+	if next.Sub(n.CreatedAt) >= d.cfg.MaxAge {
+		d.fail(log, c, ReasonExpired, desc, attempts)
+		return
+	}
+	d.stats.add(&d.stats.retries, 1)
+	d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, Retries: 1,
+		LastError: desc, NextAt: next})
+}
+
+// migrate moves the links and the chat's backlog to the supergroup newChat;
+// the head is resent there.
+func (d *Dispatcher) migrate(hard context.Context, log *zap.Logger, c store.Claim, newChat int64, attempts int) {
+	d.stats.add(&d.stats.migrated, 1)
+	log.Info("delivery: group migrated to a supergroup", zap.Int64("from", c.ChatID), zap.Int64("to", newChat))
+	if _, err := d.links.UpdateChatID(hard, c.ChatID, newChat); err != nil {
+		log.Warn("delivery: cannot move links to the supergroup", zap.Error(err))
+		d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, err.Error())
+		return
+	}
+	backoff := 50 * time.Millisecond
+	for {
+		err := d.q.Migrate(hard, c, newChat, d.now())
+		if err == nil {
+			break
+		}
+		if errors.Is(err, store.ErrLeaseLost) || !d.now().Add(backoff).Before(c.LeaseUntil) || hard.Err() != nil {
+			// The links moved already: the next claim of the old chat fails
+			// with not_linked unless this is fixed by hand. Rare (Redis
+			// outage in the middle of a migration); logged loudly.
+			log.Error("delivery: cannot move the backlog to the supergroup", zap.Int64("from", c.ChatID),
+				zap.Int64("to", newChat), zap.Error(err))
+			d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, err.Error())
+			return
+		}
+		time.Sleep(jitter(backoff)) // bounded by the lease; not synchronisation
+		backoff = min(2*backoff, storeRetryMax)
+	}
+	d.signal()
+}
+
+func orDefault(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}

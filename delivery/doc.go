@@ -1,0 +1,125 @@
+// Package delivery is tgnotify's reliable delivery engine: a durable,
+// asynchronous notification queue with Telegram's rate limits enforced
+// before Telegram enforces them, retries, idempotency, long-text splitting
+// and delivery status.
+//
+//	q, lim := st.Queue(), st.Limiter() // st is a *store.Redis (or store.NewMemoryQueue / NewMemoryLimiter)
+//	d := delivery.New(delivery.DefaultConfig(), q, lim, st, tgClient, logger)
+//	go d.Run(ctx) // workers; on ctx end they drain within Config.DrainTimeout
+//	n, dup, err := d.Enqueue(ctx, delivery.Request{UserID: "u1", ChatID: chat, Text: "hi", IdempotencyKey: "k1"})
+//	n, err = d.Get(ctx, n.ID)
+//
+// # Data model
+//
+// Each chat has a FIFO backlog of notification ids; a schedule (sorted set
+// chat → "may send at") lists the chats with work that are not being worked
+// on; a lease set (chat → expiry) plus a lease-token hash lists the chats a
+// worker holds. Records live in their own hash with a retention TTL. The
+// Redis layout is documented in store/queue_redis.go; every operation is one
+// Lua script, hence atomic, and [store.MemoryQueue] gives the same semantics
+// in process. asynq and similar queues were not used: they have no per-key
+// ordering.
+//
+// Enqueue writes, in one script: the record, the backlog entry, the chat in
+// the schedule (score now, unless it is scheduled or leased already), the
+// idempotency key and the user's summary counters. Notify can therefore
+// answer QUEUED only when everything is durable; when Redis is down the
+// script fails and Enqueue returns store.ErrUnavailable.
+//
+// Claim first returns chats whose lease expired to the schedule (the
+// visibility timeout: the work of a dead worker is taken over after
+// Config.LeaseTimeout), then leases the due chat with the earliest time and
+// marks its head SENDING. The lease carries a random token; every settle
+// checks it, so a late worker whose lease was taken over cannot record
+// anything (fencing) and its outcome is dropped.
+//
+// # Ordering and per-chat limits without head-of-line blocking
+//
+// Only the head of a chat's backlog is ever worked on and a chat is held by
+// at most one worker, so messages to one chat leave in the order they were
+// accepted (a retry keeps its place at the head). The per-chat limit is not
+// a wait inside a worker: settling a sent part reschedules the chat at
+// now + PrivateChatInterval (1 s) or GroupChatInterval (3 s, 20/min; chat
+// ids < 0), and the worker moves on to whichever chat is due next. A busy
+// chat therefore never holds up the others.
+//
+// # Global limit and 429
+//
+// Before every sendMessage the worker reserves a slot from a GCRA limiter in
+// Redis (one Lua script using the Redis server's clock, so all replicas
+// share one budget: Config.GlobalRate per second, Config.GlobalBurst at
+// once). The limiter returns "not before T" and the worker waits on a
+// context-aware timer. A 429 sets a global pause key with PX = retry_after;
+// every worker of every replica waits for it before claiming, the chat is
+// rescheduled after retry_after, and 429s do not count as attempts (the
+// notification is still bounded by MaxAge).
+//
+// # Errors
+//
+//   - 5xx, network errors, timeouts: retried with exponential backoff
+//     (MinBackoff ×2 per retry, jitter in [d/2, d], capped at MaxBackoff) up
+//     to MaxAttempts retries, then FAILED "max_attempts"; FAILED "expired"
+//     once older than MaxAge.
+//   - 403 (blocked, user deactivated, kicked): FAILED "blocked" and the user
+//     is unlinked; their other queued notifications then fail "not_linked"
+//     without calling Telegram.
+//   - 400 chat not found: FAILED "chat_not_found"; message is too long:
+//     "too_long"; can't parse entities: resent once without parse_mode when
+//     the request asked for PlainTextFallback, else FAILED "parse_entities"
+//     with Telegram's description. Other 4xx: FAILED "rejected".
+//   - 400 with migrate_to_chat_id: the links move to the supergroup
+//     (store.Store.UpdateChatID), the chat's whole backlog moves atomically
+//     in front of the new chat's backlog, and the head is resent there.
+//   - Before each send the user's link is re-read: unlinked, or linked to
+//     another chat now, fails "not_linked" without calling Telegram.
+//
+// # Ambiguous sends and crash safety
+//
+// The Bot API has no idempotency key, so a send that timed out or whose
+// connection broke after the request was written may have been delivered.
+// Policy: retry (at-least-once; a rare duplicate beats a lost message). Such
+// sends are counted in Stats.Ambiguous. Likewise after kill -9 the chats the
+// dead process held are taken over after LeaseTimeout and their heads
+// resent: duplicates are limited to messages in flight at the crash (at most
+// Workers per process). Nothing accepted is lost as long as Redis keeps its
+// data (use appendonly with fsync).
+//
+// Run drains on context end: workers stop claiming, in-flight sends get
+// Config.DrainTimeout to finish and be recorded; sends cut by the deadline
+// are released (the lease is handed back at once rather than waiting for
+// expiry) so another replica or the next start resends them.
+//
+// When Redis is down, Enqueue fails with store.ErrUnavailable, workers back
+// off (50 ms doubling to 2 s, jittered) and resume by themselves; an outcome
+// that cannot be recorded is retried until the lease would expire, after
+// which the notification is sent again (another at-least-once case).
+//
+// # Idempotency
+//
+// The key <user, idempotency_key> is written in the same script as the
+// record (SET only if it does not exist, checked first), so concurrent
+// duplicates return the same notification id and only one is queued. Keys
+// are kept Config.IdempotencyTTL (default 25 h, at least 24 h and MaxAge).
+//
+// # Long text
+//
+// [Split] cuts text longer than 4096 UTF-16 code units (after entity
+// parsing) at paragraph, line or word boundaries, never inside a surrogate
+// pair, an escape, an HTML tag or entity; HTML elements are closed and
+// reopened across a cut; Markdown is cut only outside entities. All parts
+// are stored in the record and sent in order, each one spaced by the
+// per-chat interval; GetNotification reports their message ids. With
+// LongTextReject, Enqueue returns ErrTooLong instead.
+//
+// # Status
+//
+// Records hold state (QUEUED, SENDING, SENT, FAILED), attempts (sendMessage
+// calls), retries, last error, failure reason, message ids and times; they
+// expire Config.Retention after their last change. A per-user summary hash
+// counts queued (QUEUED or SENDING), sent and failed notifications and
+// remembers the last one; its counts cover the summary's lifetime (it
+// expires Retention after the user's last change).
+//
+// Clocks: schedule and lease times come from the replicas' clocks (keep
+// them NTP-synchronised); the global limiter and the pause use Redis's.
+package delivery

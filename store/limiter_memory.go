@@ -1,0 +1,77 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// MemoryLimiter is the in-process counterpart of [RedisLimiter]: GCRA rate
+// limits and a pause switch with the same semantics, for one process.
+// Create it with [NewMemoryLimiter].
+type MemoryLimiter struct {
+	clock func() time.Time
+
+	mu     sync.Mutex
+	tats   map[string]time.Time
+	paused time.Time
+}
+
+// NewMemoryLimiter returns a limiter reading the time from now (time.Now
+// when nil).
+func NewMemoryLimiter(now func() time.Time) *MemoryLimiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryLimiter{clock: now, tats: make(map[string]time.Time)}
+}
+
+// Reserve takes the next slot of the limit name (rate per second, up to
+// burst at once) and returns how long the caller must wait before using it.
+func (l *MemoryLimiter) Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: rate limit: %w: %w", ErrUnavailable, err)
+	}
+	T, tau, err := gcraParams(rate, burst)
+	if err != nil {
+		return 0, err
+	}
+	interval, tolerance := time.Duration(T)*time.Microsecond, time.Duration(tau)*time.Microsecond
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock()
+	tat := l.tats[name]
+	if tat.Before(now) {
+		tat = now
+	}
+	at := tat.Add(-tolerance)
+	if at.Before(now) {
+		at = now
+	}
+	l.tats[name] = tat.Add(interval)
+	return at.Sub(now), nil
+}
+
+// Pause makes Paused report at least d (a longer pause is kept).
+func (l *MemoryLimiter) Pause(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("store: pause: %w: %w", ErrUnavailable, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if until := l.clock().Add(d); until.After(l.paused) {
+		l.paused = until
+	}
+	return nil
+}
+
+// Paused returns how long the current pause still lasts (0: none).
+func (l *MemoryLimiter) Paused(ctx context.Context) (time.Duration, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: paused: %w: %w", ErrUnavailable, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return max(l.paused.Sub(l.clock()), 0), nil
+}

@@ -1,0 +1,368 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/store/redistest"
+)
+
+// queue is the method set shared by RedisQueue and MemoryQueue (the
+// delivery package declares the same interface).
+type queue interface {
+	Enqueue(ctx context.Context, n store.Notification, qOpts store.EnqueueOptions) (store.Notification, bool, error)
+	Claim(ctx context.Context, now time.Time, qLease, qRetention time.Duration) (store.Claim, bool, error)
+	Settle(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, qRetention time.Duration) error
+	Migrate(ctx context.Context, c store.Claim, newChat int64, now time.Time) error
+	NextDue(ctx context.Context) (time.Time, bool, error)
+	Get(ctx context.Context, id string) (store.Notification, error)
+	Summary(ctx context.Context, userID string) (store.UserSummary, error)
+}
+
+var (
+	_ queue = (*store.RedisQueue)(nil)
+	_ queue = (*store.MemoryQueue)(nil)
+)
+
+const (
+	qLease     = 10 * time.Second
+	qRetention = time.Hour
+)
+
+var qOpts = store.EnqueueOptions{Retention: qRetention, IdempotencyTTL: 25 * time.Hour}
+
+func TestMemoryQueueContract(t *testing.T) {
+	runQueueContract(t, func(t *testing.T) queue { return store.NewMemoryQueue(nil) })
+}
+
+func TestRedisQueueContract(t *testing.T) {
+	srv := redistest.Start(t)
+	var n atomic.Int64
+	runQueueContract(t, func(t *testing.T) queue {
+		st := store.NewRedis(srv.Client(t), fmt.Sprintf("q%d", n.Add(1)))
+		return st.Queue()
+	})
+}
+
+// qctx returns a context bounded for one test step.
+func qctx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// notif builds a notification.
+func notif(id, user string, chat int64, at time.Time, parts ...string) store.Notification {
+	if len(parts) == 0 {
+		parts = []string{"text of " + id}
+	}
+	return store.Notification{ID: id, UserID: user, ChatID: chat, Parts: parts, ParseMode: "HTML", CreatedAt: at}
+}
+
+func mustEnqueue(t *testing.T, q queue, n store.Notification) {
+	t.Helper()
+	if _, dup, err := q.Enqueue(qctx(t), n, qOpts); err != nil || dup {
+		t.Fatalf("Enqueue(%s) = dup %v, %v", n.ID, dup, err)
+	}
+}
+
+func mustClaim(t *testing.T, q queue, now time.Time) store.Claim {
+	t.Helper()
+	c, ok, err := q.Claim(qctx(t), now, qLease, qRetention)
+	if err != nil || !ok {
+		t.Fatalf("Claim(%v) = ok %v, %v; want a claim", now, ok, err)
+	}
+	return c
+}
+
+func mustNoClaim(t *testing.T, q queue, now time.Time) {
+	t.Helper()
+	c, ok, err := q.Claim(qctx(t), now, qLease, qRetention)
+	if err != nil || ok {
+		t.Fatalf("Claim(%v) = %+v ok %v, %v; want none", now, c, ok, err)
+	}
+}
+
+func mustSettle(t *testing.T, q queue, c store.Claim, o store.Outcome, now time.Time) {
+	t.Helper()
+	if err := q.Settle(qctx(t), c, o, now, qRetention); err != nil {
+		t.Fatalf("Settle(%s, kind %d) = %v", c.Notification.ID, o.Kind, err)
+	}
+}
+
+func mustGet(t *testing.T, q queue, id string) store.Notification {
+	t.Helper()
+	n, err := q.Get(qctx(t), id)
+	if err != nil {
+		t.Fatalf("Get(%s) = %v", id, err)
+	}
+	return n
+}
+
+// drainOrder claims and completes everything due at now (advancing time),
+// returning the ids in the order they were sent.
+func drainOrder(t *testing.T, q queue, now time.Time) []string {
+	t.Helper()
+	var ids []string
+	for range 1000 {
+		c, ok, err := q.Claim(qctx(t), now, qLease, qRetention)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			return ids
+		}
+		ids = append(ids, c.Notification.ID)
+		mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: now}, now)
+	}
+	t.Fatal("drain did not end")
+	return nil
+}
+
+func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
+	t0 := time.Now().Truncate(time.Millisecond)
+	tests := []struct {
+		name string
+		run  func(t *testing.T, q queue)
+	}{
+		{"enqueue claim complete", func(t *testing.T, q queue) {
+			mustNoClaim(t, q, t0)
+			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
+			if n := mustGet(t, q, "n1"); n.State != store.StateQueued || n.ChatID != 42 || n.ParseMode != "HTML" {
+				t.Fatalf("after enqueue: %+v", n)
+			}
+			c := mustClaim(t, q, t0)
+			if c.ChatID != 42 || c.Notification.ID != "n1" || c.Notification.State != store.StateSending {
+				t.Fatalf("claim = %+v", c)
+			}
+			mustNoClaim(t, q, t0) // leased
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 7, Attempts: 1, NextAt: t0}, t0.Add(time.Second))
+			n := mustGet(t, q, "n1")
+			if n.State != store.StateSent || n.Attempts != 1 || len(n.MessageIDs) != 1 || n.MessageIDs[0] != 7 ||
+				!n.UpdatedAt.Equal(t0.Add(time.Second)) || !n.CreatedAt.Equal(t0) {
+				t.Fatalf("after settle: %+v", n)
+			}
+			mustNoClaim(t, q, t0.Add(time.Hour))
+			s, err := q.Summary(qctx(t), "u1")
+			if err != nil || s.Sent != 1 || s.Queued != 0 || s.LastID != "n1" || s.LastState != store.StateSent {
+				t.Fatalf("Summary = %+v, %v", s, err)
+			}
+			if _, err := q.Get(qctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("Get(unknown) = %v, want ErrNotFound", err)
+			}
+		}},
+		{"multi-part waits for the chat interval", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("n1", "u1", 42, t0, "p1", "p2"))
+			c := mustClaim(t, q, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0.Add(time.Second)}, t0)
+			if n := mustGet(t, q, "n1"); n.State != store.StateSending || n.NextPart != 1 {
+				t.Fatalf("after part 1: %+v", n)
+			}
+			due, ok, err := q.NextDue(qctx(t))
+			if err != nil || !ok || !due.Equal(t0.Add(time.Second)) {
+				t.Fatalf("NextDue = %v %v %v", due, ok, err)
+			}
+			mustNoClaim(t, q, t0.Add(999*time.Millisecond))
+			c = mustClaim(t, q, t0.Add(time.Second))
+			if c.Notification.NextPart != 1 {
+				t.Fatalf("second claim: %+v", c.Notification)
+			}
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 2, Attempts: 1, NextAt: t0}, t0)
+			if n := mustGet(t, q, "n1"); n.State != store.StateSent || fmt.Sprint(n.MessageIDs) != "[1 2]" || n.Attempts != 2 {
+				t.Fatalf("after part 2: %+v", n)
+			}
+		}},
+		{"retry keeps the head and its place", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a", "u1", 42, t0))
+			mustEnqueue(t, q, notif("b", "u1", 42, t0))
+			c := mustClaim(t, q, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: 1, Retries: 1, LastError: "500 oops", NextAt: t0.Add(time.Minute)}, t0)
+			n := mustGet(t, q, "a")
+			if n.State != store.StateQueued || n.Retries != 1 || n.Attempts != 1 || n.LastError != "500 oops" {
+				t.Fatalf("after retry: %+v", n)
+			}
+			mustNoClaim(t, q, t0.Add(time.Second))
+			if got := drainOrder(t, q, t0.Add(time.Minute)); fmt.Sprint(got) != "[a b]" {
+				t.Fatalf("order = %v", got)
+			}
+		}},
+		{"fail removes it and frees the chat", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a", "u1", 42, t0))
+			mustEnqueue(t, q, notif("b", "u1", 42, t0))
+			c := mustClaim(t, q, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeFail, Attempts: 1, Reason: "blocked", LastError: "Forbidden", NextAt: t0}, t0)
+			n := mustGet(t, q, "a")
+			if n.State != store.StateFailed || n.FailureReason != "blocked" || n.LastError != "Forbidden" {
+				t.Fatalf("after fail: %+v", n)
+			}
+			if c := mustClaim(t, q, t0); c.Notification.ID != "b" {
+				t.Fatalf("next claim = %s", c.Notification.ID)
+			}
+			s, _ := q.Summary(qctx(t), "u1")
+			if s.Failed != 1 || s.Queued != 1 || s.LastID != "b" {
+				t.Fatalf("summary = %+v", s)
+			}
+		}},
+		{"expired qLease is taken over and the stale worker is fenced", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a", "u1", 42, t0))
+			old := mustClaim(t, q, t0)
+			mustNoClaim(t, q, t0.Add(qLease-time.Millisecond))
+			due, ok, _ := q.NextDue(qctx(t))
+			if !ok || !due.Equal(t0.Add(qLease)) {
+				t.Fatalf("NextDue = %v %v, want qLease expiry", due, ok)
+			}
+			nw := mustClaim(t, q, t0.Add(qLease))
+			if nw.Notification.ID != "a" || nw.Token == old.Token {
+				t.Fatalf("takeover claim = %+v", nw)
+			}
+			err := q.Settle(qctx(t), old, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0, qRetention)
+			if !errors.Is(err, store.ErrLeaseLost) {
+				t.Fatalf("stale Settle = %v, want ErrLeaseLost", err)
+			}
+			if err := q.Migrate(qctx(t), old, 43, t0); !errors.Is(err, store.ErrLeaseLost) {
+				t.Fatalf("stale Migrate = %v, want ErrLeaseLost", err)
+			}
+			mustSettle(t, q, nw, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			if n := mustGet(t, q, "a"); n.State != store.StateSent || len(n.MessageIDs) != 1 {
+				t.Fatalf("after takeover: %+v", n)
+			}
+		}},
+		{"release gives the chat back", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a", "u1", 42, t0))
+			c := mustClaim(t, q, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeRelease, NextAt: t0}, t0)
+			if n := mustGet(t, q, "a"); n.State != store.StateQueued {
+				t.Fatalf("after release: %+v", n)
+			}
+			if c := mustClaim(t, q, t0); c.Notification.ID != "a" {
+				t.Fatalf("claim after release = %+v", c)
+			}
+		}},
+		{"per-chat order", func(t *testing.T, q queue) {
+			var want []string
+			for i := range 8 {
+				id := fmt.Sprintf("n%d", i)
+				want = append(want, id)
+				mustEnqueue(t, q, notif(id, "u1", 42, t0))
+			}
+			if got := drainOrder(t, q, t0); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("order = %v, want %v", got, want)
+			}
+		}},
+		{"a busy chat does not block others", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a1", "u1", 1, t0))
+			mustEnqueue(t, q, notif("a2", "u1", 1, t0))
+			mustEnqueue(t, q, notif("b1", "u2", 2, t0.Add(time.Millisecond)))
+			ca := mustClaim(t, q, t0.Add(time.Millisecond))
+			if ca.ChatID != 1 {
+				t.Fatalf("first claim chat %d, want 1 (earliest)", ca.ChatID)
+			}
+			cb := mustClaim(t, q, t0.Add(time.Millisecond))
+			if cb.ChatID != 2 {
+				t.Fatalf("second claim chat %d, want 2", cb.ChatID)
+			}
+			// chat 1 sent and must wait a second; chat 2 continues meanwhile.
+			mustSettle(t, q, ca, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0.Add(time.Second)}, t0)
+			mustSettle(t, q, cb, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			mustNoClaim(t, q, t0.Add(500*time.Millisecond))
+			if c := mustClaim(t, q, t0.Add(time.Second)); c.Notification.ID != "a2" {
+				t.Fatalf("claim = %s", c.Notification.ID)
+			}
+		}},
+		{"idempotency key", func(t *testing.T, q queue) {
+			n := notif("first", "u1", 42, t0)
+			n.IdempotencyKey = "k"
+			mustEnqueue(t, q, n)
+			n2 := notif("second", "u1", 42, t0)
+			n2.IdempotencyKey = "k"
+			got, dup, err := q.Enqueue(qctx(t), n2, qOpts)
+			if err != nil || !dup || got.ID != "first" || got.IdempotencyKey != "k" {
+				t.Fatalf("duplicate Enqueue = %+v dup %v, %v", got, dup, err)
+			}
+			other := notif("third", "u2", 43, t0) // same key, other user
+			other.IdempotencyKey = "k"
+			mustEnqueue(t, q, other)
+			if got := drainOrder(t, q, t0); len(got) != 2 {
+				t.Fatalf("sent %v, want first and third", got)
+			}
+		}},
+		{"50 concurrent duplicates make one notification", func(t *testing.T, q queue) {
+			var wg sync.WaitGroup
+			ids := make([]string, 50)
+			errs := make([]error, 50)
+			for i := range 50 {
+				wg.Go(func() {
+					n := notif(fmt.Sprintf("c%d", i), "u1", 42, t0)
+					n.IdempotencyKey = "same"
+					got, _, err := q.Enqueue(context.Background(), n, qOpts)
+					ids[i], errs[i] = got.ID, err
+				})
+			}
+			wg.Wait()
+			for i := range 50 {
+				if errs[i] != nil || ids[i] != ids[0] {
+					t.Fatalf("call %d: id %q err %v; first id %q", i, ids[i], errs[i], ids[0])
+				}
+			}
+			if got := drainOrder(t, q, t0); len(got) != 1 {
+				t.Fatalf("sent %v, want one", got)
+			}
+			if s, _ := q.Summary(qctx(t), "u1"); s.Sent != 1 || s.Queued != 0 {
+				t.Fatalf("summary = %+v", s)
+			}
+		}},
+		{"migrate moves the backlog in order", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a1", "u1", -5, t0))
+			mustEnqueue(t, q, notif("a2", "u1", -5, t0))
+			mustEnqueue(t, q, notif("b1", "u2", -100777, t0.Add(time.Millisecond)))
+			c := mustClaim(t, q, t0)
+			if c.ChatID != -5 {
+				t.Fatalf("claim chat %d", c.ChatID)
+			}
+			if err := q.Migrate(qctx(t), c, -100777, t0); err != nil {
+				t.Fatal(err)
+			}
+			if n := mustGet(t, q, "a2"); n.ChatID != -100777 {
+				t.Fatalf("a2 chat = %d", n.ChatID)
+			}
+			if got := drainOrder(t, q, t0.Add(time.Millisecond)); fmt.Sprint(got) != "[a1 a2 b1]" {
+				t.Fatalf("order after migrate = %v", got)
+			}
+		}},
+		{"records expire after qRetention", func(t *testing.T, q queue) {
+			n := notif("short", "u1", 42, time.Now())
+			n.IdempotencyKey = "k"
+			if _, _, err := q.Enqueue(qctx(t), n, store.EnqueueOptions{Retention: 150 * time.Millisecond, IdempotencyTTL: time.Hour}); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				_, err := q.Get(qctx(t), "short")
+				if errors.Is(err, store.ErrNotFound) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("record still there after qRetention: %v", err)
+				}
+				time.Sleep(20 * time.Millisecond) // polling an expiry, not synchronisation
+			}
+			// The expired record is skipped by Claim; the key still dedupes.
+			mustNoClaim(t, q, time.Now())
+			n2 := notif("again", "u1", 42, time.Now())
+			n2.IdempotencyKey = "k"
+			got, dup, err := q.Enqueue(qctx(t), n2, qOpts)
+			if err != nil || !dup || got.ID != "short" {
+				t.Fatalf("Enqueue after expiry = %+v %v %v", got, dup, err)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t, newQueue(t)) })
+	}
+}

@@ -1,0 +1,409 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// MemoryQueue is the in-process notification queue for the embedded mode:
+// the same semantics as [RedisQueue] (atomic enqueue with idempotency,
+// per-chat FIFO backlogs, a schedule of chats, leases taken over after they
+// expire, fencing tokens, retention) kept in maps under one mutex. Nothing
+// survives a restart. Create it with [NewMemoryQueue].
+type MemoryQueue struct {
+	clock func() time.Time
+
+	mu        sync.Mutex
+	closed    bool
+	lastSweep time.Time
+	tokenSeq  uint64
+	recs      map[string]*memRecord
+	idem      map[string]memIdem
+	queues    map[int64][]string
+	sched     map[int64]time.Time
+	leases    map[int64]memLease
+	users     map[string]*memSummary
+}
+
+type memRecord struct {
+	n       Notification
+	expires time.Time
+}
+
+type memIdem struct {
+	id      string
+	expires time.Time
+}
+
+type memLease struct {
+	token string
+	until time.Time
+}
+
+type memSummary struct {
+	queued, sent, failed int64
+	last                 string
+	expires              time.Time
+}
+
+// NewMemoryQueue returns an empty in-process queue whose record expiry
+// follows now (time.Now when nil). The times given to Claim, Settle and
+// the notifications' CreatedAt drive scheduling and leases.
+func NewMemoryQueue(now func() time.Time) *MemoryQueue {
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryQueue{
+		clock:     now,
+		lastSweep: now(),
+		recs:      make(map[string]*memRecord),
+		idem:      make(map[string]memIdem),
+		queues:    make(map[int64][]string),
+		sched:     make(map[int64]time.Time),
+		leases:    make(map[int64]memLease),
+		users:     make(map[string]*memSummary),
+	}
+}
+
+// Close drops all state; later calls fail with ErrUnavailable.
+func (m *MemoryQueue) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	clear(m.recs)
+	clear(m.idem)
+	clear(m.queues)
+	clear(m.sched)
+	clear(m.leases)
+	clear(m.users)
+	return nil
+}
+
+// lock takes the mutex after checking ctx and the closed flag; the caller
+// must unlock m.mu on success. It returns the clock's time.
+func (m *MemoryQueue) lock(ctx context.Context, op string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return time.Time{}, fmt.Errorf("store: %s: %w: memory queue closed", op, ErrUnavailable)
+	}
+	now := m.clock()
+	if now.Sub(m.lastSweep) >= sweepInterval {
+		m.sweepLocked(now)
+	}
+	return now, nil
+}
+
+// sweepLocked drops expired records, idempotency keys and summaries.
+func (m *MemoryQueue) sweepLocked(now time.Time) {
+	m.lastSweep = now
+	for id, r := range m.recs {
+		if !now.Before(r.expires) {
+			delete(m.recs, id)
+		}
+	}
+	for k, e := range m.idem {
+		if !now.Before(e.expires) {
+			delete(m.idem, k)
+		}
+	}
+	for u, s := range m.users {
+		if !now.Before(s.expires) {
+			delete(m.users, u)
+		}
+	}
+}
+
+// recLocked returns the live record id or nil.
+func (m *MemoryQueue) recLocked(id string, now time.Time) *memRecord {
+	r := m.recs[id]
+	if r == nil {
+		return nil
+	}
+	if !now.Before(r.expires) {
+		delete(m.recs, id)
+		return nil
+	}
+	return r
+}
+
+// summaryLocked returns the user's live summary, creating it.
+func (m *MemoryQueue) summaryLocked(user string, now time.Time) *memSummary {
+	s := m.users[user]
+	if s == nil || !now.Before(s.expires) {
+		s = &memSummary{}
+		m.users[user] = s
+	}
+	return s
+}
+
+// idemKey is the map key of a user's idempotency key.
+func idemKey(user, key string) string { return strconv.Itoa(len(user)) + ":" + user + ":" + key }
+
+// Enqueue stores n (State QUEUED) at the tail of its chat's backlog and
+// schedules the chat now unless it is scheduled or leased already. When
+// n.IdempotencyKey was used by n.UserID before and is still remembered,
+// nothing is written and the earlier notification is returned with
+// duplicate true (its record may have expired: then only ID is set).
+func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOptions) (Notification, bool, error) {
+	clock, err := m.lock(ctx, "enqueue")
+	if err != nil {
+		return Notification{}, false, err
+	}
+	defer m.mu.Unlock()
+	if n.IdempotencyKey != "" {
+		k := idemKey(n.UserID, n.IdempotencyKey)
+		if e, ok := m.idem[k]; ok && clock.Before(e.expires) {
+			if r := m.recLocked(e.id, clock); r != nil {
+				return r.n.clone(), true, nil
+			}
+			return Notification{ID: e.id}, true, nil
+		}
+		m.idem[k] = memIdem{id: n.ID, expires: clock.Add(opts.IdempotencyTTL)}
+	}
+	n = n.clone()
+	n.State = StateQueued
+	n.UpdatedAt = n.CreatedAt
+	m.recs[n.ID] = &memRecord{n: n, expires: clock.Add(opts.Retention)}
+	m.queues[n.ChatID] = append(m.queues[n.ChatID], n.ID)
+	if _, leased := m.leases[n.ChatID]; !leased {
+		if _, ok := m.sched[n.ChatID]; !ok {
+			m.sched[n.ChatID] = n.CreatedAt
+		}
+	}
+	s := m.summaryLocked(n.UserID, clock)
+	s.queued++
+	s.last = n.ID
+	s.expires = clock.Add(opts.Retention)
+	return n.clone(), false, nil
+}
+
+// Claim first returns chats whose lease expired before now to the schedule
+// (the visibility timeout), then leases the due chat with the earliest
+// schedule time for lease and marks its head notification SENDING. ok is
+// false when no chat is due.
+func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, lease, retention time.Duration) (Claim, bool, error) {
+	clock, err := m.lock(ctx, "claim")
+	if err != nil {
+		return Claim{}, false, err
+	}
+	defer m.mu.Unlock()
+	for chat, l := range m.leases {
+		if !now.Before(l.until) {
+			delete(m.leases, chat)
+			m.sched[chat] = now
+		}
+	}
+	for {
+		chat, found := int64(0), false
+		var best time.Time
+		for c, at := range m.sched {
+			if at.After(now) {
+				continue
+			}
+			if !found || at.Before(best) || (at.Equal(best) && c < chat) {
+				chat, best, found = c, at, true
+			}
+		}
+		if !found {
+			return Claim{}, false, nil
+		}
+		q := m.queues[chat]
+		if len(q) == 0 {
+			delete(m.sched, chat)
+			delete(m.queues, chat)
+			continue
+		}
+		r := m.recLocked(q[0], clock)
+		if r == nil { // expired record: drop it, keep the chat scheduled
+			m.queues[chat] = q[1:]
+			continue
+		}
+		delete(m.sched, chat)
+		m.tokenSeq++
+		c := Claim{ChatID: chat, Token: strconv.FormatUint(m.tokenSeq, 10), LeaseUntil: now.Add(lease)}
+		m.leases[chat] = memLease{token: c.Token, until: c.LeaseUntil}
+		if r.n.State == StateQueued {
+			r.n.State = StateSending
+			r.n.UpdatedAt = now
+		}
+		r.expires = clock.Add(retention)
+		c.Notification = r.n.clone()
+		return c, true, nil
+	}
+}
+
+// removeID removes id from chat's backlog (normally its head).
+func (m *MemoryQueue) removeIDLocked(chat int64, id string) {
+	q := m.queues[chat]
+	for i, v := range q {
+		if v == id {
+			q = append(q[:i:i], q[i+1:]...)
+			break
+		}
+	}
+	if len(q) == 0 {
+		delete(m.queues, chat)
+		return
+	}
+	m.queues[chat] = q
+}
+
+// checkLeaseLocked verifies that c still holds its chat's lease.
+func (m *MemoryQueue) checkLeaseLocked(c Claim) error {
+	if l, ok := m.leases[c.ChatID]; !ok || l.token != c.Token {
+		return fmt.Errorf("store: chat %d: %w", c.ChatID, ErrLeaseLost)
+	}
+	return nil
+}
+
+// Settle applies o to the claimed notification, releases the lease and
+// reschedules the chat at o.NextAt if its backlog is not empty. It fails
+// with ErrLeaseLost (changing nothing) when c's lease was taken over.
+func (m *MemoryQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Time, retention time.Duration) error {
+	clock, err := m.lock(ctx, "settle")
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if err := m.checkLeaseLocked(c); err != nil {
+		return err
+	}
+	delete(m.leases, c.ChatID)
+	id := c.Notification.ID
+	if r := m.recLocked(id, clock); r != nil {
+		n := &r.n
+		n.Attempts += o.Attempts
+		n.Retries += o.Retries
+		if o.LastError != "" {
+			n.LastError = o.LastError
+		}
+		s := m.summaryLocked(n.UserID, clock)
+		switch o.Kind {
+		case OutcomePartSent:
+			n.MessageIDs = append(n.MessageIDs, o.MessageID)
+			n.NextPart++
+			if n.NextPart >= len(n.Parts) {
+				n.State = StateSent
+				m.removeIDLocked(c.ChatID, id)
+				s.queued--
+				s.sent++
+			} else {
+				n.State = StateSending
+			}
+		case OutcomeRetry, OutcomeRelease:
+			if n.NextPart == 0 {
+				n.State = StateQueued
+			}
+		case OutcomeFail:
+			n.State = StateFailed
+			n.FailureReason = o.Reason
+			m.removeIDLocked(c.ChatID, id)
+			s.queued--
+			s.failed++
+		}
+		n.UpdatedAt = now
+		r.expires = clock.Add(retention)
+		s.expires = clock.Add(retention)
+	} else {
+		m.removeIDLocked(c.ChatID, id)
+	}
+	if len(m.queues[c.ChatID]) > 0 {
+		m.sched[c.ChatID] = o.NextAt
+	}
+	return nil
+}
+
+// Migrate moves the claimed chat's whole backlog, in order, in front of
+// newChat's backlog, sets the records' chat id, releases the lease and
+// schedules newChat now (unless it is scheduled or leased).
+func (m *MemoryQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
+	clock, err := m.lock(ctx, "migrate")
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if err := m.checkLeaseLocked(c); err != nil {
+		return err
+	}
+	delete(m.leases, c.ChatID)
+	delete(m.sched, c.ChatID)
+	moved := m.queues[c.ChatID]
+	delete(m.queues, c.ChatID)
+	for _, id := range moved {
+		if r := m.recLocked(id, clock); r != nil {
+			r.n.ChatID = newChat
+		}
+	}
+	m.queues[newChat] = append(moved, m.queues[newChat]...)
+	if len(m.queues[newChat]) == 0 {
+		delete(m.queues, newChat)
+		return nil
+	}
+	if _, leased := m.leases[newChat]; !leased {
+		if _, ok := m.sched[newChat]; !ok {
+			m.sched[newChat] = now
+		}
+	}
+	return nil
+}
+
+// NextDue returns the earliest time a chat becomes due (a schedule time or
+// a lease expiry); ok is false when the queue is empty.
+func (m *MemoryQueue) NextDue(ctx context.Context) (time.Time, bool, error) {
+	if _, err := m.lock(ctx, "next due"); err != nil {
+		return time.Time{}, false, err
+	}
+	defer m.mu.Unlock()
+	var best time.Time
+	found := false
+	for _, at := range m.sched {
+		if !found || at.Before(best) {
+			best, found = at, true
+		}
+	}
+	for _, l := range m.leases {
+		if !found || l.until.Before(best) {
+			best, found = l.until, true
+		}
+	}
+	return best, found, nil
+}
+
+// Get returns the notification id or ErrNotFound.
+func (m *MemoryQueue) Get(ctx context.Context, id string) (Notification, error) {
+	clock, err := m.lock(ctx, "get notification")
+	if err != nil {
+		return Notification{}, err
+	}
+	defer m.mu.Unlock()
+	r := m.recLocked(id, clock)
+	if r == nil {
+		return Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
+	}
+	return r.n.clone(), nil
+}
+
+// Summary returns the user's delivery summary (zero when none).
+func (m *MemoryQueue) Summary(ctx context.Context, userID string) (UserSummary, error) {
+	clock, err := m.lock(ctx, "summary")
+	if err != nil {
+		return UserSummary{}, err
+	}
+	defer m.mu.Unlock()
+	s := m.users[userID]
+	if s == nil || !clock.Before(s.expires) {
+		return UserSummary{}, nil
+	}
+	out := UserSummary{Queued: max(s.queued, 0), Sent: s.sent, Failed: s.failed, LastID: s.last}
+	if r := m.recLocked(s.last, clock); r != nil {
+		out.LastState, out.LastUpdatedAt, out.LastError = r.n.State, r.n.UpdatedAt, r.n.LastError
+	}
+	return out, nil
+}

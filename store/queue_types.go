@@ -1,0 +1,170 @@
+package store
+
+import (
+	"errors"
+	"time"
+)
+
+// The notification queue: records, per-chat FIFO backlogs, a schedule of
+// chats that may send next and leases with fencing tokens. [RedisQueue] and
+// [MemoryQueue] implement it with the same semantics; the delivery package
+// declares the interface it consumes and documents the design.
+
+// ErrLeaseLost is returned by the settle operations of a queue when the
+// caller's lease on the chat was taken over (it expired and another worker
+// claimed the chat) or released: the caller must drop its work.
+var ErrLeaseLost = errors.New("lease lost")
+
+// NotificationState is the delivery state of a notification. The numbers
+// match notifier.v1.NotificationState.
+type NotificationState int
+
+// Notification states.
+const (
+	// StateQueued means waiting to be sent (also between retries).
+	StateQueued NotificationState = 1
+	// StateSending means a worker holds it (or some of its parts are sent).
+	StateSending NotificationState = 2
+	// StateSent means Telegram accepted every part.
+	StateSent NotificationState = 3
+	// StateFailed means it failed for good; see FailureReason.
+	StateFailed NotificationState = 4
+)
+
+// String returns "QUEUED", "SENDING", "SENT", "FAILED" or "UNSPECIFIED".
+func (s NotificationState) String() string {
+	switch s {
+	case StateQueued:
+		return "QUEUED"
+	case StateSending:
+		return "SENDING"
+	case StateSent:
+		return "SENT"
+	case StateFailed:
+		return "FAILED"
+	}
+	return "UNSPECIFIED"
+}
+
+// Notification is the durable record of one accepted notification.
+type Notification struct {
+	// ID is the notification id returned by Notify.
+	ID string
+	// UserID is the application user it is for.
+	UserID string
+	// ChatID is the Telegram chat it is sent to (updated on migration).
+	ChatID int64
+	// Parts are the texts of the Telegram messages, already split, in order.
+	Parts []string
+	// ParseMode is the sendMessage parse_mode ("" for plain text).
+	ParseMode string
+	// DisableNotification sends silently.
+	DisableNotification bool
+	// PlainTextFallback resends a part without parse_mode when Telegram
+	// cannot parse its entities.
+	PlainTextFallback bool
+	// IdempotencyKey is the caller's key, if any.
+	IdempotencyKey string
+	// State is the delivery state.
+	State NotificationState
+	// Attempts counts sendMessage calls made for it.
+	Attempts int
+	// Retries counts temporary failures (5xx, network, timeouts; not 429s)
+	// that were retried; it is what MaxAttempts bounds.
+	Retries int
+	// NextPart is the index of the first part not yet sent.
+	NextPart int
+	// MessageIDs are Telegram's message ids of the parts sent so far.
+	MessageIDs []int64
+	// LastError is the last error: Telegram's description or a transport
+	// error.
+	LastError string
+	// FailureReason is a short machine-readable reason, set when FAILED.
+	FailureReason string
+	// CreatedAt is when it was accepted; UpdatedAt when it last changed.
+	CreatedAt, UpdatedAt time.Time
+}
+
+// clone returns a deep copy of n.
+func (n Notification) clone() Notification {
+	n.Parts = append([]string(nil), n.Parts...)
+	n.MessageIDs = append([]int64(nil), n.MessageIDs...)
+	return n
+}
+
+// EnqueueOptions are the storage policies of one enqueue.
+type EnqueueOptions struct {
+	// Retention is how long the record (and the user's summary) is kept
+	// after its last change.
+	Retention time.Duration
+	// IdempotencyTTL is how long the idempotency key is remembered.
+	IdempotencyTTL time.Duration
+}
+
+// Claim is a worker's lease on the head notification of one chat's
+// backlog. Token fences the settle operations: after the lease was taken
+// over they fail with [ErrLeaseLost].
+type Claim struct {
+	// ChatID is the claimed chat (the backlog's key).
+	ChatID int64
+	// Token is the fencing token of this lease.
+	Token string
+	// Notification is the head of the chat's backlog.
+	Notification Notification
+	// LeaseUntil is when the lease expires unless settled.
+	LeaseUntil time.Time
+}
+
+// OutcomeKind says how a claimed notification is settled.
+type OutcomeKind int
+
+// Outcome kinds.
+const (
+	// OutcomePartSent records MessageID for the next part; the notification
+	// becomes SENT and leaves the backlog when it was the last part.
+	OutcomePartSent OutcomeKind = iota + 1
+	// OutcomeRetry keeps the notification at the head of the backlog, back
+	// in QUEUED, with LastError.
+	OutcomeRetry
+	// OutcomeFail marks it FAILED with Reason and LastError and removes it
+	// from the backlog.
+	OutcomeFail
+	// OutcomeRelease gives the lease back without other change (shutdown,
+	// global pause).
+	OutcomeRelease
+)
+
+// Outcome settles a claim: it updates the record, releases the lease and
+// reschedules the chat at NextAt if its backlog is not empty.
+type Outcome struct {
+	Kind OutcomeKind
+	// MessageID is Telegram's id of the part sent (OutcomePartSent).
+	MessageID int64
+	// Attempts is added to the record's attempt count (sendMessage calls
+	// made during this claim).
+	Attempts int
+	// Retries is added to the record's retry count.
+	Retries int
+	// LastError replaces the record's last error when not empty.
+	LastError string
+	// Reason is the failure reason (OutcomeFail).
+	Reason string
+	// NextAt is when the chat may be claimed again.
+	NextAt time.Time
+}
+
+// UserSummary is the per-user delivery summary: counts over the records
+// accepted within the retention window and the last notification.
+type UserSummary struct {
+	// Queued counts notifications QUEUED or SENDING.
+	Queued int64
+	// Sent and Failed count finished notifications.
+	Sent, Failed int64
+	// LastID is the most recently accepted notification ("" when none).
+	LastID string
+	// LastState, LastUpdatedAt and LastError describe it (zero when the
+	// record expired).
+	LastState     NotificationState
+	LastUpdatedAt time.Time
+	LastError     string
+}
