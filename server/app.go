@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tgnotify/tgnotify/auth"
+	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
 
 	"github.com/tgnotify/tgnotify/store"
@@ -35,6 +36,9 @@ type App struct {
 	cfg     Config
 	log     *zap.Logger
 	store   store.Store
+	queue   delivery.Queue
+	limiter delivery.Limiter
+	disp    *delivery.Dispatcher
 	client  *telegram.Client
 	sandbox *telegramtest.Server
 	bot     *BotIdentity
@@ -83,13 +87,15 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		a.store = store.NewMemory()
+		a.queue, a.limiter = store.NewMemoryQueue(nil), store.NewMemoryLimiter(nil)
 	} else {
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("open redis: %w", err)
 		}
 		rc.AddHook(a.metrics.RedisHook())
-		a.store = store.NewRedis(rc, "tgn")
+		rs := store.NewRedis(rc, store.DefaultRedisPrefix)
+		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
 		log.Info("using redis store")
 	}
 
@@ -101,7 +107,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 			zap.String("fake_bot_api", apiURL), zap.String("bot_username", a.sandbox.BotUsername()))
 	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = 100
+	transport.MaxIdleConnsPerHost = max(100, cfg.Delivery.Workers)
 	a.client = telegram.NewClient(apiURL, token,
 		telegram.WithRequestTimeout(cfg.SendTimeout),
 		telegram.WithHTTPClient(&http.Client{Transport: a.metrics.TelegramTransport(transport)}))
@@ -110,7 +116,8 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	}
 
 	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
-	svc := NewService(a.store, a.client, a.bot, cfg.LinkTokenTTL, cfg.MaxRetryWait, log.Named("api"))
+	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
+	svc := NewService(a.store, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
 
 	if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen NOTIFIER_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
@@ -184,7 +191,13 @@ func (a *App) Run(ctx context.Context) error {
 
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := a.disp.Run(intakeCtx); err != nil {
+			a.log.Error("delivery stopped", zap.Error(err))
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		a.runTelegram(intakeCtx)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/auth"
+	"github.com/tgnotify/tgnotify/delivery"
 )
 
 // Config is the service's whole configuration, loaded once from the
@@ -67,9 +68,9 @@ type Config struct {
 	// WebhookDropPending drops updates queued at Telegram when the webhook
 	// is set (TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES, default false).
 	WebhookDropPending bool
-	// MaxRetryWait is the longest Telegram retry_after a Notify call waits
-	// out before answering UNAVAILABLE (NOTIFIER_MAX_RETRY_WAIT, default 10s).
-	MaxRetryWait time.Duration
+	// Delivery configures the delivery engine (workers, Telegram's limits,
+	// retries, retention); see LoadConfig for the variables.
+	Delivery delivery.Config
 }
 
 // Sandbox reports whether the service runs with its own fake Bot API.
@@ -132,9 +133,57 @@ func LoadConfig(lookup Lookup) (Config, error) {
 		LogLevel:        strings.ToLower(get("NOTIFIER_LOG_LEVEL", "info")),
 		LogFormat:       strings.ToLower(get("NOTIFIER_LOG_FORMAT", "json")),
 		ShutdownTimeout: dur("NOTIFIER_SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute),
-		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 30*time.Second, time.Second, 5*time.Minute),
-		MaxRetryWait:    dur("NOTIFIER_MAX_RETRY_WAIT", 10*time.Second, 0, time.Hour),
+		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute),
 	}
+	num := func(key string, def, lo, hi float64) float64 {
+		v := get(key, "")
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < lo || f > hi {
+			errs = append(errs, fmt.Errorf("%s=%q: want a number between %g and %g", key, v, lo, hi))
+			return def
+		}
+		return f
+	}
+	d := delivery.DefaultConfig()
+	d.Workers = int(num("NOTIFIER_WORKERS", float64(d.Workers), 1, 1024))
+	d.GlobalRate = num("NOTIFIER_GLOBAL_RATE", d.GlobalRate, 0.1, 1000)
+	d.GlobalBurst = int(num("NOTIFIER_GLOBAL_BURST", float64(d.GlobalBurst), 1, 1000))
+	if r := num("NOTIFIER_CHAT_RATE", 1, 0, 100); r > 0 {
+		d.PrivateChatInterval = time.Duration(float64(time.Second) / r)
+	} else {
+		d.PrivateChatInterval = time.Nanosecond
+	}
+	if r := num("NOTIFIER_GROUP_RATE_PER_MINUTE", 20, 0, 6000); r > 0 {
+		d.GroupChatInterval = time.Duration(float64(time.Minute) / r)
+	} else {
+		d.GroupChatInterval = time.Nanosecond
+	}
+	d.MaxAttempts = int(num("NOTIFIER_MAX_ATTEMPTS", float64(d.MaxAttempts), 1, 1000))
+	d.MaxAge = dur("NOTIFIER_MAX_AGE", d.MaxAge, time.Second, 30*24*time.Hour)
+	d.Retention = dur("NOTIFIER_RETENTION", d.Retention, time.Minute, 365*24*time.Hour)
+	d.IdempotencyTTL = dur("NOTIFIER_IDEMPOTENCY_TTL", d.IdempotencyTTL, 24*time.Hour, 365*24*time.Hour)
+	d.LeaseTimeout = dur("NOTIFIER_LEASE_TIMEOUT", d.LeaseTimeout, time.Second, time.Hour)
+	d.MinBackoff = dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
+	d.MaxBackoff = dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
+	if v := get("NOTIFIER_PAID_BROADCAST", ""); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("NOTIFIER_PAID_BROADCAST=%q: want true or false", v))
+		}
+		d.AllowPaidBroadcast = b
+	}
+	if d.MinBackoff > d.MaxBackoff {
+		errs = append(errs, errors.New("NOTIFIER_MIN_BACKOFF must not exceed NOTIFIER_MAX_BACKOFF"))
+	}
+	d.SendTimeout = c.SendTimeout
+	if d.LeaseTimeout < 3*d.SendTimeout {
+		d.LeaseTimeout = 3 * d.SendTimeout
+	}
+	d.DrainTimeout = c.ShutdownTimeout * 2 / 3
+	c.Delivery = d
 	c.APIKeysFile = get("NOTIFIER_API_KEYS_FILE", "")
 	c.TLSCertFile = get("NOTIFIER_TLS_CERT_FILE", "")
 	c.TLSKeyFile = get("NOTIFIER_TLS_KEY_FILE", "")

@@ -69,6 +69,10 @@ func startHarness(t *testing.T, o harnessOpts) *harness {
 		"TELEGRAM_WEBHOOK_SECRET":   h.secret,
 		"LINK_TOKEN_TTL":            "1h",
 		"NOTIFIER_SHUTDOWN_TIMEOUT": "5s",
+		// Telegram's limits are tested on their own; here they only slow.
+		"NOTIFIER_CHAT_RATE":   "0",
+		"NOTIFIER_GLOBAL_RATE": "1000",
+		"NOTIFIER_MIN_BACKOFF": "50ms",
 	}
 	if !o.sandbox {
 		if h.fake == nil {

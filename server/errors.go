@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
@@ -42,19 +43,6 @@ func invalid(field, format string, args ...any) error {
 	return &InvalidArgumentError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// BlockedError reports that Telegram refused a send because the user blocked
-// the bot (or deleted their account); the user has been unlinked.
-type BlockedError struct {
-	UserID string
-	Err    *telegram.Error
-}
-
-func (e *BlockedError) Error() string {
-	return fmt.Sprintf("user %q has blocked the bot or is deactivated (%s); the link was removed", e.UserID, e.Err.Description)
-}
-
-func (e *BlockedError) Unwrap() error { return e.Err }
-
 // toStatus maps any error of the service to a gRPC status. It is the one
 // place where domain, store and Telegram errors become status codes; the
 // REST mirror's HTTP codes follow from these through grpc-gateway.
@@ -66,9 +54,8 @@ func toStatus(err error) error {
 		return err
 	}
 	var (
-		inv     *InvalidArgumentError
-		blocked *BlockedError
-		tgErr   *telegram.Error
+		inv   *InvalidArgumentError
+		tgErr *telegram.Error
 	)
 	switch {
 	case errors.As(err, &inv):
@@ -81,8 +68,14 @@ func toStatus(err error) error {
 		return withDetails(st, &errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{
 			{Type: "LINK", Subject: "user", Description: "the user must open their deep link and press Start first"},
 		}})
-	case errors.As(err, &blocked):
-		return status.Error(codes.FailedPrecondition, blocked.Error())
+	case errors.Is(err, delivery.ErrTooLong):
+		return withDetails(status.New(codes.InvalidArgument, "invalid text: longer than one Telegram message (4096 UTF-16 code units after entity parsing); use LONG_TEXT_POLICY_SPLIT to send it as several messages"),
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "text", Description: "too long for LONG_TEXT_POLICY_REJECT"}}})
+	case errors.Is(err, delivery.ErrCannotSplit), errors.Is(err, delivery.ErrInvalidText), errors.Is(err, delivery.ErrInvalidRequest):
+		return withDetails(status.New(codes.InvalidArgument, "invalid text: "+err.Error()),
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "text", Description: err.Error()}}})
+	case errors.Is(err, store.ErrNotFound):
+		return status.Error(codes.NotFound, "not found (unknown id, or its record expired)")
 	case errors.Is(err, ErrBotUnknown), errors.Is(err, ErrUpdateInProgress):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, store.ErrUnavailable):

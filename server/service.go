@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/tgnotify/tgnotify/delivery"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -42,23 +43,32 @@ func (b *BotIdentity) Username() (string, bool) {
 	return b.username, b.username != ""
 }
 
+// Deliverer is what the service needs from the delivery engine
+// (*delivery.Dispatcher).
+type Deliverer interface {
+	Enqueue(ctx context.Context, r delivery.Request) (store.Notification, bool, error)
+	Get(ctx context.Context, id string) (store.Notification, error)
+	Summary(ctx context.Context, userID string) (store.UserSummary, error)
+}
+
+var _ Deliverer = (*delivery.Dispatcher)(nil)
+
 // Service implements notifier.v1.NotifierService.
 type Service struct {
 	notifierv1.UnimplementedNotifierServiceServer
 
 	store    store.Store
-	sender   Sender
+	delivery Deliverer
 	bot      *BotIdentity
 	tokenTTL time.Duration
-	maxWait  time.Duration
 	log      *zap.Logger
 	now      func() time.Time
 }
 
 // NewService builds the API service. tokenTTL is how long a link token
-// lives; maxRetryWait bounds how long Notify waits on Telegram's retry_after.
-func NewService(st store.Store, sender Sender, bot *BotIdentity, tokenTTL, maxRetryWait time.Duration, log *zap.Logger) *Service {
-	return &Service{store: st, sender: sender, bot: bot, tokenTTL: tokenTTL, maxWait: maxRetryWait, log: log, now: time.Now}
+// lives; notifications are handed to d.
+func NewService(st store.Store, d Deliverer, bot *BotIdentity, tokenTTL time.Duration, log *zap.Logger) *Service {
+	return &Service{store: st, delivery: d, bot: bot, tokenTTL: tokenTTL, log: log, now: time.Now}
 }
 
 // CreateLinkToken implements NotifierService.CreateLinkToken.
@@ -119,27 +129,42 @@ func (s *Service) GetStatus(ctx context.Context, req *notifierv1.GetStatusReques
 	if err := validateUserID(req.GetUserId()); err != nil {
 		return nil, toStatus(err)
 	}
+	resp := &notifierv1.GetStatusResponse{}
 	link, err := s.store.GetLink(ctx, req.GetUserId())
-	if errors.Is(err, store.ErrNotFound) {
-		return &notifierv1.GetStatusResponse{Linked: false}, nil
-	}
-	if err != nil {
+	switch {
+	case err == nil:
+		resp.Linked, resp.ChatId, resp.Username, resp.LinkedAt = true, link.ChatID, link.Username, timestamppb.New(link.LinkedAt)
+	case !errors.Is(err, store.ErrNotFound):
 		return nil, toStatus(fmt.Errorf("get link: %w", err))
 	}
-	return &notifierv1.GetStatusResponse{
-		Linked:   true,
-		ChatId:   link.ChatID,
-		Username: link.Username,
-		LinkedAt: timestamppb.New(link.LinkedAt),
-	}, nil
+	sum, err := s.delivery.Summary(ctx, req.GetUserId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp.Delivery = &notifierv1.DeliverySummary{
+		Queued: sum.Queued, Sent: sum.Sent, Failed: sum.Failed,
+		LastNotificationId: sum.LastID, LastError: sum.LastError,
+	}
+	if sum.LastID != "" {
+		resp.Delivery.LastState = notifierv1.NotificationState(sum.LastState)
+		if !sum.LastUpdatedAt.IsZero() {
+			resp.Delivery.LastUpdatedAt = timestamppb.New(sum.LastUpdatedAt)
+		}
+	}
+	return resp, nil
 }
 
-// Notify implements NotifierService.Notify: it sends the message at once.
+// Notify implements NotifierService.Notify: it validates the request,
+// records the notification durably and answers QUEUED; workers send it.
 func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*notifierv1.NotifyResponse, error) {
 	if err := validateUserID(req.GetUserId()); err != nil {
 		return nil, toStatus(err)
 	}
-	parseMode, err := validateText(req.GetText(), req.GetParseMode())
+	policy, ok := longTextPolicies[req.GetLongText()]
+	if !ok {
+		return nil, toStatus(invalid("long_text", "unknown value %d", int32(req.GetLongText())))
+	}
+	parseMode, err := validateText(req.GetText(), req.GetParseMode(), policy == delivery.LongTextReject)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -153,59 +178,56 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 	if err != nil {
 		return nil, toStatus(fmt.Errorf("get link: %w", err))
 	}
-	id, err := newToken()
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	msg, err := s.send(ctx, link, telegram.SendMessageParams{
+	n, dup, err := s.delivery.Enqueue(ctx, delivery.Request{
+		UserID:              req.GetUserId(),
 		ChatID:              link.ChatID,
 		Text:                req.GetText(),
 		ParseMode:           parseMode,
 		DisableNotification: req.GetDisableNotification(),
+		PlainTextFallback:   req.GetPlainTextFallback(),
+		IdempotencyKey:      req.GetIdempotencyKey(),
+		LongText:            policy,
 	})
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &notifierv1.NotifyResponse{
-		NotificationId: id,
-		State:          notifierv1.NotificationState_NOTIFICATION_STATE_SENT,
-		MessageIds:     []int64{msg.MessageID},
+		NotificationId: n.ID,
+		State:          notifierv1.NotificationState(n.State),
+		MessageIds:     n.MessageIDs,
+		Duplicate:      dup,
+		Parts:          int32(len(n.Parts)),
 	}, nil
 }
 
-// send calls sendMessage, waiting out Telegram's retry_after (within the
-// request's deadline and maxWait) and unlinking users who blocked the bot.
-func (s *Service) send(ctx context.Context, link store.Link, p telegram.SendMessageParams) (telegram.Message, error) {
-	for {
-		msg, err := s.sender.SendMessage(ctx, p)
-		if err == nil {
-			return msg, nil
-		}
-		var tgErr *telegram.Error
-		if errors.As(err, &tgErr) && tgErr.Code == 403 {
-			if uerr := s.store.Unlink(ctx, link.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
-				s.log.Warn("unlink after 403 failed", zap.String("user_id", link.UserID), zap.Error(uerr))
-			}
-			s.log.Info("user blocked the bot; unlinked", zap.String("user_id", link.UserID), zap.String("reason", tgErr.Description))
-			return telegram.Message{}, &BlockedError{UserID: link.UserID, Err: tgErr}
-		}
-		wait, ok := telegram.RetryAfter(err)
-		if !ok {
-			return telegram.Message{}, fmt.Errorf("sendMessage: %w", err)
-		}
-		if wait > s.maxWait {
-			return telegram.Message{}, fmt.Errorf("sendMessage: retry_after %s exceeds the wait limit: %w", wait, err)
-		}
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
-			return telegram.Message{}, fmt.Errorf("sendMessage: retry_after %s exceeds the request deadline: %w", wait, err)
-		}
-		s.log.Info("telegram rate limit; waiting", zap.Duration("retry_after", wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return telegram.Message{}, ctx.Err()
-		case <-t.C:
-		}
+// GetNotification implements NotifierService.GetNotification.
+func (s *Service) GetNotification(ctx context.Context, req *notifierv1.GetNotificationRequest) (*notifierv1.GetNotificationResponse, error) {
+	if err := validateID("notification_id", req.GetNotificationId(), MaxIdempotencyKeyLen, true); err != nil {
+		return nil, toStatus(err)
 	}
+	n, err := s.delivery.Get(ctx, req.GetNotificationId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &notifierv1.GetNotificationResponse{
+		NotificationId: n.ID,
+		UserId:         n.UserID,
+		State:          notifierv1.NotificationState(n.State),
+		Attempts:       int32(n.Attempts),
+		LastError:      n.LastError,
+		MessageIds:     n.MessageIDs,
+		Parts:          int32(len(n.Parts)),
+		CreatedAt:      timestamppb.New(n.CreatedAt),
+		UpdatedAt:      timestamppb.New(n.UpdatedAt),
+		ChatId:         n.ChatID,
+		IdempotencyKey: n.IdempotencyKey,
+		FailureReason:  n.FailureReason,
+	}, nil
+}
+
+// longTextPolicies maps the API's enum to the engine's policy.
+var longTextPolicies = map[notifierv1.LongTextPolicy]delivery.LongTextPolicy{
+	notifierv1.LongTextPolicy_LONG_TEXT_POLICY_UNSPECIFIED: delivery.LongTextSplit,
+	notifierv1.LongTextPolicy_LONG_TEXT_POLICY_SPLIT:       delivery.LongTextSplit,
+	notifierv1.LongTextPolicy_LONG_TEXT_POLICY_REJECT:      delivery.LongTextReject,
 }

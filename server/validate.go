@@ -57,9 +57,10 @@ var parseModes = map[notifierv1.ParseMode]string{
 }
 
 // validateText checks a message body and returns the Bot API parse_mode.
-// Plain text is measured exactly; formatted text is bounded before parsing
-// and Telegram's own "message is too long" answer covers the rest.
-func validateText(text string, mode notifierv1.ParseMode) (string, error) {
+// Every text is bounded in bytes; with reject set, plain text longer than
+// one message is refused here (formatted text is measured after entity
+// parsing by the delivery engine, which refuses it too).
+func validateText(text string, mode notifierv1.ParseMode, reject bool) (string, error) {
 	pm, ok := parseModes[mode]
 	if !ok {
 		return "", invalid("parse_mode", "unknown value %d", int32(mode))
@@ -73,9 +74,9 @@ func validateText(text string, mode notifierv1.ParseMode) (string, error) {
 	if len(text) > MaxRawTextBytes {
 		return "", invalid("text", "must be at most %d bytes", MaxRawTextBytes)
 	}
-	if pm == "" {
+	if reject && pm == "" {
 		if n := telegram.UTF16Len(text); n > MaxTextLen {
-			return "", invalid("text", "must be at most %d characters as Telegram counts them (UTF-16 code units), got %d", MaxTextLen, n)
+			return "", invalid("text", "must be at most %d characters as Telegram counts them (UTF-16 code units), got %d; use LONG_TEXT_POLICY_SPLIT to send it as several messages", MaxTextLen, n)
 		}
 	}
 	return pm, nil
