@@ -48,7 +48,8 @@ type grpcDeps struct {
 //
 //  1. metrics (counts every call, rejected ones too)
 //  2. request id (from x-request-id metadata, else generated; echoed back)
-//  3. API-key authentication and scopes (health and reflection exempt)
+//  3. API-key authentication and scopes (health and reflection exempt),
+//     then requests with invalid UTF-8 strings are refused (see utf8Codec)
 //  4. caller name for metrics
 //  5. request log (method, code, duration, caller, request id; no payloads)
 //  6. panic recovery (a panic becomes INTERNAL and is logged with its stack)
@@ -82,12 +83,14 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 	}
 	opts = append(opts,
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
+		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ConnectionTimeout(10*time.Second),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute}),
 		grpc.ChainUnaryInterceptor(
 			d.metrics.UnaryServerInterceptor(),
 			requestIDUnary,
 			d.auth.UnaryServerInterceptor(),
+			rejectInvalidUTF8,
 			d.metrics.UnaryCallerInterceptor(),
 			logging.UnaryServerInterceptor(zapLogger(d.log), logOpts...),
 			recovery.UnaryServerInterceptor(recoveryOpt),
