@@ -138,7 +138,10 @@ func parseCommand(text string) (cmd, args string, ok bool) {
 	}
 	head, rest, _ := strings.Cut(text[1:], " ")
 	head, _, _ = strings.Cut(head, "@")
-	return strings.ToLower(head), strings.TrimSpace(rest), head != ""
+	if head == "" {
+		return "", "", false
+	}
+	return strings.ToLower(head), strings.TrimSpace(rest), true
 }
 
 func (b *Bot) command(ctx context.Context, m *telegram.Message) error {

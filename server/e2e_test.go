@@ -31,7 +31,7 @@ import (
 // harness is one running service on free loopback ports, talking to a fake
 // Bot API, with a gRPC client and an HTTP base URL.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	app    *server.App
 	fake   *telegramtest.Server
 	client notifierv1.NotifierServiceClient
@@ -49,7 +49,7 @@ type harnessOpts struct {
 	env      map[string]string
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -59,7 +59,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startHarness(t *testing.T, o harnessOpts) *harness {
+func startHarness(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	h := &harness{t: t, fake: o.fake, secret: "s3cret_Token-123"}
 	env := map[string]string{
@@ -114,7 +114,7 @@ func (h *harness) shutdown() {
 
 // runApp starts the service with env and returns it with a stop function
 // that shuts it down and waits for Run to return (safe to call twice).
-func runApp(t *testing.T, env map[string]string) (*server.App, func()) {
+func runApp(t testing.TB, env map[string]string) (*server.App, func()) {
 	t.Helper()
 	cfg, err := server.LoadConfig(server.MapLookup(env))
 	if err != nil {
@@ -159,7 +159,7 @@ func (h *harness) waitReady() {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -170,7 +170,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	t.Cleanup(cancel)
 	return ctx

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
@@ -61,7 +62,7 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 
 	m := a.metrics
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(a.cfg.CORSOrigins, http.MaxBytesHandler(gw, maxRESTBody))))
+	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(a.cfg.CORSOrigins, http.MaxBytesHandler(validPath(gw), maxRESTBody))))
 	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
 	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -97,6 +98,19 @@ func (a *App) webhookHandler() http.Handler {
 	}
 	return telegram.NewWebhookHandler(a.cfg.WebhookSecret, a.updates,
 		telegram.WithLogger(a.log.Named("webhook")), telegram.WithMaxBodyBytes(maxWebhookBody))
+}
+
+// validPath refuses paths whose decoded form is not valid UTF-8 with 400 in
+// the gateway's error shape (the gateway would fail to encode such a
+// user_id into a gRPC request and answer 500).
+func validPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !utf8.ValidString(r.URL.Path) {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"code": 3, "message": "invalid path: path parameters must be valid UTF-8", "details": []any{}})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

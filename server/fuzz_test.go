@@ -1,0 +1,95 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"go.uber.org/zap"
+
+	"github.com/tgnotify/tgnotify/metrics"
+	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/telegram"
+)
+
+// nopSender accepts every message without a network.
+type nopSender struct{}
+
+func (nopSender) SendMessage(context.Context, telegram.SendMessageParams) (telegram.Message, error) {
+	return telegram.Message{MessageID: 1}, nil
+}
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"/start abc", "/start@bot tok", "/stop", "/START  x y", "/", "/@", "hello", "/start\tx", "/ start", "/stop@"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		cmd, args, ok := parseCommand(text)
+		if !ok {
+			if cmd != "" || args != "" {
+				t.Fatalf("not a command but cmd=%q args=%q", cmd, args)
+			}
+			return
+		}
+		if !strings.HasPrefix(text, "/") || strings.Contains(cmd, " ") || strings.Contains(cmd, "@") || cmd == "" {
+			t.Fatalf("parseCommand(%q) = %q, %q", text, cmd, args)
+		}
+		if utf8.ValidString(text) && !utf8.ValidString(args) {
+			t.Fatalf("args of valid text became invalid UTF-8")
+		}
+	})
+}
+
+// FuzzWebhook feeds arbitrary bodies to the real webhook handler and bot
+// (memory store, no network): never a panic, never a 5xx for a bad body,
+// and the store stays usable.
+func FuzzWebhook(f *testing.F) {
+	seeds := []string{
+		`{"update_id":1,"message":{"message_id":1,"date":1,"chat":{"id":5,"type":"private"},"from":{"id":5,"is_bot":false,"first_name":"a"},"text":"/start abc"}}`,
+		`{"update_id":2,"message":{"message_id":1,"date":1,"chat":{"id":5,"type":"private"},"text":"/stop"}}`,
+		`{"update_id":3,"my_chat_member":{"chat":{"id":5,"type":"private"},"from":{"id":5,"is_bot":false,"first_name":"a"},"date":1,"old_chat_member":{"status":"member","user":{"id":1,"is_bot":true,"first_name":"b"}},"new_chat_member":{"status":"kicked","user":{"id":1,"is_bot":true,"first_name":"b"}}}}`,
+		`{"update_id":9223372036854775807,"message":{"message_id":1,"date":1,"chat":{"id":-9223372036854775808,"type":"group"},"migrate_to_chat_id":-1001}}`,
+		`{"update_id":-1}`, `{"update_id":1e3}`, `[]`, `null`, `{"update_id":4,"message":null}`,
+		`{"update_id":5,"poll":{"id":"x"},"x":{"y":[[[[[[[[[[[]]]]]]]]]]]}}`,
+		strings.Repeat(`{"a":`, 200) + `1` + strings.Repeat(`}`, 200),
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	st := store.NewMemory()
+	bot := NewBot(st, nopSender{}, "", metrics.New(), zap.NewNop())
+	h := telegram.NewWebhookHandler("s3cret", bot, telegram.WithMaxBodyBytes(64<<10))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/telegram/webhook", bytes.NewReader(body))
+		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("body %q answered %d: only store failures may answer 5xx", body, rec.Code)
+		}
+		if err := st.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzValidate checks the request validators never panic and accept only
+// what they promise.
+func FuzzValidate(f *testing.F) {
+	for _, s := range []string{"alice", "", " ", "a\x00b", strings.Repeat("x", 129), "пользователь", "\xff", "a\u200bb"} {
+		f.Add(s, int32(0))
+	}
+	f.Fuzz(func(t *testing.T, s string, mode int32) {
+		if err := validateUserID(s); err == nil {
+			if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxUserIDLen {
+				t.Fatalf("accepted user_id %q", s)
+			}
+		}
+		_, _ = validateText(s, 0, false)
+		_, _ = validateText(s, 2, true)
+	})
+}
