@@ -55,13 +55,13 @@ type Config struct {
 	AllowPaidBroadcast bool
 }
 
-// DefaultConfig returns the defaults: 8 workers, 30 msg/s with a burst of
+// DefaultConfig returns the defaults: 16 workers, 30 msg/s with a burst of
 // 3, 1 s per private chat, 3 s per group, 10 attempts, 24 h max age, 7 d
 // retention, 25 h idempotency, 30 s lease, 10 s send timeout, backoff 1 s
 // to 5 min, 10 s drain, 100 ms idle poll.
 func DefaultConfig() Config {
 	return Config{
-		Workers:             8,
+		Workers:             16,
 		GlobalRate:          30,
 		GlobalBurst:         3,
 		PrivateChatInterval: time.Second,
@@ -126,11 +126,20 @@ type Queue interface {
 	// idempotency key was used by the same user.
 	Enqueue(ctx context.Context, n store.Notification, opts store.EnqueueOptions) (store.Notification, bool, error)
 	// Claim leases the due chat with the earliest schedule time (taking
-	// over expired leases first); ok is false when none is due.
-	Claim(ctx context.Context, now time.Time, lease, retention time.Duration) (c store.Claim, ok bool, err error)
+	// over expired leases first); ok is false when none is due. When the
+	// claim reports the user's link (store.Claim.LinkChecked) and the
+	// queue has a method Links() store.Store returning the link store
+	// given to [New], the dispatcher does not read the link again. When
+	// the queue has a method SharesLimiter(any) bool that accepts the
+	// [Limiter] given to New, the dispatcher passes the global limit in
+	// opts.Limit and uses the slot the claim reserved.
+	Claim(ctx context.Context, now time.Time, opts store.ClaimOptions) (c store.Claim, ok bool, err error)
 	// Settle applies an outcome, releases the lease and reschedules the
 	// chat; store.ErrLeaseLost when the lease was taken over.
 	Settle(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, retention time.Duration) error
+	// SettleAndClaim is Settle followed by Claim in one atomic step (one
+	// round trip per send); on ErrLeaseLost nothing is claimed.
+	SettleAndClaim(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, opts store.ClaimOptions) (next store.Claim, ok bool, err error)
 	// Migrate moves the claimed chat's backlog to newChat.
 	Migrate(ctx context.Context, c store.Claim, newChat int64, now time.Time) error
 	// NextDue returns when the next chat becomes due.
@@ -139,6 +148,9 @@ type Queue interface {
 	Get(ctx context.Context, id string) (store.Notification, error)
 	// Summary returns the user's delivery summary.
 	Summary(ctx context.Context, userID string) (store.UserSummary, error)
+	// Backlog returns the number of notifications QUEUED or SENDING
+	// across all chats and the CreatedAt of the oldest (zero when none).
+	Backlog(ctx context.Context) (depth int64, oldest time.Time, err error)
 }
 
 // Limiter is the bot-wide rate limit and pause switch shared by all
@@ -152,6 +164,9 @@ type Limiter interface {
 	Pause(ctx context.Context, d time.Duration) error
 	// Paused returns how long the current pause still lasts.
 	Paused(ctx context.Context) (time.Duration, error)
+	// Acquire is Paused and Reserve in one step: while paused it returns
+	// the pause left and takes no slot, else it reserves like Reserve.
+	Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error)
 }
 
 // Sender sends one Telegram message; *telegram.Client implements it.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -89,7 +90,18 @@ type Dispatcher struct {
 	sender Sender
 	log    *zap.Logger
 	stats  statsCounters
+	obs    atomic.Pointer[observerBox]
 	now    func() time.Time
+
+	// claimLinks is true when the queue's claims report the links of
+	// links (store.Claim.LinkChecked), sparing a read before each send.
+	claimLinks bool
+	// claimOpts are the options of every claim; their Limit is set when
+	// the queue reserves in lim's budget (sparing a call before each send).
+	claimOpts store.ClaimOptions
+	// pausedUntil (unix ns) is the end of the latest global pause this
+	// process saw; workers do not claim before it.
+	pausedUntil atomic.Int64
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake idle workers
@@ -102,10 +114,19 @@ func New(cfg Config, q Queue, lim Limiter, links store.Store, sender Sender, log
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		cfg: cfg.normalized(), q: q, lim: lim, links: links, sender: sender, log: log,
 		now: time.Now, wake: make(chan struct{}),
 	}
+	if lq, ok := q.(interface{ Links() store.Store }); ok && links != nil {
+		d.claimLinks = lq.Links() == links
+	}
+	d.claimOpts = store.ClaimOptions{Lease: d.cfg.LeaseTimeout, Retention: d.cfg.Retention}
+	if sq, ok := q.(interface{ SharesLimiter(any) bool }); ok && lim != nil && sq.SharesLimiter(lim) {
+		d.claimOpts.Limit = store.RateLimit{Name: globalLimit, Rate: d.cfg.GlobalRate, Burst: d.cfg.GlobalBurst}
+		d.claimOpts.MaxAge = d.cfg.MaxAge
+	}
+	return d
 }
 
 // Config returns the effective configuration (defaults applied).
@@ -160,10 +181,11 @@ func (d *Dispatcher) Enqueue(ctx context.Context, r Request) (store.Notification
 		return store.Notification{}, false, fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	if dup {
-		d.stats.add(&d.stats.duplicates, 1)
+		d.stats.duplicates.Add(1)
 		return got, true, nil
 	}
-	d.stats.add(&d.stats.enqueued, 1)
+	d.stats.enqueued.Add(1)
+	d.observer().Accepted()
 	d.signal()
 	return got, false, nil
 }
@@ -184,6 +206,17 @@ func (d *Dispatcher) Summary(ctx context.Context, userID string) (store.UserSumm
 		return store.UserSummary{}, fmt.Errorf("delivery: summary of %q: %w", userID, err)
 	}
 	return s, nil
+}
+
+// Backlog returns the number of notifications QUEUED or SENDING in the
+// queue (all replicas, all chats) and the CreatedAt of the oldest of them
+// (zero when none), for the queue depth and age gauges.
+func (d *Dispatcher) Backlog(ctx context.Context) (depth int64, oldest time.Time, err error) {
+	depth, oldest, err = d.q.Backlog(ctx)
+	if err != nil {
+		return 0, time.Time{}, fmt.Errorf("delivery: backlog: %w", err)
+	}
+	return depth, oldest, nil
 }
 
 // signal wakes every idle worker of this process.
@@ -237,8 +270,33 @@ func sleep(ctx context.Context, dur time.Duration) bool {
 	}
 }
 
+// notePause records that every send is paused for p from now.
+func (d *Dispatcher) notePause(p time.Duration) {
+	until := d.now().Add(p).UnixNano()
+	for {
+		cur := d.pausedUntil.Load()
+		if until <= cur || d.pausedUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// localPause returns how long the latest pause this process saw still
+// lasts.
+func (d *Dispatcher) localPause() time.Duration {
+	return max(time.Duration(d.pausedUntil.Load()-d.now().UnixNano()), 0)
+}
+
+// mayClaim reports whether a worker may take new work now: ctx is live and
+// no pause is known.
+func (d *Dispatcher) mayClaim(ctx context.Context) bool {
+	return ctx.Err() == nil && d.localPause() <= 0
+}
+
 // worker claims and sends until ctx ends. hard outlives ctx by the drain
-// timeout and carries the in-flight work.
+// timeout and carries the in-flight work. Settling a claim usually claims
+// the next chat in the same store call, so the loop only calls Claim when
+// it has nothing in hand.
 func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
 	log := d.log.With(zap.Int("worker", id))
 	storeBackoff := time.Duration(0)
@@ -249,39 +307,53 @@ func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
 		storeBackoff = min(max(2*storeBackoff, 50*time.Millisecond), storeRetryMax)
 		return sleep(ctx, jitter(storeBackoff))
 	}
+	var (
+		c    store.Claim
+		have bool
+	)
+	defer func() {
+		if have { // claimed while settling just as ctx ended: hand it back
+			d.release(log, c, d.now(), 0, "")
+		}
+	}()
 	for ctx.Err() == nil {
-		if p, err := d.lim.Paused(ctx); err != nil {
-			if !storeDown("paused", err) {
-				return
+		if !have {
+			if p := d.localPause(); p > 0 {
+				if !sleep(ctx, p) {
+					return
+				}
+				continue
 			}
-			continue
-		} else if p > 0 {
-			if !sleep(ctx, p) {
-				return
+			wake := d.wakeChan()
+			var err error
+			c, have, err = d.q.Claim(ctx, d.now(), d.claimOpts)
+			if err != nil {
+				have = false
+				if ctx.Err() != nil {
+					return
+				}
+				if !storeDown("claim", err) {
+					return
+				}
+				continue
 			}
-			continue
-		}
-		wake := d.wakeChan()
-		now := d.now()
-		c, ok, err := d.q.Claim(ctx, now, d.cfg.LeaseTimeout, d.cfg.Retention)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
+			if storeBackoff > 0 {
+				log.Info("delivery: store available again")
+				storeBackoff = 0
 			}
-			if !storeDown("claim", err) {
-				return
+			if !have {
+				if c.Paused > 0 {
+					d.notePause(c.Paused)
+					continue
+				}
+				d.idle(ctx, wake)
+				continue
 			}
-			continue
 		}
-		if storeBackoff > 0 {
-			log.Info("delivery: store available again")
-			storeBackoff = 0
+		c, have = d.process(ctx, hard, log, c)
+		if !have && c.Paused > 0 { // settled, then found the pause
+			d.notePause(c.Paused)
 		}
-		if !ok {
-			d.idle(ctx, wake)
-			continue
-		}
-		d.process(ctx, hard, log, c)
 	}
 }
 
@@ -323,25 +395,37 @@ const settleTimeout = 5 * time.Second
 // settle records o, retrying while the store is down until the lease would
 // have expired (after which another worker owns the chat anyway). It runs
 // even after the drain deadline so that unfinished work is handed back.
-func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome) {
+// With next, the first attempt also claims the next due chat in the same
+// store call and returns it (ok true); retries never claim.
+func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome, next bool) (store.Claim, bool) {
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-		err := d.q.Settle(ctx, c, o, d.now(), d.cfg.Retention)
+		var (
+			nc  store.Claim
+			ok  bool
+			err error
+		)
+		if next {
+			nc, ok, err = d.q.SettleAndClaim(ctx, c, o, d.now(), d.claimOpts)
+		} else {
+			err = d.q.Settle(ctx, c, o, d.now(), d.cfg.Retention)
+		}
 		cancel()
 		if err == nil {
-			return
+			return nc, ok // nc.Paused may be set when !ok
 		}
+		next = false
 		if errors.Is(err, store.ErrLeaseLost) {
-			d.stats.add(&d.stats.leaseLost, 1)
+			d.stats.leaseLost.Add(1)
 			log.Warn("delivery: lease lost before settling; another worker took the chat over",
 				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID))
-			return
+			return store.Claim{}, false
 		}
 		if !d.now().Add(backoff).Before(c.LeaseUntil) {
 			log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
 				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
-			return
+			return store.Claim{}, false
 		}
 		time.Sleep(jitter(backoff)) // bounded by the lease; not synchronisation
 		backoff = min(2*backoff, storeRetryMax)
@@ -350,82 +434,108 @@ func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome) {
 
 // release gives the claim back, schedulable at at.
 func (d *Dispatcher) release(log *zap.Logger, c store.Claim, at time.Time, attempts int, lastErr string) {
-	d.stats.add(&d.stats.released, 1)
-	d.settle(log, c, store.Outcome{Kind: store.OutcomeRelease, NextAt: at, Attempts: attempts, LastError: lastErr})
+	d.stats.released.Add(1)
+	d.settle(log, c, store.Outcome{Kind: store.OutcomeRelease, NextAt: at, Attempts: attempts, LastError: lastErr}, false)
 }
 
-// fail settles c as FAILED.
-func (d *Dispatcher) fail(log *zap.Logger, c store.Claim, reason, lastErr string, attempts int) {
+// fail settles c as FAILED and returns the next claim, if it took one.
+func (d *Dispatcher) fail(ctx context.Context, log *zap.Logger, c store.Claim, reason, lastErr string, attempts int) (store.Claim, bool) {
 	d.stats.fail(reason)
+	d.observer().Finished(FinishedFailed, reason)
 	log.Info("delivery: notification failed", zap.String("id", c.Notification.ID), zap.Int64("chat", c.ChatID),
 		zap.String("reason", reason), zap.String("error", lastErr))
-	d.settle(log, c, store.Outcome{Kind: store.OutcomeFail, Reason: reason, LastError: lastErr,
-		Attempts: attempts, NextAt: d.now()})
+	return d.settle(log, c, store.Outcome{Kind: store.OutcomeFail, Reason: reason, LastError: lastErr,
+		Attempts: attempts, NextAt: d.now()}, d.mayClaim(ctx))
+}
+
+// linkedChat returns the chat the claimed notification's user is linked
+// to, from the claim when the queue read it, else from the link store.
+func (d *Dispatcher) linkedChat(ctx context.Context, c store.Claim) (int64, error) {
+	if d.claimLinks && c.LinkChecked {
+		if c.LinkedChat == 0 {
+			return 0, store.ErrNotFound
+		}
+		return c.LinkedChat, nil
+	}
+	l, err := d.links.GetLink(ctx, c.Notification.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return l.ChatID, nil
 }
 
 // process handles one claim: checks, rate limits, one part sent (or a
-// failure handled), outcome recorded.
-func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store.Claim) {
+// failure handled), outcome recorded. It returns the next claim when
+// recording the outcome took one.
+func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store.Claim) (store.Claim, bool) {
 	n := c.Notification
 	now := d.now()
 	if now.Sub(n.CreatedAt) >= d.cfg.MaxAge {
-		d.fail(log, c, ReasonExpired, orDefault(n.LastError, "not delivered within max age"), 0)
-		return
+		return d.fail(ctx, log, c, ReasonExpired, orDefault(n.LastError, "not delivered within max age"), 0)
 	}
 	if n.NextPart >= len(n.Parts) { // cannot happen: settling the last part makes it SENT
-		d.fail(log, c, ReasonRejected, "corrupt record: no part left to send", 0)
-		return
+		return d.fail(ctx, log, c, ReasonRejected, "corrupt record: no part left to send", 0)
 	}
-	link, err := d.links.GetLink(ctx, n.UserID)
+	linked, err := d.linkedChat(ctx, c)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		d.fail(log, c, ReasonNotLinked, "user is not linked to a Telegram chat", 0)
-		return
+		return d.fail(ctx, log, c, ReasonNotLinked, "user is not linked to a Telegram chat", 0)
 	case err != nil:
 		d.release(log, c, now.Add(d.cfg.MinBackoff), 0, "")
-		return
-	case link.ChatID != c.ChatID:
-		d.fail(log, c, ReasonNotLinked, "user is now linked to another chat", 0)
-		return
+		return store.Claim{}, false
+	case linked != c.ChatID:
+		return d.fail(ctx, log, c, ReasonNotLinked, "user is now linked to another chat", 0)
 	}
 	text, mode := n.Parts[n.NextPart], n.ParseMode
 	attempts := 0
 	for {
 		if !d.waitToSend(ctx, log, c, attempts) {
-			return
+			return store.Claim{}, false
 		}
 		attempts++
 		msg, err := d.send(hard, c.ChatID, text, mode, n.DisableNotification)
 		if err == nil {
-			d.partSent(log, c, msg.MessageID, attempts)
-			return
+			return d.partSent(ctx, log, c, msg.MessageID, attempts)
 		}
 		if telegram.IsParseEntities(err) && mode != "" && n.PlainTextFallback {
-			d.stats.add(&d.stats.fallbacks, 1)
+			d.stats.fallbacks.Add(1)
 			log.Info("delivery: can't parse entities; resending as plain text", zap.String("id", n.ID), zap.Error(err))
 			mode = ""
 			continue
 		}
-		d.handleError(ctx, hard, log, c, err, attempts)
-		return
+		return d.handleError(ctx, hard, log, c, err, attempts)
 	}
 }
 
-// waitToSend honours the global pause and takes a global rate slot. It
-// releases the claim and returns false when the wait would outlast the
-// lease or ctx ends.
+// waitToSend honours the global pause and takes a global rate slot: the
+// one the claim reserved for the first attempt, else one store call. It
+// releases the claim and returns false when paused, when the wait would
+// outlast the lease or when ctx ends.
 func (d *Dispatcher) waitToSend(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) bool {
 	// Leave room for the send and a plain-text resend within the lease.
 	budget := c.LeaseUntil.Sub(d.now()) - 2*d.cfg.SendTimeout
-	p, err := d.lim.Paused(ctx)
-	if err == nil && p > 0 {
+	if p := d.localPause(); p > 0 {
 		d.release(log, c, d.now().Add(p), attempts, "")
 		return false
 	}
-	wait, err := d.lim.Reserve(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst)
-	if err != nil {
-		d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
-		return false
+	var wait time.Duration
+	if attempts == 0 && c.Reserved {
+		wait = c.Wait // counted from the claim's answer, like Acquire's: never early
+	} else {
+		var (
+			paused time.Duration
+			err    error
+		)
+		wait, paused, err = d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst)
+		if err != nil {
+			d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
+			return false
+		}
+		if paused > 0 { // another replica's 429: this process waits too
+			d.notePause(paused)
+			d.release(log, c, d.now().Add(paused), attempts, "")
+			return false
+		}
 	}
 	if wait > 0 && wait > budget {
 		d.release(log, c, d.now().Add(wait), attempts, "")
@@ -448,15 +558,16 @@ func (d *Dispatcher) send(hard context.Context, chat int64, text, mode string, s
 	})
 }
 
-// partSent records a sent part.
-func (d *Dispatcher) partSent(log *zap.Logger, c store.Claim, msgID int64, attempts int) {
+// partSent records a sent part and returns the next claim, if it took one.
+func (d *Dispatcher) partSent(ctx context.Context, log *zap.Logger, c store.Claim, msgID int64, attempts int) (store.Claim, bool) {
 	n := c.Notification
-	d.stats.add(&d.stats.partsSent, 1)
+	d.stats.partsSent.Add(1)
 	if n.NextPart+1 >= len(n.Parts) {
-		d.stats.add(&d.stats.sent, 1)
+		d.stats.sent.Add(1)
+		d.observer().Finished(FinishedSent, "")
 	}
-	d.settle(log, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: msgID, Attempts: attempts,
-		NextAt: d.now().Add(d.chatInterval(c.ChatID))})
+	return d.settle(log, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: msgID, Attempts: attempts,
+		NextAt: d.now().Add(d.chatInterval(c.ChatID))}, d.mayClaim(ctx))
 }
 
 // ambiguous reports whether a failed send may nevertheless have reached
@@ -476,8 +587,9 @@ func ambiguous(err error) bool {
 		(errors.As(err, &ne) && ne.Timeout()) || strings.Contains(msg, "reset") || strings.Contains(msg, "timeout")
 }
 
-// handleError classifies a failed send and records what follows.
-func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c store.Claim, err error, attempts int) {
+// handleError classifies a failed send, records what follows and returns
+// the next claim, if recording took one.
+func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c store.Claim, err error, attempts int) (store.Claim, bool) {
 	n := c.Notification
 	desc := err.Error()
 	var te *telegram.Error
@@ -485,53 +597,49 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 		desc = te.Description
 	}
 	if ra, ok := telegram.RetryAfter(err); ok {
-		d.stats.add(&d.stats.rateLimited, 1)
+		d.stats.rateLimited.Add(1)
+		d.observer().RateLimited(ra)
 		log.Warn("delivery: 429 from Telegram; pausing all sends", zap.Duration("retry_after", ra))
+		d.notePause(ra)
 		if perr := d.lim.Pause(hard, ra); perr != nil {
 			log.Warn("delivery: cannot record the global pause", zap.Error(perr))
 		}
-		d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
-			NextAt: d.now().Add(ra)})
-		return
+		return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
+			NextAt: d.now().Add(ra)}, d.mayClaim(ctx))
 	}
 	if newChat, ok := telegram.MigratedTo(err); ok {
 		d.migrate(hard, log, c, newChat, attempts)
-		return
+		return store.Claim{}, false
 	}
 	switch {
 	case telegram.IsBlocked(err):
 		if uerr := d.links.Unlink(hard, n.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
 		}
-		d.fail(log, c, ReasonBlocked, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonBlocked, desc, attempts)
 	case telegram.IsChatNotFound(err):
-		d.fail(log, c, ReasonChatNotFound, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonChatNotFound, desc, attempts)
 	case telegram.IsParseEntities(err):
-		d.fail(log, c, ReasonParseEntities, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonParseEntities, desc, attempts)
 	case telegram.IsTooLong(err):
-		d.fail(log, c, ReasonTooLong, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonTooLong, desc, attempts)
 	}
 	if !telegram.IsTemporary(err) && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
-		d.fail(log, c, ReasonRejected, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonRejected, desc, attempts)
 	}
 	if ambiguous(err) {
-		d.stats.add(&d.stats.ambiguous, 1)
+		d.stats.ambiguous.Add(1)
+		d.observer().Ambiguous()
 		log.Warn("delivery: send outcome unknown; retrying (a duplicate is possible)",
 			zap.String("id", n.ID), zap.Int64("chat", c.ChatID), zap.Error(err))
 	}
 	if hard.Err() != nil { // shutdown cut the send: give the work back untouched
 		d.release(log, c, d.now(), attempts, desc)
-		return
+		return store.Claim{}, false
 	}
 	retries := n.Retries + 1
 	if retries >= d.cfg.MaxAttempts {
-		d.fail(log, c, ReasonMaxAttempts, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonMaxAttempts, desc, attempts)
 	}
 	backoff := d.cfg.MinBackoff << min(n.Retries, 30)
 	if backoff <= 0 || backoff > d.cfg.MaxBackoff {
@@ -539,18 +647,17 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 	}
 	next := d.now().Add(jitter(backoff))
 	if next.Sub(n.CreatedAt) >= d.cfg.MaxAge {
-		d.fail(log, c, ReasonExpired, desc, attempts)
-		return
+		return d.fail(ctx, log, c, ReasonExpired, desc, attempts)
 	}
-	d.stats.add(&d.stats.retries, 1)
-	d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, Retries: 1,
-		LastError: desc, NextAt: next})
+	d.stats.retries.Add(1)
+	return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, Retries: 1,
+		LastError: desc, NextAt: next}, d.mayClaim(ctx))
 }
 
 // migrate moves the links and the chat's backlog to the supergroup newChat;
 // the head is resent there.
 func (d *Dispatcher) migrate(hard context.Context, log *zap.Logger, c store.Claim, newChat int64, attempts int) {
-	d.stats.add(&d.stats.migrated, 1)
+	d.stats.migrated.Add(1)
 	log.Info("delivery: group migrated to a supergroup", zap.Int64("from", c.ChatID), zap.Int64("to", newChat))
 	if _, err := d.links.UpdateChatID(hard, c.ChatID, newChat); err != nil {
 		log.Warn("delivery: cannot move links to the supergroup", zap.Error(err))

@@ -33,6 +33,14 @@
 // checks it, so a late worker whose lease was taken over cannot record
 // anything (fencing) and its outcome is dropped.
 //
+// One send costs one store round trip besides the sendMessage call:
+// recording an outcome claims the worker's next chat in the same script
+// (SettleAndClaim), and in Redis that claim also reads the user's link and
+// reserves the global rate slot (below). Enqueue also adds the id to a
+// pending set (id → created_at) that the final settle removes, so
+// [Dispatcher.Backlog] answers the queue depth and the oldest notification's
+// age in O(log n) for the gauges.
+//
 // # Ordering and per-chat limits without head-of-line blocking
 //
 // Only the head of a chat's backlog is ever worked on and a chat is held by
@@ -46,11 +54,16 @@
 // # Global limit and 429
 //
 // Before every sendMessage the worker reserves a slot from a GCRA limiter in
-// Redis (one Lua script using the Redis server's clock, so all replicas
-// share one budget: Config.GlobalRate per second, Config.GlobalBurst at
-// once). The limiter returns "not before T" and the worker waits on a
-// context-aware timer. A 429 sets a global pause key with PX = retry_after;
-// every worker of every replica waits for it before claiming, the chat is
+// Redis (Lua using the Redis server's clock, so all replicas share one
+// budget: Config.GlobalRate per second, Config.GlobalBurst at once). With
+// the Redis queue and limiter of one store the claim script reserves it,
+// only for a notification that will be sent (linked user, younger than
+// MaxAge); otherwise, and for a plain-text resend, the worker calls the
+// limiter. The limiter returns "not before T" and the worker waits on a
+// context-aware timer. A 429 sets a global pause key with PX =
+// retry_after; claims and reservations made while it lasts return the
+// pause instead (a worker already holding a claim hands it back), every
+// worker of the process then sleeps until it ends, the chat is
 // rescheduled after retry_after, and 429s do not count as attempts (the
 // notification is still bounded by MaxAge).
 //
@@ -70,7 +83,8 @@
 //   - 400 with migrate_to_chat_id: the links move to the supergroup
 //     (store.Store.UpdateChatID), the chat's whole backlog moves atomically
 //     in front of the new chat's backlog, and the head is resent there.
-//   - Before each send the user's link is re-read: unlinked, or linked to
+//   - Before each send the user's link is checked (read by the claim
+//     script in Redis, else from the link store): unlinked, or linked to
 //     another chat now, fails "not_linked" without calling Telegram.
 //
 // # Ambiguous sends and crash safety
@@ -112,6 +126,9 @@
 // LongTextReject, Enqueue returns ErrTooLong instead.
 //
 // # Status
+//
+// [Dispatcher.Stats] counts events since start; [Dispatcher.SetObserver]
+// reports the same events as they happen (for metrics).
 //
 // Records hold state (QUEUED, SENDING, SENT, FAILED), attempts (sendMessage
 // calls), retries, last error, failure reason, message ids and times; they

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -14,8 +15,9 @@ var (
 	// may be cut (for example a MarkdownV2 code block longer than the
 	// limit), or a single character exceeds the limit.
 	ErrCannotSplit = errors.New("delivery: text cannot be split into messages")
-	// ErrInvalidText means the text is empty or not valid UTF-8, or the
-	// limit is not positive.
+	// ErrInvalidText means the text is empty, has no visible character
+	// after entity parsing (only whitespace and markup), is not valid
+	// UTF-8, or the limit is not positive.
 	ErrInvalidText = errors.New("delivery: invalid text")
 )
 
@@ -32,9 +34,10 @@ const (
 // atom is an indivisible piece of the text: a rune, an escape sequence, an
 // HTML tag or entity, or a markup marker.
 type atom struct {
-	start, end int // byte range in the text
-	width      int // UTF-16 code units after entity parsing
-	brk        int // priority of a cut right after this atom
+	start, end int  // byte range in the text
+	width      int  // UTF-16 code units after entity parsing
+	brk        int  // priority of a cut right after this atom
+	visible    bool // shows a character other than whitespace
 	closing    bool
 	open       *tagStack // HTML tags open after this atom
 }
@@ -73,13 +76,18 @@ func whitespaceBreak(s string, i int, r rune) int {
 // break, then a line break, then a space, and never inside a character, a
 // surrogate pair, an escape sequence, an HTML tag or entity.
 //
-// Plain text parts concatenate back to text. HTML parts are closed and
+// No part is only whitespace after entity parsing (Telegram rejects such a
+// message as empty): whitespace that a cut would leave alone joins the
+// part before or after it when it fits, else it is dropped (Telegram trims
+// it from a message anyway). Plain text parts therefore concatenate back
+// to text but for such dropped whitespace. HTML parts are closed and
 // reopened across a cut (a part ends with the closing tags of the elements
 // still open and the next part starts with their opening tags), so every
 // part is well-formed. Markdown parts are cut only outside any entity;
 // when no such place exists within the limit Split returns ErrCannotSplit.
 // Lengths after entity parsing are approximated from the markup, erring on
-// the long side. A text that fits is returned as the only part.
+// the long side. A text that fits is returned as the only part; a text
+// without any visible character is ErrInvalidText.
 func Split(text, parseMode string, limit int) ([]string, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("%w: limit %d", ErrInvalidText, limit)
@@ -104,14 +112,18 @@ func Split(text, parseMode string, limit int) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown parse mode %q", ErrInvalidText, parseMode)
 	}
-	total := 0
+	total, visible := 0, false
 	for _, a := range atoms {
 		total += a.width
+		visible = visible || a.visible
+	}
+	if !visible {
+		return nil, fmt.Errorf("%w: no visible text", ErrInvalidText)
 	}
 	if total <= limit {
 		return []string{text}, nil
 	}
-	var parts []string
+	var parts []piece
 	prefix := ""
 	start := 0
 	for start < len(atoms) {
@@ -128,7 +140,7 @@ func Split(text, parseMode string, limit int) ([]string, error) {
 			}
 		}
 		if end == len(atoms) {
-			parts = append(parts, prefix+text[atoms[start].start:])
+			parts = append(parts, newPiece(prefix+text[atoms[start].start:], atoms[start:]))
 			break
 		}
 		cut := -1
@@ -159,10 +171,55 @@ func Split(text, parseMode string, limit int) ([]string, error) {
 			part += strings.Join(closers, "")
 			prefix = strings.Join(openers, "")
 		}
-		parts = append(parts, part)
+		parts = append(parts, newPiece(part, atoms[start:cut]))
 		start = cut
 	}
-	return parts, nil
+	return joinBlank(parts, limit), nil
+}
+
+// piece is a part being built: its text, UTF-16 width and whether it shows
+// anything but whitespace.
+type piece struct {
+	text    string
+	width   int
+	visible bool
+}
+
+// newPiece returns the piece of text made of atoms.
+func newPiece(text string, atoms []atom) piece {
+	p := piece{text: text}
+	for _, a := range atoms {
+		p.width += a.width
+		p.visible = p.visible || a.visible
+	}
+	return p
+}
+
+// joinBlank merges each whitespace-only piece into the piece before it,
+// else the one after it, when the result fits in limit, and drops it
+// otherwise. At least one piece is visible.
+func joinBlank(pieces []piece, limit int) []string {
+	var out []piece
+	for i := 0; i < len(pieces); i++ {
+		p := pieces[i]
+		switch {
+		case p.visible:
+			out = append(out, p)
+		case len(out) > 0 && out[len(out)-1].width+p.width <= limit:
+			last := &out[len(out)-1]
+			last.text += p.text
+			last.width += p.width
+		case i+1 < len(pieces) && p.width+pieces[i+1].width <= limit:
+			next := &pieces[i+1]
+			next.text = p.text + next.text
+			next.width += p.width
+		}
+	}
+	parts := make([]string, len(out))
+	for i, p := range out {
+		parts[i] = p.text
+	}
+	return parts
 }
 
 // plainAtoms makes one atom per rune.
@@ -170,7 +227,8 @@ func plainAtoms(s string) []atom {
 	atoms := make([]atom, 0, len(s))
 	for i, r := range s {
 		size := utf8.RuneLen(r)
-		atoms = append(atoms, atom{start: i, end: i + size, width: utf16Width(r), brk: whitespaceBreak(s, i, r)})
+		atoms = append(atoms, atom{start: i, end: i + size, width: utf16Width(r), brk: whitespaceBreak(s, i, r),
+			visible: !unicode.IsSpace(r)})
 	}
 	return atoms
 }
@@ -207,14 +265,15 @@ func htmlAtoms(s string) []atom {
 			}
 		}
 		if c == '&' {
-			if w, n := htmlEntity(s[i:]); n > 0 {
-				atoms = append(atoms, atom{start: i, end: i + n, width: w, brk: brkHard, open: open})
+			if w, n, vis := htmlEntity(s[i:]); n > 0 {
+				atoms = append(atoms, atom{start: i, end: i + n, width: w, brk: brkHard, visible: vis, open: open})
 				i += n
 				continue
 			}
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		atoms = append(atoms, atom{start: i, end: i + size, width: utf16Width(r), brk: whitespaceBreak(s, i, r), open: open})
+		atoms = append(atoms, atom{start: i, end: i + size, width: utf16Width(r), brk: whitespaceBreak(s, i, r),
+			visible: !unicode.IsSpace(r), open: open})
 		i += size
 	}
 	return atoms
@@ -251,11 +310,13 @@ func tagName(body string) string {
 }
 
 // htmlEntity recognises an entity (&amp; &#123; &#x1F600;) at the start of
-// s and returns its decoded UTF-16 width and byte length (0 when none).
-func htmlEntity(s string) (int, int) {
+// s and returns its decoded UTF-16 width, byte length (0 when none) and
+// whether it shows a character other than whitespace (named entities are
+// taken as visible).
+func htmlEntity(s string) (int, int, bool) {
 	j := strings.IndexByte(s, ';')
 	if j < 2 || j > 32 {
-		return 0, 0
+		return 0, 0, false
 	}
 	body := s[1:j]
 	if num, ok := strings.CutPrefix(body, "#"); ok {
@@ -265,19 +326,20 @@ func htmlEntity(s string) (int, int) {
 		}
 		v, err := strconv.ParseUint(num, base, 32)
 		if err != nil {
-			return 0, 0
+			return 0, 0, false
 		}
+		vis := v > unicode.MaxRune || !unicode.IsSpace(rune(v))
 		if v >= 0x10000 {
-			return 2, j + 1
+			return 2, j + 1, vis
 		}
-		return 1, j + 1
+		return 1, j + 1, vis
 	}
 	for _, c := range []byte(body) {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
-			return 0, 0
+			return 0, 0, false
 		}
 	}
-	return 1, j + 1
+	return 1, j + 1, true
 }
 
 // mdState is the entity state of a Markdown tokenizer.
@@ -302,6 +364,26 @@ func (st *mdState) inside() bool {
 	return false
 }
 
+// legacyCloser returns the marker that closes the entity open in legacy
+// Markdown ("" when none, or in MarkdownV2, or inside a link's URL).
+func (st *mdState) legacyCloser(legacy bool) string {
+	switch {
+	case !legacy || st.url:
+		return ""
+	case st.pre:
+		return "```"
+	case st.code:
+		return "`"
+	case st.linkText > 0:
+		return "]"
+	case st.toggles["*"]:
+		return "*"
+	case st.toggles["_"]:
+		return "_"
+	}
+	return ""
+}
+
 // markdownAtoms tokenizes MarkdownV2 (legacy Markdown when legacy): markers
 // are zero-width, escapes are one atom, and cuts are allowed only where no
 // entity is open.
@@ -313,17 +395,34 @@ func markdownAtoms(s string, legacy bool) []atom {
 		if st.inside() {
 			brk = brkNever
 		}
-		atoms = append(atoms, atom{start: start, end: end, width: width, brk: brk})
+		vis := false
+		if width > 0 {
+			r, _ := utf8.DecodeRuneInString(s[start:end])
+			if r == '\\' && end-start > 1 {
+				r, _ = utf8.DecodeRuneInString(s[start+1 : end])
+			}
+			vis = width > utf16Width(r) || !unicode.IsSpace(r) // a backslash shown in code is visible
+		}
+		atoms = append(atoms, atom{start: start, end: end, width: width, brk: brk, visible: vis})
 	}
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		rest := s[i:]
+		if closer := st.legacyCloser(legacy); closer != "" && !strings.HasPrefix(rest, closer) {
+			// Legacy entities do not nest and know no escapes: all but
+			// the closing marker is text.
+			add(i, i+size, utf16Width(r), brkHard)
+			i += size
+			continue
+		}
 		switch {
 		case r == '\\' && i+1 < len(s):
 			r2, size2 := utf8.DecodeRuneInString(s[i+1:])
 			w := utf16Width(r2)
 			if (st.code || st.pre) && r2 != '`' && r2 != '\\' {
 				w++ // the backslash stays visible in code
+			} else if legacy && !strings.ContainsRune("_*`[", r2) {
+				w++ // legacy Markdown escapes only these: the backslash shows
 			}
 			add(i, i+1+size2, w, brkHard)
 			i += 1 + size2

@@ -3,6 +3,8 @@ package delivery
 import (
 	"maps"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Stats are counters of one Dispatcher since it was created, for metrics.
@@ -36,19 +38,64 @@ type Stats struct {
 	LeaseLost int64
 }
 
-// statsCounters is the mutable state behind Stats.
-type statsCounters struct {
-	mu                                       sync.Mutex
-	enqueued, duplicates, sent, partsSent    int64
-	retries, rateLimited, ambiguous          int64
-	fallbacks, migrated, released, leaseLost int64
-	failed                                   map[string]int64
+// Observer is told about delivery events (for metrics). Methods must be
+// fast and safe for concurrent use; they are called at the same points as
+// the matching [Stats] counters are incremented.
+type Observer interface {
+	// Accepted: a new notification was enqueued (not a duplicate).
+	Accepted()
+	// Finished: a notification reached SENT ("sent", "") or FAILED
+	// ("failed", reason), reason being one of the Reason constants.
+	Finished(state, reason string)
+	// Ambiguous: a send whose outcome is unknown (timeout after the
+	// request left); it is retried.
+	Ambiguous()
+	// RateLimited: Telegram answered 429 with retry_after.
+	RateLimited(retryAfter time.Duration)
 }
 
-func (s *statsCounters) add(field *int64, n int64) {
-	s.mu.Lock()
-	*field += n
-	s.mu.Unlock()
+// States given to [Observer.Finished].
+const (
+	FinishedSent   = "sent"
+	FinishedFailed = "failed"
+)
+
+// nopObserver is the Observer used when none is set.
+type nopObserver struct{}
+
+func (nopObserver) Accepted()                 {}
+func (nopObserver) Finished(string, string)   {}
+func (nopObserver) Ambiguous()                {}
+func (nopObserver) RateLimited(time.Duration) {}
+
+// observerBox holds an Observer in an atomic.Pointer.
+type observerBox struct{ o Observer }
+
+// SetObserver makes d report its events to o (nil: none). Call it before
+// Run and the first Enqueue; it is nevertheless safe at any time.
+func (d *Dispatcher) SetObserver(o Observer) {
+	if o == nil {
+		o = nopObserver{}
+	}
+	d.obs.Store(&observerBox{o})
+}
+
+// observer returns the current Observer.
+func (d *Dispatcher) observer() Observer {
+	if b := d.obs.Load(); b != nil {
+		return b.o
+	}
+	return nopObserver{}
+}
+
+// statsCounters is the mutable state behind Stats.
+type statsCounters struct {
+	enqueued, duplicates, sent, partsSent    atomic.Int64
+	retries, rateLimited, ambiguous          atomic.Int64
+	fallbacks, migrated, released, leaseLost atomic.Int64
+
+	mu     sync.Mutex
+	failed map[string]int64
 }
 
 func (s *statsCounters) fail(reason string) {
@@ -64,14 +111,15 @@ func (s *statsCounters) fail(reason string) {
 func (d *Dispatcher) Stats() Stats {
 	s := &d.stats
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	failed := maps.Clone(s.failed)
+	s.mu.Unlock()
 	if failed == nil {
 		failed = map[string]int64{}
 	}
 	return Stats{
-		Enqueued: s.enqueued, Duplicates: s.duplicates, Sent: s.sent, PartsSent: s.partsSent, Failed: failed,
-		Retries: s.retries, RateLimited: s.rateLimited, Ambiguous: s.ambiguous, Fallbacks: s.fallbacks,
-		Migrated: s.migrated, Released: s.released, LeaseLost: s.leaseLost,
+		Enqueued: s.enqueued.Load(), Duplicates: s.duplicates.Load(), Sent: s.sent.Load(),
+		PartsSent: s.partsSent.Load(), Failed: failed, Retries: s.retries.Load(),
+		RateLimited: s.rateLimited.Load(), Ambiguous: s.ambiguous.Load(), Fallbacks: s.fallbacks.Load(),
+		Migrated: s.migrated.Load(), Released: s.released.Load(), LeaseLost: s.leaseLost.Load(),
 	}
 }

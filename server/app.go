@@ -94,7 +94,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 			return nil, fmt.Errorf("open redis: %w", err)
 		}
 		rc.AddHook(a.metrics.RedisHook())
-		rs := store.NewRedis(rc, store.DefaultRedisPrefix)
+		rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
 		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
 		log.Info("using redis store")
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/auth"
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/store"
 )
 
 // Config is the service's whole configuration, loaded once from the
@@ -230,8 +231,8 @@ func LoadConfig(lookup Lookup) (Config, error) {
 		errs = append(errs, fmt.Errorf("NOTIFIER_GRPC_ADDR and NOTIFIER_HTTP_ADDR must differ (both %q)", c.GRPCAddr))
 	}
 	if c.RedisURL != "" {
-		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			errs = append(errs, errors.New("REDIS_URL: want redis://[user:password@]host:port[/db] or rediss://..."))
+		if err := store.ValidateRedisURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %w (forms: redis://[user:pass@]host:port[/db], rediss://..., redis-sentinel://host1:port1,host2:port2/<master>, redis-cluster://host1:port1,host2:port2)", err))
 		}
 	}
 	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -37,10 +37,35 @@ func (l *MemoryLimiter) Reserve(ctx context.Context, name string, rate float64, 
 	if err != nil {
 		return 0, err
 	}
-	interval, tolerance := time.Duration(T)*time.Microsecond, time.Duration(tau)*time.Microsecond
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reserveLocked(l.clock(), name, T, tau), nil
+}
+
+// Acquire is Paused and Reserve in one step: while a pause is in force it
+// returns how long it still lasts (paused > 0) and takes no slot; else it
+// takes the next slot of the limit name and returns how long the caller
+// must wait before using it.
+func (l *MemoryLimiter) Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, fmt.Errorf("store: rate limit: %w: %w", ErrUnavailable, err)
+	}
+	T, tau, err := gcraParams(rate, burst)
+	if err != nil {
+		return 0, 0, err
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock()
+	if p := l.paused.Sub(now); p > 0 {
+		return 0, p, nil
+	}
+	return l.reserveLocked(now, name, T, tau), 0, nil
+}
+
+// reserveLocked takes a GCRA slot (interval T, tolerance tau in µs).
+func (l *MemoryLimiter) reserveLocked(now time.Time, name string, T, tau int64) time.Duration {
+	interval, tolerance := time.Duration(T)*time.Microsecond, time.Duration(tau)*time.Microsecond
 	tat := l.tats[name]
 	if tat.Before(now) {
 		tat = now
@@ -50,7 +75,7 @@ func (l *MemoryLimiter) Reserve(ctx context.Context, name string, rate float64, 
 		at = now
 	}
 	l.tats[name] = tat.Add(interval)
-	return at.Sub(now), nil
+	return at.Sub(now)
 }
 
 // Pause makes Paused report at least d (a longer pause is kept).

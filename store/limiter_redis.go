@@ -22,6 +22,7 @@ type RedisLimiter struct {
 	client  redis.UniversalClient
 	prefix  string
 	reserve *redis.Script
+	acquire *redis.Script
 	pause   *redis.Script
 }
 
@@ -31,23 +32,42 @@ func (r *Redis) Limiter() *RedisLimiter {
 		client:  r.client,
 		prefix:  r.prefix,
 		reserve: redis.NewScript(gcraScript),
+		acquire: redis.NewScript(acquireScript),
 		pause:   redis.NewScript(pauseScript),
 	}
 }
 
+// gcraFunc is the Lua function gcra(key, T, tau): it reserves one slot of
+// the limit whose TAT key is key (emission interval T µs, tolerance tau µs
+// = burst-1 intervals) on the Redis server's clock and returns the wait in
+// µs (0: now). The queue's claim scripts use it too.
+const gcraFunc = `
+local function gcra(key, T, tau)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local at = tat - tau
+  if at < now then at = now end
+  local ntat = tat + T
+  redis.call('SET', key, string.format('%d', ntat), 'PX', math.ceil((ntat - now) / 1000) + 1000)
+  return at - now
+end
+`
+
 // gcraScript reserves one slot. KEYS: the TAT key. ARGV: emission interval
 // µs, tolerance µs (burst-1 intervals). Returns the wait in µs (0: now).
-const gcraScript = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local T, tau = tonumber(ARGV[1]), tonumber(ARGV[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tat < now then tat = now end
-local at = tat - tau
-if at < now then at = now end
-local ntat = tat + T
-redis.call('SET', KEYS[1], string.format('%d', ntat), 'PX', math.ceil((ntat - now) / 1000) + 1000)
-return at - now
+const gcraScript = gcraFunc + `
+return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+`
+
+// acquireScript returns {1, pause ms} while the pause is in force (taking
+// no slot), else reserves a slot like gcraScript and returns {0, wait µs}.
+// KEYS: the TAT key, the pause key. ARGV: as gcraScript.
+const acquireScript = gcraFunc + `
+local p = redis.call('PTTL', KEYS[2])
+if p > 0 then return {1, p} end
+return {0, gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))}
 `
 
 // pauseScript extends the pause to at least ARGV[1] ms. KEYS: pause key.
@@ -67,6 +87,9 @@ func gcraParams(rate float64, burst int) (int64, int64, error) {
 	return T, T * int64(max(burst, 1)-1), nil
 }
 
+func (l *RedisLimiter) limitKey(name string) string { return l.prefix + ":rl:" + name }
+func (l *RedisLimiter) pauseKey() string            { return l.prefix + ":pause" }
+
 // Reserve takes the next slot of the limit name (rate per second, up to
 // burst at once) and returns how long the caller must wait before using it
 // (0: now). The slot is taken even if the caller does not use it.
@@ -75,11 +98,33 @@ func (l *RedisLimiter) Reserve(ctx context.Context, name string, rate float64, b
 	if err != nil {
 		return 0, err
 	}
-	us, err := l.reserve.Run(ctx, l.client, []string{l.prefix + ":rl:" + name}, T, tau).Int64()
+	us, err := l.reserve.Run(ctx, l.client, []string{l.limitKey(name)}, T, tau).Int64()
 	if err != nil {
 		return 0, unavailable("rate limit", err)
 	}
 	return time.Duration(us) * time.Microsecond, nil
+}
+
+// Acquire is Paused and Reserve in one step: while a pause is in force it
+// returns how long it still lasts (paused > 0) and takes no slot; else it
+// takes the next slot of the limit name and returns how long the caller
+// must wait before using it.
+func (l *RedisLimiter) Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error) {
+	T, tau, err := gcraParams(rate, burst)
+	if err != nil {
+		return 0, 0, err
+	}
+	res, err := l.acquire.Run(ctx, l.client, []string{l.limitKey(name), l.pauseKey()}, T, tau).Int64Slice()
+	if err != nil {
+		return 0, 0, unavailable("rate limit", err)
+	}
+	if len(res) != 2 {
+		return 0, 0, unavailable("rate limit", fmt.Errorf("unexpected script reply %v", res))
+	}
+	if res[0] == 1 {
+		return 0, time.Duration(res[1]) * time.Millisecond, nil
+	}
+	return time.Duration(res[1]) * time.Microsecond, 0, nil
 }
 
 // Pause makes Paused report at least d for every replica (an existing
@@ -88,7 +133,7 @@ func (l *RedisLimiter) Pause(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
 	}
-	if err := l.pause.Run(ctx, l.client, []string{l.prefix + ":pause"}, ttlMillis(d)).Err(); err != nil {
+	if err := l.pause.Run(ctx, l.client, []string{l.pauseKey()}, ttlMillis(d)).Err(); err != nil {
 		return unavailable("pause", err)
 	}
 	return nil
@@ -96,7 +141,7 @@ func (l *RedisLimiter) Pause(ctx context.Context, d time.Duration) error {
 
 // Paused returns how long the current pause still lasts (0: none).
 func (l *RedisLimiter) Paused(ctx context.Context) (time.Duration, error) {
-	d, err := l.client.PTTL(ctx, l.prefix+":pause").Result()
+	d, err := l.client.PTTL(ctx, l.pauseKey()).Result()
 	if err != nil {
 		return 0, unavailable("paused", err)
 	}

@@ -14,6 +14,7 @@ type limiter interface {
 	Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error)
 	Pause(ctx context.Context, d time.Duration) error
 	Paused(ctx context.Context) (time.Duration, error)
+	Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error)
 }
 
 var (
@@ -21,19 +22,27 @@ var (
 	_ limiter = (*store.MemoryLimiter)(nil)
 )
 
+// limiterBackend names a limiter implementation; pair returns two
+// limiters sharing one budget.
+type limiterBackend struct {
+	name string
+	pair func(t *testing.T) (limiter, limiter)
+}
+
 func TestLimiters(t *testing.T) {
 	srv := redistest.Start(t)
-	backends := []struct {
-		name string
-		// pair returns two limiters sharing one budget.
-		pair func(t *testing.T) (limiter, limiter)
-	}{
+	runLimiterContract(t, []limiterBackend{
 		{"memory", func(t *testing.T) (limiter, limiter) { l := store.NewMemoryLimiter(nil); return l, l }},
 		{"redis", func(t *testing.T) (limiter, limiter) {
 			prefix := "rl" + t.Name()
 			return store.NewRedis(srv.Client(t), prefix).Limiter(), store.NewRedis(srv.Client(t), prefix).Limiter()
 		}},
-	}
+	})
+}
+
+// runLimiterContract runs the limiter tests against every backend (the
+// Sentinel and Cluster tests call it too).
+func runLimiterContract(t *testing.T, backends []limiterBackend) {
 	for _, b := range backends {
 		t.Run(b.name+"/gcra admits burst then rate", func(t *testing.T) {
 			l1, l2 := b.pair(t)
@@ -81,6 +90,32 @@ func TestLimiters(t *testing.T) {
 			}
 			if p, err := l2.Paused(qctx(t)); err != nil || p < 9*time.Second || p > 10*time.Second {
 				t.Fatalf("Paused = %v, %v; want about 10s", p, err)
+			}
+		})
+		t.Run(b.name+"/acquire takes no slot while paused", func(t *testing.T) {
+			l1, l2 := b.pair(t)
+			const rate, burst = 10.0, 2
+			for i := range burst {
+				if w, p, err := l1.Acquire(qctx(t), "acq", rate, burst); err != nil || p != 0 || w > 5*time.Millisecond {
+					t.Fatalf("Acquire %d = wait %v, paused %v, %v; want a slot now", i, w, p, err)
+				}
+			}
+			if err := l2.Pause(qctx(t), 200*time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				if w, p, err := l1.Acquire(qctx(t), "acq", rate, burst); err != nil || w != 0 || p <= 0 || p > 200*time.Millisecond {
+					t.Fatalf("Acquire while paused = wait %v, paused %v, %v; want the pause", w, p, err)
+				}
+			}
+			// The burst is spent; the paused calls took nothing: the next
+			// slot is one interval after the second.
+			w, err := l2.Reserve(qctx(t), "acq", rate, burst)
+			if err != nil || w > 100*time.Millisecond {
+				t.Fatalf("Reserve after the paused Acquires = %v, %v; want at most one interval", w, err)
+			}
+			if _, _, err := l1.Acquire(qctx(t), "acq", -1, 1); err == nil {
+				t.Fatal("negative rate accepted")
 			}
 		})
 	}

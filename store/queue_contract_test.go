@@ -17,8 +17,10 @@ import (
 // delivery package declares the same interface).
 type queue interface {
 	Enqueue(ctx context.Context, n store.Notification, qOpts store.EnqueueOptions) (store.Notification, bool, error)
-	Claim(ctx context.Context, now time.Time, qLease, qRetention time.Duration) (store.Claim, bool, error)
+	Claim(ctx context.Context, now time.Time, opts store.ClaimOptions) (store.Claim, bool, error)
 	Settle(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, qRetention time.Duration) error
+	SettleAndClaim(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, opts store.ClaimOptions) (store.Claim, bool, error)
+	Backlog(ctx context.Context) (int64, time.Time, error)
 	Migrate(ctx context.Context, c store.Claim, newChat int64, now time.Time) error
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	Get(ctx context.Context, id string) (store.Notification, error)
@@ -35,7 +37,10 @@ const (
 	qRetention = time.Hour
 )
 
-var qOpts = store.EnqueueOptions{Retention: qRetention, IdempotencyTTL: 25 * time.Hour}
+var (
+	qOpts      = store.EnqueueOptions{Retention: qRetention, IdempotencyTTL: 25 * time.Hour}
+	qClaimOpts = store.ClaimOptions{Lease: qLease, Retention: qRetention}
+)
 
 func TestMemoryQueueContract(t *testing.T) {
 	runQueueContract(t, func(t *testing.T) queue { return store.NewMemoryQueue(nil) })
@@ -74,7 +79,7 @@ func mustEnqueue(t *testing.T, q queue, n store.Notification) {
 
 func mustClaim(t *testing.T, q queue, now time.Time) store.Claim {
 	t.Helper()
-	c, ok, err := q.Claim(qctx(t), now, qLease, qRetention)
+	c, ok, err := q.Claim(qctx(t), now, qClaimOpts)
 	if err != nil || !ok {
 		t.Fatalf("Claim(%v) = ok %v, %v; want a claim", now, ok, err)
 	}
@@ -83,7 +88,7 @@ func mustClaim(t *testing.T, q queue, now time.Time) store.Claim {
 
 func mustNoClaim(t *testing.T, q queue, now time.Time) {
 	t.Helper()
-	c, ok, err := q.Claim(qctx(t), now, qLease, qRetention)
+	c, ok, err := q.Claim(qctx(t), now, qClaimOpts)
 	if err != nil || ok {
 		t.Fatalf("Claim(%v) = %+v ok %v, %v; want none", now, c, ok, err)
 	}
@@ -111,7 +116,7 @@ func drainOrder(t *testing.T, q queue, now time.Time) []string {
 	t.Helper()
 	var ids []string
 	for range 1000 {
-		c, ok, err := q.Claim(qctx(t), now, qLease, qRetention)
+		c, ok, err := q.Claim(qctx(t), now, qClaimOpts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,6 +128,16 @@ func drainOrder(t *testing.T, q queue, now time.Time) []string {
 	}
 	t.Fatal("drain did not end")
 	return nil
+}
+
+// checkBacklog fails unless the queue's backlog is depth notifications,
+// the oldest created at oldest.
+func checkBacklog(t *testing.T, q queue, depth int64, oldest time.Time) {
+	t.Helper()
+	d, o, err := q.Backlog(qctx(t))
+	if err != nil || d != depth || !o.Equal(oldest) {
+		t.Fatalf("Backlog = %d, %v, %v; want %d, %v", d, o, err, depth, oldest)
+	}
 }
 
 func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
@@ -335,6 +350,85 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				t.Fatalf("order after migrate = %v", got)
 			}
 		}},
+		{"backlog counts queued and sending notifications", func(t *testing.T, q queue) {
+			checkBacklog(t, q, 0, time.Time{})
+			mustEnqueue(t, q, notif("a", "u1", 1, t0, "a1", "a2"))
+			mustEnqueue(t, q, notif("b", "u1", 1, t0.Add(time.Second)))
+			mustEnqueue(t, q, notif("c", "u2", -2, t0.Add(2*time.Second)))
+			dup := notif("a-again", "u1", 1, t0.Add(3*time.Second))
+			dup.IdempotencyKey = "k"
+			mustEnqueue(t, q, dup)
+			dup.ID = "a-dup"
+			if _, isDup, err := q.Enqueue(qctx(t), dup, qOpts); err != nil || !isDup {
+				t.Fatalf("duplicate Enqueue = %v, %v", isDup, err)
+			}
+			checkBacklog(t, q, 4, t0)
+			c := mustClaim(t, q, t0.Add(5*time.Second)) // a, SENDING
+			checkBacklog(t, q, 4, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			checkBacklog(t, q, 4, t0) // one part of two sent
+			c = mustClaim(t, q, t0.Add(5*time.Second))
+			if c.Notification.ID != "a" {
+				t.Fatalf("claim = %s, want a", c.Notification.ID)
+			}
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 2, NextAt: t0}, t0)
+			checkBacklog(t, q, 3, t0.Add(time.Second))
+			c = mustClaim(t, q, t0.Add(5*time.Second))
+			if c.Notification.ID != "b" {
+				t.Fatalf("claim = %s, want b", c.Notification.ID)
+			}
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeRetry, Retries: 1, NextAt: t0}, t0)
+			checkBacklog(t, q, 3, t0.Add(time.Second))
+			c = mustClaim(t, q, t0.Add(5*time.Second))
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeFail, Reason: "blocked", NextAt: t0.Add(time.Minute)}, t0)
+			checkBacklog(t, q, 2, t0.Add(2*time.Second))
+			c = mustClaim(t, q, t0.Add(5*time.Second))
+			if c.ChatID != -2 {
+				t.Fatalf("claim chat %d, want -2", c.ChatID)
+			}
+			if err := q.Migrate(qctx(t), c, -1002, t0); err != nil {
+				t.Fatal(err)
+			}
+			checkBacklog(t, q, 2, t0.Add(2*time.Second))
+			if got := drainOrder(t, q, t0.Add(time.Minute)); len(got) != 2 {
+				t.Fatalf("drained %v, want c and a-again", got)
+			}
+			checkBacklog(t, q, 0, time.Time{})
+		}},
+		{"settle and claim in one step", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("a1", "u1", 1, t0))
+			mustEnqueue(t, q, notif("a2", "u1", 1, t0))
+			mustEnqueue(t, q, notif("b1", "u2", 2, t0.Add(time.Millisecond)))
+			ca := mustClaim(t, q, t0.Add(time.Millisecond))
+			if ca.Notification.ID != "a1" {
+				t.Fatalf("claim = %s, want a1", ca.Notification.ID)
+			}
+			// a1 sent; chat 1 waits a second, so the next claim is chat 2.
+			cb, ok, err := q.SettleAndClaim(qctx(t), ca, store.Outcome{Kind: store.OutcomePartSent, MessageID: 5, Attempts: 1,
+				NextAt: t0.Add(time.Second)}, t0.Add(time.Millisecond), qClaimOpts)
+			if err != nil || !ok || cb.Notification.ID != "b1" || cb.ChatID != 2 || cb.Notification.State != store.StateSending ||
+				cb.Token == "" || cb.Token == ca.Token || !cb.LeaseUntil.Equal(t0.Add(time.Millisecond+qLease)) {
+				t.Fatalf("SettleAndClaim = %+v, %v, %v; want b1", cb, ok, err)
+			}
+			if n := mustGet(t, q, "a1"); n.State != store.StateSent || fmt.Sprint(n.MessageIDs) != "[5]" || n.Attempts != 1 {
+				t.Fatalf("a1 after SettleAndClaim: %+v", n)
+			}
+			// The stale a1 claim is fenced and claims nothing.
+			if _, ok, err := q.SettleAndClaim(qctx(t), ca, store.Outcome{Kind: store.OutcomePartSent, MessageID: 6, NextAt: t0},
+				t0.Add(2*time.Second), qClaimOpts); !errors.Is(err, store.ErrLeaseLost) || ok {
+				t.Fatalf("stale SettleAndClaim = %v, %v; want ErrLeaseLost", ok, err)
+			}
+			// b1 sent; chat 1 is not due before t0+1s: nothing claimed.
+			_, ok, err = q.SettleAndClaim(qctx(t), cb, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0},
+				t0.Add(2*time.Millisecond), qClaimOpts)
+			if err != nil || ok {
+				t.Fatalf("SettleAndClaim with nothing due = %v, %v", ok, err)
+			}
+			c := mustClaim(t, q, t0.Add(time.Second))
+			if c.Notification.ID != "a2" {
+				t.Fatalf("claim = %s, want a2", c.Notification.ID)
+			}
+		}},
 		{"records expire after qRetention", func(t *testing.T, q queue) {
 			n := notif("short", "u1", 42, time.Now())
 			n.IdempotencyKey = "k"
@@ -352,6 +446,7 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				}
 				time.Sleep(20 * time.Millisecond) // polling an expiry, not synchronisation
 			}
+			checkBacklog(t, q, 0, time.Time{})
 			// The expired record is skipped by Claim; the key still dedupes.
 			mustNoClaim(t, q, time.Now())
 			n2 := notif("again", "u1", 42, time.Now())
@@ -364,5 +459,108 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newQueue(t)) })
+	}
+}
+
+func TestRedisQueueClaimReportsLink(t *testing.T) {
+	srv := redistest.Start(t)
+	st := store.NewRedis(srv.Client(t), "ql")
+	q := st.Queue()
+	if q.Links() != store.Store(st) {
+		t.Fatal("Links() is not the store the queue was made from")
+	}
+	t0 := time.Now().Truncate(time.Millisecond)
+	if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "tok", UserID: "u1", ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ConsumeLinkToken(qctx(t), "tok", 42, "alice", t0); err != nil {
+		t.Fatal(err)
+	}
+	mustEnqueue(t, q, notif("a", "u1", 42, t0))
+	mustEnqueue(t, q, notif("b", "u2", 43, t0.Add(time.Millisecond))) // u2 is not linked
+	c := mustClaim(t, q, t0.Add(time.Second))
+	if c.Notification.ID != "a" || !c.LinkChecked || c.LinkedChat != 42 {
+		t.Fatalf("claim = %+v; want a, linked to 42", c)
+	}
+	if err := st.Unlink(qctx(t), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	next, ok, err := q.SettleAndClaim(qctx(t), c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0},
+		t0.Add(time.Second), qClaimOpts)
+	if err != nil || !ok || next.Notification.ID != "b" || !next.LinkChecked || next.LinkedChat != 0 {
+		t.Fatalf("SettleAndClaim = %+v, %v, %v; want b, not linked", next, ok, err)
+	}
+	m := store.NewMemoryQueue(nil)
+	mustEnqueue(t, m, notif("a", "u1", 42, t0))
+	if c := mustClaim(t, m, t0); c.LinkChecked {
+		t.Fatalf("memory claim = %+v; want LinkChecked false", c)
+	}
+}
+
+func TestRedisQueueClaimReservesGlobalSlot(t *testing.T) {
+	srv := redistest.Start(t)
+	st := store.NewRedis(srv.Client(t), "qr")
+	q, lim := st.Queue(), st.Limiter()
+	if !q.SharesLimiter(lim) || q.SharesLimiter(store.NewRedis(srv.Client(t), "other").Limiter()) ||
+		q.SharesLimiter(store.NewMemoryLimiter(nil)) {
+		t.Fatal("SharesLimiter is wrong")
+	}
+	t0 := time.Now().Truncate(time.Millisecond)
+	link := func(user string, chat int64) {
+		t.Helper()
+		if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "t" + user, UserID: user, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.ConsumeLinkToken(qctx(t), "t"+user, chat, user, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link("u1", 1)
+	link("u3", 3)
+	link("u4", 4)
+	mustEnqueue(t, q, notif("a", "u1", 1, t0))
+	mustEnqueue(t, q, notif("b", "u2", 2, t0.Add(time.Millisecond)))    // not linked
+	mustEnqueue(t, q, notif("c", "u3", 33, t0.Add(2*time.Millisecond))) // linked to another chat
+	mustEnqueue(t, q, notif("d", "u4", 4, t0.Add(-2*time.Hour)))        // older than MaxAge
+	mustEnqueue(t, q, notif("e", "u1", 1, t0.Add(3*time.Millisecond)))  // behind a
+	opts := store.ClaimOptions{Lease: qLease, Retention: qRetention, MaxAge: time.Hour,
+		Limit: store.RateLimit{Name: "global", Rate: 1, Burst: 1}}
+	now := t0.Add(time.Second)
+	got := map[string]store.Claim{}
+	for range 4 {
+		c, ok, err := q.Claim(qctx(t), now, opts)
+		if err != nil || !ok {
+			t.Fatalf("Claim = %v, %v", ok, err)
+		}
+		got[c.Notification.ID] = c
+	}
+	if c := got["a"]; !c.Reserved || c.Wait > 5*time.Millisecond || c.LinkedChat != 1 {
+		t.Fatalf("claim of a = %+v; want a slot now", c)
+	}
+	for _, id := range []string{"b", "c", "d"} {
+		if c, ok := got[id]; !ok || c.Reserved {
+			t.Fatalf("claim of %s = %+v (claimed %v); want claimed without a slot", id, c, ok)
+		}
+	}
+	// One slot was taken: the next is one interval (1 s) later, not four.
+	if w, err := lim.Reserve(qctx(t), "global", 1, 1); err != nil || w < 500*time.Millisecond || w > time.Second {
+		t.Fatalf("Reserve after the claims = %v, %v; want about 1s", w, err)
+	}
+	// The pause stops claims (and settles still go through).
+	if err := lim.Pause(qctx(t), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	next, ok, err := q.SettleAndClaim(qctx(t), got["a"], store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: now}, now, opts)
+	if err != nil || ok || next.Paused <= 500*time.Millisecond || next.Paused > time.Second {
+		t.Fatalf("SettleAndClaim while paused = %+v, %v, %v; want settled, paused about 1s", next, ok, err)
+	}
+	if n := mustGet(t, q, "a"); n.State != store.StateSent {
+		t.Fatalf("a = %+v; want SENT", n)
+	}
+	if c, ok, err := q.Claim(qctx(t), now, opts); err != nil || ok || c.Paused <= 0 {
+		t.Fatalf("Claim while paused = %+v, %v, %v", c, ok, err)
+	}
+	if c := mustClaim(t, q, now); c.Notification.ID != "e" || c.Reserved { // no limit given: the pause does not apply
+		t.Fatalf("claim without a limit = %+v", c)
 	}
 }

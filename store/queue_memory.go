@@ -186,14 +186,21 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 
 // Claim first returns chats whose lease expired before now to the schedule
 // (the visibility timeout), then leases the due chat with the earliest
-// schedule time for lease and marks its head notification SENDING. ok is
-// false when no chat is due.
-func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, lease, retention time.Duration) (Claim, bool, error) {
+// schedule time for opts.Lease and marks its head notification SENDING.
+// ok is false when no chat is due. opts.Limit and MaxAge are ignored: the
+// claim reserves nothing and reads no link.
+func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, opts ClaimOptions) (Claim, bool, error) {
 	clock, err := m.lock(ctx, "claim")
 	if err != nil {
 		return Claim{}, false, err
 	}
 	defer m.mu.Unlock()
+	c, ok := m.claimLocked(clock, now, opts.Lease, opts.Retention)
+	return c, ok, nil
+}
+
+// claimLocked is Claim under the lock.
+func (m *MemoryQueue) claimLocked(clock, now time.Time, lease, retention time.Duration) (Claim, bool) {
 	for chat, l := range m.leases {
 		if !now.Before(l.until) {
 			delete(m.leases, chat)
@@ -212,7 +219,7 @@ func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, lease, retention
 			}
 		}
 		if !found {
-			return Claim{}, false, nil
+			return Claim{}, false
 		}
 		q := m.queues[chat]
 		if len(q) == 0 {
@@ -235,7 +242,7 @@ func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, lease, retention
 		}
 		r.expires = clock.Add(retention)
 		c.Notification = r.n.clone()
-		return c, true, nil
+		return c, true
 	}
 }
 
@@ -272,6 +279,31 @@ func (m *MemoryQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.T
 		return err
 	}
 	defer m.mu.Unlock()
+	return m.settleLocked(clock, c, o, now, retention)
+}
+
+// SettleAndClaim settles c like Settle and then, in the same step, claims
+// the next due chat like Claim (at now, with opts). It fails with
+// ErrLeaseLost, changing and claiming nothing, when c's lease was taken
+// over; ok is false when it settled and no chat is due.
+func (m *MemoryQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now time.Time, opts ClaimOptions) (Claim, bool, error) {
+	clock, err := m.lock(ctx, "settle and claim")
+	if err != nil {
+		return Claim{}, false, err
+	}
+	defer m.mu.Unlock()
+	if err := m.settleLocked(clock, c, o, now, opts.Retention); err != nil {
+		return Claim{}, false, err
+	}
+	next, ok := m.claimLocked(clock, now, opts.Lease, opts.Retention)
+	return next, ok, nil
+}
+
+// settleLocked is Settle under the lock.
+func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time.Time, retention time.Duration) error {
+	if o.Kind < OutcomePartSent || o.Kind > OutcomeRelease {
+		return fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
+	}
 	if err := m.checkLeaseLocked(c); err != nil {
 		return err
 	}
@@ -374,6 +406,34 @@ func (m *MemoryQueue) NextDue(ctx context.Context) (time.Time, bool, error) {
 		}
 	}
 	return best, found, nil
+}
+
+// Backlog returns the number of notifications QUEUED or SENDING across all
+// chats and the CreatedAt of the oldest of them (zero when none). It walks
+// the backlogs: O(n) under the lock.
+func (m *MemoryQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
+	clock, err := m.lock(ctx, "backlog")
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	defer m.mu.Unlock()
+	var (
+		depth  int64
+		oldest time.Time
+	)
+	for _, q := range m.queues {
+		for _, id := range q {
+			r := m.recLocked(id, clock)
+			if r == nil {
+				continue
+			}
+			depth++
+			if oldest.IsZero() || r.n.CreatedAt.Before(oldest) {
+				oldest = r.n.CreatedAt
+			}
+		}
+	}
+	return depth, oldest, nil
 }
 
 // Get returns the notification id or ErrNotFound.

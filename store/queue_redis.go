@@ -9,6 +9,7 @@ package store
 //	<p>:lease                   zset: chat → unix ms when the chat's lease expires
 //	<p>:leasetok                hash: chat → fencing token of the current lease
 //	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
+//	<p>:pending                 zset: id → created_at unix ms of every notification QUEUED or SENDING (Backlog)
 //
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
@@ -16,8 +17,10 @@ package store
 // failure_reason, created_at, updated_at (unix ms).
 //
 // Every operation is one Lua script, so enqueue (record + backlog + schedule
-// + idempotency key + summary), claim and settle are atomic. A chat is in
-// at most one of sched and lease.
+// + idempotency key + summary + pending), claim and settle are atomic. A
+// chat is in at most one of sched and lease. Claims also read the claimed
+// user's link (<p>:user:<user>:link, see redis.go), so that the dispatcher
+// need not read it again before sending.
 
 import (
 	"context"
@@ -38,31 +41,43 @@ import (
 type RedisQueue struct {
 	client redis.UniversalClient
 	prefix string
+	owner  *Redis
 
-	enqueue *redis.Script
-	claim   *redis.Script
-	settle  *redis.Script
-	migrate *redis.Script
+	enqueue     *redis.Script
+	claim       *redis.Script
+	settle      *redis.Script
+	settleClaim *redis.Script
+	migrate     *redis.Script
+	backlog     *redis.Script
 }
 
 // Queue returns the notification queue stored under r's prefix, on r's
-// client (closing r closes it).
+// client (closing r closes it). Its claims read the users' links of r.
 func (r *Redis) Queue() *RedisQueue {
 	return &RedisQueue{
-		client:  r.client,
-		prefix:  r.prefix,
-		enqueue: redis.NewScript(enqueueScript),
-		claim:   redis.NewScript(claimQueueScript),
-		settle:  redis.NewScript(settleScript),
-		migrate: redis.NewScript(migrateScript),
+		client:      r.client,
+		prefix:      r.prefix,
+		owner:       r,
+		enqueue:     redis.NewScript(enqueueScript),
+		claim:       redis.NewScript(claimQueueScript),
+		settle:      redis.NewScript(settleScript),
+		settleClaim: redis.NewScript(settleClaimScript),
+		migrate:     redis.NewScript(migrateScript),
+		backlog:     redis.NewScript(backlogScript),
 	}
 }
 
-// enqueueScript. KEYS: idem key ("" when none), record, backlog, sched,
-// lease, summary. ARGV: id, chat, created ms, retention ms, idem ttl ms,
-// then record field/value pairs. Returns {1, id} or {0, existing id}.
+// Links returns the link store whose links the claims report
+// ([Claim.LinkChecked]): the [Redis] the queue was made from.
+func (q *RedisQueue) Links() Store { return q.owner }
+
+// enqueueScript. KEYS: idem key (an untouched placeholder when none),
+// record, backlog, sched, lease, summary, pending. ARGV: id, chat, created
+// ms, retention ms, idem ttl ms ("" when no idem key), then record
+// field/value pairs. Returns {1, id} or {0, existing
+// id}.
 const enqueueScript = `
-if KEYS[1] ~= '' then
+if ARGV[5] ~= '' then
   local ex = redis.call('GET', KEYS[1])
   if ex then return {0, ex} end
 end
@@ -73,111 +88,187 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('RPUSH', KEYS[3], id)
+redis.call('ZADD', KEYS[7], now, id)
 if not redis.call('ZSCORE', KEYS[5], chat) then
   redis.call('ZADD', KEYS[4], 'NX', now, chat)
 end
-if KEYS[1] ~= '' then redis.call('SET', KEYS[1], id, 'PX', ARGV[5]) end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[1], id, 'PX', ARGV[5]) end
 redis.call('HINCRBY', KEYS[6], 'queued', 1)
 redis.call('HSET', KEYS[6], 'last', id)
 redis.call('PEXPIRE', KEYS[6], ARGV[4])
 return {1, id}
 `
 
-// claimQueueScript. KEYS: sched, lease, leasetok. ARGV: prefix, now ms,
-// lease ms, token, retention ms. Returns nil or {chat, HGETALL of record...}.
-const claimQueueScript = `
-local p, now, lease = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-for _, chat in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)) do
-  redis.call('ZREM', KEYS[2], chat)
-  redis.call('HDEL', KEYS[3], chat)
-  redis.call('ZADD', KEYS[1], now, chat)
-end
-for _ = 1, 100 do
-  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 1)
-  if #due == 0 then return false end
-  local chat = due[1]
-  local q = p .. ':q:' .. chat
-  local id = redis.call('LINDEX', q, 0)
-  if not id then
-    redis.call('ZREM', KEYS[1], chat)
-  else
-    local nk = p .. ':n:' .. id
-    if redis.call('EXISTS', nk) == 0 then
-      redis.call('LPOP', q)
+// claimFunc is the Lua function behind Claim. sched, lease, leasetok and
+// pending are keys; p the prefix; now (number) and nows (the same as a
+// string) unix ms; leasems and retention in ms; token the fencing token;
+// lim is nil or {limit key, pause key, interval µs, tolerance µs, max age
+// ms}. It returns false when no chat is due, {'p', pause ms} while paused
+// (lim given), or {chat, linked chat or empty, reserved wait µs or empty,
+// record field/value pairs...}.
+const claimFunc = gcraFunc + `
+local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, token, retention, lim)
+  if lim then
+    local ps = redis.call('PTTL', lim[2])
+    if ps > 0 then return {'p', tostring(ps)} end
+  end
+  for _, chat in ipairs(redis.call('ZRANGEBYSCORE', lease, '-inf', now)) do
+    redis.call('ZREM', lease, chat)
+    redis.call('HDEL', leasetok, chat)
+    redis.call('ZADD', sched, now, chat)
+  end
+  for _ = 1, 100 do
+    local due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, 1)
+    if #due == 0 then return false end
+    local chat = due[1]
+    local q = p .. ':q:' .. chat
+    local id = redis.call('LINDEX', q, 0)
+    if not id then
+      redis.call('ZREM', sched, chat)
     else
-      redis.call('ZREM', KEYS[1], chat)
-      redis.call('ZADD', KEYS[2], now + lease, chat)
-      redis.call('HSET', KEYS[3], chat, ARGV[4])
-      if redis.call('HGET', nk, 'state') == '1' then
-        redis.call('HSET', nk, 'state', '2', 'updated_at', ARGV[2])
+      local nk = p .. ':n:' .. id
+      local rec = redis.call('HGETALL', nk)
+      if #rec == 0 then
+        redis.call('LPOP', q)
+        redis.call('ZREM', pending, id)
+      else
+        redis.call('ZREM', sched, chat)
+        redis.call('ZADD', lease, now + leasems, chat)
+        redis.call('HSET', leasetok, chat, token)
+        local user, created, si, ui = '', 0, nil, nil
+        for i = 1, #rec - 1, 2 do
+          local f = rec[i]
+          if f == 'user_id' then user = rec[i + 1]
+          elseif f == 'created_at' then created = tonumber(rec[i + 1]) or 0
+          elseif f == 'state' then si = i + 1
+          elseif f == 'updated_at' then ui = i + 1 end
+        end
+        if si and rec[si] == '1' then
+          redis.call('HSET', nk, 'state', '2', 'updated_at', nows)
+          rec[si] = '2'
+          if ui then rec[ui] = nows end
+        end
+        redis.call('PEXPIRE', nk, retention)
+        local linked = redis.call('HGET', p .. ':user:' .. user .. ':link', 'chat') or ''
+        local wait = ''
+        if lim and linked == chat and (lim[5] <= 0 or now - created < lim[5]) then
+          wait = tostring(gcra(lim[1], lim[3], lim[4]))
+        end
+        local out = {chat, linked, wait}
+        for _, v in ipairs(rec) do out[#out + 1] = v end
+        return out
       end
-      redis.call('PEXPIRE', nk, ARGV[5])
-      local out = {chat}
-      for _, v in ipairs(redis.call('HGETALL', nk)) do out[#out + 1] = v end
-      return out
     end
   end
+  return false
 end
-return false
+
+-- limArgs returns claim's lim from the arguments a[i..i+4] (limit key, pause
+-- key, interval µs, tolerance µs, max age ms), or nil when the key is empty.
+local function limArgs(a, i)
+  if a[i] == '' then return nil end
+  return {a[i], a[i + 1], tonumber(a[i + 2]), tonumber(a[i + 3]), tonumber(a[i + 4])}
+end
+`
+
+// claimQueueScript. KEYS: sched, lease, leasetok, pending. ARGV: prefix,
+// now ms, lease ms, token, retention ms, then limit key (empty for none),
+// pause key, interval µs, tolerance µs, max age ms. Returns what claimFunc
+// does (nil for false).
+const claimQueueScript = claimFunc + `
+return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]), ARGV[2], tonumber(ARGV[3]), ARGV[4],
+  ARGV[5], limArgs(ARGV, 6))
+`
+
+// settleFunc is the Lua function behind Settle. rec, backlog, sched, lease,
+// leasetok and pending are keys, usp the summary key prefix (without the
+// user). a holds the arguments: chat, token, id, now ms, kind, retention
+// ms, next ms, message id, attempts, retries, last error, reason. It
+// returns 1, or 0 when the lease was lost.
+const settleFunc = `
+local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
+  local chat, id = a[1], a[3]
+  if redis.call('HGET', leasetok, chat) ~= a[2] then return 0 end
+  redis.call('ZREM', lease, chat)
+  redis.call('HDEL', leasetok, chat)
+  local function unqueue()
+    if redis.call('LINDEX', backlog, 0) == id then redis.call('LPOP', backlog)
+    else redis.call('LREM', backlog, 1, id) end
+    redis.call('ZREM', pending, id)
+  end
+  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids')
+  if r[1] then
+    local kind, final = a[5], nil
+    if a[9] ~= '0' then redis.call('HINCRBY', rec, 'attempts', a[9]) end
+    if a[10] ~= '0' then redis.call('HINCRBY', rec, 'retries', a[10]) end
+    local set = {'updated_at', a[4]}
+    if a[11] ~= '' then set[#set + 1] = 'last_error'; set[#set + 1] = a[11] end
+    if kind == 'sent' then
+      local ids = r[4] or ''
+      if ids ~= '' then ids = ids .. ',' end
+      local np = (tonumber(r[2]) or 0) + 1
+      set[#set + 1] = 'message_ids'; set[#set + 1] = ids .. a[8]
+      set[#set + 1] = 'next_part'; set[#set + 1] = tostring(np)
+      set[#set + 1] = 'state'
+      if np >= (tonumber(r[3]) or 1) then
+        set[#set + 1] = '3'
+        final = 'sent'
+      else
+        set[#set + 1] = '2'
+      end
+    elseif kind == 'fail' then
+      set[#set + 1] = 'state'; set[#set + 1] = '4'
+      set[#set + 1] = 'failure_reason'; set[#set + 1] = a[12]
+      final = 'failed'
+    elseif r[2] == '0' then
+      set[#set + 1] = 'state'; set[#set + 1] = '1'
+    end
+    redis.call('HSET', rec, unpack(set))
+    redis.call('PEXPIRE', rec, a[6])
+    local us = usp .. r[1]
+    if final then
+      unqueue()
+      redis.call('HINCRBY', us, 'queued', -1)
+      redis.call('HINCRBY', us, final, 1)
+    end
+    redis.call('PEXPIRE', us, a[6])
+  else
+    unqueue()
+  end
+  if redis.call('LLEN', backlog) > 0 then
+    redis.call('ZADD', sched, a[7], chat)
+  end
+  return 1
+end
 `
 
 // settleScript. KEYS: record, backlog, sched, lease, leasetok, summary
-// prefix (without user). ARGV: chat, token, id, now ms, kind, retention ms,
-// next ms, message id, attempts, retries, last error, reason. Returns 1, or
-// 0 when the lease was lost.
-const settleScript = `
-local chat, id = ARGV[1], ARGV[3]
-if redis.call('HGET', KEYS[5], chat) ~= ARGV[2] then return 0 end
-redis.call('ZREM', KEYS[4], chat)
-redis.call('HDEL', KEYS[5], chat)
-local function unqueue()
-  if redis.call('LINDEX', KEYS[2], 0) == id then redis.call('LPOP', KEYS[2])
-  else redis.call('LREM', KEYS[2], 1, id) end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  local kind = ARGV[5]
-  local us = KEYS[6] .. redis.call('HGET', KEYS[1], 'user_id')
-  redis.call('HINCRBY', KEYS[1], 'attempts', ARGV[9])
-  redis.call('HINCRBY', KEYS[1], 'retries', ARGV[10])
-  if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'last_error', ARGV[11]) end
-  if kind == 'sent' then
-    local ids = redis.call('HGET', KEYS[1], 'message_ids') or ''
-    if ids ~= '' then ids = ids .. ',' end
-    redis.call('HSET', KEYS[1], 'message_ids', ids .. ARGV[8])
-    local np = redis.call('HINCRBY', KEYS[1], 'next_part', 1)
-    if np >= tonumber(redis.call('HGET', KEYS[1], 'nparts')) then
-      redis.call('HSET', KEYS[1], 'state', '3')
-      unqueue()
-      redis.call('HINCRBY', us, 'queued', -1)
-      redis.call('HINCRBY', us, 'sent', 1)
-    else
-      redis.call('HSET', KEYS[1], 'state', '2')
-    end
-  elseif kind == 'fail' then
-    redis.call('HSET', KEYS[1], 'state', '4', 'failure_reason', ARGV[12])
-    unqueue()
-    redis.call('HINCRBY', us, 'queued', -1)
-    redis.call('HINCRBY', us, 'failed', 1)
-  else
-    if redis.call('HGET', KEYS[1], 'next_part') == '0' then
-      redis.call('HSET', KEYS[1], 'state', '1')
-    end
-  end
-  redis.call('HSET', KEYS[1], 'updated_at', ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[6])
-  if redis.call('EXISTS', us) == 1 then redis.call('PEXPIRE', us, ARGV[6]) end
-else
-  unqueue()
-end
-if redis.call('LLEN', KEYS[2]) > 0 then
-  redis.call('ZADD', KEYS[3], ARGV[7], chat)
-end
-return 1
+// prefix (without user), pending. ARGV: chat, token, id, now ms, kind,
+// retention ms, next ms, message id, attempts, retries, last error,
+// reason. Returns 1, or 0 when the lease was lost.
+const settleScript = settleFunc + `
+return settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV)
+`
+
+// settleClaimScript settles like settleScript, then claims like
+// claimQueueScript. KEYS: as settleScript. ARGV: as settleScript, then
+// prefix, lease ms, new token, claim retention ms, then the limit
+// arguments of claimQueueScript. Returns {'0'} when the lease was lost,
+// {'1'} when settled with nothing due, {'1', 'p', pause ms} when settled
+// and paused, or {'1', chat, linked chat, wait, record pairs...}.
+const settleClaimScript = settleFunc + claimFunc + `
+if settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV) == 0 then return {'0'} end
+local c = claim(KEYS[3], KEYS[4], KEYS[5], KEYS[7], ARGV[13], tonumber(ARGV[4]), ARGV[4], tonumber(ARGV[14]), ARGV[15],
+  ARGV[16], limArgs(ARGV, 17))
+if not c then return {'1'} end
+table.insert(c, 1, '1')
+return c
 `
 
 // migrateScript. KEYS: old backlog, new backlog, sched, lease, leasetok.
 // ARGV: prefix, old chat, new chat, token, now ms. Returns the number of
-// moved ids, or -1 when the lease was lost.
+// moved ids, or -1 when the lease was lost. The moved notifications stay
+// in the pending set (it does not depend on the chat).
 const migrateScript = `
 local p, old, new = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HGET', KEYS[5], old) ~= ARGV[4] then return -1 end
@@ -197,6 +288,22 @@ end
 return #ids
 `
 
+// backlogScript. KEYS: pending. ARGV: prefix. Drops pending ids whose
+// record expired from the head (at most 100 per call), then returns
+// {count, oldest created ms or empty}.
+const backlogScript = `
+for _ = 1, 100 do
+  local h = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if #h == 0 then return {'0', ''} end
+  if redis.call('EXISTS', ARGV[1] .. ':n:' .. h[1]) == 1 then
+    return {tostring(redis.call('ZCARD', KEYS[1])), h[2]}
+  end
+  redis.call('ZREM', KEYS[1], h[1])
+end
+local h = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {tostring(redis.call('ZCARD', KEYS[1])), h[2] or ''}
+`
+
 func (q *RedisQueue) recordKey(id string) string { return q.prefix + ":n:" + id }
 func (q *RedisQueue) idemKey(user, key string) string {
 	return q.prefix + ":idem:" + idemKey(user, key)
@@ -207,6 +314,7 @@ func (q *RedisQueue) backlogKey(chat int64) string {
 func (q *RedisQueue) schedKey() string           { return q.prefix + ":sched" }
 func (q *RedisQueue) leaseKey() string           { return q.prefix + ":lease" }
 func (q *RedisQueue) leaseTokKey() string        { return q.prefix + ":leasetok" }
+func (q *RedisQueue) pendingKey() string         { return q.prefix + ":pending" }
 func (q *RedisQueue) summaryPrefix() string      { return q.prefix + ":us:" }
 func (q *RedisQueue) summaryKey(u string) string { return q.summaryPrefix() + u }
 
@@ -231,12 +339,16 @@ func (q *RedisQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOp
 	n.State = StateQueued
 	n.UpdatedAt = n.CreatedAt
 	created := strconv.FormatInt(n.CreatedAt.UnixMilli(), 10)
-	idem := ""
+	// Without an idempotency key, KEYS[1] is a placeholder that is never
+	// touched, in the prefix's hash slot: Redis Cluster rejects a script
+	// whose keys are in different slots ("" has a slot of its own).
+	idem, idemTTL := q.prefix+":idem:", any("")
 	if n.IdempotencyKey != "" {
-		idem = q.idemKey(n.UserID, n.IdempotencyKey)
+		idem, idemTTL = q.idemKey(n.UserID, n.IdempotencyKey), ttlMillis(opts.IdempotencyTTL)
 	}
-	keys := []string{idem, q.recordKey(n.ID), q.backlogKey(n.ChatID), q.schedKey(), q.leaseKey(), q.summaryKey(n.UserID)}
-	args := []any{n.ID, strconv.FormatInt(n.ChatID, 10), created, ttlMillis(opts.Retention), ttlMillis(opts.IdempotencyTTL),
+	keys := []string{idem, q.recordKey(n.ID), q.backlogKey(n.ChatID), q.schedKey(), q.leaseKey(), q.summaryKey(n.UserID),
+		q.pendingKey()}
+	args := []any{n.ID, strconv.FormatInt(n.ChatID, 10), created, ttlMillis(opts.Retention), idemTTL,
 		"id", n.ID, "user_id", n.UserID, "chat_id", n.ChatID, "parts", string(parts), "nparts", len(n.Parts),
 		"parse_mode", n.ParseMode, "disable_notification", boolStr(n.DisableNotification),
 		"plain_text_fallback", boolStr(n.PlainTextFallback), "idem_key", n.IdempotencyKey,
@@ -273,39 +385,99 @@ func newToken() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// SharesLimiter reports whether l is the [RedisLimiter] of the queue's
+// store (same client and prefix): only then does a ClaimOptions.Limit
+// reserve in l's budget and honour l's pause.
+func (q *RedisQueue) SharesLimiter(l any) bool {
+	rl, ok := l.(*RedisLimiter)
+	return ok && rl != nil && rl.client == q.client && rl.prefix == q.prefix
+}
+
+// claimArgs returns the claim function's arguments after the prefix and
+// now: lease ms, token, retention ms, then the limit's.
+func (q *RedisQueue) claimArgs(tok string, opts ClaimOptions) ([]any, error) {
+	args := []any{ttlMillis(opts.Lease), tok, ttlMillis(opts.Retention)}
+	if opts.Limit.Rate <= 0 {
+		return append(args, "", "", 0, 0, 0), nil
+	}
+	T, tau, err := gcraParams(opts.Limit.Rate, opts.Limit.Burst)
+	if err != nil {
+		return nil, err
+	}
+	return append(args, q.prefix+":rl:"+opts.Limit.Name, q.prefix+":pause", T, tau, opts.MaxAge.Milliseconds()), nil
+}
+
 // Claim first returns chats whose lease expired before now to the schedule
 // (the visibility timeout), then leases the due chat with the earliest
-// schedule time for lease and marks its head notification SENDING. ok is
-// false when no chat is due.
-func (q *RedisQueue) Claim(ctx context.Context, now time.Time, lease, retention time.Duration) (Claim, bool, error) {
+// schedule time for opts.Lease and marks its head notification SENDING.
+// ok is false when no chat is due, or when opts.Limit is given and the
+// global pause is in force (then the returned Claim's Paused says for how
+// long). The claim reports the user's link as read in the same step
+// (LinkChecked) and, with opts.Limit, the slot reserved (Reserved, Wait).
+func (q *RedisQueue) Claim(ctx context.Context, now time.Time, opts ClaimOptions) (Claim, bool, error) {
 	tok, err := newToken()
 	if err != nil {
 		return Claim{}, false, err
 	}
-	res, err := q.claim.Run(ctx, q.client, []string{q.schedKey(), q.leaseKey(), q.leaseTokKey()},
-		q.prefix, now.UnixMilli(), ttlMillis(lease), tok, ttlMillis(retention)).StringSlice()
+	rest, err := q.claimArgs(tok, opts)
+	if err != nil {
+		return Claim{}, false, fmt.Errorf("store: claim: %w", err)
+	}
+	args := append([]any{q.prefix, now.UnixMilli()}, rest...)
+	res, err := q.claim.Run(ctx, q.client, []string{q.schedKey(), q.leaseKey(), q.leaseTokKey(), q.pendingKey()},
+		args...).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return Claim{}, false, nil
 	}
 	if err != nil {
 		return Claim{}, false, unavailable("claim", err)
 	}
-	if len(res) < 1 || len(res)%2 != 1 {
-		return Claim{}, false, unavailable("claim", fmt.Errorf("unexpected script reply of %d items", len(res)))
-	}
-	chat, err := strconv.ParseInt(res[0], 10, 64)
-	if err != nil {
-		return Claim{}, false, unavailable("claim", fmt.Errorf("corrupt chat id: %w", err))
-	}
-	fields := make(map[string]string, len(res)/2)
-	for i := 1; i+1 < len(res); i += 2 {
-		fields[res[i]] = res[i+1]
-	}
-	n, err := parseRecord(fields)
+	c, ok, err := parseClaim(res, tok, now, opts.Lease)
 	if err != nil {
 		return Claim{}, false, unavailable("claim", err)
 	}
-	return Claim{ChatID: chat, Token: tok, Notification: n, LeaseUntil: now.Add(time.Duration(ttlMillis(lease)) * time.Millisecond)}, true, nil
+	return c, ok, nil
+}
+
+// parseClaim decodes the claim function's reply: {'p', pause ms} or
+// {chat, linked chat or empty, wait µs or empty, record field/value
+// pairs...}.
+func parseClaim(res []string, tok string, now time.Time, lease time.Duration) (Claim, bool, error) {
+	if len(res) == 2 && res[0] == "p" {
+		ms, err := strconv.ParseInt(res[1], 10, 64)
+		if err != nil {
+			return Claim{}, false, fmt.Errorf("corrupt pause: %w", err)
+		}
+		return Claim{Paused: time.Duration(ms) * time.Millisecond}, false, nil
+	}
+	if len(res) < 3 || len(res)%2 != 1 {
+		return Claim{}, false, fmt.Errorf("unexpected script reply of %d items", len(res))
+	}
+	c := Claim{Token: tok, LinkChecked: true, LeaseUntil: now.Add(time.Duration(ttlMillis(lease)) * time.Millisecond)}
+	var err error
+	if c.ChatID, err = strconv.ParseInt(res[0], 10, 64); err != nil {
+		return Claim{}, false, fmt.Errorf("corrupt chat id: %w", err)
+	}
+	if res[1] != "" {
+		if c.LinkedChat, err = strconv.ParseInt(res[1], 10, 64); err != nil {
+			return Claim{}, false, fmt.Errorf("corrupt linked chat id: %w", err)
+		}
+	}
+	if res[2] != "" {
+		us, err := strconv.ParseInt(res[2], 10, 64)
+		if err != nil {
+			return Claim{}, false, fmt.Errorf("corrupt reservation: %w", err)
+		}
+		c.Reserved, c.Wait = true, time.Duration(us)*time.Microsecond
+	}
+	fields := make(map[string]string, len(res)/2)
+	for i := 3; i+1 < len(res); i += 2 {
+		fields[res[i]] = res[i+1]
+	}
+	if c.Notification, err = parseRecord(fields); err != nil {
+		return Claim{}, false, err
+	}
+	return c, true, nil
 }
 
 // parseRecord decodes a record hash.
@@ -364,20 +536,30 @@ func outcomeName(kind OutcomeKind) (string, bool) {
 	return "", false
 }
 
+// settleArgs returns the keys and arguments of the settle function.
+func (q *RedisQueue) settleArgs(c Claim, o Outcome, now time.Time, retention time.Duration) ([]string, []any, error) {
+	kind, ok := outcomeName(o.Kind)
+	if !ok {
+		return nil, nil, fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
+	}
+	keys := []string{q.recordKey(c.Notification.ID), q.backlogKey(c.ChatID), q.schedKey(), q.leaseKey(),
+		q.leaseTokKey(), q.summaryPrefix(), q.pendingKey()}
+	args := []any{strconv.FormatInt(c.ChatID, 10), c.Token, c.Notification.ID,
+		now.UnixMilli(), kind, ttlMillis(retention), o.NextAt.UnixMilli(), o.MessageID, o.Attempts, o.Retries,
+		o.LastError, o.Reason}
+	return keys, args, nil
+}
+
 // Settle applies o to the claimed notification, releases the lease and
 // reschedules the chat at o.NextAt if its backlog is not empty, atomically.
 // It fails with ErrLeaseLost (changing nothing) when c's lease was taken
 // over.
 func (q *RedisQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Time, retention time.Duration) error {
-	kind, ok := outcomeName(o.Kind)
-	if !ok {
-		return fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
+	keys, args, err := q.settleArgs(c, o, now, retention)
+	if err != nil {
+		return err
 	}
-	keys := []string{q.recordKey(c.Notification.ID), q.backlogKey(c.ChatID), q.schedKey(), q.leaseKey(),
-		q.leaseTokKey(), q.summaryPrefix()}
-	n, err := q.settle.Run(ctx, q.client, keys, strconv.FormatInt(c.ChatID, 10), c.Token, c.Notification.ID,
-		now.UnixMilli(), kind, ttlMillis(retention), o.NextAt.UnixMilli(), o.MessageID, o.Attempts, o.Retries,
-		o.LastError, o.Reason).Int()
+	n, err := q.settle.Run(ctx, q.client, keys, args...).Int()
 	if err != nil {
 		return unavailable("settle", err)
 	}
@@ -385,6 +567,47 @@ func (q *RedisQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Ti
 		return fmt.Errorf("store: settle chat %d: %w", c.ChatID, ErrLeaseLost)
 	}
 	return nil
+}
+
+// SettleAndClaim settles c like Settle and then, in the same atomic step,
+// claims the next due chat like Claim (at now, with opts). It fails with
+// ErrLeaseLost, changing and claiming nothing, when c's lease was taken
+// over; ok is false when it settled and claimed nothing (nothing due, or
+// paused: see Claim). When it fails with ErrUnavailable the outcome may or
+// may not have been recorded.
+func (q *RedisQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now time.Time, opts ClaimOptions) (Claim, bool, error) {
+	keys, args, err := q.settleArgs(c, o, now, opts.Retention)
+	if err != nil {
+		return Claim{}, false, err
+	}
+	tok, err := newToken()
+	if err != nil {
+		return Claim{}, false, err
+	}
+	rest, err := q.claimArgs(tok, opts)
+	if err != nil {
+		return Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
+	}
+	args = append(append(args, q.prefix), rest...)
+	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
+	if err != nil {
+		return Claim{}, false, unavailable("settle and claim", err)
+	}
+	switch {
+	case len(res) == 0:
+		return Claim{}, false, unavailable("settle and claim", errors.New("empty script reply"))
+	case res[0] == "0":
+		return Claim{}, false, fmt.Errorf("store: settle chat %d: %w", c.ChatID, ErrLeaseLost)
+	case len(res) == 1:
+		return Claim{}, false, nil
+	}
+	next, ok, err := parseClaim(res[1:], tok, now, opts.Lease)
+	if err != nil {
+		// The outcome is recorded; only the next claim is unreadable (its
+		// lease expires and another worker takes it over).
+		return Claim{}, false, nil
+	}
+	return next, ok, nil
 }
 
 // Migrate atomically moves the claimed chat's whole backlog, in order, in
@@ -421,6 +644,31 @@ func (q *RedisQueue) NextDue(ctx context.Context) (time.Time, bool, error) {
 		}
 	}
 	return best, found, nil
+}
+
+// Backlog returns the number of notifications QUEUED or SENDING across all
+// chats and the CreatedAt of the oldest of them (zero when none), in
+// O(log n).
+func (q *RedisQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
+	res, err := q.backlog.Run(ctx, q.client, []string{q.pendingKey()}, q.prefix).StringSlice()
+	if err != nil {
+		return 0, time.Time{}, unavailable("backlog", err)
+	}
+	if len(res) != 2 {
+		return 0, time.Time{}, unavailable("backlog", fmt.Errorf("unexpected script reply %q", res))
+	}
+	depth, err := strconv.ParseInt(res[0], 10, 64)
+	if err != nil {
+		return 0, time.Time{}, unavailable("backlog", fmt.Errorf("corrupt count: %w", err))
+	}
+	if depth == 0 || res[1] == "" {
+		return depth, time.Time{}, nil
+	}
+	ms, err := strconv.ParseFloat(res[1], 64)
+	if err != nil {
+		return 0, time.Time{}, unavailable("backlog", fmt.Errorf("corrupt score: %w", err))
+	}
+	return depth, time.UnixMilli(int64(ms)), nil
 }
 
 // Get returns the notification id or ErrNotFound.

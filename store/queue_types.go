@@ -113,6 +113,45 @@ type Claim struct {
 	Notification Notification
 	// LeaseUntil is when the lease expires unless settled.
 	LeaseUntil time.Time
+	// LinkChecked reports that the queue read the user's link in the same
+	// atomic step as the claim ([RedisQueue] does, from the links of the
+	// store returned by its Links method); LinkedChat is then the chat the
+	// user is linked to, 0 when not linked. [MemoryQueue] leaves both zero.
+	LinkChecked bool
+	LinkedChat  int64
+	// Reserved reports that the claim took a slot of ClaimOptions.Limit
+	// for this notification, to be used after Wait. A claim reserves only
+	// when the user is linked to the claimed chat and the notification is
+	// younger than ClaimOptions.MaxAge (otherwise it fails unsent).
+	Reserved bool
+	Wait     time.Duration
+	// Paused is set only on the Claim returned with ok false: the global
+	// pause that prevented the claim (ClaimOptions.Limit given).
+	Paused time.Duration
+}
+
+// RateLimit names a GCRA limit: up to Burst at once, Rate per second.
+type RateLimit struct {
+	Name  string
+	Rate  float64
+	Burst int
+}
+
+// ClaimOptions are the parameters of a claim.
+type ClaimOptions struct {
+	// Lease is how long the claim holds the chat; Retention how long the
+	// claimed record is kept from now.
+	Lease, Retention time.Duration
+	// Limit, when its Rate is positive, makes the claim honour the global
+	// pause (claiming nothing while it lasts; see Claim.Paused) and reserve
+	// a slot of the named limit for the claimed notification (see
+	// Claim.Reserved), in the same atomic step. [RedisQueue] does so in
+	// the budget of the [RedisLimiter] of its store (see
+	// RedisQueue.SharesLimiter); [MemoryQueue] ignores it.
+	Limit RateLimit
+	// MaxAge is the age from which a notification reserves no slot (it
+	// is failed unsent); 0 means no bound.
+	MaxAge time.Duration
 }
 
 // OutcomeKind says how a claimed notification is settled.

@@ -11,16 +11,17 @@ package store
 //
 // Multi-key operations run as Lua scripts, so they are atomic. The scripts
 // derive some key names from values they read (the token's user, the link's
-// chat), which Redis Cluster does not allow: use a single node or a
-// Sentinel-managed primary.
+// chat). Redis Cluster allows that only while every key a script touches is
+// in one hash slot: with a hash-tagged prefix such as "{tgn}"
+// ([ClusterRedisPrefix], see [KeyPrefix]) every key above, and those of the
+// queue, limiter and leases, hashes to the slot of "tgn". NewRedis adds the
+// tag itself when given a *redis.ClusterClient and a prefix without one.
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -164,11 +165,16 @@ return 0
 `
 
 // NewRedis returns a Store that keeps its keys under prefix (DefaultRedisPrefix
-// when empty) in the Redis reached by client. The Store owns client: Close
-// closes it.
+// when empty) in the Redis reached by client. When client is a
+// *redis.ClusterClient and prefix has no hash tag, the prefix is wrapped in
+// one ("tgn" becomes "{tgn}") so that every key is in one hash slot. The
+// Store owns client: Close closes it.
 func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	if prefix == "" {
 		prefix = DefaultRedisPrefix
+	}
+	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(prefix) {
+		prefix = "{" + prefix + "}"
 	}
 	return &Redis{
 		client:     client,
@@ -184,48 +190,45 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	}
 }
 
-// OpenRedis connects to the Redis at rawURL (redis://[user:password@]host:port/db
-// or rediss:// for TLS; go-redis query options such as dial_timeout are
-// honoured) and pings it within a bounded time. Errors never contain the
-// password. The caller owns the returned client.
+// OpenRedis connects to the Redis named by rawURL and pings it within a
+// bounded time. rawURL takes one of these forms:
+//
+//	redis://[user:password@]host[:port][/db]          one node (rediss:// for TLS)
+//	unix://[user:password@]/path/to/redis.sock[?db=N]  one node over a Unix socket
+//	redis-sentinel://[user:password@]host:port[,host:port...]/<master-name>[?db=N&sentinel_password=...&sentinel_username=...]
+//	                                                  the primary of a Sentinel set (rediss-sentinel:// for TLS)
+//	redis-cluster://[user:password@]host:port[,host:port...]
+//	                                                  a Redis Cluster (rediss-cluster:// for TLS)
+//
+// For Sentinel the hosts are the sentinels (default port 26379), user and
+// password authenticate to the Redis nodes, sentinel_password (and
+// sentinel_username) to the sentinels. For Cluster the hosts are seed nodes
+// (default port 6379) and there is no database number. go-redis query
+// options such as dial_timeout=2s are honoured in every form; more addresses
+// may also be given as addr=host:port query parameters (needed for IPv6
+// literals). A Cluster needs the hash-tagged key prefix: give [NewRedis] the
+// prefix [KeyPrefix] returns for rawURL.
+//
+// The returned client is a *redis.Client for a single node or Sentinel
+// (redis.NewFailoverClient) and a *redis.ClusterClient for a Cluster; the
+// caller owns it. Errors never contain a password; ping failures wrap
+// ErrUnavailable.
 func OpenRedis(ctx context.Context, rawURL string) (redis.UniversalClient, error) {
-	u, err := url.Parse(rawURL)
+	t, err := parseRedisURL(rawURL)
 	if err != nil {
-		// url.Error repeats the whole URL, password included.
-		return nil, errors.New("store: invalid redis URL: cannot parse it (details withheld: it may contain a password)")
+		return nil, err
 	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" {
-		return nil, fmt.Errorf("store: invalid redis URL: scheme %q, want redis or rediss", u.Scheme)
-	}
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("store: invalid redis URL: %s", redactURLSecret(err.Error(), u))
-	}
-	client := redis.NewClient(opts)
+	client := t.newClient()
 	pingCtx, cancel := context.WithTimeout(ctx, openPingTimeout)
 	defer cancel()
 	if err := client.Ping(pingCtx).Err(); err != nil {
 		_ = client.Close()
-		if msg := redactURLSecret(err.Error(), u); msg != err.Error() {
-			return nil, fmt.Errorf("store: ping redis at %s: %w: %s", opts.Addr, ErrUnavailable, msg)
+		if msg := t.redact(err.Error()); msg != err.Error() {
+			return nil, fmt.Errorf("store: ping redis %s: %w: %s", t.where, ErrUnavailable, msg)
 		}
-		return nil, fmt.Errorf("store: ping redis at %s: %w: %w", opts.Addr, ErrUnavailable, err)
+		return nil, fmt.Errorf("store: ping redis %s: %w: %w", t.where, ErrUnavailable, err)
 	}
 	return client, nil
-}
-
-// redactURLSecret removes u's password, raw or escaped, from msg.
-func redactURLSecret(msg string, u *url.URL) string {
-	pw, ok := u.User.Password()
-	if !ok || pw == "" {
-		return msg
-	}
-	for _, s := range []string{pw, url.QueryEscape(pw), url.PathEscape(pw)} {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
-	}
-	return msg
 }
 
 // unavailable wraps a Redis failure of operation op.

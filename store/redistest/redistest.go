@@ -1,12 +1,22 @@
-// Package redistest runs a throwaway redis-server for tests.
+// Package redistest runs throwaway Redis deployments for tests: a single
+// redis-server, a Sentinel set or a three-master Cluster, all on 127.0.0.1.
 //
 //	srv := redistest.Start(t)               // or StartWith(t, redistest.Options{AOF: true})
 //	st := store.NewRedis(srv.Client(t), "test")
 //	srv.Stop()                              // simulate an outage (SIGKILL)
 //	srv.Restart()                           // same port and data directory
 //
-// The redis-server binary must be on PATH. When it is missing the test is
-// skipped, unless the environment variable CI is true, in which case it fails.
+//	set := redistest.StartSentinel(t)       // primary + replica + sentinels
+//	c, err := store.OpenRedis(ctx, set.URL()) // redis-sentinel://...
+//	set.Failover(t)                         // SENTINEL FAILOVER, wait for the new primary
+//
+//	cl := redistest.StartCluster(t)         // three masters, all slots assigned
+//	c, err := store.OpenRedis(ctx, cl.URL())  // redis-cluster://...
+//
+// The redis-server binary must be on PATH (sentinels run as redis-sentinel
+// when that is on PATH, else as redis-server --sentinel). When it is missing
+// the test is skipped, unless the environment variable CI is true, in which
+// case it fails.
 package redistest
 
 import (
@@ -76,13 +86,7 @@ func Start(tb testing.TB) *Server {
 // CI environment variable is true).
 func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			tb.Fatalf("redis-server not on PATH and CI=true: install redis-server (%v)", err)
-		}
-		tb.Skip("redis-server not on PATH: SKIPPING real-Redis tests; install redis-server")
-	}
+	bin := requireBinary(tb, "redis-server")
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), opts: opts}
 	tb.Cleanup(func() {
 		if tb.Failed() {
@@ -108,6 +112,21 @@ func StartWith(tb testing.TB, opts Options) *Server {
 	}
 	tb.Fatalf("redistest: start redis-server: %v\nlog tail:\n%s", lastErr, s.logTail())
 	return nil
+}
+
+// requireBinary returns the path of the named program (redis-server,
+// redis-cli) on PATH. When it is missing it skips the test loudly, or fails
+// it when the CI environment variable is true.
+func requireBinary(tb testing.TB, name string) string {
+	tb.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			tb.Fatalf("%s not on PATH and CI=true: install redis-server (Debian: apt-get install redis-server) (%v)", name, err)
+		}
+		tb.Skipf("%s not on PATH: SKIPPING real-Redis test %s; install redis-server (Debian: apt-get install redis-server)", name, tb.Name())
+	}
+	return bin
 }
 
 // freePort asks the kernel for a free TCP port on 127.0.0.1.
