@@ -117,6 +117,8 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 
 	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
+	a.disp.SetObserver(deliveryMetrics{a.metrics})
+	(&backlogGauges{d: a.disp}).register(a.metrics)
 	svc := NewService(a.store, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
 
 	if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {

@@ -308,8 +308,23 @@ func TestMetricsMove(t *testing.T) {
 		`tgnotify_grpc_server_handled_total{caller="anonymous",grpc_code="OK",grpc_method="CreateLinkToken",grpc_service="notifier.v1.NotifierService"} 1`,
 		`tgnotify_telegram_updates_received_total{kind="message",outcome="processed"} 1`,
 		`tgnotify_telegram_api_calls_total{code="200",method="sendMessage"} 1`,
+		`tgnotify_delivery_queue_depth 0`,
 	} {
 		// The reply reaches the chat a moment before the handler returns.
+		eventually(t, 5*time.Second, "/metrics shows "+want, func() bool {
+			body = scrape()
+			return strings.Contains(body, want)
+		})
+	}
+	r, err := h.client.Notify(ctxT(t), &notifierv1.NotifyRequest{UserId: "mia", Text: "metered"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.waitFinal(r.GetNotificationId())
+	for _, want := range []string{
+		`tgnotify_notifications_accepted_total 1`,
+		`tgnotify_notifications_finished_total{reason="none",state="sent"} 1`,
+	} {
 		eventually(t, 5*time.Second, "/metrics shows "+want, func() bool {
 			body = scrape()
 			return strings.Contains(body, want)

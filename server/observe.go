@@ -1,0 +1,66 @@
+package server
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/metrics"
+)
+
+// deliveryMetrics reports delivery events to Prometheus.
+type deliveryMetrics struct{ m *metrics.Metrics }
+
+var _ delivery.Observer = deliveryMetrics{}
+
+func (o deliveryMetrics) Accepted() { o.m.NotificationAccepted() }
+
+func (o deliveryMetrics) Finished(state, reason string) {
+	o.m.NotificationFinished(state, reason)
+	if reason == delivery.ReasonBlocked {
+		o.m.Unlinked("send_blocked")
+	}
+}
+
+func (o deliveryMetrics) Ambiguous() { o.m.AmbiguousSend() }
+
+func (o deliveryMetrics) RateLimited(retryAfter time.Duration) { o.m.RetryAfter(retryAfter.Seconds()) }
+
+// backlogGauges serves the queue-depth and oldest-age gauges from one
+// store read per second at most, however often /metrics is scraped.
+type backlogGauges struct {
+	d *delivery.Dispatcher
+
+	mu      sync.Mutex
+	at      time.Time
+	depth   float64
+	oldestS float64
+}
+
+func (g *backlogGauges) read() (float64, float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if time.Since(g.at) < time.Second {
+		return g.depth, g.oldestS
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	depth, oldest, err := g.d.Backlog(ctx)
+	g.at = time.Now()
+	if err != nil {
+		return g.depth, g.oldestS // keep the last reading; the Redis error is counted
+	}
+	g.depth, g.oldestS = float64(depth), 0
+	if !oldest.IsZero() {
+		g.oldestS = time.Since(oldest).Seconds()
+	}
+	return g.depth, g.oldestS
+}
+
+func (g *backlogGauges) register(m *metrics.Metrics) {
+	m.RegisterQueueGauges(
+		func() float64 { d, _ := g.read(); return d },
+		func() float64 { _, o := g.read(); return o },
+	)
+}
