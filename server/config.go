@@ -49,7 +49,9 @@ type Config struct {
 	LogFormat string
 	// ShutdownTimeout bounds graceful shutdown (NOTIFIER_SHUTDOWN_TIMEOUT, default 15s).
 	ShutdownTimeout time.Duration
-	// SendTimeout bounds one Bot API request (TELEGRAM_SEND_TIMEOUT, default 30s).
+	// SendTimeout bounds one Bot API request (TELEGRAM_SEND_TIMEOUT, default
+	// 5s: far above Telegram's usual sub-second latency, short enough that a
+	// crashed replica's work is taken over within 3× of it).
 	SendTimeout time.Duration
 	// APIKeysFile names the callers' API keys file (NOTIFIER_API_KEYS_FILE);
 	// empty runs the API open.
@@ -134,7 +136,7 @@ func LoadConfig(lookup Lookup) (Config, error) {
 		LogLevel:        strings.ToLower(get("NOTIFIER_LOG_LEVEL", "info")),
 		LogFormat:       strings.ToLower(get("NOTIFIER_LOG_FORMAT", "json")),
 		ShutdownTimeout: dur("NOTIFIER_SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute),
-		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 10*time.Second, time.Second, 5*time.Minute),
+		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 5*time.Second, time.Second, 5*time.Minute),
 	}
 	num := func(key string, def, lo, hi float64) float64 {
 		v := get(key, "")
@@ -166,7 +168,7 @@ func LoadConfig(lookup Lookup) (Config, error) {
 	d.MaxAge = dur("NOTIFIER_MAX_AGE", d.MaxAge, time.Second, 30*24*time.Hour)
 	d.Retention = dur("NOTIFIER_RETENTION", d.Retention, time.Minute, 365*24*time.Hour)
 	d.IdempotencyTTL = dur("NOTIFIER_IDEMPOTENCY_TTL", d.IdempotencyTTL, 24*time.Hour, 365*24*time.Hour)
-	d.LeaseTimeout = dur("NOTIFIER_LEASE_TIMEOUT", d.LeaseTimeout, time.Second, time.Hour)
+	d.LeaseTimeout = dur("NOTIFIER_LEASE_TIMEOUT", 15*time.Second, time.Second, time.Hour)
 	d.MinBackoff = dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
 	d.MaxBackoff = dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
 	if v := get("NOTIFIER_PAID_BROADCAST", ""); v != "" {
