@@ -1,0 +1,413 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc/status"
+
+	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+)
+
+// deliveryOptions configure the delivery scenario.
+type deliveryOptions struct {
+	Redis redisOptions
+	// Unlimited and Limited select the parts to run.
+	Unlimited, Limited bool
+	// Concurrency is the number of Notify callers.
+	Concurrency int
+	// DrainTimeout bounds the wait for the last delivery.
+	DrainTimeout time.Duration
+
+	// Users and Messages size the run with limits off; Workers sets
+	// NOTIFIER_WORKERS for it (0: the service's default).
+	Users, Messages, Workers int
+
+	// LimitedUsers and LimitedMessages size the run at Telegram's limits
+	// (LimitedMessages 0: enough for Lead + Window + 3 s at LimitedRate).
+	LimitedUsers, LimitedMessages int
+	// LimitedRate is NOTIFIER_GLOBAL_RATE and the fake's global limit.
+	LimitedRate float64
+	// Lead is skipped after the first delivery (the burst); Window is the
+	// span the rate is measured over.
+	Lead, Window time.Duration
+}
+
+// check rejects options the scenario cannot run with.
+func (o deliveryOptions) check() error {
+	switch {
+	case o.Concurrency < 1 || o.DrainTimeout <= 0:
+		return errors.New("delivery: want -concurrency >= 1 and -drain-timeout > 0")
+	case o.Unlimited && (o.Users < 1 || o.Messages < 1 || o.Workers < 0):
+		return errors.New("delivery: want -users, -messages >= 1 and -workers >= 0")
+	case o.Limited && (o.LimitedUsers < 1 || o.LimitedMessages < 0 || o.LimitedRate < 0.1 || o.LimitedRate > 1000 || o.Lead < 0 || o.Window <= 0):
+		return errors.New("delivery: want -limited-users >= 1, -limited-messages >= 0, -rate 0.1-1000, -lead >= 0, -window > 0")
+	case o.Limited && float64(o.LimitedUsers) < o.LimitedRate:
+		// Each private chat takes 1 message/s: fewer chats than the global
+		// rate would measure the per-chat limit instead.
+		return fmt.Errorf("delivery: -limited-users %d is below -rate %g: with 1 message/s per chat the global limit cannot be reached", o.LimitedUsers, o.LimitedRate)
+	}
+	return nil
+}
+
+// Targets of the delivery scenario.
+const (
+	unlimitedTarget = 5000 // sends/s with limits off
+	limitedTarget   = 0.99 // share of the global limit reached
+)
+
+// submitResult is how the notifications were handed to Notify.
+type submitResult struct {
+	Accepted  int              `json:"accepted"`
+	Errors    int              `json:"errors"`
+	ErrorCode map[string]int64 `json:"error_codes,omitempty"`
+	Seconds   float64          `json:"seconds"`
+	RPS       float64          `json:"rps"`
+	start     time.Time
+}
+
+// unlimitedResult is the part with Telegram's limits off.
+type unlimitedResult struct {
+	Users            int          `json:"users"`
+	Messages         int          `json:"messages"`
+	Workers          int          `json:"workers"`
+	Concurrency      int          `json:"concurrency"`
+	Submit           submitResult `json:"submit"`
+	Delivered        int          `json:"delivered"`
+	Duplicates       int          `json:"duplicates"`
+	SentDuringSubmit int          `json:"sent_during_submit"`
+	Seconds          float64      `json:"seconds_first_accepted_to_last_delivered"`
+	SendsPerSec      float64      `json:"sends_per_s"`
+	// CPU is the use from the first Notify to the last delivery.
+	CPU         cpuUse  `json:"cpu"`
+	RedisCPUPct float64 `json:"redis_cpu_pct"`
+	// The drain is the time after the last Notify returned: delivery alone.
+	DrainSends       int     `json:"drain_sends"`
+	DrainSeconds     float64 `json:"drain_seconds"`
+	DrainSendsPerSec float64 `json:"drain_sends_per_s"`
+	// DrainCPUPerSend is CPU per send during the drain, this process (the
+	// fake Bot API included) and redis-server, in microseconds.
+	DrainCPUPerSendUs      float64        `json:"drain_cpu_us_per_send"`
+	DrainRedisCPUPerSendUs float64        `json:"drain_redis_cpu_us_per_send"`
+	DrainRedisTopCommands  []commandShare `json:"drain_redis_top_commands_per_send"`
+	Target                 float64        `json:"target"`
+	Pass                   bool           `json:"pass"`
+}
+
+// limitedResult is the part at Telegram's limits.
+type limitedResult struct {
+	Users       int          `json:"users"`
+	Messages    int          `json:"messages"`
+	Workers     int          `json:"workers"`
+	Limit       float64      `json:"limit_per_s"`
+	FakeLimits  string       `json:"fake_limits"`
+	Submit      submitResult `json:"submit"`
+	Delivered   int          `json:"delivered"`
+	Duplicates  int          `json:"duplicates"`
+	SpanSeconds float64      `json:"span_s"`
+	SpanRate    float64      `json:"span_rate"`
+	WindowFromS float64      `json:"window_from_s"`
+	WindowS     float64      `json:"window_s"`
+	WindowSends int          `json:"window_sends"`
+	WindowRate  float64      `json:"window_rate"`
+	Ratio       float64      `json:"ratio"`
+	Count429    int          `json:"count_429"`
+	Target      float64      `json:"target"`
+	Pass        bool         `json:"pass"`
+}
+
+// deliveryResult is the delivery scenario's JSON line.
+type deliveryResult struct {
+	header
+	Redis     string           `json:"redis"`
+	Unlimited *unlimitedResult `json:"unlimited,omitempty"`
+	Limited   *limitedResult   `json:"limited,omitempty"`
+}
+
+// runDelivery measures the whole path Notify → queue → workers →
+// sendMessage against the fake Bot API, with limits off and at Telegram's
+// limits, each on a fresh service and redis-server.
+func runDelivery(ctx context.Context, o deliveryOptions, w io.Writer) (deliveryResult, error) {
+	var res deliveryResult
+	if err := o.check(); err != nil {
+		return res, err
+	}
+	res.Redis = o.Redis.persistence()
+	var m machine
+	var lines []string
+	if o.Unlimited {
+		u, mm, l, err := runUnlimited(ctx, o, w)
+		if err != nil {
+			return res, fmt.Errorf("limits off: %w", err)
+		}
+		res.Unlimited, m, lines = u, mm, append(lines, l...)
+	}
+	if o.Limited {
+		r, mm, l, err := runLimited(ctx, o, w)
+		if err != nil {
+			return res, fmt.Errorf("limits on: %w", err)
+		}
+		res.Limited, m, lines = r, mm, append(lines, l...)
+	}
+	res.header = newHeader("delivery", m)
+	lines = append([]string{"delivery: " + m.String()}, lines...)
+	return res, emit(w, lines, res)
+}
+
+func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimitedResult, machine, []string, error) {
+	env := map[string]string{
+		"NOTIFIER_CHAT_RATE":             "0",
+		"NOTIFIER_GROUP_RATE_PER_MINUTE": "0",
+		"NOTIFIER_GLOBAL_RATE":           "1000",
+		"NOTIFIER_GLOBAL_BURST":          "1000",
+	}
+	if o.Workers > 0 {
+		env["NOTIFIER_WORKERS"] = strconv.Itoa(o.Workers)
+	}
+	// The environment caps NOTIFIER_GLOBAL_RATE at 1000/s, below what is
+	// measured here; the limiter still runs on every send, just never waits.
+	tweak := func(c *server.Config) { c.Delivery.GlobalRate = 1e6 }
+	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env, Tweak: tweak})
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	defer svc.Close()
+	users := makeUsers(o.Users)
+	t0 := time.Now()
+	if err := svc.linkUsers(ctx, users, 32); err != nil {
+		return nil, machine{}, nil, fmt.Errorf("link users: %w", err)
+	}
+	fmt.Fprintf(w, "delivery: limits off: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
+
+	r := &unlimitedResult{Users: o.Users, Messages: o.Messages, Workers: svc.cfg.Delivery.Workers, Concurrency: o.Concurrency, Target: unlimitedTarget}
+	rc := svc.redis.Client(1)
+	defer rc.Close()
+	ru0, err := readRedisUsage(ctx, rc)
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	cpu0 := snapCPU()
+	base := svc.fake.Calls("sendMessage")
+	r.Submit = submit(ctx, svc, users, o.Messages, o.Concurrency)
+	r.SentDuringSubmit = svc.fake.Calls("sendMessage") - base
+	cpuMid := snapCPU()
+	ruMid, err := readRedisUsage(ctx, rc)
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	csMid, err := readCommandStats(ctx, rc)
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	if err := waitSent(ctx, svc.fake, base, r.Submit.Accepted, o.DrainTimeout); err != nil {
+		return nil, machine{}, nil, err
+	}
+	r.CPU = cpu0.since().use()
+	drainCPU := cpuMid.since()
+	ru1, err := readRedisUsage(ctx, rc)
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	cs1, err := readCommandStats(ctx, rc)
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	r.RedisCPUPct = math.Round(100 * (ru1.cpu - ru0.cpu) / time.Since(cpu0.wall).Seconds())
+	msgs := benchMessages(svc.fake)
+	r.Delivered, r.Duplicates = len(msgs), duplicates(msgs)
+	var last time.Time
+	for _, m := range msgs {
+		if m.Time.After(last) {
+			last = m.Time
+		}
+	}
+	r.Seconds = round(last.Sub(r.Submit.start).Seconds(), 3)
+	r.DrainSends = r.Delivered - r.SentDuringSubmit
+	if d := last.Sub(cpuMid.wall); d > 0 && r.DrainSends > 0 {
+		r.DrainSeconds = round(d.Seconds(), 3)
+		r.DrainSendsPerSec = round(float64(r.DrainSends)/d.Seconds(), 1)
+		r.DrainCPUPerSendUs = round(float64(drainCPU.proc.Microseconds())/float64(r.DrainSends), 1)
+		r.DrainRedisCPUPerSendUs = round(1e6*(ru1.cpu-ruMid.cpu)/float64(r.DrainSends), 1)
+		r.DrainRedisTopCommands = topCommands(csMid, cs1, int64(r.DrainSends), 8)
+	}
+	if r.Seconds > 0 {
+		r.SendsPerSec = round(float64(r.Delivered)/r.Seconds, 1)
+	}
+	r.Pass = r.SendsPerSec >= unlimitedTarget && r.Delivered == r.Messages && r.Submit.Errors == 0
+	lines := []string{
+		fmt.Sprintf("delivery: limits off (NOTIFIER_CHAT_RATE 0, global rate 1e6/s set in code, fake without limits), %d workers, %d users, %d Notify callers",
+			r.Workers, r.Users, r.Concurrency),
+		fmt.Sprintf("  submitted %d in %.2f s (%.0f Notify/s, %d errors), %d already sent by then",
+			r.Submit.Accepted, r.Submit.Seconds, r.Submit.RPS, r.Submit.Errors, r.SentDuringSubmit),
+		fmt.Sprintf("  delivered %d (%d duplicates); first accepted -> last delivered %.2f s: %.0f sends/s (target >= %d): %s",
+			r.Delivered, r.Duplicates, r.Seconds, r.SendsPerSec, unlimitedTarget, verdict(r.Pass)),
+		fmt.Sprintf("  CPU in %% of one core over the run: this process (service, fake, callers) %.0f%%, redis-server %.0f%%, other processes %.0f%%",
+			r.CPU.ProcessPct, r.RedisCPUPct, otherPct(r.CPU, r.RedisCPUPct)),
+		fmt.Sprintf("  drain (after the last Notify returned, delivery alone): %d sends in %.2f s = %.0f sends/s; CPU per send %.1f µs this process (fake included) + %.1f µs redis-server",
+			r.DrainSends, r.DrainSeconds, r.DrainSendsPerSec, r.DrainCPUPerSendUs, r.DrainRedisCPUPerSendUs),
+		fmt.Sprintf("  redis-server time per send in the drain (scripts' inner commands included): %s", fmtCommands(r.DrainRedisTopCommands)),
+	}
+	return r, describeMachine(ctx, svc.redis), lines, nil
+}
+
+func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedResult, machine, []string, error) {
+	rate := o.LimitedRate
+	env := map[string]string{"NOTIFIER_GLOBAL_RATE": strconv.FormatFloat(rate, 'f', -1, 64)}
+	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	defer svc.Close()
+	users := makeUsers(o.LimitedUsers)
+	t0 := time.Now()
+	if err := svc.linkUsers(ctx, users, 32); err != nil {
+		return nil, machine{}, nil, fmt.Errorf("link users: %w", err)
+	}
+	fmt.Fprintf(w, "delivery: limits on: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
+
+	// Telegram's limits, from now on (the welcome messages went out before).
+	limits := telegramtest.Limits{Global: rate, PerChat: 1, PerGroupPerMinute: 20}
+	svc.fake.SetLimits(limits)
+	n := o.LimitedMessages
+	if n <= 0 {
+		n = int(math.Ceil(rate * (o.Lead + o.Window + 3*time.Second).Seconds()))
+	}
+	r := &limitedResult{
+		Users: o.LimitedUsers, Messages: n, Workers: svc.cfg.Delivery.Workers, Limit: rate, Target: limitedTarget,
+		FakeLimits: fmt.Sprintf("global %g/s, 1/s per chat, 20/min per group", rate),
+	}
+	base, base429 := svc.fake.Calls("sendMessage"), svc.fake.Count429()
+	r.Submit = submit(ctx, svc, users, n, o.Concurrency)
+	timeout := o.DrainTimeout + time.Duration(float64(n)/rate*float64(time.Second))
+	err = pollUntil(ctx, timeout, "deliveries at the limit", func() (bool, error) {
+		sent := svc.fake.Calls("sendMessage") - base - (svc.fake.Count429() - base429)
+		return sent >= r.Submit.Accepted, nil
+	})
+	if err != nil {
+		return nil, machine{}, nil, err
+	}
+	r.Count429 = svc.fake.Count429() - base429
+	msgs := benchMessages(svc.fake)
+	r.Delivered, r.Duplicates = len(msgs), duplicates(msgs)
+	if len(msgs) >= 2 {
+		first, last := msgs[0].Time, msgs[0].Time
+		for _, m := range msgs {
+			first, last = minTime(first, m.Time), maxTime(last, m.Time)
+		}
+		r.SpanSeconds = round(last.Sub(first).Seconds(), 3)
+		if r.SpanSeconds > 0 {
+			r.SpanRate = round(float64(len(msgs)-1)/last.Sub(first).Seconds(), 2)
+		}
+		from, to := first.Add(o.Lead), first.Add(o.Lead+o.Window)
+		if !last.Before(to) {
+			for _, m := range msgs {
+				if !m.Time.Before(from) && m.Time.Before(to) {
+					r.WindowSends++
+				}
+			}
+			r.WindowFromS, r.WindowS = o.Lead.Seconds(), o.Window.Seconds()
+			r.WindowRate = round(float64(r.WindowSends)/o.Window.Seconds(), 2)
+			r.Ratio = round(r.WindowRate/rate, 4)
+		}
+	}
+	r.Pass = r.Ratio >= limitedTarget && r.Count429 == 0 && r.Delivered == n
+	window := fmt.Sprintf("%d sends in [first+%.0fs, first+%.0fs) = %.2f/s = %.1f%% of %g/s",
+		r.WindowSends, o.Lead.Seconds(), (o.Lead + o.Window).Seconds(), r.WindowRate, 100*r.Ratio, rate)
+	if r.WindowS == 0 {
+		window = fmt.Sprintf("deliveries spanned %.2f s, shorter than lead + window %.0f s: no window rate", r.SpanSeconds, (o.Lead + o.Window).Seconds())
+	}
+	lines := []string{
+		fmt.Sprintf("delivery: limits on (NOTIFIER_GLOBAL_RATE %g, default burst %d and 1 s per chat; fake: %s), %d workers, %d users, %d messages",
+			rate, svc.cfg.Delivery.GlobalBurst, r.FakeLimits, r.Workers, r.Users, n),
+		fmt.Sprintf("  submitted %d in %.2f s (%d errors); delivered %d (%d duplicates) over %.2f s: %.2f/s first to last",
+			r.Submit.Accepted, r.Submit.Seconds, r.Submit.Errors, r.Delivered, r.Duplicates, r.SpanSeconds, r.SpanRate),
+		fmt.Sprintf("  %s; 429s from the fake: %d (target >= %.0f%%, 0 429s): %s", window, r.Count429, 100*limitedTarget, verdict(r.Pass)),
+	}
+	return r, describeMachine(ctx, svc.redis), lines, nil
+}
+
+// submit calls Notify n times from conc callers, for users round robin.
+func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) submitResult {
+	var res submitResult
+	var next, accepted atomic.Int64
+	var mu sync.Mutex
+	codes := map[string]int64{}
+	var wg sync.WaitGroup
+	res.start = time.Now()
+	for range max(conc, 1) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				u := users[i%int64(len(users))]
+				cctx, cancel := context.WithTimeout(ctx, callTimeout)
+				_, err := svc.client.Notify(cctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(i, 10)})
+				cancel()
+				if err != nil {
+					mu.Lock()
+					codes[status.Code(err).String()]++
+					mu.Unlock()
+					continue
+				}
+				accepted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	d := time.Since(res.start)
+	res.Accepted = int(accepted.Load())
+	res.Seconds = round(d.Seconds(), 3)
+	res.RPS = round(float64(res.Accepted)/d.Seconds(), 1)
+	for _, v := range codes {
+		res.Errors += int(v)
+	}
+	if len(codes) > 0 {
+		res.ErrorCode = codes
+	}
+	return res
+}
+
+// waitSent polls the fake until want sendMessage calls arrived after base.
+func waitSent(ctx context.Context, f *telegramtest.Server, base, want int, timeout time.Duration) error {
+	return pollUntil(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
+		return f.Calls("sendMessage")-base >= want, nil
+	})
+}
+
+// duplicates counts messages whose text was delivered before.
+func duplicates(msgs []telegramtest.SentMessage) int {
+	seen := make(map[string]bool, len(msgs))
+	d := 0
+	for _, m := range msgs {
+		if seen[m.Text] {
+			d++
+		}
+		seen[m.Text] = true
+	}
+	return d
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}

@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+)
+
+// Bounds of the in-process service.
+const (
+	readyTimeout = 20 * time.Second
+	stopTimeout  = 15 * time.Second
+	callTimeout  = 10 * time.Second
+	linkTimeout  = 30 * time.Second
+)
+
+// serviceOptions configure one in-process service.
+type serviceOptions struct {
+	Redis redisOptions
+	// Env overrides the benchmark's default environment (see startService).
+	Env map[string]string
+	// Tweak, if set, adjusts the loaded configuration before NewApp, for
+	// settings the environment cannot express.
+	Tweak func(*server.Config)
+}
+
+// service is tgnotify running in this process: its own redis-server, a
+// fake Bot API on loopback, server.App on 127.0.0.1:0, and a gRPC client.
+type service struct {
+	redis  *redisServer
+	fake   *telegramtest.Server
+	app    *server.App
+	cfg    server.Config
+	conn   *grpc.ClientConn
+	client notifierv1.NotifierServiceClient
+
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startService starts redis-server, the fake Bot API and the service with
+// this environment (overridden by o.Env): REDIS_URL of the new server,
+// TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL of the fake, NOTIFIER_GRPC_ADDR
+// and NOTIFIER_HTTP_ADDR 127.0.0.1:0, NOTIFIER_LOG_LEVEL error,
+// NOTIFIER_SHUTDOWN_TIMEOUT 5s. It returns once gRPC health says SERVING.
+func startService(ctx context.Context, o serviceOptions) (_ *service, err error) {
+	s := &service{}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.redis, err = startRedis(ctx, o.Redis); err != nil {
+		return nil, err
+	}
+	s.fake = telegramtest.NewServer()
+	env := map[string]string{
+		"REDIS_URL":                 s.redis.URL(),
+		"TELEGRAM_BOT_TOKEN":        s.fake.Token(),
+		"TELEGRAM_API_URL":          s.fake.URL(),
+		"NOTIFIER_GRPC_ADDR":        "127.0.0.1:0",
+		"NOTIFIER_HTTP_ADDR":        "127.0.0.1:0",
+		"NOTIFIER_LOG_LEVEL":        "error",
+		"NOTIFIER_SHUTDOWN_TIMEOUT": "5s",
+	}
+	for k, v := range o.Env {
+		env[k] = v
+	}
+	if s.cfg, err = server.LoadConfig(server.MapLookup(env)); err != nil {
+		return nil, err
+	}
+	if o.Tweak != nil {
+		o.Tweak(&s.cfg)
+	}
+	log, err := newLogger(s.cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	if s.app, err = server.NewApp(runCtx, s.cfg, log); err != nil {
+		return nil, fmt.Errorf("server.NewApp: %w", err)
+	}
+	if err := loopbackOnly(s.app.GRPCAddr()); err != nil {
+		return nil, err
+	}
+	s.done = make(chan error, 1)
+	go func() { s.done <- s.app.Run(runCtx) }()
+	if s.conn, err = dial(s.app.GRPCAddr()); err != nil {
+		return nil, err
+	}
+	s.client = notifierv1.NewNotifierServiceClient(s.conn)
+	health := healthpb.NewHealthClient(s.conn)
+	err = pollUntil(ctx, readyTimeout, "service SERVING", func() (bool, error) {
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		defer ccancel()
+		r, err := health.Check(cctx, &healthpb.HealthCheckRequest{})
+		return err == nil && r.GetStatus() == healthpb.HealthCheckResponse_SERVING, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close stops the service (bounded by stopTimeout), the fake and
+// redis-server. It is safe on a partly started service.
+func (s *service) Close() {
+	if s.conn != nil {
+		_ = s.conn.Close()
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	if s.done != nil {
+		select {
+		case <-s.done:
+		case <-time.After(stopTimeout):
+		}
+	}
+	if s.fake != nil {
+		s.fake.Close()
+	}
+	if s.redis != nil {
+		s.redis.Stop()
+	}
+}
+
+// newLogger logs the service's messages at level and above to stderr.
+func newLogger(level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("NOTIFIER_LOG_LEVEL: %w", err)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.DisableStacktrace = true
+	zc.Sampling = nil
+	return zc.Build()
+}
+
+// loopbackOnly refuses addresses that are not on a loopback interface: the
+// tool sends traffic to 127.0.0.1 only.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("refusing non-loopback address %s", addr)
+	}
+	return nil
+}
+
+// dial opens a plaintext gRPC client connection to a loopback address.
+func dial(addr string) (*grpc.ClientConn, error) {
+	if err := loopbackOnly(addr); err != nil {
+		return nil, err
+	}
+	return grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// benchUser is one application user linked to its own private chat.
+type benchUser struct {
+	ID       string
+	Chat     int64
+	Username string
+}
+
+// makeUsers returns n users with realistic sizes: 17-character ids,
+// 10-digit chat ids (as Telegram's current user ids) and 17-character
+// usernames.
+func makeUsers(n int) []benchUser {
+	users := make([]benchUser, n)
+	for i := range users {
+		users[i] = benchUser{
+			ID:       fmt.Sprintf("bench-user-%06d", i),
+			Chat:     5_000_000_000 + int64(i),
+			Username: fmt.Sprintf("bench_user_%06d", i),
+		}
+	}
+	return users
+}
+
+// linkUsers links every user the way a real one is linked, conc at a
+// time: CreateLinkToken over gRPC, the user presses Start in the fake
+// (delivered to the service by long polling), then GetStatus is polled
+// until the user is linked to the right chat.
+func (s *service) linkUsers(ctx context.Context, users []benchUser, conc int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, conc)
+	for range max(conc, 1) {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(users)) || ctx.Err() != nil {
+					return
+				}
+				if err := s.linkOne(ctx, users[i]); err != nil {
+					errc <- err
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc // the first failure, or nil
+}
+
+func (s *service) linkOne(ctx context.Context, u benchUser) error {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	resp, err := s.client.CreateLinkToken(cctx, &notifierv1.CreateLinkTokenRequest{UserId: u.ID})
+	cancel()
+	if err != nil {
+		return fmt.Errorf("CreateLinkToken(%s): %w", u.ID, err)
+	}
+	s.fake.Start(u.Chat, u.Username, resp.GetToken())
+	return pollUntil(ctx, linkTimeout, "link of "+u.ID, func() (bool, error) {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		st, err := s.client.GetStatus(cctx, &notifierv1.GetStatusRequest{UserId: u.ID})
+		if err != nil {
+			return false, fmt.Errorf("GetStatus(%s): %w", u.ID, err)
+		}
+		return st.GetLinked() && st.GetChatId() == u.Chat, nil
+	})
+}
+
+// benchTextPrefix starts the text of every notification the tool sends, so
+// that welcome messages are told apart.
+const benchTextPrefix = "bench "
+
+// benchMessages returns the fake's messages sent by the benchmark.
+func benchMessages(f *telegramtest.Server) []telegramtest.SentMessage {
+	var out []telegramtest.SentMessage
+	for _, m := range f.AllMessages() {
+		if strings.HasPrefix(m.Text, benchTextPrefix) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
