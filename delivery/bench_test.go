@@ -5,9 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/tgnotify/tgnotify/delivery"
@@ -70,9 +73,34 @@ func BenchmarkDeliveryThroughput(b *testing.B) {
 	}
 }
 
+// redisCPU returns the CPU time (user + system) the Redis server used so
+// far, from INFO cpu (0 when unreadable).
+func redisCPU(c redis.UniversalClient) time.Duration {
+	info, err := c.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var secs float64
+	for _, line := range strings.Split(info, "\n") {
+		for _, k := range []string{"used_cpu_sys:", "used_cpu_user:"} {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), k); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				secs += f
+			}
+		}
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+// benchThroughput reports sends/s and the CPU time per send of this
+// process (dispatcher, Redis client and the fake Bot API, both ends of
+// HTTP) and of redis-server: wall-clock rates on a shared 2-core machine
+// vary with its load, CPU per send much less.
 func benchThroughput(b *testing.B, workers int) {
 	srv := redistest.Start(b)
-	st := store.NewRedis(srv.Client(b), "tput")
+	rc := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: workers + 8}) // a connection per worker
+	b.Cleanup(func() { _ = rc.Close() })
+	st := store.NewRedis(rc, "tput")
 	tg := telegramtest.NewServer()
 	b.Cleanup(tg.Close)
 	const chats = 200
@@ -91,6 +119,7 @@ func benchThroughput(b *testing.B, workers int) {
 		}
 	}
 	b.ResetTimer()
+	cpu0, rcpu0 := processCPU(), redisCPU(rc)
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
@@ -99,7 +128,10 @@ func benchThroughput(b *testing.B, workers int) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
+	cpu, rcpu := processCPU()-cpu0, redisCPU(rc)-rcpu0
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "sends/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "go-cpu-µs/send")
+	b.ReportMetric(float64(rcpu.Microseconds())/float64(b.N), "redis-cpu-µs/send")
 	cancel()
 	<-done
 	if n := len(tg.AllMessages()); n != b.N {

@@ -427,10 +427,14 @@ func TestGroupMigration(t *testing.T) {
 			const oldID, newID = -555, -1005550000000
 			h.link("g", oldID)
 			h.tg.MigrateChat(oldID, newID)
+			// Hold the first send until all three are queued: one enqueued
+			// for the old id after the migration would fail not_linked.
+			h.tg.SetHang(true)
 			var ids []string
 			for i := range 3 {
 				ids = append(ids, h.enqueue(delivery.Request{UserID: "g", ChatID: oldID, Text: fmt.Sprintf("g%d", i)}).ID)
 			}
+			h.tg.SetHang(false)
 			for _, id := range ids {
 				if n := waitFinal(t, h.d, id); n.State != store.StateSent || n.ChatID != newID {
 					t.Fatalf("notification %+v", n)
@@ -534,6 +538,7 @@ func TestEnqueueValidation(t *testing.T) {
 		{"blank text", delivery.Request{UserID: "u", ChatID: 1, Text: " \n"}, delivery.ErrInvalidRequest},
 		{"bad mode", delivery.Request{UserID: "u", ChatID: 1, Text: "x", ParseMode: "BBCode"}, delivery.ErrInvalidRequest},
 		{"bad utf8", delivery.Request{UserID: "u", ChatID: 1, Text: "a\xff"}, delivery.ErrInvalidText},
+		{"only markup and whitespace", delivery.Request{UserID: "u", ChatID: 1, Text: "<b> </b>", ParseMode: "HTML"}, delivery.ErrInvalidText},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -87,8 +87,13 @@ func gcraParams(rate float64, burst int) (int64, int64, error) {
 	return T, T * int64(max(burst, 1)-1), nil
 }
 
-func (l *RedisLimiter) limitKey(name string) string { return l.prefix + ":rl:" + name }
-func (l *RedisLimiter) pauseKey() string            { return l.prefix + ":pause" }
+// limitKey and pauseKey are the limiter's keys under prefix; the queue's
+// claim scripts use them too (ClaimOptions.Limit).
+func limitKey(prefix, name string) string { return prefix + ":rl:" + name }
+func pauseKey(prefix string) string       { return prefix + ":pause" }
+
+func (l *RedisLimiter) limitKey(name string) string { return limitKey(l.prefix, name) }
+func (l *RedisLimiter) pauseKey() string            { return pauseKey(l.prefix) }
 
 // Reserve takes the next slot of the limit name (rate per second, up to
 // burst at once) and returns how long the caller must wait before using it

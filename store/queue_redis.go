@@ -20,7 +20,9 @@ package store
 // + idempotency key + summary + pending), claim and settle are atomic. A
 // chat is in at most one of sched and lease. Claims also read the claimed
 // user's link (<p>:user:<user>:link, see redis.go), so that the dispatcher
-// need not read it again before sending.
+// need not read it again before sending, and, given ClaimOptions.Limit,
+// check the limiter's pause and take a slot of its GCRA limit
+// (<p>:pause, <p>:rl:<name>, see limiter_redis.go) in the same step.
 
 import (
 	"context"
@@ -404,7 +406,7 @@ func (q *RedisQueue) claimArgs(tok string, opts ClaimOptions) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(args, q.prefix+":rl:"+opts.Limit.Name, q.prefix+":pause", T, tau, opts.MaxAge.Milliseconds()), nil
+	return append(args, limitKey(q.prefix, opts.Limit.Name), pauseKey(q.prefix), T, tau, opts.MaxAge.Milliseconds()), nil
 }
 
 // Claim first returns chats whose lease expired before now to the schedule
