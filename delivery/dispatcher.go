@@ -691,3 +691,31 @@ func orDefault(s, def string) string {
 	}
 	return def
 }
+
+// Throttle takes a slot of the bot-wide rate limit for a message sent
+// outside the queue (the bot's replies to /start and /stop), so that those
+// share Telegram's budget with notifications. It waits for the slot, or for
+// a 429 pause to pass, up to maxWait, and reports whether the slot was had
+// in time; on false the caller may send anyway or skip.
+func (d *Dispatcher) Throttle(ctx context.Context, maxWait time.Duration) bool {
+	deadline := time.Now().Add(maxWait)
+	for {
+		wait, paused, err := d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst)
+		if err != nil {
+			return false
+		}
+		d2 := wait
+		if paused > 0 {
+			d2 = paused
+		}
+		if time.Now().Add(d2).After(deadline) {
+			return false
+		}
+		if d2 > 0 && !sleep(ctx, d2) {
+			return false
+		}
+		if paused == 0 {
+			return true
+		}
+	}
+}

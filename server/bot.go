@@ -45,6 +45,9 @@ type Bot struct {
 	welcome string
 	log     *zap.Logger
 	now     func() time.Time
+	// throttle, when set, waits for a slot of the bot-wide rate limit
+	// before a reply is sent.
+	throttle func(ctx context.Context)
 }
 
 var _ telegram.UpdateHandler = (*Bot)(nil)
@@ -221,9 +224,16 @@ func (b *Bot) logUnlinked(users []string, why string) {
 	}
 }
 
+// SetReplyThrottle makes replies wait for f (a slot of the bot-wide rate
+// limit) before they are sent. Call it before updates flow.
+func (b *Bot) SetReplyThrottle(f func(ctx context.Context)) { b.throttle = f }
+
 // reply sends a short answer in chat. The link state is already saved, so a
 // failed reply is logged and not retried.
 func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
+	if b.throttle != nil {
+		b.throttle(ctx)
+	}
 	if _, err := b.sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chatID, Text: text}); err != nil {
 		b.log.Warn("reply to chat failed", zap.Error(err))
 	}
