@@ -33,6 +33,9 @@ var (
 	ErrTooLong = errors.New("delivery: text longer than one Telegram message")
 	// ErrInvalidRequest means a required field is missing or malformed.
 	ErrInvalidRequest = errors.New("delivery: invalid request")
+	// ErrNotLinked means [Dispatcher.EnqueueLinked] found no link for the
+	// user.
+	ErrNotLinked = errors.New("delivery: user is not linked")
 )
 
 // Failure reasons recorded in store.Notification.FailureReason.
@@ -96,6 +99,9 @@ type Dispatcher struct {
 	// claimLinks is true when the queue's claims report the links of
 	// links (store.Claim.LinkChecked), sparing a read before each send.
 	claimLinks bool
+	// linkedQ is set when the queue can read the links of links in the
+	// same step as an enqueue (EnqueueLinked then makes one store call).
+	linkedQ linkedEnqueuer
 	// claimOpts are the options of every claim; their Limit is set when
 	// the queue reserves in lim's budget (sparing a call before each send).
 	claimOpts store.ClaimOptions
@@ -105,6 +111,9 @@ type Dispatcher struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake idle workers
+
+	drained     chan struct{} // closed once Run's drain deadline has passed
+	drainedOnce sync.Once
 }
 
 // New returns a dispatcher; cfg's zero fields take defaults. links is
@@ -116,10 +125,13 @@ func New(cfg Config, q Queue, lim Limiter, links store.Store, sender Sender, log
 	}
 	d := &Dispatcher{
 		cfg: cfg.normalized(), q: q, lim: lim, links: links, sender: sender, log: log,
-		now: time.Now, wake: make(chan struct{}),
+		now: time.Now, wake: make(chan struct{}), drained: make(chan struct{}),
 	}
 	if lq, ok := q.(interface{ Links() store.Store }); ok && links != nil {
 		d.claimLinks = lq.Links() == links
+		if lq, ok := q.(linkedEnqueuer); ok && d.claimLinks {
+			d.linkedQ = lq
+		}
 	}
 	d.claimOpts = store.ClaimOptions{Lease: d.cfg.LeaseTimeout, Retention: d.cfg.Retention}
 	if sq, ok := q.(interface{ SharesLimiter(any) bool }); ok && lim != nil && sq.SharesLimiter(lim) {
@@ -141,6 +153,15 @@ func newID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
+// linkedEnqueuer is a queue that can enqueue to the chat a user is linked
+// to, reading the link in the same atomic step ([store.RedisQueue]).
+type linkedEnqueuer interface {
+	EnqueueLinked(ctx context.Context, n store.Notification, opts store.EnqueueOptions) (store.Notification, bool, error)
+}
+
+// Links returns the link store given to [New].
+func (d *Dispatcher) Links() store.Store { return d.links }
+
 // Enqueue validates r, splits its text and records it durably (record,
 // backlog entry and idempotency key in one atomic step), then wakes the
 // workers; it does not wait for Telegram. With an IdempotencyKey already
@@ -150,11 +171,38 @@ func newID() (string, error) {
 // store.ErrUnavailable when the queue cannot record it (nothing was
 // accepted).
 func (d *Dispatcher) Enqueue(ctx context.Context, r Request) (store.Notification, bool, error) {
+	if r.UserID != "" && r.ChatID == 0 {
+		return store.Notification{}, false, fmt.Errorf("%w: chat id is zero", ErrInvalidRequest)
+	}
+	return d.enqueue(ctx, r, false)
+}
+
+// EnqueueLinked is Enqueue to the chat r.UserID is linked to in the link
+// store given to [New] (r.ChatID is ignored). When the queue reads those
+// links itself ([store.RedisQueue] of the same [store.Redis]) the link is
+// read in the same atomic step as the enqueue, else just before it. It
+// fails with ErrNotLinked when the user is not linked (before the
+// idempotency key is looked at).
+func (d *Dispatcher) EnqueueLinked(ctx context.Context, r Request) (store.Notification, bool, error) {
+	if d.linkedQ == nil && r.UserID != "" {
+		l, err := d.links.GetLink(ctx, r.UserID)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Notification{}, false, fmt.Errorf("%w: %w", ErrNotLinked, err)
+		}
+		if err != nil {
+			return store.Notification{}, false, fmt.Errorf("delivery: get link: %w", err)
+		}
+		r.ChatID = l.ChatID
+		return d.Enqueue(ctx, r)
+	}
+	return d.enqueue(ctx, r, true)
+}
+
+// enqueue is Enqueue, with linked EnqueueLinked through d.linkedQ.
+func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (store.Notification, bool, error) {
 	switch {
 	case r.UserID == "":
 		return store.Notification{}, false, fmt.Errorf("%w: user id is empty", ErrInvalidRequest)
-	case r.ChatID == 0:
-		return store.Notification{}, false, fmt.Errorf("%w: chat id is zero", ErrInvalidRequest)
 	case strings.TrimSpace(r.Text) == "":
 		return store.Notification{}, false, fmt.Errorf("%w: text is empty", ErrInvalidRequest)
 	case !telegram.ValidParseMode(r.ParseMode):
@@ -176,7 +224,19 @@ func (d *Dispatcher) Enqueue(ctx context.Context, r Request) (store.Notification
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
 	}
-	got, dup, err := d.q.Enqueue(ctx, n, store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL})
+	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL}
+	var (
+		got store.Notification
+		dup bool
+	)
+	if linked {
+		got, dup, err = d.linkedQ.EnqueueLinked(ctx, n, opts)
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Notification{}, false, fmt.Errorf("%w: %w", ErrNotLinked, err)
+		}
+	} else {
+		got, dup, err = d.q.Enqueue(ctx, n, opts)
+	}
 	if err != nil {
 		return store.Notification{}, false, fmt.Errorf("delivery: enqueue: %w", err)
 	}
@@ -247,6 +307,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		context.AfterFunc(hard, func() { t.Stop() })
 	})
 	defer stop()
+	stopDrained := context.AfterFunc(hard, func() { d.drainedOnce.Do(func() { close(d.drained) }) })
+	defer stopDrained()
 	var wg sync.WaitGroup
 	for i := range d.cfg.Workers {
 		wg.Go(func() { d.worker(ctx, hard, i) })
@@ -393,8 +455,10 @@ func (d *Dispatcher) chatInterval(chat int64) time.Duration {
 const settleTimeout = 5 * time.Second
 
 // settle records o, retrying while the store is down until the lease would
-// have expired (after which another worker owns the chat anyway). It runs
-// even after the drain deadline so that unfinished work is handed back.
+// have expired (after which another worker owns the chat anyway) or Run's
+// drain deadline has passed (shutdown must not outlast it; the lease then
+// lapses and the chat is taken over). It tries at least once, even after
+// the drain deadline, so that unfinished work is handed back.
 // With next, the first attempt also claims the next due chat in the same
 // store call and returns it (ok true); retries never claim.
 func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome, next bool) (store.Claim, bool) {
@@ -422,13 +486,23 @@ func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome, nex
 				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID))
 			return store.Claim{}, false
 		}
-		if !d.now().Add(backoff).Before(c.LeaseUntil) {
-			log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
-				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
-			return store.Claim{}, false
+		select {
+		case <-d.drained:
+		default:
+			if d.now().Add(backoff).Before(c.LeaseUntil) {
+				t := time.NewTimer(jitter(backoff)) // bounded by the lease and the drain
+				select {
+				case <-t.C:
+				case <-d.drained: // one last attempt, then give up
+				}
+				t.Stop()
+				backoff = min(2*backoff, storeRetryMax)
+				continue
+			}
 		}
-		time.Sleep(jitter(backoff)) // bounded by the lease; not synchronisation
-		backoff = min(2*backoff, storeRetryMax)
+		log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
+			zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
+		return store.Claim{}, false
 	}
 }
 

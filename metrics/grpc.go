@@ -6,7 +6,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
@@ -74,18 +76,60 @@ func (m *Metrics) noteCaller(ctx context.Context) {
 	}
 }
 
+// grpcKey identifies the series of one call: method, code and caller (as
+// reported, before the caller guard).
+type grpcKey struct {
+	fullMethod string
+	code       codes.Code
+	caller     string
+}
+
+// grpcSeries are the metrics of one grpcKey.
+type grpcSeries struct {
+	handled prometheus.Counter
+	seconds prometheus.Observer
+}
+
+// maxGRPCSeries bounds the cache of grpcSeries (methods × codes × callers);
+// beyond it, the label lookups are done per call.
+const maxGRPCSeries = 4096
+
 // observeGRPC records one finished call.
 func (m *Metrics) observeGRPC(ctx context.Context, slot *callerSlot, fullMethod string, err error, d time.Duration) {
-	service, method := splitMethod(fullMethod)
-	code := status.Code(err).String()
+	code := status.Code(err)
 	caller := ""
 	if p := slot.name.Load(); p != nil {
 		caller = *p
 	} else if m.CallerFunc != nil {
 		caller = m.CallerFunc(ctx)
 	}
-	m.grpcHandled.WithLabelValues(service, method, code, m.callers.value(caller)).Inc()
-	m.grpcSeconds.WithLabelValues(service, method, code).Observe(d.Seconds())
+	m.grpcSeriesFor(grpcKey{fullMethod, code, caller}).observe(d)
+}
+
+func (s grpcSeries) observe(d time.Duration) {
+	s.handled.Inc()
+	s.seconds.Observe(d.Seconds())
+}
+
+// grpcSeriesFor returns the metrics of k, from the cache when it has them.
+// The caller guard admits a caller once and for good (or never), so a
+// cached caller label stays right.
+func (m *Metrics) grpcSeriesFor(k grpcKey) grpcSeries {
+	if v, ok := m.grpcCache.Load(k); ok {
+		return v.(grpcSeries)
+	}
+	service, method := splitMethod(k.fullMethod)
+	code := k.code.String()
+	s := grpcSeries{
+		handled: m.grpcHandled.WithLabelValues(service, method, code, m.callers.value(k.caller)),
+		seconds: m.grpcSeconds.WithLabelValues(service, method, code),
+	}
+	if m.grpcCacheLen.Load() < maxGRPCSeries {
+		if _, loaded := m.grpcCache.LoadOrStore(k, s); !loaded {
+			m.grpcCacheLen.Add(1)
+		}
+	}
+	return s
 }
 
 // splitMethod splits "/package.Service/Method" into service and method.

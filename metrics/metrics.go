@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,6 +62,10 @@ type Metrics struct {
 
 	grpcHandled *prometheus.CounterVec
 	grpcSeconds *prometheus.HistogramVec
+	// grpcCache maps grpcKey to grpcSeries (see grpcSeriesFor);
+	// grpcCacheLen counts its entries.
+	grpcCache    sync.Map
+	grpcCacheLen atomic.Int64
 
 	httpRequests *prometheus.CounterVec
 	httpSeconds  *prometheus.HistogramVec

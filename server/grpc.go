@@ -4,20 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 	"unicode"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
@@ -58,29 +60,6 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 		d.log.Error("panic in handler", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-			f := logging.Fields{}
-			if id, ok := ctx.Value(requestIDKey{}).(string); ok {
-				f = append(f, "request_id", id)
-			}
-			if c, ok := auth.CallerFromContext(ctx); ok {
-				f = append(f, "caller", c.Name)
-			}
-			return f
-		}),
-		logging.WithLevels(func(c codes.Code) logging.Level {
-			switch c {
-			case codes.Internal, codes.Unknown, codes.DataLoss:
-				return logging.LevelError
-			case codes.Unavailable, codes.DeadlineExceeded:
-				return logging.LevelWarn
-			default:
-				return logging.LevelInfo
-			}
-		}),
-	}
 	opts = append(opts,
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.ForceServerCodecV2(newUTF8Codec()),
@@ -92,7 +71,7 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 			d.auth.UnaryServerInterceptor(),
 			rejectInvalidUTF8,
 			d.metrics.UnaryCallerInterceptor(),
-			logging.UnaryServerInterceptor(zapLogger(d.log), logOpts...),
+			logUnary(d.log),
 			recovery.UnaryServerInterceptor(recoveryOpt),
 		),
 		grpc.ChainStreamInterceptor(
@@ -142,22 +121,66 @@ func validRequestID(s string) bool {
 	return true
 }
 
-// zapLogger adapts zap to go-grpc-middleware's logging interface.
-func zapLogger(l *zap.Logger) logging.Logger {
-	return logging.LoggerFunc(func(_ context.Context, lvl logging.Level, msg string, fields ...any) {
-		f := make([]zap.Field, 0, len(fields)/2)
-		for i := 0; i+1 < len(fields); i += 2 {
-			f = append(f, zap.Any(fmt.Sprint(fields[i]), fields[i+1]))
+// logUnary returns the request log interceptor: one "finished call" entry
+// per call, at error level for INTERNAL, UNKNOWN and DATA_LOSS, warn for
+// UNAVAILABLE and DEADLINE_EXCEEDED, else info. Its fields are those of
+// go-grpc-middleware's logging interceptor (FinishCall event): request_id,
+// caller, protocol, grpc.component, grpc.service, grpc.method,
+// grpc.method_type, peer.address, grpc.start_time, grpc.request.deadline,
+// grpc.code, grpc.error, grpc.time_ms. Nothing is built when the entry's
+// level is disabled.
+func logUnary(l *zap.Logger) grpc.UnaryServerInterceptor {
+	core := l.Core()
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		code := status.Code(err)
+		lvl := logLevel(code)
+		if !core.Enabled(lvl) {
+			return resp, err
 		}
-		switch lvl {
-		case logging.LevelDebug:
-			l.Debug(msg, f...)
-		case logging.LevelInfo:
-			l.Info(msg, f...)
-		case logging.LevelWarn:
-			l.Warn(msg, f...)
-		default:
-			l.Error(msg, f...)
+		ce := l.Check(lvl, "finished call")
+		if ce == nil {
+			return resp, err
 		}
-	})
+		dur := time.Since(start)
+		f := make([]zap.Field, 0, 13)
+		if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+			f = append(f, zap.String("request_id", id))
+		}
+		if c, ok := auth.CallerFromContext(ctx); ok {
+			f = append(f, zap.String("caller", c.Name))
+		}
+		service, method, _ := strings.Cut(strings.TrimPrefix(info.FullMethod, "/"), "/")
+		f = append(f, zap.String("protocol", "grpc"), zap.String("grpc.component", "server"),
+			zap.String("grpc.service", service), zap.String("grpc.method", method),
+			zap.String("grpc.method_type", "unary"))
+		if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+			f = append(f, zap.String("peer.address", p.Addr.String()))
+		}
+		f = append(f, zap.String("grpc.start_time", start.Format(time.RFC3339)))
+		if dl, ok := ctx.Deadline(); ok {
+			f = append(f, zap.String("grpc.request.deadline", dl.Format(time.RFC3339)))
+		}
+		f = append(f, zap.String("grpc.code", code.String()))
+		if err != nil {
+			f = append(f, zap.String("grpc.error", err.Error()))
+		}
+		ms := float32(dur.Nanoseconds()/1000) / 1000
+		f = append(f, zap.String("grpc.time_ms", strconv.FormatFloat(float64(ms), 'g', -1, 32)))
+		ce.Write(f...)
+		return resp, err
+	}
+}
+
+// logLevel is the level of the request log entry of a call ending in c.
+func logLevel(c codes.Code) zapcore.Level {
+	switch c {
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		return zapcore.ErrorLevel
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return zapcore.WarnLevel
+	default:
+		return zapcore.InfoLevel
+	}
 }

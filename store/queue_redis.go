@@ -19,7 +19,7 @@ package store
 // Every operation is one Lua script, so enqueue (record + backlog + schedule
 // + idempotency key + summary + pending), claim and settle are atomic. A
 // chat is in at most one of sched and lease. Claims also read the claimed
-// user's link (<p>:user:<user>:link, see redis.go), so that the dispatcher
+// user's link (linkLua's link_chat, see redis.go), so that the dispatcher
 // need not read it again before sending, and, given ClaimOptions.Limit,
 // check the limiter's pause and take a slot of its GCRA limit
 // (<p>:pause, <p>:rl:<name>, see limiter_redis.go) in the same step.
@@ -75,21 +75,37 @@ func (q *RedisQueue) Links() Store { return q.owner }
 
 // enqueueScript. KEYS: idem key (an untouched placeholder when none),
 // record, backlog, sched, lease, summary, pending. ARGV: id, chat, created
-// ms, retention ms, idem ttl ms ("" when no idem key), then record
-// field/value pairs. Returns {1, id} or {0, existing
-// id}.
-const enqueueScript = `
+// ms, retention ms, idem ttl ms ("" when no idem key), prefix, user, then
+// record field/value pairs. Returns {1, id, chat} or {0, existing id}.
+//
+// With chat "" the chat is the one the user is linked to (linkLua's
+// link_chat, the links of the queue's store), read in the same step: the
+// backlog key is then derived (KEYS[3] is ignored), the record's chat_id
+// field set to it, and {2} is returned, nothing written, when the user is
+// not linked (before the idempotency key is looked at, as a separate link
+// read would).
+const enqueueScript = linkLua + `
+local id, chat, now, p = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
+local backlog = KEYS[3]
+if chat == '' then
+  chat = link_chat(p, ARGV[7])
+  if not chat then return {2} end
+  if not string.match(chat, '^-?%d+$') then return redis.error_reply('corrupt link of user ' .. ARGV[7]) end
+  backlog = p .. ':q:' .. chat
+end
 if ARGV[5] ~= '' then
   local ex = redis.call('GET', KEYS[1])
   if ex then return {0, ex} end
 end
-local id, chat, now = ARGV[1], ARGV[2], ARGV[3]
 local fields = {}
-for i = 6, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV, 2 do
+  fields[#fields + 1] = ARGV[i]
+  if ARGV[i] == 'chat_id' then fields[#fields + 1] = chat else fields[#fields + 1] = ARGV[i + 1] end
+end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('RPUSH', KEYS[3], id)
+redis.call('RPUSH', backlog, id)
 redis.call('ZADD', KEYS[7], now, id)
 if not redis.call('ZSCORE', KEYS[5], chat) then
   redis.call('ZADD', KEYS[4], 'NX', now, chat)
@@ -98,7 +114,7 @@ if ARGV[5] ~= '' then redis.call('SET', KEYS[1], id, 'PX', ARGV[5]) end
 redis.call('HINCRBY', KEYS[6], 'queued', 1)
 redis.call('HSET', KEYS[6], 'last', id)
 redis.call('PEXPIRE', KEYS[6], ARGV[4])
-return {1, id}
+return {1, id, chat}
 `
 
 // claimFunc is the Lua function behind Claim. sched, lease, leasetok and
@@ -108,7 +124,7 @@ return {1, id}
 // ms}. It returns false when no chat is due, {'p', pause ms} while paused
 // (lim given), or {chat, linked chat or empty, reserved wait µs or empty,
 // record field/value pairs...}.
-const claimFunc = gcraFunc + `
+const claimFunc = linkLua + gcraFunc + `
 local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, token, retention, lim)
   if lim then
     local ps = redis.call('PTTL', lim[2])
@@ -151,7 +167,7 @@ local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, tok
           if ui then rec[ui] = nows end
         end
         redis.call('PEXPIRE', nk, retention)
-        local linked = redis.call('HGET', p .. ':user:' .. user .. ':link', 'chat') or ''
+        local linked = link_chat(p, user) or ''
         local wait = ''
         if lim and linked == chat and (lim[5] <= 0 or now - created < lim[5]) then
           wait = tostring(gcra(lim[1], lim[3], lim[4]))
@@ -333,6 +349,19 @@ func boolStr(b bool) string {
 // used before, nothing is written and the earlier notification is returned
 // with duplicate true (only ID is set when its record expired).
 func (q *RedisQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOptions) (Notification, bool, error) {
+	return q.enqueueNotification(ctx, n, opts, false)
+}
+
+// EnqueueLinked is Enqueue to the chat n.UserID is linked to in the links
+// of the queue's store ([RedisQueue.Links]), read in the same atomic step
+// (n.ChatID is ignored; the returned notification carries the chat). When
+// the user is not linked nothing is written and the error wraps
+// ErrNotFound.
+func (q *RedisQueue) EnqueueLinked(ctx context.Context, n Notification, opts EnqueueOptions) (Notification, bool, error) {
+	return q.enqueueNotification(ctx, n, opts, true)
+}
+
+func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, opts EnqueueOptions, linked bool) (Notification, bool, error) {
 	parts, err := json.Marshal(n.Parts)
 	if err != nil {
 		return Notification{}, false, fmt.Errorf("store: enqueue: encode parts: %w", err)
@@ -348,10 +377,18 @@ func (q *RedisQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOp
 	if n.IdempotencyKey != "" {
 		idem, idemTTL = q.idemKey(n.UserID, n.IdempotencyKey), ttlMillis(opts.IdempotencyTTL)
 	}
-	keys := []string{idem, q.recordKey(n.ID), q.backlogKey(n.ChatID), q.schedKey(), q.leaseKey(), q.summaryKey(n.UserID),
+	// With linked, the chat is read by the script and the backlog key
+	// derived there; KEYS[3] is then a placeholder in the prefix's slot.
+	chat, backlog := strconv.FormatInt(n.ChatID, 10), ""
+	if linked {
+		chat, backlog = "", q.prefix+":q:"
+	} else {
+		backlog = q.backlogKey(n.ChatID)
+	}
+	keys := []string{idem, q.recordKey(n.ID), backlog, q.schedKey(), q.leaseKey(), q.summaryKey(n.UserID),
 		q.pendingKey()}
-	args := []any{n.ID, strconv.FormatInt(n.ChatID, 10), created, ttlMillis(opts.Retention), idemTTL,
-		"id", n.ID, "user_id", n.UserID, "chat_id", n.ChatID, "parts", string(parts), "nparts", len(n.Parts),
+	args := []any{n.ID, chat, created, ttlMillis(opts.Retention), idemTTL, q.prefix, n.UserID,
+		"id", n.ID, "user_id", n.UserID, "chat_id", chat, "parts", string(parts), "nparts", len(n.Parts),
 		"parse_mode", n.ParseMode, "disable_notification", boolStr(n.DisableNotification),
 		"plain_text_fallback", boolStr(n.PlainTextFallback), "idem_key", n.IdempotencyKey,
 		"state", int(StateQueued), "attempts", 0, "retries", 0, "next_part", 0, "message_ids", "",
@@ -361,10 +398,24 @@ func (q *RedisQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOp
 	if err != nil {
 		return Notification{}, false, unavailable("enqueue", err)
 	}
-	if len(res) != 2 {
+	if len(res) == 1 {
+		if code, _ := res[0].(int64); code == 2 && linked {
+			return Notification{}, false, fmt.Errorf("store: link of user %q: %w", n.UserID, ErrNotFound)
+		}
+	}
+	if len(res) < 2 {
 		return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
 	}
 	if fresh, _ := res[0].(int64); fresh == 1 {
+		if linked {
+			var s string
+			if len(res) == 3 {
+				s, _ = res[2].(string)
+			}
+			if n.ChatID, err = strconv.ParseInt(s, 10, 64); err != nil || n.ChatID == 0 {
+				return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected linked chat %q", s))
+			}
+		}
 		return n, false, nil
 	}
 	id, _ := res[1].(string)

@@ -2,26 +2,64 @@ package store
 
 // Redis key layout. <p> is the prefix given to NewRedis ("tgn" when empty).
 //
-//	<p>:lt:<token>           hash {user: userID, exp: expiry unix ms}; PX TTL until ExpiresAt
-//	<p>:user:<userID>:lt     string: the user's current token; same TTL as its token
-//	<p>:user:<userID>:link   hash {chat: chatID, username, linked_at: unix ms}; no TTL
-//	<p>:chat:<chatID>:users  set of userIDs linked to chatID; no TTL
-//	<p>:upd:<updateID>       string "p" (claimed, PX claimTTL) or "d" (done, PX keep)
-//	<p>:poll:offset          string: decimal getUpdates offset; no TTL
+//	<p>:lt:<token>              hash {user: userID, exp: expiry unix ms}; PX TTL until ExpiresAt
+//	<p>:user:<userID>:lt        string: the user's current token; same TTL as its token
+//	<p>:links:<b>               hash userID → "chatID|linked_at unix ms|username", for the users
+//	                            with linkBucket(userID) == b; no TTL
+//	<p>:chats:<b>               hash chatID → the one userID linked to it, or "" when several
+//	                            are (they are then in <p>:chat:<chatID>:many), for the chats with
+//	                            linkBucket(decimal chatID) == b; no TTL
+//	<p>:chat:<chatID>:many      set of the userIDs linked to chatID, only while there are two or
+//	                            more; no TTL
+//	<p>:upd:<updateID>          string "p" (claimed, PX claimTTL) or "d" (done, PX keep)
+//	<p>:poll:offset             string: decimal getUpdates offset; no TTL
+//
+// Links and the chat index are bucketed so that they cost little memory: a
+// top-level key costs about 100 B of overhead (dict entry, key, object,
+// allocator rounding), while a field and its value in a small hash, which
+// Redis keeps as a listpack, cost their bytes plus about 2 each. b is
+// linkBucket: the first 16 bits of SHA-1 of the user id (or of the decimal
+// chat id), modulo linkBuckets (16384). Go computes it for the keys it
+// knows; the scripts compute the same in Lua (linkLua's link_bucket, with
+// redis.sha1hex) for the keys they derive from values they read.
+//
+// A bucket stays a listpack while it has at most hash-max-listpack-entries
+// fields (default 128) and every field and value is at most
+// hash-max-listpack-value bytes (default 64). With 16384 buckets the
+// defaults hold up to about 1.3 million linked users: a mean of 80 per
+// bucket, and the fullest bucket still below 128 (1 million users fill 33
+// to 93 per bucket). For more users, raise hash-max-listpack-entries (256
+// holds about 3 million, 512 about 6.5 million). A link's value is at most
+// 61 bytes with Telegram's chat ids (up to 14 characters) and usernames (up
+// to 32). A user id longer than 64 bytes works, as does a bucket past 128
+// fields, but the bucket is then converted to a hashtable, which costs
+// more per field. No server setting is needed for correctness, only to
+// stay compact.
+//
+// Layout change, no migration: earlier versions (before the bucketed
+// layout) kept a link as two keys per user, <p>:user:<userID>:link (hash)
+// and <p>:chat:<chatID>:users (set). They are no longer read or written.
+// tgnotify is pre-release, so they are not migrated: users linked before
+// must link again. The stale keys may be deleted (SCAN for <p>:user:*:link
+// and <p>:chat:*:users; not <p>:user:*:lt, the live tokens).
 //
 // Multi-key operations run as Lua scripts, so they are atomic. The scripts
 // derive some key names from values they read (the token's user, the link's
-// chat). Redis Cluster allows that only while every key a script touches is
-// in one hash slot: with a hash-tagged prefix such as "{tgn}"
-// ([ClusterRedisPrefix], see [KeyPrefix]) every key above, and those of the
-// queue, limiter and leases, hashes to the slot of "tgn". NewRedis adds the
-// tag itself when given a *redis.ClusterClient and a prefix without one.
+// chat, the chat's users). Redis Cluster allows that only while every key a
+// script touches is in one hash slot: with a hash-tagged prefix such as
+// "{tgn}" ([ClusterRedisPrefix], see [KeyPrefix]) every key above, and those
+// of the queue, limiter and leases, hashes to the slot of "tgn". NewRedis
+// adds the tag itself when given a *redis.ClusterClient and a prefix without
+// one. Every key starts with the prefix.
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,66 +124,152 @@ if not rec[1] or rec[1] ~= ARGV[2] then return false end
 return {tok, rec[2]}
 `
 
+// linkBuckets is how many hashes the links, and the chat index, are spread
+// over (see the key layout). It must divide 65536, and linkLua's
+// link_bucket hard-codes it. Changing it moves every link: do not.
+const linkBuckets = 16384
+
+// linkBucket returns the bucket of s, a user id or a decimal chat id: the
+// first 16 bits of SHA-1(s), big-endian, modulo linkBuckets. linkLua's
+// link_bucket computes the same in Lua.
+func linkBucket(s string) int {
+	sum := sha1.Sum([]byte(s))
+	return int(binary.BigEndian.Uint16(sum[:2])) % linkBuckets
+}
+
+// linkLua defines the Lua helpers of the link scripts, for scripts that
+// read links or the chat index (the queue's claim reads a user's link with
+// link_chat). p is the prefix. Keys passed in (lk, ck, sk) are the link
+// bucket, the chat index bucket and the chat's set of users; the helpers
+// derive them (link_key, index_key, index_set_key) when the caller could
+// not compute them in Go.
+//
+// The chat index field of a chat holds its only user, or "" when it has
+// several: then they are in the chat's set, which never has fewer than
+// two members (user ids are never empty).
+const linkLua = `
+local function link_bucket(s)
+  return tonumber(string.sub(redis.sha1hex(s), 1, 4), 16) % 16384
+end
+local function link_key(p, user) return p .. ':links:' .. link_bucket(user) end
+local function index_key(p, chat) return p .. ':chats:' .. link_bucket(chat) end
+local function index_set_key(p, chat) return p .. ':chat:' .. chat .. ':many' end
+-- link_chat_of returns the chat of a packed link "chat|linked_at|username".
+local function link_chat_of(v)
+  local i = string.find(v, '|', 1, true)
+  if not i then return v end
+  return string.sub(v, 1, i - 1)
+end
+-- link_chat returns the chat user is linked to (a decimal string), or false.
+local function link_chat(p, user)
+  local v = redis.call('HGET', link_key(p, user), user)
+  if not v then return false end
+  return link_chat_of(v)
+end
+local function index_add(ck, sk, chat, user)
+  local v = redis.call('HGET', ck, chat)
+  if not v then
+    redis.call('HSET', ck, chat, user)
+  elseif v == '' then
+    redis.call('SADD', sk, user)
+  elseif v ~= user then
+    redis.call('SADD', sk, v, user)
+    redis.call('HSET', ck, chat, '')
+  end
+end
+local function index_del(ck, sk, chat, user)
+  local v = redis.call('HGET', ck, chat)
+  if v == user then
+    redis.call('HDEL', ck, chat)
+  elseif v == '' then
+    redis.call('SREM', sk, user)
+    if redis.call('SCARD', sk) < 2 then
+      local rest = redis.call('SMEMBERS', sk)
+      redis.call('DEL', sk)
+      if rest[1] then redis.call('HSET', ck, chat, rest[1]) else redis.call('HDEL', ck, chat) end
+    end
+  end
+end
+local function index_users(ck, sk, chat)
+  local v = redis.call('HGET', ck, chat)
+  if not v then return {} end
+  if v == '' then return redis.call('SMEMBERS', sk) end
+  return {v}
+end
+local function index_clear(ck, sk, chat)
+  redis.call('HDEL', ck, chat)
+  redis.call('DEL', sk)
+end
+`
+
 // consumeScript atomically consumes a token and links its user. KEYS: token
-// key. ARGV: prefix, token, chat, username, linked_at ms. Returns the user id
-// or nil when the token is unknown, used or expired.
-const consumeScript = `
-local p = ARGV[1]
+// key, index bucket and set key of the new chat. ARGV: prefix, token, chat,
+// packed link (packLink). Returns the user id or nil when the token is
+// unknown, used or expired.
+const consumeScript = linkLua + `
+local p, chat = ARGV[1], ARGV[3]
 local user = redis.call('HGET', KEYS[1], 'user')
 if not user then return false end
 redis.call('DEL', KEYS[1])
 local ptr = p .. ':user:' .. user .. ':lt'
 if redis.call('GET', ptr) == ARGV[2] then redis.call('DEL', ptr) end
-local lk = p .. ':user:' .. user .. ':link'
-local old = redis.call('HGET', lk, 'chat')
-if old then redis.call('SREM', p .. ':chat:' .. old .. ':users', user) end
-redis.call('DEL', lk)
-redis.call('HSET', lk, 'chat', ARGV[3], 'username', ARGV[4], 'linked_at', ARGV[5])
-redis.call('SADD', p .. ':chat:' .. ARGV[3] .. ':users', user)
+local lk = link_key(p, user)
+local old = redis.call('HGET', lk, user)
+if old then
+  old = link_chat_of(old)
+  index_del(index_key(p, old), index_set_key(p, old), old, user)
+end
+redis.call('HSET', lk, user, ARGV[4])
+index_add(KEYS[2], KEYS[3], chat, user)
 return user
 `
 
-// unlinkScript removes one user's link. KEYS: link key. ARGV: prefix, user.
-// Returns 1, or 0 when the user was not linked.
-const unlinkScript = `
-local chat = redis.call('HGET', KEYS[1], 'chat')
-if not chat then return 0 end
-redis.call('SREM', ARGV[1] .. ':chat:' .. chat .. ':users', ARGV[2])
-redis.call('DEL', KEYS[1])
+// unlinkScript removes one user's link. KEYS: link bucket. ARGV: prefix,
+// user. Returns 1, or 0 when the user was not linked.
+const unlinkScript = linkLua + `
+local v = redis.call('HGET', KEYS[1], ARGV[2])
+if not v then return 0 end
+local chat = link_chat_of(v)
+index_del(index_key(ARGV[1], chat), index_set_key(ARGV[1], chat), chat, ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[2])
 return 1
 `
 
-// unlinkChatScript removes every link to a chat. KEYS: chat set key. ARGV:
-// prefix, chat. Returns the unlinked user ids.
-const unlinkChatScript = `
+// unlinkChatScript removes every link to a chat. KEYS: index bucket and set
+// key of the chat. ARGV: prefix, chat. Returns the unlinked user ids.
+const unlinkChatScript = linkLua + `
 local out = {}
-for _, user in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local lk = ARGV[1] .. ':user:' .. user .. ':link'
-  if redis.call('HGET', lk, 'chat') == ARGV[2] then
-    redis.call('DEL', lk)
+for _, user in ipairs(index_users(KEYS[1], KEYS[2], ARGV[2])) do
+  local lk = link_key(ARGV[1], user)
+  local v = redis.call('HGET', lk, user)
+  if v and link_chat_of(v) == ARGV[2] then
+    redis.call('HDEL', lk, user)
     out[#out + 1] = user
   end
 end
-redis.call('DEL', KEYS[1])
+index_clear(KEYS[1], KEYS[2], ARGV[2])
 return out
 `
 
-// moveChatScript moves every link of a chat to another chat id. KEYS: old
-// set key, new set key. ARGV: prefix, old chat, new chat. Returns the moved
-// user ids.
-const moveChatScript = `
+// moveChatScript moves every link of a chat to another chat id, keeping
+// each link's username and linked_at. KEYS: index bucket and set key of the
+// old chat, then of the new chat. ARGV: prefix, old chat, new chat. Returns
+// the moved user ids.
+const moveChatScript = linkLua + `
+local p, old, new = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
-for _, user in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local lk = ARGV[1] .. ':user:' .. user .. ':link'
-  if redis.call('HGET', lk, 'chat') == ARGV[2] then
+for _, user in ipairs(index_users(KEYS[1], KEYS[2], old)) do
+  local lk = link_key(p, user)
+  local v = redis.call('HGET', lk, user)
+  if v and link_chat_of(v) == old then
     out[#out + 1] = user
-    if ARGV[2] ~= ARGV[3] then
-      redis.call('HSET', lk, 'chat', ARGV[3])
-      redis.call('SADD', KEYS[2], user)
+    if old ~= new then
+      redis.call('HSET', lk, user, new .. string.sub(v, #old + 1))
+      index_add(KEYS[3], KEYS[4], new, user)
     end
   end
 end
-if ARGV[2] ~= ARGV[3] then redis.call('DEL', KEYS[1]) end
+if old ~= new then index_clear(KEYS[1], KEYS[2], old) end
 return out
 `
 
@@ -240,10 +364,19 @@ func unavailable(op string, err error) error {
 
 func (r *Redis) tokenKey(token string) string    { return r.prefix + ":lt:" + token }
 func (r *Redis) userTokenKey(user string) string { return r.prefix + ":user:" + user + ":lt" }
-func (r *Redis) linkKey(user string) string      { return r.prefix + ":user:" + user + ":link" }
-func (r *Redis) chatKey(chat int64) string {
-	return r.prefix + ":chat:" + strconv.FormatInt(chat, 10) + ":users"
+
+// linkKey is the links bucket of user.
+func (r *Redis) linkKey(user string) string {
+	return r.prefix + ":links:" + strconv.Itoa(linkBucket(user))
 }
+
+// chatKeys returns the chat index bucket of chat and the key of its set of
+// users (used only while it has several).
+func (r *Redis) chatKeys(chat int64) []string {
+	c := strconv.FormatInt(chat, 10)
+	return []string{r.prefix + ":chats:" + strconv.Itoa(linkBucket(c)), r.prefix + ":chat:" + c + ":many"}
+}
+
 func (r *Redis) updateKey(id int64) string { return r.prefix + ":upd:" + strconv.FormatInt(id, 10) }
 func (r *Redis) offsetKey() string         { return r.prefix + ":poll:offset" }
 
@@ -290,8 +423,9 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 	if token == "" {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
-	user, err := r.consume.Run(ctx, r.client, []string{r.tokenKey(token)},
-		r.prefix, token, strconv.FormatInt(chatID, 10), username, now.UnixMilli()).Text()
+	keys := append([]string{r.tokenKey(token)}, r.chatKeys(chatID)...)
+	user, err := r.consume.Run(ctx, r.client, keys,
+		r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)).Text()
 	if errors.Is(err, redis.Nil) {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
@@ -301,22 +435,29 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 	return Link{UserID: user, ChatID: chatID, Username: username, LinkedAt: time.UnixMilli(now.UnixMilli())}, nil
 }
 
+// packLink is a link as stored in its bucket: "chatID|linked_at ms|username".
+// The username is last, so it may contain "|".
+func packLink(chat, linkedAt int64, username string) string {
+	return strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(linkedAt, 10) + "|" + username
+}
+
 // GetLink returns the user's link or ErrNotFound.
 func (r *Redis) GetLink(ctx context.Context, userID string) (Link, error) {
-	vals, err := r.client.HMGet(ctx, r.linkKey(userID), "chat", "username", "linked_at").Result()
+	v, err := r.client.HGet(ctx, r.linkKey(userID), userID).Result()
+	if errors.Is(err, redis.Nil) {
+		return Link{}, fmt.Errorf("store: link of user %q: %w", userID, ErrNotFound)
+	}
 	if err != nil {
 		return Link{}, unavailable("get link", err)
 	}
-	if len(vals) != 3 || vals[0] == nil {
-		return Link{}, fmt.Errorf("store: link of user %q: %w", userID, ErrNotFound)
-	}
-	str := func(v any) string { s, _ := v.(string); return s }
-	chat, err := strconv.ParseInt(str(vals[0]), 10, 64)
+	chatS, rest, _ := strings.Cut(v, "|")
+	msS, username, _ := strings.Cut(rest, "|")
+	chat, err := strconv.ParseInt(chatS, 10, 64)
 	if err != nil {
 		return Link{}, unavailable("get link", fmt.Errorf("corrupt chat id: %w", err))
 	}
-	link := Link{UserID: userID, ChatID: chat, Username: str(vals[1])}
-	if ms, err := strconv.ParseInt(str(vals[2]), 10, 64); err == nil {
+	link := Link{UserID: userID, ChatID: chat, Username: username}
+	if ms, err := strconv.ParseInt(msS, 10, 64); err == nil {
 		link.LinkedAt = time.UnixMilli(ms)
 	}
 	return link, nil
@@ -325,7 +466,7 @@ func (r *Redis) GetLink(ctx context.Context, userID string) (Link, error) {
 // UpdateChatID moves every link of chat oldID to newID and returns the moved
 // user ids in no particular order.
 func (r *Redis) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error) {
-	users, err := r.moveChat.Run(ctx, r.client, []string{r.chatKey(oldID), r.chatKey(newID)},
+	users, err := r.moveChat.Run(ctx, r.client, append(r.chatKeys(oldID), r.chatKeys(newID)...),
 		r.prefix, strconv.FormatInt(oldID, 10), strconv.FormatInt(newID, 10)).StringSlice()
 	if err != nil {
 		return nil, unavailable("update chat id", err)
@@ -351,7 +492,7 @@ func (r *Redis) Unlink(ctx context.Context, userID string) error {
 // UnlinkChat removes every link to chatID and returns the unlinked user ids
 // in no particular order (empty, not nil, when none).
 func (r *Redis) UnlinkChat(ctx context.Context, chatID int64) ([]string, error) {
-	users, err := r.unlinkChat.Run(ctx, r.client, []string{r.chatKey(chatID)},
+	users, err := r.unlinkChat.Run(ctx, r.client, r.chatKeys(chatID),
 		r.prefix, strconv.FormatInt(chatID, 10)).StringSlice()
 	if err != nil {
 		return nil, unavailable("unlink chat", err)

@@ -2,8 +2,12 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -153,8 +157,11 @@ func TestRedisDefaultPrefixAndKeys(t *testing.T) {
 	if _, err := st.ConsumeLinkToken(ctx, "tok", -100, "bob", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := c.SIsMember(ctx, "tgn:chat:-100:users", "u1").Result(); err != nil || !ok {
-		t.Fatalf("chat index = %v, %v", ok, err)
+	if got, err := c.HGet(ctx, "tgn:links:"+bucketOf("u1"), "u1").Result(); err != nil || !strings.HasPrefix(got, "-100|") || !strings.HasSuffix(got, "|bob") {
+		t.Fatalf("link field = %q, %v; want -100|<ms>|bob", got, err)
+	}
+	if got, err := c.HGet(ctx, "tgn:chats:"+bucketOf("-100"), "-100").Result(); err != nil || got != "u1" {
+		t.Fatalf("chat index field = %q, %v; want u1", got, err)
 	}
 	if n := c.Exists(ctx, "tgn:lt:tok", "tgn:user:u1:lt").Val(); n != 0 {
 		t.Fatalf("%d token keys survive consumption", n)
@@ -223,5 +230,114 @@ func TestOpenRedis(t *testing.T) {
 				t.Fatalf("errors.Is(%v, ErrUnavailable) = %v, want %v", err, got, tt.unavailable)
 			}
 		})
+	}
+}
+
+// bucketOf is the documented bucket of a user id or decimal chat id (see
+// the key layout in redis.go): the first 16 bits of SHA-1, mod 16384.
+func bucketOf(s string) string {
+	sum := sha1.Sum([]byte(s))
+	return strconv.Itoa(int(binary.BigEndian.Uint16(sum[:2])) % 16384)
+}
+
+// TestRedisLinkLayout checks the bucketed layout beyond what the contract
+// suite can see: a chat's set exists only while it has several users, a
+// bucket key disappears with its last field, separators inside ids and
+// usernames survive, a moved link keeps its username and time, and
+// buckets stay listpacks.
+func TestRedisLinkLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client(t)
+	st := store.NewRedis(c, "lay")
+	ctx := t.Context()
+	at := time.UnixMilli(1764000000123)
+	link := func(user string, chat int64, username string) {
+		t.Helper()
+		tok := "tok-" + strconv.Itoa(int(time.Now().UnixNano()))
+		if err := st.PutLinkToken(ctx, store.LinkToken{Token: tok, UserID: user, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.ConsumeLinkToken(ctx, tok, chat, username, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	chatField := func(chat string) (string, bool) {
+		t.Helper()
+		v, err := c.HGet(ctx, "lay:chats:"+bucketOf(chat), chat).Result()
+		if errors.Is(err, redis.Nil) {
+			return "", false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v, true
+	}
+	wantIndex := func(chat string, field string, set ...string) {
+		t.Helper()
+		v, ok := chatField(chat)
+		if field == "-" {
+			if ok {
+				t.Fatalf("chat %s index field = %q, want none", chat, v)
+			}
+		} else if !ok || v != field {
+			t.Fatalf("chat %s index field = %q (present %v), want %q", chat, v, ok, field)
+		}
+		members, err := c.SMembers(ctx, "lay:chat:"+chat+":many").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(members)
+		if !slices.Equal(members, set) && !(len(members) == 0 && len(set) == 0) {
+			t.Fatalf("chat %s set = %v, want %v", chat, members, set)
+		}
+	}
+
+	odd := "odd|user\nid"
+	link("a", 10, "alice")
+	wantIndex("10", "a")
+	link("b", 10, "bob|the|builder")
+	wantIndex("10", "", "a", "b")
+	link(odd, 10, "")
+	wantIndex("10", "", "a", "b", odd)
+	if err := st.Unlink(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	wantIndex("10", "", "b", odd)
+	if err := st.Unlink(ctx, odd); err != nil {
+		t.Fatal(err)
+	}
+	wantIndex("10", "b") // back to one user: the set is gone
+	link("c", 10, "carol")
+	wantIndex("10", "", "b", "c")
+
+	moved, err := st.UpdateChatID(ctx, 10, -1001234567890)
+	if err != nil || len(moved) != 2 {
+		t.Fatalf("UpdateChatID = %v, %v", moved, err)
+	}
+	wantIndex("10", "-")
+	wantIndex("-1001234567890", "", "b", "c")
+	got, err := st.GetLink(ctx, "b")
+	if err != nil || got.ChatID != -1001234567890 || got.Username != "bob|the|builder" || !got.LinkedAt.Equal(at) {
+		t.Fatalf("GetLink(b) after move = %+v, %v; want chat -1001234567890, bob|the|builder, %v", got, err, at)
+	}
+
+	link(odd, 20, "x|y")
+	if got, err := st.GetLink(ctx, odd); err != nil || got.ChatID != 20 || got.Username != "x|y" {
+		t.Fatalf("GetLink(%q) = %+v, %v", odd, got, err)
+	}
+	for _, k := range []string{"lay:links:" + bucketOf(odd), "lay:chats:" + bucketOf("20")} {
+		if enc, err := c.ObjectEncoding(ctx, k).Result(); err != nil || enc != "listpack" {
+			t.Fatalf("OBJECT ENCODING %s = %q, %v; want listpack", k, enc, err)
+		}
+	}
+	if users, err := st.UnlinkChat(ctx, -1001234567890); err != nil || len(users) != 2 {
+		t.Fatalf("UnlinkChat = %v, %v", users, err)
+	}
+	wantIndex("-1001234567890", "-")
+	if err := st.Unlink(ctx, odd); err != nil {
+		t.Fatal(err)
+	}
+	if keys, err := c.Keys(ctx, "lay:*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("keys left after every link is gone: %v, %v", keys, err)
 	}
 }

@@ -154,7 +154,7 @@ func TestClusterContract(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		for _, k := range []string{"user:u1:link", "chat:7:users", "lease:poller", "poll:offset", "upd:1",
+		for _, k := range []string{"links:" + bucketOf("u1"), "chats:" + bucketOf("7"), "lease:poller", "poll:offset", "upd:1",
 			"n:n1", "us:u1", "rl:global", "pause"} {
 			if ex, err := raw.Exists(ctx, "{"+prefix+"}:"+k).Result(); err != nil || ex != 1 {
 				t.Errorf("key {%s}:%s exists = %d, %v", prefix, k, ex, err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,8 +26,9 @@ type memoryOptions struct {
 	Redis       redisOptions
 	Users       int
 	Concurrency int
-	// Bucketed also measures an alternative layout (not what the service
-	// does): every link as a field of one of Users/64 listpack hashes.
+	// Bucketed also measures a reference layout (not the service's): the
+	// same data in Users/64 hashes for links and as many for the chat
+	// index, denser than the service's fixed 16384 buckets each.
 	Bucketed bool
 }
 
@@ -41,13 +43,18 @@ func (o memoryOptions) check() error {
 // memoryTarget is the Redis memory wanted per linked user, in bytes.
 const memoryTarget = 200
 
-// keyShape is one kind of key a link leaves, measured on a sample.
+// keyShape is one kind of key a link leaves: MEMORY USAGE measured on a
+// sample, encodings (and fields, for hashes) counted on every key.
 type keyShape struct {
-	Shape    string  `json:"shape"`
-	Count    int64   `json:"count"`
-	Encoding string  `json:"encoding"`
-	Sampled  int     `json:"sampled"`
-	AvgBytes float64 `json:"avg_memory_usage_bytes"`
+	Shape      string         `json:"shape"`
+	Count      int64          `json:"count"`
+	Encoding   string         `json:"encoding"`
+	Encodings  map[string]int `json:"encodings"`
+	Sampled    int            `json:"sampled"`
+	AvgBytes   float64        `json:"avg_memory_usage_bytes"`
+	Fields     int64          `json:"fields,omitempty"`
+	MeanFields float64        `json:"mean_fields,omitempty"`
+	MaxFields  int64          `json:"max_fields,omitempty"`
 }
 
 // memoryResult is the memory scenario's JSON line.
@@ -158,7 +165,12 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 		fmt.Sprintf("  keys left: %d (%.2f per user)", res.Keys, float64(res.Keys)/n),
 	}
 	for _, s := range res.Shapes {
-		lines = append(lines, fmt.Sprintf("    %-28s x%-8d %-10s MEMORY USAGE avg %.1f B (sample of %d)", s.Shape, s.Count, s.Encoding, s.AvgBytes, s.Sampled))
+		line := fmt.Sprintf("    %-28s x%-8d %-10s MEMORY USAGE avg %.1f B (sample of %d)", s.Shape, s.Count, s.Encoding, s.AvgBytes, s.Sampled)
+		if s.MaxFields > 0 {
+			line += fmt.Sprintf("; fields mean %.1f, max %d", s.MeanFields, s.MaxFields)
+		}
+		line += fmt.Sprintf("; encodings %v", s.Encodings)
+		lines = append(lines, line)
 	}
 	lines = append(lines,
 		fmt.Sprintf("  used_memory %d -> %d: %.1f bytes/user (dataset part %.1f) (target <= %d): %s",
@@ -171,7 +183,7 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 			top.Shape, top.AvgBytes*float64(top.Count)/n, res.BytesPerUser, top.Encoding))
 	}
 	if o.Bucketed {
-		lines = append(lines, fmt.Sprintf("  alternative layout (measured here, NOT what the service does): links and chat index as fields of %d+%d listpack hashes (%v): %.1f bytes/user",
+		lines = append(lines, fmt.Sprintf("  reference layout (measured here, NOT what the service does): links and chat index as fields of %d+%d hashes, users/64 each (%v): %.1f bytes/user",
 			res.BucketedBuckets, res.BucketedBuckets, res.BucketedEncodings, res.BucketedPerUser))
 	}
 	return res, emit(w, lines, res)
@@ -259,17 +271,19 @@ func settledUsedMemory(ctx context.Context, c *redis.Client) (int64, error) {
 }
 
 var (
-	userRe = regexp.MustCompile(`bench-user-\d+`)
-	numRe  = regexp.MustCompile(`\d{6,}`)
+	userRe   = regexp.MustCompile(`bench-user-\d+`)
+	numRe    = regexp.MustCompile(`\d{6,}`)
+	bucketRe = regexp.MustCompile(`:(links|chats):\d+$`)
 )
 
-// keyShapes scans the keyspace, groups keys by shape (ids replaced by
-// <user> and <n>) and measures MEMORY USAGE and OBJECT ENCODING on up to
-// sample keys of each shape.
+// keyShapes scans the keyspace and groups keys by shape (ids replaced by
+// <user> and <n>, bucket numbers by <b>). It measures MEMORY USAGE on up
+// to sample keys of each shape, and counts OBJECT ENCODING (and, for
+// hashes, HLEN) on every key.
 func keyShapes(ctx context.Context, c *redis.Client, sample int) ([]keyShape, error) {
 	type acc struct {
 		keyShape
-		keys []string
+		keys []string // every key of the shape
 	}
 	shapes := map[string]*acc{}
 	var cursor uint64
@@ -279,16 +293,14 @@ func keyShapes(ctx context.Context, c *redis.Client, sample int) ([]keyShape, er
 			return nil, err
 		}
 		for _, k := range keys {
-			s := numRe.ReplaceAllString(userRe.ReplaceAllString(k, "<user>"), "<n>")
+			s := bucketRe.ReplaceAllString(numRe.ReplaceAllString(userRe.ReplaceAllString(k, "<user>"), "<n>"), ":$1:<b>")
 			a := shapes[s]
 			if a == nil {
-				a = &acc{keyShape: keyShape{Shape: s}}
+				a = &acc{keyShape: keyShape{Shape: s, Encodings: map[string]int{}}}
 				shapes[s] = a
 			}
 			a.Count++
-			if len(a.keys) < sample {
-				a.keys = append(a.keys, k)
-			}
+			a.keys = append(a.keys, k)
 		}
 		if cursor = next; cursor == 0 {
 			break
@@ -296,23 +308,50 @@ func keyShapes(ctx context.Context, c *redis.Client, sample int) ([]keyShape, er
 	}
 	var out []keyShape
 	for _, a := range shapes {
+		sampled := a.keys[:min(sample, len(a.keys))]
 		var total int64
-		for _, k := range a.keys {
+		for _, k := range sampled {
 			n, err := c.MemoryUsage(ctx, k, 0).Result()
 			if err != nil {
 				return nil, fmt.Errorf("MEMORY USAGE %s: %w", k, err)
 			}
 			total += n
 		}
-		if len(a.keys) > 0 {
-			a.Sampled = len(a.keys)
-			a.AvgBytes = round(float64(total)/float64(len(a.keys)), 1)
-			enc, err := c.ObjectEncoding(ctx, a.keys[0]).Result()
-			if err != nil {
+		a.Sampled = len(sampled)
+		a.AvgBytes = round(float64(total)/float64(len(sampled)), 1)
+		typ, err := c.Type(ctx, a.keys[0]).Result()
+		if err != nil {
+			return nil, err
+		}
+		var fields int64
+		for from := 0; from < len(a.keys); from += 1000 {
+			pipe := c.Pipeline()
+			var encs []*redis.StringCmd
+			var lens []*redis.IntCmd
+			for _, k := range a.keys[from:min(from+1000, len(a.keys))] {
+				encs = append(encs, pipe.ObjectEncoding(ctx, k))
+				if typ == "hash" {
+					lens = append(lens, pipe.HLen(ctx, k))
+				}
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
 				return nil, err
 			}
-			a.Encoding = enc
+			for _, e := range encs {
+				a.Encodings[e.Val()]++
+			}
+			for _, l := range lens {
+				fields += l.Val()
+				a.MaxFields = max(a.MaxFields, l.Val())
+			}
 		}
+		if typ == "hash" {
+			a.Fields = fields
+			a.MeanFields = round(float64(fields)/float64(len(a.keys)), 1)
+		}
+		a.Encoding = slices.MaxFunc(slices.Collect(maps.Keys(a.Encodings)), func(x, y string) int {
+			return a.Encodings[x] - a.Encodings[y]
+		})
 		out = append(out, a.keyShape)
 	}
 	slices.SortFunc(out, func(a, b keyShape) int { return int(b.Count - a.Count) })
@@ -323,8 +362,8 @@ func keyShapes(ctx context.Context, c *redis.Client, sample int) ([]keyShape, er
 // layout, below hash-max-listpack-entries (128) so hashes stay listpacks.
 const bucketEntries = 64
 
-// measureBucketed empties the database and stores the same links in the
-// alternative layout: field user -> "chat:username:linked_at" in one of
+// measureBucketed empties the database and stores the same links in a
+// reference layout: field user -> "chat:username:linked_at" in one of
 // n/64 hashes, and field chat -> user in as many chat index hashes.
 func measureBucketed(ctx context.Context, c *redis.Client, users []benchUser, res *memoryResult) error {
 	if err := c.FlushAll(ctx).Err(); err != nil {
