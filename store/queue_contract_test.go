@@ -193,6 +193,18 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				t.Fatalf("after part 2: %+v", n)
 			}
 		}},
+		{"an idle chat keeps its pacing for the next notification", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
+			c := mustClaim(t, q, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0.Add(10 * time.Second)}, t0)
+			// The backlog is empty now; a new notification must still wait
+			// for the chat's interval.
+			mustEnqueue(t, q, notif("n2", "u1", 42, t0))
+			mustNoClaim(t, q, t0.Add(5*time.Second))
+			if c := mustClaim(t, q, t0.Add(10*time.Second)); c.Notification.ID != "n2" {
+				t.Fatalf("claim = %+v", c)
+			}
+		}},
 		{"retry keeps the head and its place", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("a", "u1", 42, t0))
 			mustEnqueue(t, q, notif("b", "u1", 42, t0))

@@ -24,6 +24,7 @@ type MemoryQueue struct {
 	idem      map[string]memIdem
 	queues    map[int64][]string
 	sched     map[int64]time.Time
+	notBefore map[int64]time.Time // idle chats' pacing: no send before this
 	leases    map[int64]memLease
 	users     map[string]*memSummary
 }
@@ -63,6 +64,7 @@ func NewMemoryQueue(now func() time.Time) *MemoryQueue {
 		idem:      make(map[string]memIdem),
 		queues:    make(map[int64][]string),
 		sched:     make(map[int64]time.Time),
+		notBefore: make(map[int64]time.Time),
 		leases:    make(map[int64]memLease),
 		users:     make(map[string]*memSummary),
 	}
@@ -103,6 +105,11 @@ func (m *MemoryQueue) lock(ctx context.Context, op string) (time.Time, error) {
 // sweepLocked drops expired records, idempotency keys and summaries.
 func (m *MemoryQueue) sweepLocked(now time.Time) {
 	m.lastSweep = now
+	for chat, nb := range m.notBefore {
+		if !now.Before(nb) {
+			delete(m.notBefore, chat)
+		}
+	}
 	for id, r := range m.recs {
 		if !now.Before(r.expires) {
 			delete(m.recs, id)
@@ -174,7 +181,12 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 	m.queues[n.ChatID] = append(m.queues[n.ChatID], n.ID)
 	if _, leased := m.leases[n.ChatID]; !leased {
 		if _, ok := m.sched[n.ChatID]; !ok {
-			m.sched[n.ChatID] = n.CreatedAt
+			at := n.CreatedAt
+			if nb, ok := m.notBefore[n.ChatID]; ok && nb.After(at) {
+				at = nb
+			}
+			delete(m.notBefore, n.ChatID)
+			m.sched[n.ChatID] = at
 		}
 	}
 	s := m.summaryLocked(n.UserID, clock)
@@ -348,6 +360,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 	}
 	if len(m.queues[c.ChatID]) > 0 {
 		m.sched[c.ChatID] = o.NextAt
+	} else if o.NextAt.After(now) {
+		// Remember the pacing of an idle chat for its next notification.
+		m.notBefore[c.ChatID] = o.NextAt
 	}
 	return nil
 }

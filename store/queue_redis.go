@@ -6,6 +6,7 @@ package store
 //	<p>:idem:<len>:<user>:<key> string: notification id for an idempotency key; PX idempotency TTL
 //	<p>:q:<chat>                list: the chat's FIFO backlog of notification ids; no TTL
 //	<p>:sched                   zset: chat → unix ms when the chat may send next (chats not leased)
+//	<p>:nb:<chat>               string: unix ms before which an idle chat (empty backlog) may not send; PXAT that time
 //	<p>:lease                   zset: chat → unix ms when the chat's lease expires
 //	<p>:leasetok                hash: chat → fencing token of the current lease
 //	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
@@ -108,7 +109,11 @@ redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('RPUSH', backlog, id)
 redis.call('ZADD', KEYS[7], now, id)
 if not redis.call('ZSCORE', KEYS[5], chat) then
-  redis.call('ZADD', KEYS[4], 'NX', now, chat)
+  -- Not before the chat's pacing allows (set when its backlog emptied).
+  local at = tonumber(now)
+  local nb = tonumber(redis.call('GET', p .. ':nb:' .. chat) or '0')
+  if nb > at then at = nb end
+  redis.call('ZADD', KEYS[4], 'NX', at, chat)
 end
 if ARGV[5] ~= '' then redis.call('SET', KEYS[1], id, 'PX', ARGV[5]) end
 redis.call('HINCRBY', KEYS[6], 'queued', 1)
@@ -255,6 +260,11 @@ local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
   end
   if redis.call('LLEN', backlog) > 0 then
     redis.call('ZADD', sched, a[7], chat)
+  elseif tonumber(a[7]) > tonumber(a[4]) then
+    -- The backlog is empty: remember when the chat may send again, so a
+    -- notification enqueued before then waits for its pacing too.
+    local p = string.sub(sched, 1, #sched - 6)
+    redis.call('SET', p .. ':nb:' .. chat, a[7], 'PXAT', a[7])
   end
   return 1
 end
