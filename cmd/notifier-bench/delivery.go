@@ -73,6 +73,8 @@ type submitResult struct {
 	Seconds   float64          `json:"seconds"`
 	RPS       float64          `json:"rps"`
 	start     time.Time
+	// first is when the first successful Notify returned.
+	first time.Time
 }
 
 // unlimitedResult is the part with Telegram's limits off.
@@ -345,7 +347,7 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 // submit calls Notify n times from conc callers, for users round robin.
 func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) submitResult {
 	var res submitResult
-	var next, accepted atomic.Int64
+	var next, accepted, first atomic.Int64
 	var mu sync.Mutex
 	codes := map[string]int64{}
 	var wg sync.WaitGroup
@@ -367,6 +369,7 @@ func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) s
 					mu.Unlock()
 					continue
 				}
+				first.CompareAndSwap(0, time.Now().UnixNano())
 				accepted.Add(1)
 			}
 		})
@@ -374,6 +377,9 @@ func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) s
 	wg.Wait()
 	d := time.Since(res.start)
 	res.Accepted = int(accepted.Load())
+	if f := first.Load(); f != 0 {
+		res.first = time.Unix(0, f)
+	}
 	res.Seconds = round(d.Seconds(), 3)
 	res.RPS = round(float64(res.Accepted)/d.Seconds(), 1)
 	for _, v := range codes {

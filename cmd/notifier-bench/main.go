@@ -10,7 +10,10 @@
 //	notifier-bench accept   [flags]  Notify accept rate over gRPC vs a bare grpc-go unary server
 //	notifier-bench memory   [flags]  Redis memory per linked user
 //	notifier-bench delivery [flags]  sends/s with limits off; rate at Telegram's limits
-//	notifier-bench all      [flags]  the three in turn (flags prefixed accept-, memory-, delivery-)
+//	notifier-bench reads    [flags]  GetLinkURL and GetStatus rate over gRPC vs the bare echo
+//	notifier-bench replicas [flags]  Notify accept rate, 3 in-process replicas on one Redis vs 1
+//	notifier-bench fanout   [flags]  one event to 10k linked users at the global limit
+//	notifier-bench all      [flags]  accept, memory, delivery in turn (flags prefixed accept-, memory-, delivery-)
 //
 // Each scenario prints a short human-readable report followed by one JSON
 // line (a line starting with '{') for machines. Run "notifier-bench
@@ -37,12 +40,15 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: notifier-bench accept|memory|delivery|all [flags]
+const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanout|all [flags]
 
   accept    Notify accept rate over gRPC (real redis-server) vs a bare grpc-go unary echo
   memory    Redis memory per linked user
   delivery  delivery sends/s with limits off, and the rate reached at Telegram's limits
-  all       all three in turn (flags prefixed accept-, memory-, delivery-)
+  reads     GetLinkURL and GetStatus rate over gRPC vs the bare echo, linked users
+  replicas  Notify accept rate with N in-process replicas on one redis-server vs 1
+  fanout    one notification to each of 10k linked users at the global limit
+  all       accept, memory and delivery in turn (flags prefixed accept-, memory-, delivery-)
 
 "notifier-bench <scenario> -h" lists a scenario's flags.
 `
@@ -71,6 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	acc := acceptOptions{}
 	mem := memoryOptions{}
 	del := deliveryOptions{}
+	rd := readsOptions{}
+	rep := replicasOptions{}
+	fan := fanoutOptions{}
 	var parts string
 	addAccept := func(prefix string) {
 		fs.IntVar(&acc.Users, prefix+"users", 1000, "accept: users linked and notified round robin")
@@ -101,6 +110,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs.DurationVar(&del.Window, prefix+"window", 10*time.Second, "delivery, limits on: measured window")
 	}
 	switch args[0] {
+	case "reads":
+		fs.IntVar(&rd.Users, "users", 1000, "reads: users linked (through the store) and read round robin")
+		fs.IntVar(&rd.Concurrency, "concurrency", 64, "reads: concurrent callers (one client connection)")
+		fs.DurationVar(&rd.Warmup, "warmup", 2*time.Second, "reads: warm-up of each call before the measured slices")
+		fs.DurationVar(&rd.Duration, "duration", 10*time.Second, "reads: measured time for each of echo, GetLinkURL, GetStatus")
+		fs.DurationVar(&rd.Slice, "slice", time.Second, "reads: the three alternate in windows this long (0: one window each)")
+		fs.Int64Var(&rd.MaxRequests, "max-requests", 20_000_000, "reads: cap on requests per measured slice")
+	case "replicas":
+		fs.IntVar(&rep.Replicas, "replicas", 3, "replicas: replicas in the second phase (the first has 1)")
+		fs.IntVar(&rep.Users, "users", 1000, "replicas: users linked (through the store) and notified round robin")
+		fs.IntVar(&rep.Concurrency, "concurrency", 64, "replicas: concurrent callers, spread round robin over the replicas")
+		fs.DurationVar(&rep.Warmup, "warmup", 2*time.Second, "replicas: warm-up of each phase")
+		fs.DurationVar(&rep.Duration, "duration", 10*time.Second, "replicas: measured time of each phase")
+		fs.Int64Var(&rep.MaxRequests, "max-requests", 20_000_000, "replicas: cap on requests per phase")
+	case "fanout":
+		fs.IntVar(&fan.Users, "users", 10_000, "fanout: users linked (through the store), one notification each")
+		fs.Float64Var(&fan.Rate, "rate", 500, "fanout: NOTIFIER_GLOBAL_RATE and the fake's global limit (30: Telegram's free limit, 333 s for 10k)")
+		fs.BoolVar(&fan.Paid, "paid-broadcast", false, "fanout: NOTIFIER_PAID_BROADCAST=true (the fake then exempts sends from its global limit)")
+		fs.IntVar(&fan.Concurrency, "concurrency", 64, "fanout: concurrent Notify callers")
+		fs.DurationVar(&fan.DrainTimeout, "drain-timeout", 2*time.Minute, "fanout: bound on waiting beyond users/rate for the last delivery")
 	case "accept":
 		addAccept("")
 	case "memory":
@@ -143,6 +172,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var checks []error
 	switch args[0] {
+	case "reads":
+		checks = append(checks, rd.check())
+	case "replicas":
+		checks = append(checks, rep.check())
+	case "fanout":
+		checks = append(checks, fan.check())
 	case "accept":
 		checks = append(checks, acc.check())
 	case "memory":
@@ -172,8 +207,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	rd.Redis, rep.Redis, fan.Redis = ro, ro, ro
 	var err error
 	switch args[0] {
+	case "reads":
+		_, err = runReads(ctx, rd, stdout)
+	case "replicas":
+		_, err = runReplicas(ctx, rep, stdout)
+	case "fanout":
+		_, err = runFanout(ctx, fan, stdout)
 	case "accept":
 		_, err = runAccept(ctx, acc, stdout)
 	case "memory":

@@ -109,6 +109,47 @@ func TestScenariosSmoke(t *testing.T) {
 		}
 		jsonLines(t, out.String(), "delivery")
 	})
+
+	t.Run("reads", func(t *testing.T) {
+		var out bytes.Buffer
+		res, err := runReads(ctx, readsOptions{
+			Users: 20, Concurrency: 4, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, MaxRequests: 100_000,
+		}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Echo.Requests == 0 || res.GetLinkURL.Requests == 0 || res.GetStatus.Requests == 0 ||
+			res.GetLinkURL.Errors != 0 || res.GetStatus.Errors != 0 {
+			t.Fatalf("echo %+v, GetLinkURL %+v, GetStatus %+v", res.Echo, res.GetLinkURL, res.GetStatus)
+		}
+		jsonLines(t, out.String(), "reads")
+	})
+
+	t.Run("replicas", func(t *testing.T) {
+		var out bytes.Buffer
+		res, err := runReplicas(ctx, replicasOptions{
+			Replicas: 2, Users: 10, Concurrency: 4, Warmup: 50 * time.Millisecond, Duration: 200 * time.Millisecond, MaxRequests: 100_000,
+		}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.One.Notify.Requests == 0 || res.Many.Notify.Requests == 0 || res.One.Notify.Errors != 0 || res.Many.Notify.Errors != 0 || res.Ratio <= 0 {
+			t.Fatalf("one %+v, many %+v", res.One, res.Many)
+		}
+		jsonLines(t, out.String(), "replicas")
+	})
+
+	t.Run("fanout", func(t *testing.T) {
+		var out bytes.Buffer
+		res, err := runFanout(ctx, fanoutOptions{Users: 100, Rate: 200, Concurrency: 8, DrainTimeout: 20 * time.Second}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Delivered != 100 || res.Lost != 0 || res.Duplicates != 0 || res.SpanS <= 0 {
+			t.Fatalf("fanout: %+v", res)
+		}
+		jsonLines(t, out.String(), "fanout")
+	})
 }
 
 // TestUsage checks the command line without starting anything.
@@ -129,6 +170,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"delivery", "-limited-users", "10"}, 2},
 		{[]string{"all", "-delivery-messages", "0"}, 2},
 		{[]string{"memory", "extra"}, 2},
+		{[]string{"reads", "-concurrency", "0"}, 2},
+		{[]string{"replicas", "-replicas", "1"}, 2},
+		{[]string{"fanout", "-rate", "5000"}, 2},
+		{[]string{"fanout", "-h"}, 0},
 	} {
 		var out, errOut bytes.Buffer
 		if got := run(ctx, tc.args, &out, &errOut); got != tc.code {

@@ -17,6 +17,7 @@ import (
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram/telegramtest"
 )
 
@@ -36,6 +37,9 @@ type serviceOptions struct {
 	// Tweak, if set, adjusts the loaded configuration before NewApp, for
 	// settings the environment cannot express.
 	Tweak func(*server.Config)
+	// Shared, if set, is a running service whose redis-server and fake Bot
+	// API this one uses (another replica); Close leaves them to Shared.
+	Shared *service
 }
 
 // service is tgnotify running in this process: its own redis-server, a
@@ -50,6 +54,8 @@ type service struct {
 
 	cancel context.CancelFunc
 	done   chan error
+	// replica is set when redis and fake belong to another service.
+	replica bool
 }
 
 // startService starts redis-server, the fake Bot API and the service with
@@ -64,10 +70,14 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 			s.Close()
 		}
 	}()
-	if s.redis, err = startRedis(ctx, o.Redis); err != nil {
-		return nil, err
+	if o.Shared != nil {
+		s.redis, s.fake, s.replica = o.Shared.redis, o.Shared.fake, true
+	} else {
+		if s.redis, err = startRedis(ctx, o.Redis); err != nil {
+			return nil, err
+		}
+		s.fake = telegramtest.NewServer()
 	}
-	s.fake = telegramtest.NewServer()
 	env := map[string]string{
 		"REDIS_URL":                 s.redis.URL(),
 		"TELEGRAM_BOT_TOKEN":        s.fake.Token(),
@@ -132,12 +142,42 @@ func (s *service) Close() {
 		case <-time.After(stopTimeout):
 		}
 	}
+	if s.replica {
+		return
+	}
 	if s.fake != nil {
 		s.fake.Close()
 	}
 	if s.redis != nil {
 		s.redis.Stop()
 	}
+}
+
+// linkFast links users straight through the store on the service's
+// redis-server, conc at a time, as the memory scenario does (PutLinkToken
+// + ConsumeLinkToken, the calls a real link makes, without the Bot API
+// round trip and the welcome message). So that the fake knows each
+// user's private chat (it refuses to write to unknown chats), every user
+// first "unblocks" the bot: a my_chat_member update (kicked -> member)
+// the service reads and ignores; linkFast waits until it has read them
+// all.
+func (s *service) linkFast(ctx context.Context, users []benchUser, conc int) error {
+	for _, u := range users {
+		s.fake.Unblock(u.Chat)
+	}
+	st := store.NewRedis(s.redis.Client(conc), store.KeyPrefix(s.redis.URL()))
+	err := linkDirect(ctx, st, users, conc)
+	_ = st.Close()
+	if err != nil {
+		return err
+	}
+	tc := s.fake.Client()
+	return pollUntil(ctx, linkTimeout, "the service to read the my_chat_member updates", func() (bool, error) {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		wi, err := tc.GetWebhookInfo(cctx)
+		return err == nil && wi.PendingUpdateCount == 0, nil
+	})
 }
 
 // newLogger logs the service's messages at level and above to stderr.
