@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"time"
 )
 
@@ -26,9 +25,7 @@ var errBadTTL = errors.New("store: TTL must be positive")
 type Memory struct {
 	now func() time.Time
 
-	mu        sync.Mutex
-	closed    bool
-	lastSweep time.Time
+	memGuard
 	tokens    map[string]LinkToken      // token → token record
 	userToken map[string]string         // userID → current token
 	links     map[string]Link           // userID → link
@@ -59,7 +56,7 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 	}
 	return &Memory{
 		now:       now,
-		lastSweep: now(),
+		memGuard:  memGuard{lastSweep: now()},
 		tokens:    make(map[string]LinkToken),
 		userToken: make(map[string]string),
 		links:     make(map[string]Link),
@@ -72,24 +69,11 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 // lock takes the mutex after checking ctx and the closed flag. On success the
 // caller must unlock m.mu and receives the current time.
 func (m *Memory) lock(ctx context.Context, op string) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return time.Time{}, fmt.Errorf("store: %s: %w: memory store closed", op, ErrUnavailable)
-	}
-	now := m.now()
-	if now.Sub(m.lastSweep) >= sweepInterval {
-		m.sweep(now)
-	}
-	return now, nil
+	return m.memGuard.lock(ctx, op, "memory store", m.now, m.sweep)
 }
 
 // sweep drops expired entries. m.mu must be held.
 func (m *Memory) sweep(now time.Time) {
-	m.lastSweep = now
 	for tok, lt := range m.tokens {
 		if !now.Before(lt.ExpiresAt) {
 			delete(m.tokens, tok)

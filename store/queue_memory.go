@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -16,9 +15,7 @@ import (
 type MemoryQueue struct {
 	clock func() time.Time
 
-	mu        sync.Mutex
-	closed    bool
-	lastSweep time.Time
+	memGuard
 	tokenSeq  uint64
 	recs      map[string]*memRecord
 	idem      map[string]memIdem
@@ -59,7 +56,7 @@ func NewMemoryQueue(now func() time.Time) *MemoryQueue {
 	}
 	return &MemoryQueue{
 		clock:     now,
-		lastSweep: now(),
+		memGuard:  memGuard{lastSweep: now()},
 		recs:      make(map[string]*memRecord),
 		idem:      make(map[string]memIdem),
 		queues:    make(map[int64][]string),
@@ -87,24 +84,11 @@ func (m *MemoryQueue) Close() error {
 // lock takes the mutex after checking ctx and the closed flag; the caller
 // must unlock m.mu on success. It returns the clock's time.
 func (m *MemoryQueue) lock(ctx context.Context, op string) (time.Time, error) {
-	if err := ctx.Err(); err != nil {
-		return time.Time{}, fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
-	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return time.Time{}, fmt.Errorf("store: %s: %w: memory queue closed", op, ErrUnavailable)
-	}
-	now := m.clock()
-	if now.Sub(m.lastSweep) >= sweepInterval {
-		m.sweepLocked(now)
-	}
-	return now, nil
+	return m.memGuard.lock(ctx, op, "memory queue", m.clock, m.sweepLocked)
 }
 
 // sweepLocked drops expired records, idempotency keys and summaries.
 func (m *MemoryQueue) sweepLocked(now time.Time) {
-	m.lastSweep = now
 	for chat, nb := range m.notBefore {
 		if !now.Before(nb) {
 			delete(m.notBefore, chat)
