@@ -705,6 +705,43 @@ func checkSummaries(t *testing.T, c notifierv1.NotifierServiceClient, users []us
 	}
 }
 
+// fastDelivery lifts Telegram's pacing for tests that do not measure it.
+var fastDelivery = map[string]string{
+	"NOTIFIER_GLOBAL_RATE":  "1000",
+	"NOTIFIER_GLOBAL_BURST": "100",
+	"NOTIFIER_CHAT_RATE":    "0",
+}
+
+// world is one service process on its own redis-server and fake Bot API,
+// with users linked.
+type world struct {
+	rs   *redistest.Server
+	fake *telegramtest.Server
+	p    *proc
+	c    notifierv1.NotifierServiceClient
+	us   []user
+}
+
+// startWorld starts redis-server, takes fake (closed at cleanup), starts the
+// service with baseEnv plus settings (later maps win) and links users
+// named prefix-N on chats from firstChat.
+func startWorld(t *testing.T, fake *telegramtest.Server, prefix string, users int, firstChat int64, settings ...map[string]string) *world {
+	t.Helper()
+	w := &world{rs: startRedis(t), fake: fake}
+	t.Cleanup(fake.Close)
+	env := baseEnv(t, fake, w.rs.URL())
+	for _, m := range settings {
+		for k, v := range m {
+			env[k] = v
+		}
+	}
+	w.p = startProc(t, env)
+	w.c = dial(t, w.p.grpcAddr)
+	w.us = makeUsers(prefix, users, firstChat)
+	linkUsers(t, w.c, fake, w.us)
+	return w
+}
+
 // startRedis starts a redis-server with the append-only file fsynced on
 // every write.
 func startRedis(t *testing.T) *redistest.Server {
@@ -723,27 +760,13 @@ func TestKill9MidBurst(t *testing.T) {
 		workers        = 8
 		prefix         = "k9"
 	)
-	rs := startRedis(t)
-	fake := telegramtest.NewServer()
-	t.Cleanup(fake.Close)
-	env := baseEnv(t, fake, rs.URL())
-	for k, v := range map[string]string{
+	w := startWorld(t, telegramtest.NewServer(), prefix, users, 1001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":       strconv.Itoa(workers),
 		"NOTIFIER_LEASE_TIMEOUT": "3s",
 		"TELEGRAM_SEND_TIMEOUT":  "1s",
-		// Pacing is not under test here: let the workers go as fast as the
-		// fake's latency allows.
-		"NOTIFIER_GLOBAL_RATE":  "1000",
-		"NOTIFIER_GLOBAL_BURST": "100",
-		"NOTIFIER_CHAT_RATE":    "0",
-		"NOTIFIER_MIN_BACKOFF":  "50ms",
-	} {
-		env[k] = v
-	}
-	p := startProc(t, env)
-	c := dial(t, p.grpcAddr)
-	us := makeUsers(prefix, users, 1001)
-	linkUsers(t, c, fake, us)
+		"NOTIFIER_MIN_BACKOFF":   "50ms",
+	})
+	fake, p, c, us := w.fake, w.p, w.c, w.us
 
 	fake.SetLatency(20 * time.Millisecond)
 	l := newLedger()
@@ -819,25 +842,13 @@ func testSIGTERMDrains(t *testing.T, name string, hang bool, latency time.Durati
 		shutdownTimeout = 3 * time.Second // drain: 2/3 of it
 		sendTimeout     = 5 * time.Second // longer than the drain: a hung send is cut by it
 	)
-	rs := startRedis(t)
-	fake := telegramtest.NewServer()
-	t.Cleanup(fake.Close)
-	t.Cleanup(func() { fake.SetHang(false) })
-	env := baseEnv(t, fake, rs.URL())
-	for k, v := range map[string]string{
+	w := startWorld(t, telegramtest.NewServer(), prefix, users, 2001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":          strconv.Itoa(workers),
 		"NOTIFIER_SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 		"TELEGRAM_SEND_TIMEOUT":     sendTimeout.String(),
-		"NOTIFIER_GLOBAL_RATE":      "1000",
-		"NOTIFIER_GLOBAL_BURST":     "100",
-		"NOTIFIER_CHAT_RATE":        "0",
-	} {
-		env[k] = v
-	}
-	p := startProc(t, env)
-	c := dial(t, p.grpcAddr)
-	us := makeUsers(prefix, users, 2001)
-	linkUsers(t, c, fake, us)
+	})
+	rs, fake, p, c, us := w.rs, w.fake, w.p, w.c, w.us
+	t.Cleanup(func() { fake.SetHang(false) })
 
 	fake.SetLatency(latency)
 	if hang {
@@ -1006,25 +1017,13 @@ func testRedisRestart(t *testing.T, name string, workers int, hold, lease time.D
 		prefix = "rr"
 		pace   = 40 * time.Millisecond // between one user's calls
 	)
-	rs := startRedis(t)
-	fake := telegramtest.NewServer()
-	t.Cleanup(fake.Close)
-	env := baseEnv(t, fake, rs.URL())
-	for k, v := range map[string]string{
+	w := startWorld(t, telegramtest.NewServer(), prefix, users, 3001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":       strconv.Itoa(workers),
 		"NOTIFIER_LEASE_TIMEOUT": lease.String(),
 		"TELEGRAM_SEND_TIMEOUT":  "1s",
-		"NOTIFIER_GLOBAL_RATE":   "1000",
-		"NOTIFIER_GLOBAL_BURST":  "100",
-		"NOTIFIER_CHAT_RATE":     "0",
 		"NOTIFIER_MIN_BACKOFF":   "50ms",
-	} {
-		env[k] = v
-	}
-	p := startProc(t, env)
-	c := dial(t, p.grpcAddr)
-	us := makeUsers(prefix, users, 3001)
-	linkUsers(t, c, fake, us)
+	})
+	rs, fake, p, c, us := w.rs, w.fake, w.p, w.c, w.us
 	fake.SetLatency(10 * time.Millisecond)
 
 	l := newLedger()
@@ -1186,25 +1185,13 @@ func TestSIGTERMDuringRedisOutage(t *testing.T) {
 		leaseTimeout    = 10 * time.Second
 		margin          = 2 * time.Second
 	)
-	rs := startRedis(t)
-	fake := telegramtest.NewServer()
-	t.Cleanup(fake.Close)
-	env := baseEnv(t, fake, rs.URL())
-	for k, v := range map[string]string{
+	w := startWorld(t, telegramtest.NewServer(), prefix, users, 6001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":          strconv.Itoa(workers),
 		"NOTIFIER_SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 		"NOTIFIER_LEASE_TIMEOUT":    leaseTimeout.String(),
 		"TELEGRAM_SEND_TIMEOUT":     "2s",
-		"NOTIFIER_GLOBAL_RATE":      "1000",
-		"NOTIFIER_GLOBAL_BURST":     "100",
-		"NOTIFIER_CHAT_RATE":        "0",
-	} {
-		env[k] = v
-	}
-	p := startProc(t, env)
-	c := dial(t, p.grpcAddr)
-	us := makeUsers(prefix, users, 6001)
-	linkUsers(t, c, fake, us)
+	})
+	rs, fake, p, c, us := w.rs, w.fake, w.p, w.c, w.us
 	fake.SetLatency(200 * time.Millisecond)
 	l := newLedger()
 	notifyBurst(t, c, l, us, perUser, prefix)
@@ -1259,22 +1246,17 @@ func TestTelegramFaultsUnderLoad(t *testing.T) {
 		users, perUser = 100, 3
 		prefix         = "tf"
 	)
-	rs := startRedis(t)
-	fake := telegramtest.NewServer(telegramtest.WithSeed(20260101))
-	t.Cleanup(fake.Close)
-	env := baseEnv(t, fake, rs.URL())
-	// Telegram's limits: the defaults, spelled out.
-	env["NOTIFIER_GLOBAL_RATE"] = "30"
-	env["NOTIFIER_CHAT_RATE"] = "1"
-	env["TELEGRAM_SEND_TIMEOUT"] = "2s"
-	// Retry backoff 1 s doubling to 4 s (default cap 5 min), so that the
-	// rare notification meeting five or six 502s in a row still finishes
-	// within the test's time.
-	env["NOTIFIER_MAX_BACKOFF"] = "4s"
-	p := startProc(t, env)
-	c := dial(t, p.grpcAddr)
-	us := makeUsers(prefix, users, 4001)
-	linkUsers(t, c, fake, us)
+	w := startWorld(t, telegramtest.NewServer(telegramtest.WithSeed(20260101)), prefix, users, 4001, map[string]string{
+		// Telegram's limits: the defaults, spelled out.
+		"NOTIFIER_GLOBAL_RATE":  "30",
+		"NOTIFIER_CHAT_RATE":    "1",
+		"TELEGRAM_SEND_TIMEOUT": "2s",
+		// Retry backoff 1 s doubling to 4 s (default cap 5 min), so that the
+		// rare notification meeting five or six 502s in a row still finishes
+		// within the test's time.
+		"NOTIFIER_MAX_BACKOFF": "4s",
+	})
+	fake, c, us := w.fake, w.c, w.us
 
 	fake.SetLimits(telegramtest.Limits{Global: 30, PerChat: 1})
 	fake.SetErrorRate("sendMessage", 0.2, http.StatusBadGateway)
