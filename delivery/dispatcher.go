@@ -111,6 +111,9 @@ type Dispatcher struct {
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake idle workers
+	// wakeTaken counts the workers that took the current wake channel:
+	// while none did, a signal has no one to wake and is skipped.
+	wakeTaken atomic.Int64
 
 	drained     chan struct{} // closed once Run's drain deadline has passed
 	drainedOnce sync.Once
@@ -280,10 +283,18 @@ func (d *Dispatcher) Backlog(ctx context.Context) (depth int64, oldest time.Time
 }
 
 // signal wakes every idle worker of this process.
+// A worker takes the channel before it claims, so work enqueued after a
+// skipped signal is seen by its claim.
 func (d *Dispatcher) signal() {
+	if d.wakeTaken.Load() == 0 {
+		return
+	}
 	d.wakeMu.Lock()
-	close(d.wake)
-	d.wake = make(chan struct{})
+	if d.wakeTaken.Load() > 0 {
+		close(d.wake)
+		d.wake = make(chan struct{})
+		d.wakeTaken.Store(0)
+	}
 	d.wakeMu.Unlock()
 }
 
@@ -291,6 +302,7 @@ func (d *Dispatcher) signal() {
 func (d *Dispatcher) wakeChan() <-chan struct{} {
 	d.wakeMu.Lock()
 	defer d.wakeMu.Unlock()
+	d.wakeTaken.Add(1)
 	return d.wake
 }
 

@@ -98,6 +98,14 @@ func Split(text, parseMode string, limit int) ([]string, error) {
 	if !utf8.ValidString(text) {
 		return nil, fmt.Errorf("%w: not valid UTF-8", ErrInvalidText)
 	}
+	if parseMode == "" && len(text) <= limit {
+		// Fast path for the common short plain text: a rune takes at
+		// least as many bytes as UTF-16 units, so it fits.
+		if strings.IndexFunc(text, isVisible) < 0 {
+			return nil, fmt.Errorf("%w: no visible text", ErrInvalidText)
+		}
+		return []string{text}, nil
+	}
 	var atoms []atom
 	html := false
 	switch strings.ToLower(parseMode) {
@@ -228,10 +236,13 @@ func plainAtoms(s string) []atom {
 	for i, r := range s {
 		size := utf8.RuneLen(r)
 		atoms = append(atoms, atom{start: i, end: i + size, width: utf16Width(r), brk: whitespaceBreak(s, i, r),
-			visible: !unicode.IsSpace(r)})
+			visible: isVisible(r)})
 	}
 	return atoms
 }
+
+// isVisible reports whether r shows in a plain-text message.
+func isVisible(r rune) bool { return !unicode.IsSpace(r) }
 
 // htmlAtoms tokenizes Telegram HTML: tags are zero-width atoms that push
 // and pop the open-tag stack, entities are one atom of their decoded width.

@@ -64,6 +64,11 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
 		grpc.ForceServerCodecV2(newUTF8Codec()),
 		grpc.ConnectionTimeout(10*time.Second),
+		// Reuse goroutines for incoming calls (a call finding every worker
+		// busy still gets a goroutine of its own): a fresh goroutine's stack
+		// would grow, by copying, through the interceptors and the Redis
+		// client on most calls.
+		grpc.NumStreamWorkers(streamWorkers),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 15 * time.Minute}),
 		grpc.ChainUnaryInterceptor(
 			d.metrics.UnaryServerInterceptor(),
@@ -87,6 +92,9 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 	reflection.Register(s)
 	return s
 }
+
+// streamWorkers is the number of goroutines kept to serve incoming calls.
+const streamWorkers = 128
 
 type requestIDKey struct{}
 

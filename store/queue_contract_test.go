@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,6 +147,25 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		name string
 		run  func(t *testing.T, q queue)
 	}{
+		{"record round trip", func(t *testing.T, q queue) {
+			bare := store.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
+			full := store.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},
+				ParseMode: "MarkdownV2", DisableNotification: true, PlainTextFallback: true, IdempotencyKey: "k1",
+				CreatedAt: t0.Add(time.Millisecond)}
+			for _, n := range []store.Notification{bare, full} {
+				mustEnqueue(t, q, n)
+				want := n
+				want.State, want.UpdatedAt = store.StateQueued, n.CreatedAt
+				if got := mustGet(t, q, n.ID); !reflect.DeepEqual(got, want) {
+					t.Errorf("Get(%s) =\n%+v, want\n%+v", n.ID, got, want)
+				}
+				s, err := q.Summary(qctx(t), n.UserID)
+				if err != nil || s.Queued != 1 || s.LastID != n.ID || s.LastState != store.StateQueued ||
+					!s.LastUpdatedAt.Equal(n.CreatedAt) || s.LastError != "" {
+					t.Errorf("Summary(%s) = %+v, %v", n.UserID, s, err)
+				}
+			}
+		}},
 		{"enqueue claim complete", func(t *testing.T, q queue) {
 			mustNoClaim(t, q, t0)
 			mustEnqueue(t, q, notif("n1", "u1", 42, t0))

@@ -15,7 +15,11 @@ package store
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
 // retries, next_part, message_ids (comma-separated), last_error,
-// failure_reason, created_at, updated_at (unix ms).
+// failure_reason, created_at, updated_at (unix ms). A field at its zero
+// value may be absent (enqueue writes only id, user_id, chat_id, parts,
+// state, created_at and the fields that differ from their defaults): a
+// missing nparts is 1, a missing number 0, a missing string "", a missing
+// flag false, a missing updated_at created_at.
 //
 // Every operation is one Lua script, so enqueue (record + backlog + schedule
 // + idempotency key + summary + pending), claim and settle are atomic. A
@@ -46,18 +50,20 @@ type RedisQueue struct {
 	prefix string
 	owner  *Redis
 
-	enqueue     *redis.Script
-	claim       *redis.Script
-	settle      *redis.Script
-	settleClaim *redis.Script
-	migrate     *redis.Script
-	backlog     *redis.Script
+	enqueue *redis.Script
+	// enqueueBatch groups concurrent enqueues into one enqueueScript run.
+	enqueueBatch *batcher[enqueueItem, any]
+	claim        *redis.Script
+	settle       *redis.Script
+	settleClaim  *redis.Script
+	migrate      *redis.Script
+	backlog      *redis.Script
 }
 
 // Queue returns the notification queue stored under r's prefix, on r's
 // client (closing r closes it). Its claims read the users' links of r.
 func (r *Redis) Queue() *RedisQueue {
-	return &RedisQueue{
+	q := &RedisQueue{
 		client:      r.client,
 		prefix:      r.prefix,
 		owner:       r,
@@ -68,58 +74,73 @@ func (r *Redis) Queue() *RedisQueue {
 		migrate:     redis.NewScript(migrateScript),
 		backlog:     redis.NewScript(backlogScript),
 	}
+	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
+	return q
 }
 
 // Links returns the link store whose links the claims report
 // ([Claim.LinkChecked]): the [Redis] the queue was made from.
 func (q *RedisQueue) Links() Store { return q.owner }
 
-// enqueueScript. KEYS: idem key (an untouched placeholder when none),
-// record, backlog, sched, lease, summary, pending. ARGV: id, chat, created
-// ms, retention ms, idem ttl ms ("" when no idem key), prefix, user, then
-// record field/value pairs. Returns {1, id, chat} or {0, existing id}.
+// enqueueScript enqueues a batch of notifications, one after the other in
+// one atomic step. KEYS: sched, lease, pending, then for each notification
+// its idempotency key (an untouched placeholder when none), record,
+// backlog and summary. ARGV: prefix, then for each notification: id,
+// chat, created ms, idempotency TTL ms ("" when no key), retention ms,
+// user, the number n of record field/value arguments that follow, and
+// those n arguments (the record's fields but chat_id, which the script
+// adds; the record id is fresh, so the hash is new). It returns one reply
+// per notification: {1, id, chat} when enqueued, {0, existing id} when the
+// idempotency key was used, {2} when the user is not linked, {3, message}
+// when the user's link is corrupt; nothing is written for a notification
+// that is not enqueued.
 //
 // With chat "" the chat is the one the user is linked to (linkLua's
 // link_chat, the links of the queue's store), read in the same step: the
-// backlog key is then derived (KEYS[3] is ignored), the record's chat_id
-// field set to it, and {2} is returned, nothing written, when the user is
-// not linked (before the idempotency key is looked at, as a separate link
-// read would).
+// backlog key is then derived (the backlog key given is ignored) and the
+// record's chat_id set to it. The link is read before the idempotency key
+// is looked at, as a separate link read would.
 const enqueueScript = linkLua + `
-local id, chat, now, p = ARGV[1], ARGV[2], ARGV[3], ARGV[6]
-local backlog = KEYS[3]
-if chat == '' then
-  chat = link_chat(p, ARGV[7])
-  if not chat then return {2} end
-  if not string.match(chat, '^-?%d+$') then return redis.error_reply('corrupt link of user ' .. ARGV[7]) end
-  backlog = p .. ':q:' .. chat
+local sched, lease, pending = KEYS[1], KEYS[2], KEYS[3]
+local p = ARGV[1]
+local function enqueue(k, a)
+  local id, chat, now, ittl, retention, user = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local nf = tonumber(ARGV[a + 6])
+  local idem, rec, backlog, summary = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
+  if chat == '' then
+    chat = link_chat(p, user)
+    if not chat then return {2} end
+    if not string.match(chat, '^-?%d+$') then return {3, 'corrupt link of user ' .. user} end
+    backlog = p .. ':q:' .. chat
+  end
+  if ittl ~= '' then
+    local ex = redis.call('GET', idem)
+    if ex then return {0, ex} end
+  end
+  redis.call('HSET', rec, 'chat_id', chat, unpack(ARGV, a + 7, a + 6 + nf))
+  redis.call('PEXPIRE', rec, retention)
+  redis.call('RPUSH', backlog, id)
+  redis.call('ZADD', pending, now, id)
+  if not redis.call('ZSCORE', sched, chat) and not redis.call('ZSCORE', lease, chat) then
+    -- Not before the chat's pacing allows (set when its backlog emptied).
+    local at = tonumber(now)
+    local nb = tonumber(redis.call('GET', p .. ':nb:' .. chat) or '0')
+    if nb > at then at = nb end
+    redis.call('ZADD', sched, at, chat)
+  end
+  if ittl ~= '' then redis.call('SET', idem, id, 'PX', ittl) end
+  redis.call('HINCRBY', summary, 'queued', 1)
+  redis.call('HSET', summary, 'last', id)
+  redis.call('PEXPIRE', summary, retention)
+  return {1, id, chat}
 end
-if ARGV[5] ~= '' then
-  local ex = redis.call('GET', KEYS[1])
-  if ex then return {0, ex} end
+local out, k, a = {}, 4, 2
+while a <= #ARGV do
+  out[#out + 1] = enqueue(k, a)
+  a = a + 7 + tonumber(ARGV[a + 6])
+  k = k + 4
 end
-local fields = {}
-for i = 8, #ARGV, 2 do
-  fields[#fields + 1] = ARGV[i]
-  if ARGV[i] == 'chat_id' then fields[#fields + 1] = chat else fields[#fields + 1] = ARGV[i + 1] end
-end
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], unpack(fields))
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('RPUSH', backlog, id)
-redis.call('ZADD', KEYS[7], now, id)
-if not redis.call('ZSCORE', KEYS[5], chat) then
-  -- Not before the chat's pacing allows (set when its backlog emptied).
-  local at = tonumber(now)
-  local nb = tonumber(redis.call('GET', p .. ':nb:' .. chat) or '0')
-  if nb > at then at = nb end
-  redis.call('ZADD', KEYS[4], 'NX', at, chat)
-end
-if ARGV[5] ~= '' then redis.call('SET', KEYS[1], id, 'PX', ARGV[5]) end
-redis.call('HINCRBY', KEYS[6], 'queued', 1)
-redis.call('HSET', KEYS[6], 'last', id)
-redis.call('PEXPIRE', KEYS[6], ARGV[4])
-return {1, id, chat}
+return out
 `
 
 // claimFunc is the Lua function behind Claim. sched, lease, leasetok and
@@ -169,7 +190,7 @@ local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, tok
         if si and rec[si] == '1' then
           redis.call('HSET', nk, 'state', '2', 'updated_at', nows)
           rec[si] = '2'
-          if ui then rec[ui] = nows end
+          if ui then rec[ui] = nows else rec[#rec + 1] = 'updated_at'; rec[#rec + 1] = nows end
         end
         redis.call('PEXPIRE', nk, retention)
         local linked = link_chat(p, user) or ''
@@ -243,7 +264,7 @@ local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
       set[#set + 1] = 'state'; set[#set + 1] = '4'
       set[#set + 1] = 'failure_reason'; set[#set + 1] = a[12]
       final = 'failed'
-    elseif r[2] == '0' then
+    elseif (r[2] or '0') == '0' then
       set[#set + 1] = 'state'; set[#set + 1] = '1'
     end
     redis.call('HSET', rec, unpack(set))
@@ -371,6 +392,45 @@ func (q *RedisQueue) EnqueueLinked(ctx context.Context, n Notification, opts Enq
 	return q.enqueueNotification(ctx, n, opts, true)
 }
 
+// enqueueItem is one notification of an enqueue batch: its keys (idem,
+// record, backlog, summary) and arguments, as enqueueScript takes them.
+type enqueueItem struct {
+	keys [4]string
+	args []any
+}
+
+// Enqueue batches: concurrent Notify calls share one script run. Two
+// batches may run at once, so that one is built and answered while Redis
+// runs the other.
+const (
+	enqueueBatchesRunning = 2
+	enqueueBatchItems     = 64
+)
+
+// runEnqueue runs enqueueScript for items and returns each one's reply.
+func (q *RedisQueue) runEnqueue(ctx context.Context, items []enqueueItem) ([]any, error) {
+	keys := make([]string, 0, 3+4*len(items))
+	keys = append(keys, q.schedKey(), q.leaseKey(), q.pendingKey())
+	n := 1
+	for _, it := range items {
+		n += len(it.args)
+	}
+	args := make([]any, 0, n)
+	args = append(args, q.prefix)
+	for _, it := range items {
+		keys = append(keys, it.keys[:]...)
+		args = append(args, it.args...)
+	}
+	res, err := q.enqueue.Run(ctx, q.client, keys, args...).Slice()
+	if err != nil {
+		return nil, unavailable("enqueue", err)
+	}
+	if len(res) != len(items) {
+		return nil, unavailable("enqueue", fmt.Errorf("%d replies for %d notifications", len(res), len(items)))
+	}
+	return res, nil
+}
+
 func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, opts EnqueueOptions, linked bool) (Notification, bool, error) {
 	parts, err := json.Marshal(n.Parts)
 	if err != nil {
@@ -380,53 +440,67 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 	n.State = StateQueued
 	n.UpdatedAt = n.CreatedAt
 	created := strconv.FormatInt(n.CreatedAt.UnixMilli(), 10)
-	// Without an idempotency key, KEYS[1] is a placeholder that is never
-	// touched, in the prefix's hash slot: Redis Cluster rejects a script
-	// whose keys are in different slots ("" has a slot of its own).
+	// Without an idempotency key, the idem key is a placeholder that is
+	// never touched, in the prefix's hash slot: Redis Cluster rejects a
+	// script whose keys are in different slots ("" has a slot of its own).
 	idem, idemTTL := q.prefix+":idem:", any("")
 	if n.IdempotencyKey != "" {
 		idem, idemTTL = q.idemKey(n.UserID, n.IdempotencyKey), ttlMillis(opts.IdempotencyTTL)
 	}
 	// With linked, the chat is read by the script and the backlog key
-	// derived there; KEYS[3] is then a placeholder in the prefix's slot.
+	// derived there; the backlog key is then a placeholder in the
+	// prefix's slot.
 	chat, backlog := strconv.FormatInt(n.ChatID, 10), ""
 	if linked {
 		chat, backlog = "", q.prefix+":q:"
 	} else {
 		backlog = q.backlogKey(n.ChatID)
 	}
-	keys := []string{idem, q.recordKey(n.ID), backlog, q.schedKey(), q.leaseKey(), q.summaryKey(n.UserID),
-		q.pendingKey()}
-	args := []any{n.ID, chat, created, ttlMillis(opts.Retention), idemTTL, q.prefix, n.UserID,
-		"id", n.ID, "user_id", n.UserID, "chat_id", chat, "parts", string(parts), "nparts", len(n.Parts),
-		"parse_mode", n.ParseMode, "disable_notification", boolStr(n.DisableNotification),
-		"plain_text_fallback", boolStr(n.PlainTextFallback), "idem_key", n.IdempotencyKey,
-		"state", int(StateQueued), "attempts", 0, "retries", 0, "next_part", 0, "message_ids", "",
-		"last_error", "", "failure_reason", "", "created_at", created, "updated_at", created,
+	fields := make([]any, 0, 20)
+	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", string(parts), "state", int(StateQueued),
+		"created_at", created)
+	// Fields at their zero value are left out (see the record's fields).
+	if len(n.Parts) != 1 {
+		fields = append(fields, "nparts", len(n.Parts))
 	}
-	res, err := q.enqueue.Run(ctx, q.client, keys, args...).Slice()
+	if n.ParseMode != "" {
+		fields = append(fields, "parse_mode", n.ParseMode)
+	}
+	if n.DisableNotification {
+		fields = append(fields, "disable_notification", boolStr(true))
+	}
+	if n.PlainTextFallback {
+		fields = append(fields, "plain_text_fallback", boolStr(true))
+	}
+	if n.IdempotencyKey != "" {
+		fields = append(fields, "idem_key", n.IdempotencyKey)
+	}
+	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, len(fields)}, fields...)
+	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
+	reply, err := q.enqueueBatch.do(ctx, item)
 	if err != nil {
-		return Notification{}, false, unavailable("enqueue", err)
+		return Notification{}, false, err
 	}
-	if len(res) == 1 {
-		if code, _ := res[0].(int64); code == 2 && linked {
-			return Notification{}, false, fmt.Errorf("store: link of user %q: %w", n.UserID, ErrNotFound)
-		}
+	res, _ := reply.([]any)
+	code := int64(-1)
+	if len(res) > 0 {
+		code, _ = res[0].(int64)
 	}
-	if len(res) < 2 {
-		return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
-	}
-	if fresh, _ := res[0].(int64); fresh == 1 {
+	switch {
+	case code == 1 && len(res) == 3:
 		if linked {
-			var s string
-			if len(res) == 3 {
-				s, _ = res[2].(string)
-			}
+			s, _ := res[2].(string)
 			if n.ChatID, err = strconv.ParseInt(s, 10, 64); err != nil || n.ChatID == 0 {
 				return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected linked chat %q", s))
 			}
 		}
 		return n, false, nil
+	case code == 2 && linked:
+		return Notification{}, false, fmt.Errorf("store: link of user %q: %w", n.UserID, ErrNotFound)
+	case code == 3 && len(res) == 2:
+		return Notification{}, false, unavailable("enqueue", fmt.Errorf("%v", res[1]))
+	case code != 0 || len(res) != 2:
+		return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
 	}
 	id, _ := res[1].(string)
 	prev, err := q.Get(ctx, id)
@@ -564,7 +638,10 @@ func parseRecord(f map[string]string) (Notification, error) {
 		LastError:           f["last_error"],
 		FailureReason:       f["failure_reason"],
 		CreatedAt:           time.UnixMilli(num("created_at")),
-		UpdatedAt:           time.UnixMilli(num("updated_at")),
+		UpdatedAt:           time.UnixMilli(num("created_at")),
+	}
+	if _, ok := f["updated_at"]; ok {
+		n.UpdatedAt = time.UnixMilli(num("updated_at"))
 	}
 	if n.ID == "" {
 		return Notification{}, errors.New("corrupt record: no id")
@@ -762,13 +839,17 @@ func (q *RedisQueue) Summary(ctx context.Context, userID string) (UserSummary, e
 	if s.LastID == "" {
 		return s, nil
 	}
-	r, err := q.client.HMGet(ctx, q.recordKey(s.LastID), "state", "updated_at", "last_error").Result()
+	r, err := q.client.HMGet(ctx, q.recordKey(s.LastID), "state", "updated_at", "last_error", "created_at").Result()
 	if err != nil {
 		return UserSummary{}, unavailable("summary", err)
 	}
 	if r[0] != nil {
 		s.LastState = NotificationState(num(r[0]))
-		s.LastUpdatedAt = time.UnixMilli(num(r[1]))
+		updated := r[1]
+		if updated == nil { // never changed since enqueue
+			updated = r[3]
+		}
+		s.LastUpdatedAt = time.UnixMilli(num(updated))
 		s.LastError = str(r[2])
 	}
 	return s, nil

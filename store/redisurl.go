@@ -150,7 +150,28 @@ func parseRedisURL(rawURL string) (*redisTarget, error) {
 	default:
 		return nil, errBadURL("scheme %q, want redis, rediss, unix, redis-sentinel, rediss-sentinel, redis-cluster or rediss-cluster", u.Scheme)
 	}
+	if !q.Has("protocol") {
+		t.setProtocol(defaultProtocol)
+	}
 	return t, nil
+}
+
+// defaultProtocol is the RESP version spoken unless the URL names one
+// (?protocol=3). The service uses no RESP3 feature (client-side caching,
+// push notifications), and with RESP3 go-redis peeks for pending push
+// messages before every command, a measurable cost per Notify.
+const defaultProtocol = 2
+
+// setProtocol sets the RESP version of t's client.
+func (t *redisTarget) setProtocol(v int) {
+	switch {
+	case t.single != nil:
+		t.single.Protocol = v
+	case t.failover != nil:
+		t.failover.Protocol = v
+	case t.cluster != nil:
+		t.cluster.Protocol = v
+	}
 }
 
 // parseSentinel fills t.failover from
