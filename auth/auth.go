@@ -150,8 +150,7 @@ func authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
 	if ks == nil {
 		return Caller{Name: AnonymousName, Scopes: []Scope{ScopeLink, ScopeNotify}}, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	vals := md.Get("authorization")
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) != 1 {
 		return Caller{}, status.Error(codes.Unauthenticated, msgMissingKey)
 	}
