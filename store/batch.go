@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 // batcher groups concurrent calls into batches, so that calls made at the
@@ -29,10 +30,20 @@ type batcher[T, R any] struct {
 type batchCall[T, R any] struct {
 	ctx  context.Context
 	item T
-	res  R
-	err  error
-	done chan struct{}
+	// state is callQueued until a loop takes the call into a batch
+	// (callTaken) or its caller gives up waiting (callAbandoned).
+	state atomic.Int32
+	res   R
+	err   error
+	done  chan struct{}
 }
+
+// Call states.
+const (
+	callQueued int32 = iota
+	callTaken
+	callAbandoned
+)
 
 // newBatcher returns a batcher running up to maxRunning batches of up to
 // maxItems items at once with run.
@@ -40,10 +51,10 @@ func newBatcher[T, R any](maxRunning, maxItems int, run func(context.Context, []
 	return &batcher[T, R]{maxRunning: max(maxRunning, 1), maxItems: max(maxItems, 1), run: run}
 }
 
-// do runs item in a batch and returns its result. When ctx ends before the
-// item's batch ran, do returns ctx's error and the item is left out; once
-// its batch is running, do waits for it (a batch is bounded by the
-// client's own timeouts), so the caller learns what happened.
+// do runs item in a batch and returns its result. When ctx ends while the
+// item is still queued, do returns ctx's error at once and the item is
+// left out; once its batch is running, do waits for it (a batch is bounded
+// by the client's own timeouts), so the caller learns what happened.
 func (b *batcher[T, R]) do(ctx context.Context, item T) (R, error) {
 	c := &batchCall[T, R]{ctx: ctx, item: item, done: make(chan struct{})}
 	b.mu.Lock()
@@ -56,7 +67,15 @@ func (b *batcher[T, R]) do(ctx context.Context, item T) (R, error) {
 	if start {
 		go b.loop()
 	}
-	<-c.done
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		if c.state.CompareAndSwap(callQueued, callAbandoned) {
+			var zero R
+			return zero, ctx.Err()
+		}
+		<-c.done // taken (its batch is running) or dropped by the loop
+	}
 	return c.res, c.err
 }
 
@@ -72,12 +91,14 @@ func (b *batcher[T, R]) loop() {
 		n := min(len(b.queue), b.maxItems)
 		batch := make([]*batchCall[T, R], 0, n)
 		for _, c := range b.queue[:n] {
-			if err := c.ctx.Err(); err != nil {
+			if err := c.ctx.Err(); err != nil && c.state.CompareAndSwap(callQueued, callAbandoned) {
 				c.err = err
 				close(c.done)
 				continue
 			}
-			batch = append(batch, c)
+			if c.state.CompareAndSwap(callQueued, callTaken) {
+				batch = append(batch, c)
+			}
 		}
 		rest := copy(b.queue, b.queue[n:])
 		clear(b.queue[rest:])

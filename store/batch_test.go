@@ -187,12 +187,13 @@ func TestBatcherDropsCallsCancelledWhileQueued(t *testing.T) {
 	go func() { _, err := b.do(ctx, 2); cancelled <- err }()
 	waitFor(t, "the queued call", func() bool { return b.queued() == 1 })
 	cancel()
+	// It returns while the batch ahead of it still runs.
+	if err := <-cancelled; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled call returned %v, want context.Canceled", err)
+	}
 	close(g.gate)
 	if err := <-first; err != nil {
 		t.Fatalf("first call: %v", err)
-	}
-	if err := <-cancelled; !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled call returned %v, want context.Canceled", err)
 	}
 	batches, _ := g.snapshot()
 	for _, bt := range batches {
@@ -202,4 +203,28 @@ func TestBatcherDropsCallsCancelledWhileQueued(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBatcherCancelledCallsNeverHang races cancelled calls against the
+// loops that take them: each must return, with its result or ctx's error.
+func TestBatcherCancelledCallsNeverHang(t *testing.T) {
+	g := &gatedRun{}
+	b := newBatcher(2, 4, g.run)
+	var wg sync.WaitGroup
+	for i := range 400 {
+		wg.Go(func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			if i%2 == 0 {
+				cancel()
+			} else {
+				defer cancel()
+			}
+			got, err := b.do(ctx, i)
+			if err == nil && got != i*10 || err != nil && !errors.Is(err, context.Canceled) {
+				t.Errorf("do(%d) = %d, %v", i, got, err)
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, "the loops to end", func() bool { return b.runningLoops() == 0 })
 }
