@@ -36,7 +36,10 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{},
 		}),
-		runtime.WithUnescapingMode(runtime.UnescapingModeAllCharacters),
+		// Match routes on the path with %2F still encoded, so that a user id
+		// holding "/" (sent as %2F) stays one path segment; the captured
+		// value is then unescaped whole.
+		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptSlash),
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
 			if strings.EqualFold(k, requestIDHeader) {
 				return requestIDHeader, true

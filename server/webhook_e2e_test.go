@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -267,5 +268,31 @@ func TestTwoPollingReplicasShareOneLease(t *testing.T) {
 		if n := len(fake.Messages(int64(6100 + i))); n != 1 {
 			t.Fatalf("chat %d got %d messages, want one welcome", 6100+i, n)
 		}
+	}
+}
+
+// TestRESTUserIDEscapes checks that a user id travels through the REST
+// path escaped as one segment and reaches the service unescaped: the token
+// minted over REST is the one gRPC sees for the same id.
+func TestRESTUserIDEscapes(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{})
+	for _, user := range []string{"org/42", "a/b/c", "/", "a b", "café", "a:b", "a?b#c", "50%", "a%2Fb", "x+y"} {
+		t.Run(user, func(t *testing.T) {
+			code, body := h.rest("POST", "/v1/users/"+url.PathEscape(user)+"/link-token", map[string]any{})
+			if code != http.StatusOK {
+				t.Fatalf("REST link-token for %q = %d %v", user, code, body)
+			}
+			got, err := h.client.GetLinkURL(ctxT(t), &notifierv1.GetLinkURLRequest{UserId: user})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.GetToken() != body["token"] {
+				t.Fatalf("gRPC token for %q = %q, REST minted %v: not the same user", user, got.GetToken(), body["token"])
+			}
+			if code, st := h.rest("GET", "/v1/users/"+url.PathEscape(user)+"/status", nil); code != http.StatusOK || st["linked"] != false {
+				t.Fatalf("REST status for %q = %d %v", user, code, st)
+			}
+		})
 	}
 }
