@@ -152,3 +152,27 @@ func TestRedisQueueConcurrentEnqueues(t *testing.T) {
 	}
 	checkBacklog(t, q, int64(enqueued), t0)
 }
+
+// TestRedisQueueSummaryOfExpiredRecord: the summary outlives its last
+// notification's record; it still names it, with no state.
+func TestRedisQueueSummaryOfExpiredRecord(t *testing.T) {
+	srv := redistest.Start(t)
+	rc := srv.Client(t)
+	q := store.NewRedis(rc, "qse").Queue()
+	t0 := time.Now().Truncate(time.Millisecond)
+	mustEnqueue(t, q, notif("n1", "u1", 42, t0))
+	s, err := q.Summary(qctx(t), "u1")
+	if err != nil || s.LastID != "n1" || s.LastState != store.StateQueued || !s.LastUpdatedAt.Equal(t0) {
+		t.Fatalf("Summary = %+v, %v", s, err)
+	}
+	if err := rc.Del(qctx(t), "qse:n:n1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = q.Summary(qctx(t), "u1")
+	if err != nil || s.LastID != "n1" || s.Queued != 1 || s.LastState != 0 || !s.LastUpdatedAt.IsZero() || s.LastError != "" {
+		t.Fatalf("Summary after the record expired = %+v, %v", s, err)
+	}
+	if s, err := q.Summary(qctx(t), "nobody"); err != nil || s != (store.UserSummary{}) {
+		t.Fatalf("Summary of a user with none = %+v, %v", s, err)
+	}
+}
