@@ -344,6 +344,25 @@ func sleep(ctx context.Context, dur time.Duration) bool {
 	}
 }
 
+// RateLimited records a 429 that Telegram answered outside the workers (a
+// bot reply): like a worker's 429, it pauses every send of every replica
+// for retryAfter.
+func (d *Dispatcher) RateLimited(ctx context.Context, retryAfter time.Duration) {
+	d.rateLimited(ctx, d.log, retryAfter)
+}
+
+// rateLimited counts a 429 and pauses all sends for ra, here at once and
+// for every replica through the limiter.
+func (d *Dispatcher) rateLimited(ctx context.Context, log *zap.Logger, ra time.Duration) {
+	d.stats.rateLimited.Add(1)
+	d.observer().RateLimited(ra)
+	log.Warn("delivery: 429 from Telegram; pausing all sends", zap.Duration("retry_after", ra))
+	d.notePause(ra)
+	if err := d.lim.Pause(ctx, ra); err != nil {
+		log.Warn("delivery: cannot record the global pause", zap.Error(err))
+	}
+}
+
 // notePause records that every send is paused for p from now.
 func (d *Dispatcher) notePause(p time.Duration) {
 	until := d.now().Add(p).UnixNano()
@@ -683,13 +702,7 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 		desc = te.Description
 	}
 	if ra, ok := telegram.RetryAfter(err); ok {
-		d.stats.rateLimited.Add(1)
-		d.observer().RateLimited(ra)
-		log.Warn("delivery: 429 from Telegram; pausing all sends", zap.Duration("retry_after", ra))
-		d.notePause(ra)
-		if perr := d.lim.Pause(hard, ra); perr != nil {
-			log.Warn("delivery: cannot record the global pause", zap.Error(perr))
-		}
+		d.rateLimited(hard, log, ra)
 		return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
 			NextAt: d.now().Add(ra)}, d.mayClaim(ctx))
 	}

@@ -123,8 +123,9 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
 	a.disp.SetObserver(deliveryMetrics{a.metrics})
 	// Welcome and /stop replies share Telegram's bot-wide budget with
-	// notifications; a reply waits at most replyThrottleWait for its slot.
-	a.updates.SetReplyThrottle(func(ctx context.Context) { a.disp.Throttle(ctx, replyThrottleWait) })
+	// notifications: a reply waits at most replyThrottleWait for its slot,
+	// and a 429 it gets pauses every send.
+	a.updates.SetReplyLimits(a.disp, replyThrottleWait)
 	(&backlogGauges{d: a.disp}).register(a.metrics)
 	svc := NewService(a.store, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
 

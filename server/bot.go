@@ -45,9 +45,19 @@ type Bot struct {
 	welcome string
 	log     *zap.Logger
 	now     func() time.Time
-	// throttle, when set, waits for a slot of the bot-wide rate limit
-	// before a reply is sent.
-	throttle func(ctx context.Context)
+	// limits, when set, holds replies to the bot-wide rate limit.
+	limits    ReplyLimits
+	replyWait time.Duration
+}
+
+// ReplyLimits is the bot-wide rate limit that replies share with
+// notifications ([delivery.Dispatcher] provides it).
+type ReplyLimits interface {
+	// Throttle waits up to maxWait for a send slot and reports whether it
+	// got one.
+	Throttle(ctx context.Context, maxWait time.Duration) bool
+	// RateLimited pauses every send for retryAfter after a 429.
+	RateLimited(ctx context.Context, retryAfter time.Duration)
 }
 
 var _ telegram.UpdateHandler = (*Bot)(nil)
@@ -224,17 +234,23 @@ func (b *Bot) logUnlinked(users []string, why string) {
 	}
 }
 
-// SetReplyThrottle makes replies wait for f (a slot of the bot-wide rate
-// limit) before they are sent. Call it before updates flow.
-func (b *Bot) SetReplyThrottle(f func(ctx context.Context)) { b.throttle = f }
+// SetReplyLimits makes replies wait up to maxWait for a slot of l, and
+// report a 429 to l so that every send pauses. Without it replies are
+// sent at once.
+func (b *Bot) SetReplyLimits(l ReplyLimits, maxWait time.Duration) {
+	b.limits, b.replyWait = l, maxWait
+}
 
-// reply sends a short answer in chat. The link state is already saved, so a
-// failed reply is logged and not retried.
 func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
-	if b.throttle != nil {
-		b.throttle(ctx)
+	if b.limits != nil {
+		b.limits.Throttle(ctx, b.replyWait)
 	}
-	if _, err := b.sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chatID, Text: text}); err != nil {
-		b.log.Warn("reply to chat failed", zap.Error(err))
+	_, err := b.sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chatID, Text: text})
+	if err == nil {
+		return
 	}
+	if ra, ok := telegram.RetryAfter(err); ok && b.limits != nil {
+		b.limits.RateLimited(ctx, ra)
+	}
+	b.log.Warn("reply to chat failed", zap.Error(err))
 }

@@ -263,3 +263,37 @@ func TestPerChatLimitDoesNotBlockOtherChats(t *testing.T) {
 		}
 	}
 }
+
+// TestReply429PausesNotifications: a 429 answered to the welcome reply
+// pauses the whole bot, so a notification accepted right after waits for
+// retry_after instead of hitting Telegram again.
+func TestReply429PausesNotifications(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{})
+	ctx := ctxT(t)
+	const retryAfter = 3
+	h.fake.FailNext("sendMessage", 1, 429, "Too Many Requests: retry after 3", retryAfter)
+	tok, err := h.client.CreateLinkToken(ctx, &notifierv1.CreateLinkTokenRequest{UserId: "ivy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.fake.Start(14001, "ivy", tok.GetToken())
+	eventually(t, 10*time.Second, "ivy linked", func() bool {
+		st, err := h.client.GetStatus(ctx, &notifierv1.GetStatusRequest{UserId: "ivy"})
+		return err == nil && st.GetLinked()
+	})
+	eventually(t, 10*time.Second, "the welcome answered 429", func() bool { return h.fake.Calls("sendMessage") >= 1 })
+	start := time.Now()
+	r := h.notify(&notifierv1.NotifyRequest{UserId: "ivy", Text: "after the welcome's 429"})
+	n := h.waitFinal(r.GetNotificationId())
+	if n.GetState() != notifierv1.NotificationState_NOTIFICATION_STATE_SENT {
+		t.Fatalf("notification %v, want SENT", n)
+	}
+	// The pause began before start, so allow for the time linking took.
+	if el := time.Since(start); el < retryAfter*time.Second/2 {
+		t.Fatalf("sent %s after Notify, want it held by the %ds pause", el, retryAfter)
+	}
+	if got := h.fake.Calls("sendMessage"); got != 2 {
+		t.Fatalf("%d sendMessage calls, want the failed welcome and the notification", got)
+	}
+}
