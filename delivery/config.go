@@ -151,6 +151,9 @@ type Queue interface {
 	// Backlog returns the number of notifications QUEUED or SENDING
 	// across all chats and the CreatedAt of the oldest (zero when none).
 	Backlog(ctx context.Context) (depth int64, oldest time.Time, err error)
+	// Pace keeps chat from sending before until (a message went to it
+	// outside the queue).
+	Pace(ctx context.Context, chat int64, until time.Time) error
 }
 
 // Limiter is the bot-wide rate limit and pause switch shared by all

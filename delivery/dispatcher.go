@@ -363,6 +363,15 @@ func (d *Dispatcher) rateLimited(ctx context.Context, log *zap.Logger, ra time.D
 	}
 }
 
+// PaceReply records that a message goes to chat now outside the queue (a
+// bot reply), so that the chat's next notification keeps Telegram's
+// per-chat pacing after it.
+func (d *Dispatcher) PaceReply(ctx context.Context, chat int64) {
+	if err := d.q.Pace(ctx, chat, d.now().Add(d.chatInterval(chat))); err != nil {
+		d.log.Warn("delivery: cannot record a reply's pacing", zap.Error(err))
+	}
+}
+
 // notePause records that every send is paused for p from now.
 func (d *Dispatcher) notePause(p time.Duration) {
 	until := d.now().Add(p).UnixNano()

@@ -58,6 +58,9 @@ type ReplyLimits interface {
 	Throttle(ctx context.Context, maxWait time.Duration) bool
 	// RateLimited pauses every send for retryAfter after a 429.
 	RateLimited(ctx context.Context, retryAfter time.Duration)
+	// PaceReply records that a reply goes to chat now, for the chat's
+	// pacing.
+	PaceReply(ctx context.Context, chat int64)
 }
 
 var _ telegram.UpdateHandler = (*Bot)(nil)
@@ -234,9 +237,9 @@ func (b *Bot) logUnlinked(users []string, why string) {
 	}
 }
 
-// SetReplyLimits makes replies wait up to maxWait for a slot of l, and
-// report a 429 to l so that every send pauses. Without it replies are
-// sent at once.
+// SetReplyLimits makes replies wait up to maxWait for a slot of l, report
+// each reply (for the chat's pacing) and report a 429 to l so that every
+// send pauses. Without it replies are sent at once.
 func (b *Bot) SetReplyLimits(l ReplyLimits, maxWait time.Duration) {
 	b.limits, b.replyWait = l, maxWait
 }
@@ -244,6 +247,9 @@ func (b *Bot) SetReplyLimits(l ReplyLimits, maxWait time.Duration) {
 func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
 	if b.limits != nil {
 		b.limits.Throttle(ctx, b.replyWait)
+		// Before the send: a notification accepted as soon as the user
+		// sees the reply must find the chat paced already.
+		b.limits.PaceReply(ctx, chatID)
 	}
 	_, err := b.sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chatID, Text: text})
 	if err == nil {

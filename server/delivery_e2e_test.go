@@ -297,3 +297,35 @@ func TestReply429PausesNotifications(t *testing.T) {
 		t.Fatalf("%d sendMessage calls, want the failed welcome and the notification", got)
 	}
 }
+
+// TestFirstNotificationKeepsPacingAfterWelcome: a notification accepted
+// right after the user linked waits for the chat's pacing (1 s) after the
+// welcome reply, as Telegram's per-chat limit asks.
+func TestFirstNotificationKeepsPacingAfterWelcome(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"memory", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			o := harnessOpts{env: map[string]string{"NOTIFIER_CHAT_RATE": "1"}}
+			if backend == "redis" {
+				o.redisURL = redistest.Start(t).URL()
+			}
+			h := startHarness(t, o)
+			const chat = 15501
+			h.link("jay", chat)
+			r := h.notify(&notifierv1.NotifyRequest{UserId: "jay", Text: "first"})
+			if n := h.waitFinal(r.GetNotificationId()); n.GetState() != notifierv1.NotificationState_NOTIFICATION_STATE_SENT {
+				t.Fatalf("notification %v, want SENT", n)
+			}
+			msgs := h.fake.Messages(chat)
+			if len(msgs) != 2 {
+				t.Fatalf("%d messages, want the welcome and the notification", len(msgs))
+			}
+			// The pacing starts just before the welcome leaves; allow for the
+			// time it takes to reach the fake on a loaded machine. Without
+			// the pacing the gap is a few milliseconds.
+			if gap := msgs[1].Time.Sub(msgs[0].Time); gap < 500*time.Millisecond {
+				t.Fatalf("notification %s after the welcome, want about 1 s", gap)
+			}
+		})
+	}
+}

@@ -26,6 +26,7 @@ type queue interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	Get(ctx context.Context, id string) (store.Notification, error)
 	Summary(ctx context.Context, userID string) (store.UserSummary, error)
+	Pace(ctx context.Context, chat int64, until time.Time) error
 }
 
 var (
@@ -147,6 +148,36 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		name string
 		run  func(t *testing.T, q queue)
 	}{
+		{"pace holds an idle chat's next notification", func(t *testing.T, q queue) {
+			if err := q.Pace(qctx(t), 42, t0.Add(2*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			// An earlier pace does not shorten it.
+			if err := q.Pace(qctx(t), 42, t0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
+			mustNoClaim(t, q, t0.Add(1500*time.Millisecond))
+			if c := mustClaim(t, q, t0.Add(2*time.Second)); c.Notification.ID != "n1" {
+				t.Fatalf("claimed %s, want n1", c.Notification.ID)
+			}
+		}},
+		{"pace moves a scheduled chat later, never earlier", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("n1", "u1", 43, t0))
+			if err := q.Pace(qctx(t), 43, t0.Add(3*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Pace(qctx(t), 43, t0.Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			mustNoClaim(t, q, t0.Add(2*time.Second))
+			if at, ok, err := q.NextDue(qctx(t)); err != nil || !ok || !at.Equal(t0.Add(3*time.Second)) {
+				t.Fatalf("NextDue = %v, %v, %v; want %v", at, ok, err, t0.Add(3*time.Second))
+			}
+			if c := mustClaim(t, q, t0.Add(3*time.Second)); c.Notification.ID != "n1" {
+				t.Fatalf("claimed %s, want n1", c.Notification.ID)
+			}
+		}},
 		{"record round trip", func(t *testing.T, q queue) {
 			bare := store.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
 			full := store.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},

@@ -67,6 +67,26 @@ func NewMemoryQueue(now func() time.Time) *MemoryQueue {
 	}
 }
 
+// Pace keeps chat from sending before until: a message went to it outside
+// the queue (a bot reply). An idle chat remembers it for its next
+// notification; a scheduled chat due earlier is moved to until.
+func (m *MemoryQueue) Pace(ctx context.Context, chat int64, until time.Time) error {
+	if _, err := m.lock(ctx, "pace"); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if at, ok := m.sched[chat]; ok {
+		if until.After(at) {
+			m.sched[chat] = until
+		}
+		return nil
+	}
+	if nb, ok := m.notBefore[chat]; !ok || until.After(nb) {
+		m.notBefore[chat] = until
+	}
+	return nil
+}
+
 // Close drops all state; later calls fail with ErrUnavailable.
 func (m *MemoryQueue) Close() error {
 	m.mu.Lock()

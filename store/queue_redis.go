@@ -6,7 +6,7 @@ package store
 //	<p>:idem:<len>:<user>:<key> string: notification id for an idempotency key; PX idempotency TTL
 //	<p>:q:<chat>                list: the chat's FIFO backlog of notification ids; no TTL
 //	<p>:sched                   zset: chat → unix ms when the chat may send next (chats not leased)
-//	<p>:nb:<chat>               string: unix ms before which an idle chat (empty backlog) may not send; PXAT that time
+//	<p>:nb:<chat>               string: unix ms before which an idle chat (empty backlog) may not send, set when its backlog empties or a bot reply goes to it (Pace); PXAT that time
 //	<p>:lease                   zset: chat → unix ms when the chat's lease expires
 //	<p>:leasetok                hash: chat → fencing token of the current lease
 //	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
@@ -58,6 +58,7 @@ type RedisQueue struct {
 	settleClaim  *redis.Script
 	migrate      *redis.Script
 	backlog      *redis.Script
+	pace         *redis.Script
 }
 
 // Queue returns the notification queue stored under r's prefix, on r's
@@ -73,6 +74,7 @@ func (r *Redis) Queue() *RedisQueue {
 		settleClaim: redis.NewScript(settleClaimScript),
 		migrate:     redis.NewScript(migrateScript),
 		backlog:     redis.NewScript(backlogScript),
+		pace:        redis.NewScript(paceScript),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q
@@ -825,6 +827,28 @@ func (q *RedisQueue) Get(ctx context.Context, id string) (Notification, error) {
 		return Notification{}, unavailable("get notification", err)
 	}
 	return n, nil
+}
+
+// paceScript. KEYS: the chat's nb key, sched. ARGV: chat, until unix ms.
+// Sets nb to until unless it is later already, and moves the chat in the
+// schedule to until when it is scheduled earlier.
+const paceScript = `
+if tonumber(ARGV[2]) > tonumber(redis.call('GET', KEYS[1]) or '0') then
+  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[2])
+end
+redis.call('ZADD', KEYS[2], 'XX', 'GT', ARGV[2], ARGV[1])
+return 1
+`
+
+// Pace keeps chat from sending before until: a message went to it outside
+// the queue (a bot reply). An idle chat remembers it (its nb key) for its
+// next notification; a scheduled chat due earlier is moved to until.
+func (q *RedisQueue) Pace(ctx context.Context, chat int64, until time.Time) error {
+	c := strconv.FormatInt(chat, 10)
+	if err := q.pace.Run(ctx, q.client, []string{q.prefix + ":nb:" + c, q.schedKey()}, c, until.UnixMilli()).Err(); err != nil {
+		return unavailable("pace", err)
+	}
+	return nil
 }
 
 // Summary returns the user's delivery summary (zero when none).
