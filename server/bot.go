@@ -196,9 +196,13 @@ func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) erro
 	if m.From != nil && m.From.Username != "" {
 		username = m.From.Username
 	}
+	// The reply's rate slot and the chat's pacing come first: once the
+	// link exists the application may notify the user at once, and that
+	// notification must queue behind the welcome, not overtake it.
+	b.readyReply(ctx, m.Chat.ID)
 	link, err := b.store.ConsumeLinkToken(ctx, token, m.Chat.ID, username, b.now())
 	if errors.Is(err, store.ErrTokenInvalid) {
-		b.reply(ctx, m.Chat.ID, replyBadToken)
+		b.sendReply(ctx, m.Chat.ID, replyBadToken)
 		return nil
 	}
 	if err != nil {
@@ -206,7 +210,7 @@ func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) erro
 	}
 	b.metrics.Linked()
 	b.log.Info("user linked", zap.String("user_id", link.UserID), zap.Int64("chat_id", link.ChatID))
-	b.reply(ctx, m.Chat.ID, b.welcome)
+	b.sendReply(ctx, m.Chat.ID, b.welcome)
 	return nil
 }
 
@@ -244,13 +248,24 @@ func (b *Bot) SetReplyLimits(l ReplyLimits, maxWait time.Duration) {
 	b.limits, b.replyWait = l, maxWait
 }
 
+// reply sends text to chatID within the bot-wide limits.
 func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
+	b.readyReply(ctx, chatID)
+	b.sendReply(ctx, chatID, text)
+}
+
+// readyReply waits for a rate slot for a reply to chatID and paces the
+// chat from now, before the reply is sent: a notification accepted as soon
+// as the user sees the reply must find the chat paced already.
+func (b *Bot) readyReply(ctx context.Context, chatID int64) {
 	if b.limits != nil {
 		b.limits.Throttle(ctx, b.replyWait)
-		// Before the send: a notification accepted as soon as the user
-		// sees the reply must find the chat paced already.
 		b.limits.PaceReply(ctx, chatID)
 	}
+}
+
+// sendReply sends a reply readied by readyReply; a 429 pauses every send.
+func (b *Bot) sendReply(ctx context.Context, chatID int64, text string) {
 	_, err := b.sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chatID, Text: text})
 	if err == nil {
 		return

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"github.com/tgnotify/tgnotify/server"
 	"net/http"
 	"strings"
 	"sync"
@@ -327,5 +328,40 @@ func TestFirstNotificationKeepsPacingAfterWelcome(t *testing.T) {
 				t.Fatalf("notification %s after the welcome, want about 1 s", gap)
 			}
 		})
+	}
+}
+
+// TestNotificationRightAfterLinkWaitsBehindWelcome: when the welcome has to
+// wait for a global rate slot, a notification sent as soon as the user is
+// linked still goes out a chat interval after the welcome, not between
+// the link and the welcome.
+func TestNotificationRightAfterLinkWaitsBehindWelcome(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{env: map[string]string{
+		"NOTIFIER_CHAT_RATE": "1", "NOTIFIER_GLOBAL_RATE": "2", "NOTIFIER_GLOBAL_BURST": "1",
+	}})
+	ctx := ctxT(t)
+	const chat = 15601
+	tok, err := h.client.CreateLinkToken(ctx, &notifierv1.CreateLinkTokenRequest{UserId: "kim"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another chat's reply takes the global slot, so the welcome waits.
+	h.fake.Start(15602, "other", "")
+	h.fake.Start(chat, "kim", tok.GetToken())
+	eventually(t, 10*time.Second, "kim linked", func() bool {
+		st, err := h.client.GetStatus(ctx, &notifierv1.GetStatusRequest{UserId: "kim"})
+		return err == nil && st.GetLinked()
+	})
+	r := h.notify(&notifierv1.NotifyRequest{UserId: "kim", Text: "right after the link"})
+	if n := h.waitFinal(r.GetNotificationId()); n.GetState() != notifierv1.NotificationState_NOTIFICATION_STATE_SENT {
+		t.Fatalf("notification %v, want SENT", n)
+	}
+	msgs := h.fake.Messages(chat)
+	if len(msgs) != 2 || msgs[0].Text != server.DefaultWelcomeMessage {
+		t.Fatalf("messages %+v, want the welcome then the notification", msgs)
+	}
+	if gap := msgs[1].Time.Sub(msgs[0].Time); gap < 800*time.Millisecond {
+		t.Fatalf("notification %s after the welcome, want a chat interval (1 s)", gap)
 	}
 }
