@@ -110,14 +110,12 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 	}
 	defer svc.Close()
 	svc.fake.SetLatency(o.FakeLatency)
-	users := makeUsers(o.Users)
-	t0 := time.Now()
 	// Through the store: linking through /start would wait for each welcome
 	// message at the global rate (33 s for 1000 users at 30/s).
-	if err := svc.linkFast(ctx, users, 32); err != nil {
-		return res, fmt.Errorf("link users: %w", err)
+	users, err := svc.linkedUsers(ctx, "accept", o.Users, w)
+	if err != nil {
+		return res, err
 	}
-	fmt.Fprintf(w, "accept: linked %d users through the store in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	echo, err := startEcho()
 	if err != nil {

@@ -75,12 +75,10 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 		return res, err
 	}
 	defer svc.Close()
-	users := makeUsers(o.Users)
-	t0 := time.Now()
-	if err := svc.linkFast(ctx, users, 32); err != nil {
-		return res, fmt.Errorf("link users: %w", err)
+	users, err := svc.linkedUsers(ctx, "reads", o.Users, w)
+	if err != nil {
+		return res, err
 	}
-	fmt.Fprintf(w, "reads: linked %d users through the store in %.1f s\n", len(users), time.Since(t0).Seconds())
 	// Every user is linked as far as the service can tell, and has a live
 	// link token (the first GetLinkURL mints it; the measured ones read it).
 	for _, u := range users {
@@ -250,12 +248,10 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 		return res, err
 	}
 	defer first.Close()
-	users := makeUsers(o.Users)
-	t0 := time.Now()
-	if err := first.linkFast(ctx, users, 32); err != nil {
-		return res, fmt.Errorf("link users: %w", err)
+	users, err := first.linkedUsers(ctx, "replicas", o.Users, w)
+	if err != nil {
+		return res, err
 	}
-	fmt.Fprintf(w, "replicas: linked %d users through the store in %.1f s\n", len(users), time.Since(t0).Seconds())
 	rc := first.redis.Client(1)
 	defer rc.Close()
 	var seq atomic.Int64
@@ -392,12 +388,10 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 		return res, err
 	}
 	defer svc.Close()
-	users := makeUsers(o.Users)
-	t0 := time.Now()
-	if err := svc.linkFast(ctx, users, 32); err != nil {
-		return res, fmt.Errorf("link users: %w", err)
+	users, err := svc.linkedUsers(ctx, "fanout", o.Users, w)
+	if err != nil {
+		return res, err
 	}
-	fmt.Fprintf(w, "fanout: linked %d users through the store in %.1f s\n", len(users), time.Since(t0).Seconds())
 	limits := telegramtest.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20}
 	svc.fake.SetLimits(limits)
 	base429 := svc.fake.Count429()
