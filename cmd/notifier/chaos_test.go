@@ -368,30 +368,7 @@ func chaosFinalStates(c notifierv1.NotifierServiceClient, ids []string, timeout 
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	for len(pending) > 0 && time.Now().Before(deadline) {
-		var mu sync.Mutex
-		var still []string
-		sem := make(chan struct{}, 16)
-		var wg sync.WaitGroup
-		for _, id := range pending {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				ctx, cancel := rpcCtx()
-				r, err := c.GetNotification(ctx, &notifierv1.GetNotificationRequest{NotificationId: id})
-				cancel()
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err == nil && (r.GetState() == notifierv1.NotificationState_NOTIFICATION_STATE_SENT ||
-					r.GetState() == notifierv1.NotificationState_NOTIFICATION_STATE_FAILED):
-					out[id] = r
-				default:
-					still = append(still, id)
-				}
-			})
-		}
-		wg.Wait()
-		pending = still
+		pending, _ = sweepFinal(c, pending, out)
 		if len(pending) > 0 {
 			<-tick.C
 		}

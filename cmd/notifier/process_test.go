@@ -601,42 +601,47 @@ func finalStates(t *testing.T, c notifierv1.NotifierServiceClient, ids []string,
 	t.Helper()
 	out := make(map[string]*notifierv1.GetNotificationResponse, len(ids))
 	pending := slices.Clone(ids)
-	var lastErr error
 	waitFor(t, timeout, fmt.Sprintf("%d notifications SENT or FAILED (GetNotification)", len(ids)), func() bool {
-		var mu sync.Mutex
-		var still []string
-		sem := make(chan struct{}, 16)
-		var wg sync.WaitGroup
-		for _, id := range pending {
-			sem <- struct{}{}
-			wg.Go(func() {
-				defer func() { <-sem }()
-				ctx, cancel := rpcCtx()
-				r, err := c.GetNotification(ctx, &notifierv1.GetNotificationRequest{NotificationId: id})
-				cancel()
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					lastErr = err
-					still = append(still, id)
-				case r.GetState() == notifierv1.NotificationState_NOTIFICATION_STATE_SENT,
-					r.GetState() == notifierv1.NotificationState_NOTIFICATION_STATE_FAILED:
-					out[id] = r
-				default:
-					still = append(still, id)
-				}
-			})
-		}
-		wg.Wait()
-		pending = still
+		var lastErr error
+		pending, lastErr = sweepFinal(c, pending, out)
 		if len(pending) > 0 && lastErr != nil {
 			t.Logf("GetNotification: %v (%d pending)", lastErr, len(pending))
-			lastErr = nil
 		}
 		return len(pending) == 0
 	})
 	return out
+}
+
+// sweepFinal reads every pending notification once (16 at a time), puts
+// those SENT or FAILED into out and returns the others, with the last
+// GetNotification error seen.
+func sweepFinal(c notifierv1.NotifierServiceClient, pending []string, out map[string]*notifierv1.GetNotificationResponse) (still []string, lastErr error) {
+	var mu sync.Mutex
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, id := range pending {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ctx, cancel := rpcCtx()
+			r, err := c.GetNotification(ctx, &notifierv1.GetNotificationRequest{NotificationId: id})
+			cancel()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				lastErr = err
+				still = append(still, id)
+			case r.GetState() == notifierv1.NotificationState_NOTIFICATION_STATE_SENT,
+				r.GetState() == notifierv1.NotificationState_NOTIFICATION_STATE_FAILED:
+				out[id] = r
+			default:
+				still = append(still, id)
+			}
+		})
+	}
+	wg.Wait()
+	return still, lastErr
 }
 
 // outcomes counts final records: sent, and failed by reason.
