@@ -151,25 +151,19 @@ type Queue interface {
 	// Backlog returns the number of notifications QUEUED or SENDING
 	// across all chats and the CreatedAt of the oldest (zero when none).
 	Backlog(ctx context.Context) (depth int64, oldest time.Time, err error)
-	// Pace keeps chat from sending before until (a message went to it
-	// outside the queue).
-	Pace(ctx context.Context, chat int64, until time.Time) error
 }
 
 // Limiter is the bot-wide rate limit and pause switch shared by all
 // replicas: *store.RedisLimiter (from store.Redis.Limiter) and
 // *store.MemoryLimiter.
 type Limiter interface {
-	// Reserve takes the next slot of the named limit and returns how long
-	// to wait before using it.
-	Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error)
 	// Pause stops every sender for at least d (after a 429).
 	Pause(ctx context.Context, d time.Duration) error
-	// Paused returns how long the current pause still lasts.
-	Paused(ctx context.Context) (time.Duration, error)
-	// Acquire is Paused and Reserve in one step: while paused it returns
-	// the pause left and takes no slot, else it reserves like Reserve.
-	Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error)
+	// Acquire returns the pause left while paused (taking no slot); else,
+	// when the next slot of the named limit is more than maxWait away,
+	// its wait (> maxWait, taking no slot); else it takes the slot and
+	// returns how long to wait before using it (<= maxWait).
+	Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error)
 }
 
 // Sender sends one Telegram message; *telegram.Client implements it.

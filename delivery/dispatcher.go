@@ -108,6 +108,15 @@ type Dispatcher struct {
 	// pausedUntil (unix ns) is the end of the latest global pause this
 	// process saw; workers do not claim before it.
 	pausedUntil atomic.Int64
+	// maxWait is the longest a claimed chat waits for a global slot; a
+	// slot further away is not taken (see store.ClaimOptions.MaxWait).
+	maxWait time.Duration
+	// throttledUntil (unix ns) is when, by the latest answer of the
+	// limit, a slot within maxWait may be had. While it lies ahead the
+	// workers of this process claim one at a time through slotGate, so a
+	// saturated limit costs one claim per slot, not one per worker.
+	throttledUntil atomic.Int64
+	slotGate       chan struct{}
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake idle workers
@@ -128,8 +137,13 @@ func New(cfg Config, q Queue, lim Limiter, links store.Store, sender Sender, log
 	}
 	d := &Dispatcher{
 		cfg: cfg.normalized(), q: q, lim: lim, links: links, sender: sender, log: log,
-		now: time.Now, wake: make(chan struct{}), drained: make(chan struct{}),
+		now: time.Now, wake: make(chan struct{}), drained: make(chan struct{}), slotGate: make(chan struct{}, 1),
 	}
+	// A claim waits at most a second for its slot (less when the lease
+	// leaves less room beside the send and a plain-text resend): at most
+	// rate × 1 s slots are ever reserved ahead, and a slot is never taken
+	// that its claim cannot use in time.
+	d.maxWait = max(min(d.cfg.LeaseTimeout-2*d.cfg.SendTimeout, time.Second), time.Millisecond)
 	if lq, ok := q.(interface{ Links() store.Store }); ok && links != nil {
 		d.claimLinks = lq.Links() == links
 		if lq, ok := q.(linkedEnqueuer); ok && d.claimLinks {
@@ -140,6 +154,7 @@ func New(cfg Config, q Queue, lim Limiter, links store.Store, sender Sender, log
 	if sq, ok := q.(interface{ SharesLimiter(any) bool }); ok && lim != nil && sq.SharesLimiter(lim) {
 		d.claimOpts.Limit = store.RateLimit{Name: globalLimit, Rate: d.cfg.GlobalRate, Burst: d.cfg.GlobalBurst}
 		d.claimOpts.MaxAge = d.cfg.MaxAge
+		d.claimOpts.MaxWait = d.maxWait
 	}
 	return d
 }
@@ -344,13 +359,6 @@ func sleep(ctx context.Context, dur time.Duration) bool {
 	}
 }
 
-// RateLimited records a 429 that Telegram answered outside the workers (a
-// bot reply): like a worker's 429, it pauses every send of every replica
-// for retryAfter.
-func (d *Dispatcher) RateLimited(ctx context.Context, retryAfter time.Duration) {
-	d.rateLimited(ctx, d.log, retryAfter)
-}
-
 // rateLimited counts a 429 and pauses all sends for ra, here at once and
 // for every replica through the limiter.
 func (d *Dispatcher) rateLimited(ctx context.Context, log *zap.Logger, ra time.Duration) {
@@ -360,15 +368,6 @@ func (d *Dispatcher) rateLimited(ctx context.Context, log *zap.Logger, ra time.D
 	d.notePause(ra)
 	if err := d.lim.Pause(ctx, ra); err != nil {
 		log.Warn("delivery: cannot record the global pause", zap.Error(err))
-	}
-}
-
-// PaceReply records that a message goes to chat now outside the queue (a
-// bot reply), so that the chat's next notification keeps Telegram's
-// per-chat pacing after it.
-func (d *Dispatcher) PaceReply(ctx context.Context, chat int64) {
-	if err := d.q.Pace(ctx, chat, d.now().Add(d.chatInterval(chat))); err != nil {
-		d.log.Warn("delivery: cannot record a reply's pacing", zap.Error(err))
 	}
 }
 
@@ -389,10 +388,41 @@ func (d *Dispatcher) localPause() time.Duration {
 	return max(time.Duration(d.pausedUntil.Load()-d.now().UnixNano()), 0)
 }
 
-// mayClaim reports whether a worker may take new work now: ctx is live and
-// no pause is known.
+// mayClaim reports whether a worker may take new work now: ctx is live,
+// no pause is known and the limit is not known to be saturated.
 func (d *Dispatcher) mayClaim(ctx context.Context) bool {
-	return ctx.Err() == nil && d.localPause() <= 0
+	return ctx.Err() == nil && d.localPause() <= 0 && d.localThrottle() <= 0
+}
+
+// noteThrottle records that the global limit has no slot within maxWait
+// for t from now.
+func (d *Dispatcher) noteThrottle(t time.Duration) {
+	d.throttledUntil.Store(d.now().Add(t).UnixNano())
+}
+
+// localThrottle returns how long, by the latest answer of the limit, no
+// slot may be had within maxWait.
+func (d *Dispatcher) localThrottle() time.Duration {
+	return max(time.Duration(d.throttledUntil.Load()-d.now().UnixNano()), 0)
+}
+
+// claim claims the next due chat. While the limit is saturated the
+// workers of this process claim one at a time: each waits for the gate,
+// then until the latest throttle ends, then claims, so that a saturated
+// limit is asked once per slot and not by every worker at once.
+func (d *Dispatcher) claim(ctx context.Context) (store.Claim, bool, error) {
+	if d.localThrottle() > 0 {
+		select {
+		case d.slotGate <- struct{}{}:
+		case <-ctx.Done():
+			return store.Claim{}, false, ctx.Err()
+		}
+		defer func() { <-d.slotGate }()
+		if !sleep(ctx, d.localThrottle()) {
+			return store.Claim{}, false, ctx.Err()
+		}
+	}
+	return d.q.Claim(ctx, d.now(), d.claimOpts)
 }
 
 // worker claims and sends until ctx ends. hard outlives ctx by the drain
@@ -428,7 +458,7 @@ func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
 			}
 			wake := d.wakeChan()
 			var err error
-			c, have, err = d.q.Claim(ctx, d.now(), d.claimOpts)
+			c, have, err = d.claim(ctx)
 			if err != nil {
 				have = false
 				if ctx.Err() != nil {
@@ -444,17 +474,25 @@ func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
 				storeBackoff = 0
 			}
 			if !have {
-				if c.Paused > 0 {
+				switch {
+				case c.Paused > 0:
 					d.notePause(c.Paused)
-					continue
+				case c.Throttled > 0:
+					d.noteThrottle(c.Throttled)
+				default:
+					d.idle(ctx, wake)
 				}
-				d.idle(ctx, wake)
 				continue
 			}
 		}
 		c, have = d.process(ctx, hard, log, c)
-		if !have && c.Paused > 0 { // settled, then found the pause
-			d.notePause(c.Paused)
+		if !have { // settled, then found the pause or the limit saturated
+			if c.Paused > 0 {
+				d.notePause(c.Paused)
+			}
+			if c.Throttled > 0 {
+				d.noteThrottle(c.Throttled)
+			}
 		}
 	}
 }
@@ -555,7 +593,11 @@ func (d *Dispatcher) release(log *zap.Logger, c store.Claim, at time.Time, attem
 // fail settles c as FAILED and returns the next claim, if it took one.
 func (d *Dispatcher) fail(ctx context.Context, log *zap.Logger, c store.Claim, reason, lastErr string, attempts int) (store.Claim, bool) {
 	d.stats.fail(reason)
-	d.observer().Finished(FinishedFailed, reason)
+	if c.Notification.Reply {
+		d.observer().Reply(ReplyFailed)
+	} else {
+		d.observer().Finished(FinishedFailed, reason)
+	}
 	log.Info("delivery: notification failed", zap.String("id", c.Notification.ID), zap.Int64("chat", c.ChatID),
 		zap.String("reason", reason), zap.String("error", lastErr))
 	return d.settle(log, c, store.Outcome{Kind: store.OutcomeFail, Reason: reason, LastError: lastErr,
@@ -590,7 +632,10 @@ func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store
 	if n.NextPart >= len(n.Parts) { // cannot happen: settling the last part makes it SENT
 		return d.fail(ctx, log, c, ReasonRejected, "corrupt record: no part left to send", 0)
 	}
-	linked, err := d.linkedChat(ctx, c)
+	linked, err := c.ChatID, error(nil)
+	if !n.Reply { // a reply goes to its chat, linked or not
+		linked, err = d.linkedChat(ctx, c)
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return d.fail(ctx, log, c, ReasonNotLinked, "user is not linked to a Telegram chat", 0)
@@ -622,12 +667,12 @@ func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store
 }
 
 // waitToSend honours the global pause and takes a global rate slot: the
-// one the claim reserved for the first attempt, else one store call. It
-// releases the claim and returns false when paused, when the wait would
-// outlast the lease or when ctx ends.
+// one the claim reserved for the first attempt, else one from the
+// limiter, within what the lease leaves. It releases the claim and
+// returns false when paused, when no slot can be had in time (none is
+// taken then: the chat is due again when one may be, and the workers wait
+// for the limit through claim), or when ctx ends.
 func (d *Dispatcher) waitToSend(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) bool {
-	// Leave room for the send and a plain-text resend within the lease.
-	budget := c.LeaseUntil.Sub(d.now()) - 2*d.cfg.SendTimeout
 	if p := d.localPause(); p > 0 {
 		d.release(log, c, d.now().Add(p), attempts, "")
 		return false
@@ -636,27 +681,33 @@ func (d *Dispatcher) waitToSend(ctx context.Context, log *zap.Logger, c store.Cl
 	if attempts == 0 && c.Reserved {
 		wait = c.Wait // counted from the claim's answer, like Acquire's: never early
 	} else {
+		// Leave room for the send and a plain-text resend within the lease.
+		maxWait := max(min(c.LeaseUntil.Sub(d.now())-2*d.cfg.SendTimeout, d.maxWait), 0)
 		var (
 			paused time.Duration
 			err    error
 		)
-		wait, paused, err = d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst)
-		if err != nil {
+		wait, paused, err = d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst, maxWait)
+		switch {
+		case err != nil:
 			d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
 			return false
-		}
-		if paused > 0 { // another replica's 429: this process waits too
+		case paused > 0: // another replica's 429: this process waits too
 			d.notePause(paused)
 			d.release(log, c, d.now().Add(paused), attempts, "")
 			return false
+		case wait > maxWait: // no slot taken
+			d.noteThrottle(wait - maxWait)
+			d.release(log, c, d.now().Add(wait-maxWait), attempts, "")
+			return false
 		}
-	}
-	if wait > 0 && wait > budget {
-		d.release(log, c, d.now().Add(wait), attempts, "")
-		return false
 	}
 	if !sleep(ctx, wait) {
 		d.release(log, c, d.now(), attempts, "")
+		return false
+	}
+	if p := d.localPause(); p > 0 { // a 429 while waiting: the slot is lost, the pause kept
+		d.release(log, c, d.now().Add(p), attempts, "")
 		return false
 	}
 	return true
@@ -678,7 +729,11 @@ func (d *Dispatcher) partSent(ctx context.Context, log *zap.Logger, c store.Clai
 	d.stats.partsSent.Add(1)
 	if n.NextPart+1 >= len(n.Parts) {
 		d.stats.sent.Add(1)
-		d.observer().Finished(FinishedSent, "")
+		if n.Reply {
+			d.observer().Reply(ReplySent)
+		} else {
+			d.observer().Finished(FinishedSent, "")
+		}
 	}
 	return d.settle(log, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: msgID, Attempts: attempts,
 		NextAt: d.now().Add(d.chatInterval(c.ChatID))}, d.mayClaim(ctx))
@@ -721,8 +776,12 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 	}
 	switch {
 	case telegram.IsBlocked(err):
-		if uerr := d.links.Unlink(hard, n.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
-			log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
+		// A reply's chat is unlinked by the my_chat_member update that
+		// comes with the block.
+		if !n.Reply {
+			if uerr := d.links.Unlink(hard, n.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+				log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
+			}
 		}
 		return d.fail(ctx, log, c, ReasonBlocked, desc, attempts)
 	case telegram.IsChatNotFound(err):
@@ -798,32 +857,4 @@ func orDefault(s, def string) string {
 		return s
 	}
 	return def
-}
-
-// Throttle takes a slot of the bot-wide rate limit for a message sent
-// outside the queue (the bot's replies to /start and /stop), so that those
-// share Telegram's budget with notifications. It waits for the slot, or for
-// a 429 pause to pass, up to maxWait, and reports whether the slot was had
-// in time; on false the caller may send anyway or skip.
-func (d *Dispatcher) Throttle(ctx context.Context, maxWait time.Duration) bool {
-	deadline := time.Now().Add(maxWait)
-	for {
-		wait, paused, err := d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst)
-		if err != nil {
-			return false
-		}
-		d2 := wait
-		if paused > 0 {
-			d2 = paused
-		}
-		if time.Now().Add(d2).After(deadline) {
-			return false
-		}
-		if d2 > 0 && !sleep(ctx, d2) {
-			return false
-		}
-		if paused == 0 {
-			return true
-		}
-	}
 }

@@ -27,6 +27,7 @@ func (o *recObserver) add(e string) {
 func (o *recObserver) Accepted()                { o.add("accepted") }
 func (o *recObserver) Finished(state, r string) { o.add("finished " + state + " " + r) }
 func (o *recObserver) Ambiguous()               { o.add("ambiguous") }
+func (o *recObserver) Reply(outcome string)     { o.add("reply " + outcome) }
 func (o *recObserver) RateLimited(ra time.Duration) {
 	o.add(fmt.Sprintf("429 %v", ra))
 }

@@ -52,6 +52,10 @@ type Observer interface {
 	Ambiguous()
 	// RateLimited: Telegram answered 429 with retry_after.
 	RateLimited(retryAfter time.Duration)
+	// Reply: a bot reply was queued, suppressed (the same reply went to
+	// the chat within its interval), sent or failed (one of the Reply
+	// constants).
+	Reply(outcome string)
 }
 
 // States given to [Observer.Finished].
@@ -67,6 +71,7 @@ func (nopObserver) Accepted()                 {}
 func (nopObserver) Finished(string, string)   {}
 func (nopObserver) Ambiguous()                {}
 func (nopObserver) RateLimited(time.Duration) {}
+func (nopObserver) Reply(string)              {}
 
 // observerBox holds an Observer in an atomic.Pointer.
 type observerBox struct{ o Observer }

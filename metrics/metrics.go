@@ -76,6 +76,7 @@ type Metrics struct {
 	notifAccepted prometheus.Counter
 	notifFinished *prometheus.CounterVec
 	ambiguous     prometheus.Counter
+	botReplies    *prometheus.CounterVec
 
 	tgCalls       *prometheus.CounterVec
 	tgSeconds     *prometheus.HistogramVec
@@ -134,6 +135,10 @@ func New() *Metrics {
 			Namespace: namespace, Name: "notifications_ambiguous_sends_total",
 			Help: "Sends whose outcome is unknown (the request may have reached Telegram).",
 		}),
+		botReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "bot_replies_total",
+			Help: "The bot's own replies (welcome, /start and /stop answers), by outcome: queued, suppressed (the same reply within the chat's interval), sent, failed.",
+		}, []string{"outcome"}),
 		tgCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "telegram_api_calls_total",
 			Help: "Telegram Bot API calls, by method and HTTP status code (0: transport error).",
@@ -167,9 +172,12 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpcHandled, m.grpcSeconds, m.httpRequests, m.httpSeconds,
-		m.updates, m.links, m.unlinks, m.notifAccepted, m.notifFinished, m.ambiguous,
+		m.updates, m.links, m.unlinks, m.notifAccepted, m.notifFinished, m.ambiguous, m.botReplies,
 		m.tgCalls, m.tgSeconds, m.tgRateLimited, m.tgRetryAfter, m.redisErrors,
 	)
+	for _, o := range replyOutcomes {
+		m.botReplies.WithLabelValues(o)
+	}
 	for _, k := range updateKinds {
 		for _, o := range updateOutcomes {
 			m.updates.WithLabelValues(k, o)
@@ -230,6 +238,20 @@ func (m *Metrics) NotificationAccepted() { m.notifAccepted.Inc() }
 // (such as "delivered" or "failed") for reason (a constant; "" for none).
 func (m *Metrics) NotificationFinished(state, reason string) {
 	m.notifFinished.WithLabelValues(m.states.value(state), m.finishReasons.value(reason)).Inc()
+}
+
+// replyOutcomes are the outcome labels of bot_replies_total.
+var replyOutcomes = []string{"queued", "suppressed", "sent", "failed"}
+
+// BotReply counts a bot reply by outcome (one of replyOutcomes; others are
+// ignored, so a label cannot grow without bound).
+func (m *Metrics) BotReply(outcome string) {
+	for _, o := range replyOutcomes {
+		if o == outcome {
+			m.botReplies.WithLabelValues(o).Inc()
+			return
+		}
+	}
 }
 
 // AmbiguousSend counts a send whose outcome is unknown.

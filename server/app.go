@@ -26,10 +26,6 @@ import (
 	"github.com/tgnotify/tgnotify/telegram/telegramtest"
 )
 
-// replyThrottleWait bounds how long a bot reply waits for a rate-limit slot
-// before it is sent anyway.
-const replyThrottleWait = 5 * time.Second
-
 // allowedUpdates are the update kinds the service handles; Telegram sends
 // no others.
 var allowedUpdates = []string{"message", "my_chat_member"}
@@ -119,13 +115,11 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		a.bot.Set(cfg.BotUsername)
 	}
 
-	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
 	a.disp.SetObserver(deliveryMetrics{a.metrics})
-	// Welcome and /stop replies share Telegram's bot-wide budget with
-	// notifications: a reply waits at most replyThrottleWait for its slot,
-	// and a 429 it gets pauses every send.
-	a.updates.SetReplyLimits(a.disp, replyThrottleWait)
+	// Welcome and /stop replies are queued like notifications: they share
+	// Telegram's budget, the chats' pacing, retries and 429 pauses.
+	a.updates = NewBot(a.store, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	(&backlogGauges{d: a.disp}).register(a.metrics)
 	svc := NewService(a.store, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
 

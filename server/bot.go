@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -37,41 +38,35 @@ const (
 
 // Bot processes Telegram updates: /start <token> links a user, /stop and
 // blocking the bot unlink, group migrations move links. Each update id is
-// processed once, however often Telegram delivers it.
+// processed once, however often Telegram delivers it. Its replies are
+// queued ([Replier]): update handling never calls Telegram itself, so a
+// burst of updates is answered within the bot's limits, not around them.
 type Bot struct {
 	store   store.Store
 	metrics *metrics.Metrics
-	sender  Sender
+	replies Replier
 	welcome string
 	log     *zap.Logger
 	now     func() time.Time
-	// limits, when set, holds replies to the bot-wide rate limit.
-	limits    ReplyLimits
-	replyWait time.Duration
 }
 
-// ReplyLimits is the bot-wide rate limit that replies share with
-// notifications ([delivery.Dispatcher] provides it).
-type ReplyLimits interface {
-	// Throttle waits up to maxWait for a send slot and reports whether it
-	// got one.
-	Throttle(ctx context.Context, maxWait time.Duration) bool
-	// RateLimited pauses every send for retryAfter after a 429.
-	RateLimited(ctx context.Context, retryAfter time.Duration)
-	// PaceReply records that a reply goes to chat now, for the chat's
-	// pacing.
-	PaceReply(ctx context.Context, chat int64)
+// Replier queues the bot's replies for the delivery workers
+// ([delivery.Dispatcher] provides it).
+type Replier interface {
+	// EnqueueReply queues r at the head of its chat's backlog; queued is
+	// false when r.Once suppressed it.
+	EnqueueReply(ctx context.Context, r delivery.Reply) (queued bool, err error)
 }
 
 var _ telegram.UpdateHandler = (*Bot)(nil)
 
 // NewBot builds the update handler. welcome is the message sent after a
 // successful link (DefaultWelcomeMessage when empty).
-func NewBot(st store.Store, sender Sender, welcome string, m *metrics.Metrics, log *zap.Logger) *Bot {
+func NewBot(st store.Store, replies Replier, welcome string, m *metrics.Metrics, log *zap.Logger) *Bot {
 	if welcome == "" {
 		welcome = DefaultWelcomeMessage
 	}
-	return &Bot{store: st, metrics: m, sender: sender, welcome: welcome, log: log, now: time.Now}
+	return &Bot{store: st, metrics: m, replies: replies, welcome: welcome, log: log, now: time.Now}
 }
 
 func updateKind(u telegram.Update) string {
@@ -175,9 +170,9 @@ func (b *Bot) command(ctx context.Context, m *telegram.Message) error {
 		}
 		b.logUnlinked(users, "stop")
 		if len(users) == 0 {
-			b.reply(ctx, m.Chat.ID, replyNotLinked)
+			b.reply(ctx, m.Chat.ID, replyNotLinked, "not_linked")
 		} else {
-			b.reply(ctx, m.Chat.ID, replyStopped)
+			b.reply(ctx, m.Chat.ID, replyStopped, "")
 		}
 	}
 	return nil
@@ -185,24 +180,20 @@ func (b *Bot) command(ctx context.Context, m *telegram.Message) error {
 
 func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) error {
 	if token == "" {
-		b.reply(ctx, m.Chat.ID, replyNoToken)
+		b.reply(ctx, m.Chat.ID, replyNoToken, "no_token")
 		return nil
 	}
 	if !startParam.MatchString(token) {
-		b.reply(ctx, m.Chat.ID, replyBadToken)
+		b.reply(ctx, m.Chat.ID, replyBadToken, "bad_token")
 		return nil
 	}
 	username := m.Chat.Username
 	if m.From != nil && m.From.Username != "" {
 		username = m.From.Username
 	}
-	// The reply's rate slot and the chat's pacing come first: once the
-	// link exists the application may notify the user at once, and that
-	// notification must queue behind the welcome, not overtake it.
-	b.readyReply(ctx, m.Chat.ID)
 	link, err := b.store.ConsumeLinkToken(ctx, token, m.Chat.ID, username, b.now())
 	if errors.Is(err, store.ErrTokenInvalid) {
-		b.sendReply(ctx, m.Chat.ID, replyBadToken)
+		b.reply(ctx, m.Chat.ID, replyBadToken, "bad_token")
 		return nil
 	}
 	if err != nil {
@@ -210,7 +201,9 @@ func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) erro
 	}
 	b.metrics.Linked()
 	b.log.Info("user linked", zap.String("user_id", link.UserID), zap.Int64("chat_id", link.ChatID))
-	b.sendReply(ctx, m.Chat.ID, b.welcome)
+	// The welcome goes to the head of the chat's backlog: a notification
+	// the application sends as soon as it sees the link queues behind it.
+	b.reply(ctx, m.Chat.ID, b.welcome, "")
 	return nil
 }
 
@@ -241,37 +234,12 @@ func (b *Bot) logUnlinked(users []string, why string) {
 	}
 }
 
-// SetReplyLimits makes replies wait up to maxWait for a slot of l, report
-// each reply (for the chat's pacing) and report a 429 to l so that every
-// send pauses. Without it replies are sent at once.
-func (b *Bot) SetReplyLimits(l ReplyLimits, maxWait time.Duration) {
-	b.limits, b.replyWait = l, maxWait
-}
-
-// reply sends text to chatID within the bot-wide limits.
-func (b *Bot) reply(ctx context.Context, chatID int64, text string) {
-	b.readyReply(ctx, chatID)
-	b.sendReply(ctx, chatID, text)
-}
-
-// readyReply waits for a rate slot for a reply to chatID and paces the
-// chat from now, before the reply is sent: a notification accepted as soon
-// as the user sees the reply must find the chat paced already.
-func (b *Bot) readyReply(ctx context.Context, chatID int64) {
-	if b.limits != nil {
-		b.limits.Throttle(ctx, b.replyWait)
-		b.limits.PaceReply(ctx, chatID)
+// reply queues text for chatID (see [delivery.Reply] for once). A reply
+// that cannot be queued is logged and dropped: the update's effect (a
+// link, an unlink) stands, and redelivering the update would not bring
+// the reply back.
+func (b *Bot) reply(ctx context.Context, chatID int64, text, once string) {
+	if _, err := b.replies.EnqueueReply(ctx, delivery.Reply{ChatID: chatID, Text: text, Once: once}); err != nil {
+		b.log.Warn("cannot queue a reply", zap.Int64("chat_id", chatID), zap.Error(err))
 	}
-}
-
-// sendReply sends a reply readied by readyReply; a 429 pauses every send.
-func (b *Bot) sendReply(ctx context.Context, chatID int64, text string) {
-	_, err := b.sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chatID, Text: text})
-	if err == nil {
-		return
-	}
-	if ra, ok := telegram.RetryAfter(err); ok && b.limits != nil {
-		b.limits.RateLimited(ctx, ra)
-	}
-	b.log.Warn("reply to chat failed", zap.Error(err))
 }

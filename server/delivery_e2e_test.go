@@ -267,7 +267,8 @@ func TestPerChatLimitDoesNotBlockOtherChats(t *testing.T) {
 
 // TestReply429PausesNotifications: a 429 answered to the welcome reply
 // pauses the whole bot, so a notification accepted right after waits for
-// retry_after instead of hitting Telegram again.
+// retry_after instead of hitting Telegram again; the welcome, queued like
+// a notification, is retried after the pause and still goes first.
 func TestReply429PausesNotifications(t *testing.T) {
 	t.Parallel()
 	h := startHarness(t, harnessOpts{})
@@ -294,8 +295,11 @@ func TestReply429PausesNotifications(t *testing.T) {
 	if el := time.Since(start); el < retryAfter*time.Second/2 {
 		t.Fatalf("sent %s after Notify, want it held by the %ds pause", el, retryAfter)
 	}
-	if got := h.fake.Calls("sendMessage"); got != 2 {
-		t.Fatalf("%d sendMessage calls, want the failed welcome and the notification", got)
+	if got := h.fake.Calls("sendMessage"); got != 3 {
+		t.Fatalf("%d sendMessage calls, want the failed welcome, its retry and the notification", got)
+	}
+	if msgs := h.fake.Messages(14001); len(msgs) != 2 || msgs[1].Text != "after the welcome's 429" {
+		t.Fatalf("chat got %+v; want the welcome, then the notification", msgs)
 	}
 }
 

@@ -11,10 +11,16 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
+
+// nopReplier accepts every reply without a queue.
+type nopReplier struct{}
+
+func (nopReplier) EnqueueReply(context.Context, delivery.Reply) (bool, error) { return true, nil }
 
 // nopSender accepts every message without a network.
 type nopSender struct{}
@@ -61,7 +67,7 @@ func FuzzWebhook(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	st := store.NewMemory()
-	bot := NewBot(st, nopSender{}, "", metrics.New(), zap.NewNop())
+	bot := NewBot(st, nopReplier{}, "", metrics.New(), zap.NewNop())
 	h := telegram.NewWebhookHandler("s3cret", bot, telegram.WithMaxBodyBytes(64<<10))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/telegram/webhook", bytes.NewReader(body))

@@ -25,6 +25,8 @@ func (o deliveryMetrics) Finished(state, reason string) {
 
 func (o deliveryMetrics) Ambiguous() { o.m.AmbiguousSend() }
 
+func (o deliveryMetrics) Reply(outcome string) { o.m.BotReply(outcome) }
+
 func (o deliveryMetrics) RateLimited(retryAfter time.Duration) { o.m.RetryAfter(retryAfter.Seconds()) }
 
 // backlogGauges serves the queue-depth and oldest-age gauges from one

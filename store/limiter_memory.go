@@ -42,11 +42,11 @@ func (l *MemoryLimiter) Reserve(ctx context.Context, name string, rate float64, 
 	return l.reserveLocked(l.clock(), name, T, tau), nil
 }
 
-// Acquire is Paused and Reserve in one step: while a pause is in force it
-// returns how long it still lasts (paused > 0) and takes no slot; else it
-// takes the next slot of the limit name and returns how long the caller
-// must wait before using it.
-func (l *MemoryLimiter) Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error) {
+// Acquire is Paused and Reserve in one step, bounded by maxWait, with the
+// semantics of [RedisLimiter.Acquire]: paused > 0 while a pause is in
+// force; wait > maxWait (no slot taken) when the next slot is further
+// away; else the slot is taken and wait <= maxWait.
+func (l *MemoryLimiter) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, 0, fmt.Errorf("store: rate limit: %w: %w", ErrUnavailable, err)
 	}
@@ -60,7 +60,20 @@ func (l *MemoryLimiter) Acquire(ctx context.Context, name string, rate float64, 
 	if p := l.paused.Sub(now); p > 0 {
 		return 0, p, nil
 	}
+	if w := l.waitLocked(now, name, tau); w > max(maxWait, 0) {
+		return w, 0, nil
+	}
 	return l.reserveLocked(now, name, T, tau), 0, nil
+}
+
+// waitLocked is how long the next slot of name is away (tolerance tau µs),
+// without taking it.
+func (l *MemoryLimiter) waitLocked(now time.Time, name string, tau int64) time.Duration {
+	tat := l.tats[name]
+	if tat.Before(now) {
+		tat = now
+	}
+	return max(tat.Add(-time.Duration(tau)*time.Microsecond).Sub(now), 0)
 }
 
 // reserveLocked takes a GCRA slot (interval T, tolerance tau in µs).

@@ -37,37 +37,53 @@ func (r *Redis) Limiter() *RedisLimiter {
 	}
 }
 
-// gcraFunc is the Lua function gcra(key, T, tau): it reserves one slot of
-// the limit whose TAT key is key (emission interval T µs, tolerance tau µs
-// = burst-1 intervals) on the Redis server's clock and returns the wait in
-// µs (0: now). The queue's claim scripts use it too.
+// gcraFunc holds the Lua functions of the GCRA limit whose TAT key is key
+// (emission interval T µs, tolerance tau µs = burst-1 intervals), on the
+// Redis server's clock. gcra_wait(key, tau) returns how long, in µs, the
+// next slot is away (0: now) without taking it. gcra(key, T, tau, maxw)
+// takes that slot and returns its wait, true; when maxw >= 0 and the wait
+// is longer than maxw µs it takes nothing and returns the wait, false (a
+// slot its caller could not use in time would only push every later
+// caller back). The queue's claim scripts use them too.
 const gcraFunc = `
-local function gcra(key, T, tau)
+local function gcra_now()
   local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local function gcra_wait(key, tau)
+  local now = gcra_now()
   local tat = tonumber(redis.call('GET', key) or '0')
   if tat < now then tat = now end
   local at = tat - tau
   if at < now then at = now end
+  return at - now, tat, now
+end
+local function gcra(key, T, tau, maxw)
+  local wait, tat, now = gcra_wait(key, tau)
+  if maxw >= 0 and wait > maxw then return wait, false end
   local ntat = tat + T
   redis.call('SET', key, string.format('%d', ntat), 'PX', math.ceil((ntat - now) / 1000) + 1000)
-  return at - now
+  return wait, true
 end
 `
 
 // gcraScript reserves one slot. KEYS: the TAT key. ARGV: emission interval
 // µs, tolerance µs (burst-1 intervals). Returns the wait in µs (0: now).
 const gcraScript = gcraFunc + `
-return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+local w = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), -1)
+return w
 `
 
 // acquireScript returns {1, pause ms} while the pause is in force (taking
-// no slot), else reserves a slot like gcraScript and returns {0, wait µs}.
-// KEYS: the TAT key, the pause key. ARGV: as gcraScript.
+// no slot), {0, wait µs} when it took a slot, and {2, wait µs} when the
+// next slot is more than ARGV[3] µs away (taking none). KEYS: the TAT key,
+// the pause key. ARGV: as gcraScript, then the longest wait µs.
 const acquireScript = gcraFunc + `
 local p = redis.call('PTTL', KEYS[2])
 if p > 0 then return {1, p} end
-return {0, gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))}
+local w, ok = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+if ok then return {0, w} end
+return {2, w}
 `
 
 // pauseScript extends the pause to at least ARGV[1] ms. KEYS: pause key.
@@ -110,24 +126,30 @@ func (l *RedisLimiter) Reserve(ctx context.Context, name string, rate float64, b
 	return time.Duration(us) * time.Microsecond, nil
 }
 
-// Acquire is Paused and Reserve in one step: while a pause is in force it
-// returns how long it still lasts (paused > 0) and takes no slot; else it
-// takes the next slot of the limit name and returns how long the caller
-// must wait before using it.
-func (l *RedisLimiter) Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error) {
+// Acquire is Paused and Reserve in one step, bounded by maxWait: while a
+// pause is in force it returns how long it still lasts (paused > 0) and
+// takes no slot; when the next slot is more than maxWait away it takes
+// none and returns its wait (wait > maxWait: try again after wait −
+// maxWait); else it takes the next slot of the limit name and returns how
+// long the caller must wait before using it (wait <= maxWait).
+func (l *RedisLimiter) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error) {
 	T, tau, err := gcraParams(rate, burst)
 	if err != nil {
 		return 0, 0, err
 	}
-	res, err := l.acquire.Run(ctx, l.client, []string{l.limitKey(name), l.pauseKey()}, T, tau).Int64Slice()
+	res, err := l.acquire.Run(ctx, l.client, []string{l.limitKey(name), l.pauseKey()}, T, tau,
+		max(maxWait, 0).Microseconds()).Int64Slice()
 	if err != nil {
 		return 0, 0, unavailable("rate limit", err)
 	}
 	if len(res) != 2 {
 		return 0, 0, unavailable("rate limit", fmt.Errorf("unexpected script reply %v", res))
 	}
-	if res[0] == 1 {
+	switch res[0] {
+	case 1:
 		return 0, time.Duration(res[1]) * time.Millisecond, nil
+	case 2: // not taken: report a wait past maxWait even if µs rounding says otherwise
+		return max(time.Duration(res[1])*time.Microsecond, maxWait+time.Microsecond), 0, nil
 	}
 	return time.Duration(res[1]) * time.Microsecond, 0, nil
 }

@@ -14,7 +14,7 @@ type limiter interface {
 	Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error)
 	Pause(ctx context.Context, d time.Duration) error
 	Paused(ctx context.Context) (time.Duration, error)
-	Acquire(ctx context.Context, name string, rate float64, burst int) (wait, paused time.Duration, err error)
+	Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error)
 }
 
 var (
@@ -92,11 +92,36 @@ func runLimiterContract(t *testing.T, backends []limiterBackend) {
 				t.Fatalf("Paused = %v, %v; want about 10s", p, err)
 			}
 		})
+		t.Run(b.name+"/acquire takes no slot beyond its max wait", func(t *testing.T) {
+			// Finding 1 of the Hardening issue: a slot taken that its caller
+			// cannot use pushed every later caller back, until nothing was
+			// sent. Callers far beyond the limit must leave it untouched.
+			l1, l2 := b.pair(t)
+			const rate, burst, maxWait = 1.0, 2, 250 * time.Millisecond
+			start := time.Now()
+			// The burst's two slots are now; the third (1 s) is past the max wait.
+			for i := range burst {
+				if w, p, err := l1.Acquire(qctx(t), "mw", rate, burst, maxWait); err != nil || p != 0 || w > maxWait {
+					t.Fatalf("Acquire %d = wait %v, paused %v, %v; want a slot within %v", i, w, p, err, maxWait)
+				}
+			}
+			for i := 0; i < 1000 && time.Since(start) < 500*time.Millisecond; i++ {
+				w, p, err := l2.Acquire(qctx(t), "mw", rate, burst, maxWait)
+				if err != nil || p != 0 || w <= maxWait || w > time.Second {
+					t.Fatalf("saturated Acquire %d = wait %v, paused %v, %v; want a wait in (%v, 1s] and no slot", i, w, p, err, maxWait)
+				}
+			}
+			// The refused calls took nothing: the next slot is still the
+			// third, 1 s after the start, not a thousand intervals later.
+			if w, err := l1.Reserve(qctx(t), "mw", rate, burst); err != nil || w+time.Since(start) > 1100*time.Millisecond {
+				t.Fatalf("Reserve after the refused Acquires = %v, %v; want the third slot (1 s after the start)", w, err)
+			}
+		})
 		t.Run(b.name+"/acquire takes no slot while paused", func(t *testing.T) {
 			l1, l2 := b.pair(t)
 			const rate, burst = 10.0, 2
 			for i := range burst {
-				if w, p, err := l1.Acquire(qctx(t), "acq", rate, burst); err != nil || p != 0 || w > 5*time.Millisecond {
+				if w, p, err := l1.Acquire(qctx(t), "acq", rate, burst, time.Second); err != nil || p != 0 || w > 5*time.Millisecond {
 					t.Fatalf("Acquire %d = wait %v, paused %v, %v; want a slot now", i, w, p, err)
 				}
 			}
@@ -104,7 +129,7 @@ func runLimiterContract(t *testing.T, backends []limiterBackend) {
 				t.Fatal(err)
 			}
 			for range 5 {
-				if w, p, err := l1.Acquire(qctx(t), "acq", rate, burst); err != nil || w != 0 || p <= 0 || p > 200*time.Millisecond {
+				if w, p, err := l1.Acquire(qctx(t), "acq", rate, burst, time.Second); err != nil || w != 0 || p <= 0 || p > 200*time.Millisecond {
 					t.Fatalf("Acquire while paused = wait %v, paused %v, %v; want the pause", w, p, err)
 				}
 			}
@@ -114,7 +139,7 @@ func runLimiterContract(t *testing.T, backends []limiterBackend) {
 			if err != nil || w > 100*time.Millisecond {
 				t.Fatalf("Reserve after the paused Acquires = %v, %v; want at most one interval", w, err)
 			}
-			if _, _, err := l1.Acquire(qctx(t), "acq", -1, 1); err == nil {
+			if _, _, err := l1.Acquire(qctx(t), "acq", -1, 1, time.Second); err == nil {
 				t.Fatal("negative rate accepted")
 			}
 		})

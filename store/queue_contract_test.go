@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,7 +27,6 @@ type queue interface {
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	Get(ctx context.Context, id string) (store.Notification, error)
 	Summary(ctx context.Context, userID string) (store.UserSummary, error)
-	Pace(ctx context.Context, chat int64, until time.Time) error
 }
 
 var (
@@ -148,34 +148,33 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		name string
 		run  func(t *testing.T, q queue)
 	}{
-		{"pace holds an idle chat's next notification", func(t *testing.T, q queue) {
-			if err := q.Pace(qctx(t), 42, t0.Add(2*time.Second)); err != nil {
-				t.Fatal(err)
-			}
-			// An earlier pace does not shorten it.
-			if err := q.Pace(qctx(t), 42, t0.Add(time.Second)); err != nil {
-				t.Fatal(err)
-			}
+		{"a reply goes to the head of the backlog and into no summary", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
-			mustNoClaim(t, q, t0.Add(1500*time.Millisecond))
-			if c := mustClaim(t, q, t0.Add(2*time.Second)); c.Notification.ID != "n1" {
-				t.Fatalf("claimed %s, want n1", c.Notification.ID)
+			mustEnqueue(t, q, notif("n2", "u1", 42, t0))
+			r := store.Notification{ID: "r1", ChatID: 42, Parts: []string{"welcome"}, Reply: true, CreatedAt: t0}
+			mustEnqueue(t, q, r)
+			if got := mustGet(t, q, "r1"); !got.Reply || got.UserID != "" || got.State != store.StateQueued {
+				t.Fatalf("reply record = %+v", got)
+			}
+			checkBacklog(t, q, 3, t0)
+			if got := drainOrder(t, q, t0); !slices.Equal(got, []string{"r1", "n1", "n2"}) {
+				t.Fatalf("sent %v, want the reply first", got)
+			}
+			s, err := q.Summary(qctx(t), "u1")
+			if err != nil || s.Sent != 2 || s.Queued != 0 || s.LastID != "n2" {
+				t.Fatalf("summary = %+v, %v; want the two notifications only", s, err)
+			}
+			if s, err := q.Summary(qctx(t), ""); err != nil || s != (store.UserSummary{}) {
+				t.Fatalf("summary of the empty user = %+v, %v; want none", s, err)
 			}
 		}},
-		{"pace moves a scheduled chat later, never earlier", func(t *testing.T, q queue) {
-			mustEnqueue(t, q, notif("n1", "u1", 43, t0))
-			if err := q.Pace(qctx(t), 43, t0.Add(3*time.Second)); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.Pace(qctx(t), 43, t0.Add(time.Second)); err != nil {
-				t.Fatal(err)
-			}
-			mustNoClaim(t, q, t0.Add(2*time.Second))
-			if at, ok, err := q.NextDue(qctx(t)); err != nil || !ok || !at.Equal(t0.Add(3*time.Second)) {
-				t.Fatalf("NextDue = %v, %v, %v; want %v", at, ok, err, t0.Add(3*time.Second))
-			}
-			if c := mustClaim(t, q, t0.Add(3*time.Second)); c.Notification.ID != "n1" {
-				t.Fatalf("claimed %s, want n1", c.Notification.ID)
+		{"a reply waits behind a head whose first part is sent", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("n1", "u1", 43, t0, "part one", "part two"))
+			c := mustClaim(t, q, t0)
+			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0}, t0)
+			mustEnqueue(t, q, store.Notification{ID: "r1", ChatID: 43, Parts: []string{"bye"}, Reply: true, CreatedAt: t0})
+			if got := drainOrder(t, q, t0); !slices.Equal(got, []string{"n1", "r1"}) {
+				t.Fatalf("sent %v, want n1's second part before the reply", got)
 			}
 		}},
 		{"record round trip", func(t *testing.T, q queue) {
@@ -625,5 +624,54 @@ func TestRedisQueueClaimReservesGlobalSlot(t *testing.T) {
 	}
 	if c := mustClaim(t, q, now); c.Notification.ID != "e" || c.Reserved { // no limit given: the pause does not apply
 		t.Fatalf("claim without a limit = %+v", c)
+	}
+}
+
+// Finding 1 of the Hardening issue: a claim whose slot lies past what it may
+// wait takes neither the chat nor the slot, however many workers ask, so the
+// limit never runs away from the work it paces.
+func TestRedisQueueClaimThrottledTakesNothing(t *testing.T) {
+	srv := redistest.Start(t)
+	st := store.NewRedis(srv.Client(t), "qt")
+	q, lim := st.Queue(), st.Limiter()
+	t0 := time.Now().Truncate(time.Millisecond)
+	for i := range 3 {
+		user, chat := fmt.Sprintf("u%d", i), int64(i+1)
+		if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "t" + user, UserID: user, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.ConsumeLinkToken(qctx(t), "t"+user, chat, user, t0); err != nil {
+			t.Fatal(err)
+		}
+		mustEnqueue(t, q, notif(fmt.Sprintf("n%d", i), user, chat, t0))
+	}
+	start := time.Now()
+	opts := store.ClaimOptions{Lease: qLease, Retention: qRetention, MaxAge: time.Hour, MaxWait: 200 * time.Millisecond,
+		Limit: store.RateLimit{Name: "global", Rate: 1, Burst: 1}}
+	c, ok, err := q.Claim(qctx(t), t0, opts)
+	if err != nil || !ok || !c.Reserved || c.Wait > 5*time.Millisecond {
+		t.Fatalf("first Claim = %+v, %v, %v; want a claim with a slot now", c, ok, err)
+	}
+	// The next slot is 1 s away, past the 200 ms max wait: 500 claims take
+	// nothing and say how long until a slot is within reach.
+	for i := 0; i < 500 && time.Since(start) < 500*time.Millisecond; i++ {
+		c, ok, err := q.Claim(qctx(t), t0, opts)
+		if err != nil || ok || c.Throttled <= 0 || c.Throttled > 800*time.Millisecond {
+			t.Fatalf("saturated Claim %d = %+v, %v, %v; want nothing claimed, throttled ≤ 800ms", i, c, ok, err)
+		}
+	}
+	for _, id := range []string{"n1", "n2"} {
+		if n := mustGet(t, q, id); n.State != store.StateQueued {
+			t.Fatalf("%s = %v after the throttled claims; want QUEUED (not claimed)", id, n.State)
+		}
+	}
+	// The refused claims took no slot: the next is the second, 1 s after the first.
+	if w, err := lim.Reserve(qctx(t), "global", 1, 1); err != nil || w+time.Since(start) > 1100*time.Millisecond {
+		t.Fatalf("Reserve after the throttled claims = %v, %v; want the second slot (1 s after the start)", w, err)
+	}
+	// SettleAndClaim reports the throttle too.
+	next, ok, err := q.SettleAndClaim(qctx(t), c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0, opts)
+	if err != nil || ok || next.Throttled <= 0 {
+		t.Fatalf("SettleAndClaim = %+v, %v, %v; want settled and throttled", next, ok, err)
 	}
 }

@@ -67,26 +67,6 @@ func NewMemoryQueue(now func() time.Time) *MemoryQueue {
 	}
 }
 
-// Pace keeps chat from sending before until: a message went to it outside
-// the queue (a bot reply). An idle chat remembers it for its next
-// notification; a scheduled chat due earlier is moved to until.
-func (m *MemoryQueue) Pace(ctx context.Context, chat int64, until time.Time) error {
-	if _, err := m.lock(ctx, "pace"); err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if at, ok := m.sched[chat]; ok {
-		if until.After(at) {
-			m.sched[chat] = until
-		}
-		return nil
-	}
-	if nb, ok := m.notBefore[chat]; !ok || until.After(nb) {
-		m.notBefore[chat] = until
-	}
-	return nil
-}
-
 // Close drops all state; later calls fail with ErrUnavailable.
 func (m *MemoryQueue) Close() error {
 	m.mu.Lock()
@@ -157,7 +137,8 @@ func (m *MemoryQueue) summaryLocked(user string, now time.Time) *memSummary {
 // idemKey is the map key of a user's idempotency key.
 func idemKey(user, key string) string { return strconv.Itoa(len(user)) + ":" + user + ":" + key }
 
-// Enqueue stores n (State QUEUED) at the tail of its chat's backlog and
+// Enqueue stores n (State QUEUED) at the tail of its chat's backlog (a
+// reply at its head, see [Notification.Reply]) and
 // schedules the chat now unless it is scheduled or leased already. When
 // n.IdempotencyKey was used by n.UserID before and is still remembered,
 // nothing is written and the earlier notification is returned with
@@ -182,7 +163,11 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 	n.State = StateQueued
 	n.UpdatedAt = n.CreatedAt
 	m.recs[n.ID] = &memRecord{n: n, expires: clock.Add(opts.Retention)}
-	m.queues[n.ChatID] = append(m.queues[n.ChatID], n.ID)
+	if n.Reply {
+		m.queues[n.ChatID] = m.withReplyLocked(m.queues[n.ChatID], n.ID, clock)
+	} else {
+		m.queues[n.ChatID] = append(m.queues[n.ChatID], n.ID)
+	}
 	if _, leased := m.leases[n.ChatID]; !leased {
 		if _, ok := m.sched[n.ChatID]; !ok {
 			at := n.CreatedAt
@@ -193,11 +178,24 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 			m.sched[n.ChatID] = at
 		}
 	}
-	s := m.summaryLocked(n.UserID, clock)
-	s.queued++
-	s.last = n.ID
-	s.expires = clock.Add(opts.Retention)
+	if !n.Reply {
+		s := m.summaryLocked(n.UserID, clock)
+		s.queued++
+		s.last = n.ID
+		s.expires = clock.Add(opts.Retention)
+	}
 	return n.clone(), false, nil
+}
+
+// withReplyLocked returns backlog q with the reply id at its head, or just
+// behind the head when some parts of the head are sent already.
+func (m *MemoryQueue) withReplyLocked(q []string, id string, clock time.Time) []string {
+	if len(q) > 0 {
+		if r := m.recLocked(q[0], clock); r != nil && r.n.NextPart > 0 {
+			return append([]string{q[0], id}, q[1:]...)
+		}
+	}
+	return append([]string{id}, q...)
 }
 
 // Claim first returns chats whose lease expired before now to the schedule
@@ -332,7 +330,10 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 		if o.LastError != "" {
 			n.LastError = o.LastError
 		}
-		s := m.summaryLocked(n.UserID, clock)
+		s := &memSummary{} // a reply is in no summary
+		if !n.Reply {
+			s = m.summaryLocked(n.UserID, clock)
+		}
 		switch o.Kind {
 		case OutcomePartSent:
 			n.MessageIDs = append(n.MessageIDs, o.MessageID)

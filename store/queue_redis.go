@@ -6,7 +6,7 @@ package store
 //	<p>:idem:<len>:<user>:<key> string: notification id for an idempotency key; PX idempotency TTL
 //	<p>:q:<chat>                list: the chat's FIFO backlog of notification ids; no TTL
 //	<p>:sched                   zset: chat → unix ms when the chat may send next (chats not leased)
-//	<p>:nb:<chat>               string: unix ms before which an idle chat (empty backlog) may not send, set when its backlog empties or a bot reply goes to it (Pace); PXAT that time
+//	<p>:nb:<chat>               string: unix ms before which an idle chat (empty backlog) may not send, set when its backlog empties; PXAT that time
 //	<p>:lease                   zset: chat → unix ms when the chat's lease expires
 //	<p>:leasetok                hash: chat → fencing token of the current lease
 //	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
@@ -15,7 +15,8 @@ package store
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
 // retries, next_part, message_ids (comma-separated), last_error,
-// failure_reason, created_at, updated_at (unix ms). A field at its zero
+// failure_reason, created_at, updated_at (unix ms), reply ("1" for a bot
+// reply: head of the backlog, no link check, no summary). A field at its zero
 // value may be absent (enqueue writes only id, user_id, chat_id, parts,
 // state, created_at and the fields that differ from their defaults): a
 // missing nparts is 1, a missing number 0, a missing string "", a missing
@@ -58,7 +59,6 @@ type RedisQueue struct {
 	settleClaim  *redis.Script
 	migrate      *redis.Script
 	backlog      *redis.Script
-	pace         *redis.Script
 }
 
 // Queue returns the notification queue stored under r's prefix, on r's
@@ -74,7 +74,6 @@ func (r *Redis) Queue() *RedisQueue {
 		settleClaim: redis.NewScript(settleClaimScript),
 		migrate:     redis.NewScript(migrateScript),
 		backlog:     redis.NewScript(backlogScript),
-		pace:        redis.NewScript(paceScript),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q
@@ -89,7 +88,8 @@ func (q *RedisQueue) Links() Store { return q.owner }
 // its idempotency key (an untouched placeholder when none), record,
 // backlog and summary. ARGV: prefix, then for each notification: id,
 // chat, created ms, idempotency TTL ms ("" when no key), retention ms,
-// user, the number n of record field/value arguments that follow, and
+// user, kind ('r' for a bot reply, else ”), the number n of record
+// field/value arguments that follow, and
 // those n arguments (the record's fields but chat_id, which the script
 // adds; the record id is fresh, so the hash is new). It returns one reply
 // per notification: {1, id, chat} when enqueued, {0, existing id} when the
@@ -102,12 +102,16 @@ func (q *RedisQueue) Links() Store { return q.owner }
 // backlog key is then derived (the backlog key given is ignored) and the
 // record's chat_id set to it. The link is read before the idempotency key
 // is looked at, as a separate link read would.
+//
+// A reply goes to the head of the backlog (behind a head whose first parts
+// were sent) and into no summary.
 const enqueueScript = linkLua + `
 local sched, lease, pending = KEYS[1], KEYS[2], KEYS[3]
 local p = ARGV[1]
 local function enqueue(k, a)
   local id, chat, now, ittl, retention, user = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local nf = tonumber(ARGV[a + 6])
+  local reply = ARGV[a + 6] == 'r'
+  local nf = tonumber(ARGV[a + 7])
   local idem, rec, backlog, summary = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
   if chat == '' then
     chat = link_chat(p, user)
@@ -119,9 +123,18 @@ local function enqueue(k, a)
     local ex = redis.call('GET', idem)
     if ex then return {0, ex} end
   end
-  redis.call('HSET', rec, 'chat_id', chat, unpack(ARGV, a + 7, a + 6 + nf))
+  redis.call('HSET', rec, 'chat_id', chat, unpack(ARGV, a + 8, a + 7 + nf))
   redis.call('PEXPIRE', rec, retention)
-  redis.call('RPUSH', backlog, id)
+  if reply then
+    local head = redis.call('LINDEX', backlog, 0)
+    if head and (redis.call('HGET', p .. ':n:' .. head, 'next_part') or '0') ~= '0' then
+      redis.call('LINSERT', backlog, 'AFTER', head, id)
+    else
+      redis.call('LPUSH', backlog, id)
+    end
+  else
+    redis.call('RPUSH', backlog, id)
+  end
   redis.call('ZADD', pending, now, id)
   if not redis.call('ZSCORE', sched, chat) and not redis.call('ZSCORE', lease, chat) then
     -- Not before the chat's pacing allows (set when its backlog emptied).
@@ -131,15 +144,17 @@ local function enqueue(k, a)
     redis.call('ZADD', sched, at, chat)
   end
   if ittl ~= '' then redis.call('SET', idem, id, 'PX', ittl) end
-  redis.call('HINCRBY', summary, 'queued', 1)
-  redis.call('HSET', summary, 'last', id)
-  redis.call('PEXPIRE', summary, retention)
+  if not reply then
+    redis.call('HINCRBY', summary, 'queued', 1)
+    redis.call('HSET', summary, 'last', id)
+    redis.call('PEXPIRE', summary, retention)
+  end
   return {1, id, chat}
 end
 local out, k, a = {}, 4, 2
 while a <= #ARGV do
   out[#out + 1] = enqueue(k, a)
-  a = a + 7 + tonumber(ARGV[a + 6])
+  a = a + 8 + tonumber(ARGV[a + 7])
   k = k + 4
 end
 return out
@@ -149,14 +164,21 @@ return out
 // pending are keys; p the prefix; now (number) and nows (the same as a
 // string) unix ms; leasems and retention in ms; token the fencing token;
 // lim is nil or {limit key, pause key, interval µs, tolerance µs, max age
-// ms}. It returns false when no chat is due, {'p', pause ms} while paused
-// (lim given), or {chat, linked chat or empty, reserved wait µs or empty,
-// record field/value pairs...}.
+// ms, max wait µs or -1}. It returns false when no chat is due, {'p',
+// pause ms} while paused (lim given), {'r', µs} when the limit has no slot
+// within the max wait (nothing claimed, no slot taken; one may be had
+// after µs), or {chat, linked chat or empty, reserved wait µs or empty,
+// record field/value pairs...}. A reply record reserves a slot without
+// a link; any other reserves only when its user is linked to the chat.
 const claimFunc = linkLua + gcraFunc + `
 local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, token, retention, lim)
   if lim then
     local ps = redis.call('PTTL', lim[2])
     if ps > 0 then return {'p', tostring(ps)} end
+    if lim[6] >= 0 then
+      local w = gcra_wait(lim[1], lim[4])
+      if w > lim[6] then return {'r', tostring(w - lim[6])} end
+    end
   end
   for _, chat in ipairs(redis.call('ZRANGEBYSCORE', lease, '-inf', now)) do
     redis.call('ZREM', lease, chat)
@@ -181,10 +203,11 @@ local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, tok
         redis.call('ZREM', sched, chat)
         redis.call('ZADD', lease, now + leasems, chat)
         redis.call('HSET', leasetok, chat, token)
-        local user, created, si, ui = '', 0, nil, nil
+        local user, created, si, ui, reply = '', 0, nil, nil, false
         for i = 1, #rec - 1, 2 do
           local f = rec[i]
           if f == 'user_id' then user = rec[i + 1]
+          elseif f == 'reply' then reply = rec[i + 1] == '1'
           elseif f == 'created_at' then created = tonumber(rec[i + 1]) or 0
           elseif f == 'state' then si = i + 1
           elseif f == 'updated_at' then ui = i + 1 end
@@ -195,10 +218,11 @@ local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, tok
           if ui then rec[ui] = nows else rec[#rec + 1] = 'updated_at'; rec[#rec + 1] = nows end
         end
         redis.call('PEXPIRE', nk, retention)
-        local linked = link_chat(p, user) or ''
+        local linked = ''
+        if not reply then linked = link_chat(p, user) or '' end
         local wait = ''
-        if lim and linked == chat and (lim[5] <= 0 or now - created < lim[5]) then
-          wait = tostring(gcra(lim[1], lim[3], lim[4]))
+        if lim and (reply or linked == chat) and (lim[5] <= 0 or now - created < lim[5]) then
+          wait = tostring((gcra(lim[1], lim[3], lim[4], -1)))
         end
         local out = {chat, linked, wait}
         for _, v in ipairs(rec) do out[#out + 1] = v end
@@ -209,17 +233,19 @@ local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, tok
   return false
 end
 
--- limArgs returns claim's lim from the arguments a[i..i+4] (limit key, pause
--- key, interval µs, tolerance µs, max age ms), or nil when the key is empty.
+-- limArgs returns claim's lim from the arguments a[i..i+5] (limit key, pause
+-- key, interval µs, tolerance µs, max age ms, max wait µs or -1), or nil
+-- when the key is empty.
 local function limArgs(a, i)
   if a[i] == '' then return nil end
-  return {a[i], a[i + 1], tonumber(a[i + 2]), tonumber(a[i + 3]), tonumber(a[i + 4])}
+  return {a[i], a[i + 1], tonumber(a[i + 2]), tonumber(a[i + 3]), tonumber(a[i + 4]), tonumber(a[i + 5])}
 end
 `
 
 // claimQueueScript. KEYS: sched, lease, leasetok, pending. ARGV: prefix,
 // now ms, lease ms, token, retention ms, then limit key (empty for none),
-// pause key, interval µs, tolerance µs, max age ms. Returns what claimFunc
+// pause key, interval µs, tolerance µs, max age ms, max wait µs (-1 for
+// none). Returns what claimFunc
 // does (nil for false).
 const claimQueueScript = claimFunc + `
 return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]), ARGV[2], tonumber(ARGV[3]), ARGV[4],
@@ -242,7 +268,7 @@ local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
     else redis.call('LREM', backlog, 1, id) end
     redis.call('ZREM', pending, id)
   end
-  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids')
+  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply')
   if r[1] then
     local kind, final = a[5], nil
     if a[9] ~= '0' then redis.call('HINCRBY', rec, 'attempts', a[9]) end
@@ -271,13 +297,15 @@ local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
     end
     redis.call('HSET', rec, unpack(set))
     redis.call('PEXPIRE', rec, a[6])
-    local us = usp .. r[1]
-    if final then
-      unqueue()
-      redis.call('HINCRBY', us, 'queued', -1)
-      redis.call('HINCRBY', us, final, 1)
+    if final then unqueue() end
+    if r[5] ~= '1' then -- a reply is in no summary
+      local us = usp .. r[1]
+      if final then
+        redis.call('HINCRBY', us, 'queued', -1)
+        redis.call('HINCRBY', us, final, 1)
+      end
+      redis.call('PEXPIRE', us, a[6])
     end
-    redis.call('PEXPIRE', us, a[6])
   else
     unqueue()
   end
@@ -306,7 +334,8 @@ return settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARG
 // prefix, lease ms, new token, claim retention ms, then the limit
 // arguments of claimQueueScript. Returns {'0'} when the lease was lost,
 // {'1'} when settled with nothing due, {'1', 'p', pause ms} when settled
-// and paused, or {'1', chat, linked chat, wait, record pairs...}.
+// and paused, {'1', 'r', µs} when settled and throttled, or {'1', chat,
+// linked chat, wait, record pairs...}.
 const settleClaimScript = settleFunc + claimFunc + `
 if settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV) == 0 then return {'0'} end
 local c = claim(KEYS[3], KEYS[4], KEYS[5], KEYS[7], ARGV[13], tonumber(ARGV[4]), ARGV[4], tonumber(ARGV[14]), ARGV[15],
@@ -477,7 +506,12 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 	if n.IdempotencyKey != "" {
 		fields = append(fields, "idem_key", n.IdempotencyKey)
 	}
-	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, len(fields)}, fields...)
+	kind := ""
+	if n.Reply {
+		fields = append(fields, "reply", boolStr(true))
+		kind = "r"
+	}
+	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, kind, len(fields)}, fields...)
 	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
 	reply, err := q.enqueueBatch.do(ctx, item)
 	if err != nil {
@@ -537,13 +571,18 @@ func (q *RedisQueue) SharesLimiter(l any) bool {
 func (q *RedisQueue) claimArgs(tok string, opts ClaimOptions) ([]any, error) {
 	args := []any{ttlMillis(opts.Lease), tok, ttlMillis(opts.Retention)}
 	if opts.Limit.Rate <= 0 {
-		return append(args, "", "", 0, 0, 0), nil
+		return append(args, "", "", 0, 0, 0, -1), nil
 	}
 	T, tau, err := gcraParams(opts.Limit.Rate, opts.Limit.Burst)
 	if err != nil {
 		return nil, err
 	}
-	return append(args, limitKey(q.prefix, opts.Limit.Name), pauseKey(q.prefix), T, tau, opts.MaxAge.Milliseconds()), nil
+	maxWait := int64(-1)
+	if opts.MaxWait > 0 {
+		maxWait = opts.MaxWait.Microseconds()
+	}
+	return append(args, limitKey(q.prefix, opts.Limit.Name), pauseKey(q.prefix), T, tau, opts.MaxAge.Milliseconds(),
+		maxWait), nil
 }
 
 // Claim first returns chats whose lease expired before now to the schedule
@@ -578,8 +617,8 @@ func (q *RedisQueue) Claim(ctx context.Context, now time.Time, opts ClaimOptions
 	return c, ok, nil
 }
 
-// parseClaim decodes the claim function's reply: {'p', pause ms} or
-// {chat, linked chat or empty, wait µs or empty, record field/value
+// parseClaim decodes the claim function's reply: {'p', pause ms}, {'r',
+// throttle µs} or {chat, linked chat or empty, wait µs or empty, record field/value
 // pairs...}.
 func parseClaim(res []string, tok string, now time.Time, lease time.Duration) (Claim, bool, error) {
 	if len(res) == 2 && res[0] == "p" {
@@ -588,6 +627,13 @@ func parseClaim(res []string, tok string, now time.Time, lease time.Duration) (C
 			return Claim{}, false, fmt.Errorf("corrupt pause: %w", err)
 		}
 		return Claim{Paused: time.Duration(ms) * time.Millisecond}, false, nil
+	}
+	if len(res) == 2 && res[0] == "r" {
+		us, err := strconv.ParseInt(res[1], 10, 64)
+		if err != nil {
+			return Claim{}, false, fmt.Errorf("corrupt throttle: %w", err)
+		}
+		return Claim{Throttled: max(time.Duration(us)*time.Microsecond, time.Microsecond)}, false, nil
 	}
 	if len(res) < 3 || len(res)%2 != 1 {
 		return Claim{}, false, fmt.Errorf("unexpected script reply of %d items", len(res))
@@ -632,6 +678,7 @@ func parseRecord(f map[string]string) (Notification, error) {
 		ParseMode:           f["parse_mode"],
 		DisableNotification: f["disable_notification"] == "1",
 		PlainTextFallback:   f["plain_text_fallback"] == "1",
+		Reply:               f["reply"] == "1",
 		IdempotencyKey:      f["idem_key"],
 		State:               NotificationState(num("state")),
 		Attempts:            int(num("attempts")),
@@ -827,28 +874,6 @@ func (q *RedisQueue) Get(ctx context.Context, id string) (Notification, error) {
 		return Notification{}, unavailable("get notification", err)
 	}
 	return n, nil
-}
-
-// paceScript. KEYS: the chat's nb key, sched. ARGV: chat, until unix ms.
-// Sets nb to until unless it is later already, and moves the chat in the
-// schedule to until when it is scheduled earlier.
-const paceScript = `
-if tonumber(ARGV[2]) > tonumber(redis.call('GET', KEYS[1]) or '0') then
-  redis.call('SET', KEYS[1], ARGV[2], 'PXAT', ARGV[2])
-end
-redis.call('ZADD', KEYS[2], 'XX', 'GT', ARGV[2], ARGV[1])
-return 1
-`
-
-// Pace keeps chat from sending before until: a message went to it outside
-// the queue (a bot reply). An idle chat remembers it (its nb key) for its
-// next notification; a scheduled chat due earlier is moved to until.
-func (q *RedisQueue) Pace(ctx context.Context, chat int64, until time.Time) error {
-	c := strconv.FormatInt(chat, 10)
-	if err := q.pace.Run(ctx, q.client, []string{q.prefix + ":nb:" + c, q.schedKey()}, c, until.UnixMilli()).Err(); err != nil {
-		return unavailable("pace", err)
-	}
-	return nil
 }
 
 // Summary returns the user's delivery summary (zero when none).

@@ -83,6 +83,11 @@ type Notification struct {
 	FailureReason string
 	// CreatedAt is when it was accepted; UpdatedAt when it last changed.
 	CreatedAt, UpdatedAt time.Time
+	// Reply marks a bot reply (the welcome, the answers to /start and
+	// /stop): it is queued at the head of its chat's backlog (behind a
+	// notification whose first parts are sent already), sent without a
+	// link check and counted in no user's summary. UserID may be empty.
+	Reply bool
 }
 
 // clone returns a deep copy of n.
@@ -128,6 +133,10 @@ type Claim struct {
 	// Paused is set only on the Claim returned with ok false: the global
 	// pause that prevented the claim (ClaimOptions.Limit given).
 	Paused time.Duration
+	// Throttled is set only on the Claim returned with ok false: the
+	// global limit has no slot within ClaimOptions.MaxWait, so nothing was
+	// claimed and no slot taken; one may be had after Throttled.
+	Throttled time.Duration
 }
 
 // RateLimit names a GCRA limit: up to Burst at once, Rate per second.
@@ -152,6 +161,12 @@ type ClaimOptions struct {
 	// MaxAge is the age from which a notification reserves no slot (it
 	// is failed unsent); 0 means no bound.
 	MaxAge time.Duration
+	// MaxWait (with Limit) is the longest wait for a slot a claim may
+	// take: when the next slot is further away the claim takes neither a
+	// chat nor a slot and reports Claim.Throttled. A slot is never taken
+	// that its claim cannot use within its lease, so reaching the limit
+	// never costs throughput. 0 means no bound.
+	MaxWait time.Duration
 }
 
 // OutcomeKind says how a claimed notification is settled.

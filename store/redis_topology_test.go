@@ -147,7 +147,7 @@ func TestClusterContract(t *testing.T) {
 		c := mustClaim(t, q, now)
 		mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: now}, now)
 		l := st.Limiter()
-		if _, _, err := l.Acquire(ctx, "global", 10, 1); err != nil {
+		if _, _, err := l.Acquire(ctx, "global", 10, 1, time.Second); err != nil {
 			t.Fatal(err)
 		}
 		if err := l.Pause(ctx, time.Minute); err != nil {
