@@ -33,8 +33,8 @@ func TestClientOnlyJSONIsAVerdict(t *testing.T) {
 		chat  int64
 		// verdict: an *telegram.Error is wanted; else an *telegram.HTTPError
 		// with status.
-		verdict bool
-		status  int
+		verdict                            bool
+		status                             int
 		blocked, notFound, auth, temporary bool
 	}{
 		{name: "html 403 from a waf", setup: func() { srv.FailNextHTML("sendMessage", 1, 403) }, status: 403, temporary: true},
@@ -152,4 +152,3 @@ func TestClientReadsLittleOfAnErrorPage(t *testing.T) {
 		t.Errorf("read %d bytes of the error page, want at most 4 KiB", body.read)
 	}
 }
-
