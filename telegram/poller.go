@@ -168,10 +168,14 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			saved = offset
 		}
+		timeout := p.timeout
+		if authFailing {
+			timeout = 0 // a short poll, so that a working token is seen at once
+		}
 		updates, err := p.c.GetUpdates(ctx, GetUpdatesParams{
 			Offset:         offset,
 			Limit:          p.limit,
-			Timeout:        p.timeout,
+			Timeout:        timeout,
 			AllowedUpdates: p.allowed,
 		})
 		if err != nil {
