@@ -16,6 +16,11 @@ import (
 const (
 	authPauseMin = time.Second
 	authPauseMax = 30 * time.Second
+	// authStale: while work is due, a paused send is retried at most
+	// authPauseMax after the last failure. With no failure for longer than
+	// this, nothing was tried since (the queue emptied, the work expired),
+	// and the failure is no longer reported: it could not end otherwise.
+	authStale = 2 * authPauseMax
 )
 
 // AuthObserver is an optional interface of an [Observer], told when
@@ -41,16 +46,26 @@ type authState struct {
 	reason  string
 	step    time.Duration // the last pause's bound
 	until   time.Time     // end of the current pause
+	last    time.Time     // the latest failure
+}
+
+// failingAt reports whether an auth failure is current at now.
+func (a *authState) failingAt(now time.Time) bool {
+	return a.failing && now.Sub(a.last) <= authStale
 }
 
 // AuthFailure reports whether Telegram rejected the latest send with an
 // auth failure ([telegram.IsAuthFailure]) and, if so, Telegram's answer.
-// It turns false at the next successful send. While it holds, every send
-// of this process is paused between attempts (1 s growing to 30 s).
+// It turns false at the next successful send, or a minute after the last
+// failure when no send was tried since. While it holds, every send of this
+// process is paused between attempts (1 s growing to 30 s).
 func (d *Dispatcher) AuthFailure() (reason string, failing bool) {
 	d.auth.mu.Lock()
 	defer d.auth.mu.Unlock()
-	return d.auth.reason, d.auth.failing
+	if !d.auth.failingAt(d.now()) {
+		return "", false
+	}
+	return d.auth.reason, true
 }
 
 // authFailed handles an auth failure answer to a send: it pauses every
@@ -67,8 +82,11 @@ func (d *Dispatcher) authFailed(log *zap.Logger, err error) time.Time {
 	now := d.now()
 	a := &d.auth
 	a.mu.Lock()
-	first := !a.failing
-	a.failing, a.reason = true, reason
+	first := !a.failingAt(now)
+	if first {
+		a.step = 0
+	}
+	a.failing, a.reason, a.last = true, reason, now
 	extend := !now.Before(a.until)
 	if extend {
 		a.step = min(max(2*a.step, authPauseMin), authPauseMax)
