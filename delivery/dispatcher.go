@@ -117,6 +117,8 @@ type Dispatcher struct {
 	// saturated limit costs one claim per slot, not one per worker.
 	throttledUntil atomic.Int64
 	slotGate       chan struct{}
+	// auth is whether Telegram rejects the bot token (authpause.go).
+	auth authState
 
 	wakeMu sync.Mutex
 	wake   chan struct{} // closed and replaced to wake idle workers
@@ -726,6 +728,7 @@ func (d *Dispatcher) send(hard context.Context, chat int64, text, mode string, s
 // partSent records a sent part and returns the next claim, if it took one.
 func (d *Dispatcher) partSent(ctx context.Context, log *zap.Logger, c store.Claim, msgID int64, attempts int) (store.Claim, bool) {
 	n := c.Notification
+	d.authOK(log)
 	d.stats.partsSent.Add(1)
 	if n.NextPart+1 >= len(n.Parts) {
 		d.stats.sent.Add(1)
@@ -746,6 +749,10 @@ func ambiguous(err error) bool {
 	if errors.As(err, &te) {
 		return false
 	}
+	var he *telegram.HTTPError
+	if errors.As(err, &he) { // a proxy's page: 502/504 may come after it forwarded the request
+		return he.StatusCode == 502 || he.StatusCode == 504
+	}
 	msg := strings.ToLower(err.Error())
 	if strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
 		return false
@@ -764,6 +771,10 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 	var te *telegram.Error
 	if errors.As(err, &te) {
 		desc = te.Description
+	}
+	if telegram.IsAuthFailure(err) { // the bot is rejected, not the chat: pause and retry
+		return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
+			NextAt: d.authFailed(log, err)}, d.mayClaim(ctx))
 	}
 	if ra, ok := telegram.RetryAfter(err); ok {
 		d.rateLimited(hard, log, ra)

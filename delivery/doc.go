@@ -69,11 +69,18 @@
 //
 // # Errors
 //
-//   - 5xx, network errors, timeouts: retried with exponential backoff
+//   - 5xx, network errors, timeouts, and answers that are not Telegram's
+//     JSON (a proxy's HTML 403/404/407/408/502 page, an empty body:
+//     telegram.HTTPError): retried with exponential backoff
 //     (MinBackoff ×2 per retry, jitter in [d/2, d], capped at MaxBackoff) up
 //     to MaxAttempts retries, then FAILED "max_attempts"; FAILED "expired"
 //     once older than MaxAge.
-//   - 403 (blocked, user deactivated, kicked): FAILED "blocked" and the user
+//   - Telegram's JSON 401 (token revoked) or 404 (wrong base URL):
+//     telegram.IsAuthFailure. Nothing is failed or unlinked and the retry
+//     does not count against MaxAttempts: every send of this process pauses
+//     (1 s, doubling to 30 s, with jitter), [Dispatcher.AuthFailure] reports
+//     it and an [AuthObserver] is told, until a send succeeds again.
+//   - Telegram's JSON 403 (blocked, user deactivated, kicked): FAILED "blocked" and the user
 //     is unlinked; their other queued notifications then fail "not_linked"
 //     without calling Telegram.
 //   - 400 chat not found: FAILED "chat_not_found"; message is too long:

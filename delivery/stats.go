@@ -36,6 +36,9 @@ type Stats struct {
 	// LeaseLost counts outcomes discarded because another worker had taken
 	// the chat over (the lease expired mid-send).
 	LeaseLost int64
+	// AuthFailures counts sends answered with an auth failure
+	// (telegram.IsAuthFailure); they pause all sends and are retried.
+	AuthFailures int64
 }
 
 // Observer is told about delivery events (for metrics). Methods must be
@@ -98,6 +101,7 @@ type statsCounters struct {
 	enqueued, duplicates, sent, partsSent    atomic.Int64
 	retries, rateLimited, ambiguous          atomic.Int64
 	fallbacks, migrated, released, leaseLost atomic.Int64
+	authFailures                             atomic.Int64
 
 	mu     sync.Mutex
 	failed map[string]int64
@@ -126,5 +130,6 @@ func (d *Dispatcher) Stats() Stats {
 		PartsSent: s.partsSent.Load(), Failed: failed, Retries: s.retries.Load(),
 		RateLimited: s.rateLimited.Load(), Ambiguous: s.ambiguous.Load(), Fallbacks: s.fallbacks.Load(),
 		Migrated: s.migrated.Load(), Released: s.released.Load(), LeaseLost: s.leaseLost.Load(),
+		AuthFailures: s.authFailures.Load(),
 	}
 }

@@ -82,6 +82,7 @@ type Metrics struct {
 	tgSeconds     *prometheus.HistogramVec
 	tgRateLimited prometheus.Counter
 	tgRetryAfter  prometheus.Histogram
+	tgAuthFailed  *prometheus.CounterVec
 
 	redisErrors *prometheus.CounterVec
 
@@ -157,6 +158,10 @@ func New() *Metrics {
 			Help:    "retry_after values that Telegram asked for with 429 answers.",
 			Buckets: []float64{1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
+		tgAuthFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "telegram_auth_failures_total",
+			Help: "Telegram answers rejecting the bot itself (401: token invalid or revoked; 404: wrong Bot API URL), by method.",
+		}, []string{"method"}),
 		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "redis_errors_total",
 			Help: "Redis command errors (not redis.Nil), by command or operation.",
@@ -173,7 +178,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.grpcHandled, m.grpcSeconds, m.httpRequests, m.httpSeconds,
 		m.updates, m.links, m.unlinks, m.notifAccepted, m.notifFinished, m.ambiguous, m.botReplies,
-		m.tgCalls, m.tgSeconds, m.tgRateLimited, m.tgRetryAfter, m.redisErrors,
+		m.tgCalls, m.tgSeconds, m.tgRateLimited, m.tgRetryAfter, m.tgAuthFailed, m.redisErrors,
 	)
 	for _, o := range replyOutcomes {
 		m.botReplies.WithLabelValues(o)
@@ -269,6 +274,14 @@ func (m *Metrics) TelegramCall(method string, code int) {
 func (m *Metrics) RetryAfter(seconds float64) {
 	m.tgRateLimited.Inc()
 	m.tgRetryAfter.Observe(seconds)
+}
+
+// TelegramAuthFailure counts a Telegram answer to method (for example
+// "sendMessage" or "getUpdates"; other names count as "other") that rejects
+// the bot itself: a 401 (token invalid or revoked) or a 404 (wrong Bot API
+// URL or token).
+func (m *Metrics) TelegramAuthFailure(method string) {
+	m.tgAuthFailed.WithLabelValues(botMethod(method)).Inc()
 }
 
 // RedisError counts a failed Redis command or operation op.

@@ -56,6 +56,7 @@ type App struct {
 
 	telegramReady atomic.Bool
 	draining      atomic.Bool
+	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
 }
 
 // NewApp wires the service from cfg: it opens the store, starts the sandbox
@@ -256,17 +257,27 @@ func (a *App) runTelegram(ctx context.Context) {
 		if err == nil {
 			break
 		}
-		if telegram.IsUnauthorized(err) {
-			a.log.Error("Telegram rejected TELEGRAM_BOT_TOKEN (401 Unauthorized); check the token from BotFather", zap.Error(err))
-		} else {
-			a.log.Warn("telegram setup failed; retrying", zap.Error(err))
+		wait := bo.next()
+		switch {
+		case telegram.IsAuthFailure(err):
+			a.metrics.TelegramAuthFailure(telegramMethod(err))
+			if noteAuth(&a.tgAuth.setup, err) {
+				a.log.Error(telegramAuthProblem(err)+"; not ready, retrying", zap.Error(err), zap.Duration("backoff", wait))
+			} else {
+				a.log.Warn("telegram setup: still rejected; retrying", zap.Error(err), zap.Duration("backoff", wait))
+			}
+		default:
+			a.log.Warn("telegram setup failed; retrying", zap.Error(err), zap.Duration("backoff", wait))
 		}
-		if !sleepCtx(ctx, bo.next()) {
+		if !sleepCtx(ctx, wait) {
 			return
 		}
 	}
 	if ctx.Err() != nil {
 		return
+	}
+	if noteAuth(&a.tgAuth.setup, nil) {
+		a.log.Info("Telegram accepts TELEGRAM_BOT_TOKEN again")
 	}
 	a.telegramReady.Store(true)
 	a.setServing(a.ready(ctx) == nil)
@@ -310,9 +321,16 @@ func (a *App) pollWithLease(ctx context.Context) {
 		pctx, cancel := context.WithCancel(ctx)
 		go a.renewLease(pctx, cancel, holder)
 		offsets := leasedOffsets{st: a.store, holder: holder}
-		p := telegram.NewPoller(a.client, offsets, a.updates, log, telegram.WithAllowedUpdates(allowedUpdates...))
+		p := telegram.NewPoller(a.client, offsets, a.updates, log, telegram.WithAllowedUpdates(allowedUpdates...),
+			telegram.WithAuthReport(func(err error) {
+				if err != nil {
+					a.metrics.TelegramAuthFailure("getUpdates")
+				}
+				noteAuth(&a.tgAuth.poll, err) // the poller logs the transitions
+			}))
 		err = p.Run(pctx)
 		cancel()
+		a.tgAuth.poll.Store(nil) // only a running poller knows
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		_ = a.store.ReleaseLease(rctx, pollLeaseName, holder)
 		rcancel()
@@ -426,11 +444,15 @@ func (a *App) setServing(ok bool) {
 	a.health.SetServingStatus("notifier.v1.NotifierService", st)
 }
 
-// ready reports whether the service can do its job: not draining, the
-// store answers and the bot is known.
+// ready reports whether the service can do its job: not draining, Telegram
+// accepts the bot token (no 401/404 on setup, polling or sends), the store
+// answers and the bot is known.
 func (a *App) ready(ctx context.Context) error {
 	if a.draining.Load() {
 		return errors.New("draining")
+	}
+	if err := a.telegramAuthErr(); err != nil {
+		return err
 	}
 	if !a.telegramReady.Load() {
 		return errors.New("telegram bot not set up yet")

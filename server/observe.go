@@ -29,6 +29,14 @@ func (o deliveryMetrics) Reply(outcome string) { o.m.BotReply(outcome) }
 
 func (o deliveryMetrics) RateLimited(retryAfter time.Duration) { o.m.RetryAfter(retryAfter.Seconds()) }
 
+var _ delivery.AuthObserver = deliveryMetrics{}
+
+// AuthFailed counts a send rejected with 401/404 (readiness reads
+// Dispatcher.AuthFailure).
+func (o deliveryMetrics) AuthFailed(string) { o.m.TelegramAuthFailure("sendMessage") }
+
+func (o deliveryMetrics) AuthRecovered() {}
+
 // backlogGauges serves the queue-depth and oldest-age gauges from one
 // store read per second at most, however often /metrics is scraped.
 type backlogGauges struct {

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Defaults of a [Client].
@@ -29,9 +31,10 @@ const redacted = "<redacted>"
 // Client calls the Bot API. It is safe for concurrent use.
 //
 // Every request is a POST of a JSON body to <baseURL>/bot<token>/<method>.
-// Failed requests return an [*Error] (API and HTTP-level failures) or a
-// wrapped transport error; in both cases the token never appears in the
-// error text, since *url.Error would otherwise carry the full URL.
+// Failed requests return an [*Error] (Telegram's JSON "ok":false answer),
+// an [*HTTPError] (any other HTTP answer: a proxy's error page, an empty
+// body) or a wrapped transport error; the token never appears in the error
+// text, since *url.Error would otherwise carry the full URL.
 type Client struct {
 	baseURL string
 	token   string
@@ -259,26 +262,37 @@ func (c *Client) call(ctx context.Context, method string, params, out any, extra
 		return c.transportError(method, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
+	// A Bot API answer is a JSON object: look at its start before reading
+	// it all, so that a proxy's error page costs a few hundred bytes.
+	head := make([]byte, min(int64(sniffBytes), c.maxBody+1))
+	n, err := io.ReadFull(resp.Body, head)
+	head = head[:n]
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return c.transportError(method, err)
+	}
+	if !startsJSONObject(head) {
+		return c.httpError(method, resp, head)
+	}
+	data := head
+	if err == nil { // head is full: there may be more
+		rest, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1-int64(len(head))))
+		if err != nil {
+			return c.transportError(method, err)
+		}
+		data = append(head, rest...)
 	}
 	if int64(len(data)) > c.maxBody {
 		return fmt.Errorf("telegram: %s: response larger than %d bytes: %w", method, c.maxBody, ErrMalformedResponse)
 	}
 	var r apiResponse
 	if err := json.Unmarshal(data, &r); err != nil || r.OK == nil {
-		if resp.StatusCode < 200 || resp.StatusCode > 299 {
-			status := http.StatusText(resp.StatusCode)
-			if status == "" {
-				status = "HTTP error"
-			}
-			return &Error{Code: resp.StatusCode, Description: status + ": non-JSON response", Method: method}
-		}
-		return fmt.Errorf("telegram: %s: HTTP %d with a body that is not a Bot API response: %w",
-			method, resp.StatusCode, ErrMalformedResponse)
+		return c.httpError(method, resp, data)
 	}
 	if !*r.OK {
+		if r.ErrorCode == 0 && r.Description == "" {
+			// {"ok":false} alone is no verdict Telegram would give.
+			return c.httpError(method, resp, data)
+		}
 		e := &Error{Code: r.ErrorCode, Description: r.Description, Method: method}
 		if e.Code == 0 {
 			e.Code = resp.StatusCode
@@ -296,6 +310,56 @@ func (c *Client) call(ctx context.Context, method string, params, out any, extra
 		return fmt.Errorf("telegram: %s: decoding result: %w: %w", method, ErrMalformedResponse, err)
 	}
 	return nil
+}
+
+// sniffBytes is how much of a body is read before deciding whether it can
+// be a Bot API response; it also bounds what is kept of one that is not.
+const sniffBytes = 512
+
+// startsJSONObject reports whether b, after leading white space, starts a
+// JSON object.
+func startsJSONObject(b []byte) bool {
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return len(b) > 0 && b[0] == '{'
+}
+
+// httpError describes an answer that is not a Bot API response, keeping a
+// short excerpt of body without the token.
+func (c *Client) httpError(method string, resp *http.Response, body []byte) *HTTPError {
+	return &HTTPError{
+		Method:      method,
+		StatusCode:  resp.StatusCode,
+		ContentType: excerpt(c.redact(resp.Header.Get("Content-Type")), 64),
+		Snippet:     excerpt(c.redact(string(body[:min(len(body), sniffBytes)])), MaxSnippetBytes),
+	}
+}
+
+// excerpt collapses runs of white space and control characters in s to one
+// space, drops invalid UTF-8 and cuts the result to at most n bytes on a
+// character boundary, marking a cut with "...".
+func excerpt(s string, n int) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToValidUTF8(s, "") {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(r)
+	}
+	out := b.String()
+	if len(out) <= n {
+		return out
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(out[cut]) {
+		cut--
+	}
+	return out[:cut] + "..."
 }
 
 // redact removes the token, in any escaping, from s.

@@ -28,6 +28,12 @@
 //	p := telegram.NewPoller(c, offsetStore, handler, logger)
 //	err := p.Run(ctx) // returns nil once ctx is cancelled
 //
+// Only Telegram's own JSON answer {"ok":false,...} is an [*Error], a
+// verdict on the request; any other HTTP answer (a proxy's HTML error page,
+// an empty body) is an [*HTTPError], a transport fault that
+// [IsTemporary] reports as worth retrying. [IsAuthFailure] (401, or 404 on
+// the method) means the token or the base URL is wrong for every request.
+//
 // The bot token is a credential: it never appears in an error returned by
 // this package, transport errors included (see [Client]).
 //

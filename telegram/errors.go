@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -13,22 +14,24 @@ import (
 )
 
 // ErrMalformedResponse is wrapped by the errors of requests whose answer was
-// not a Bot API response (not JSON, no "ok" field, or too large) although
-// the HTTP status was 2xx. Such answers come from misbehaving proxies and
-// count as temporary.
+// not a Bot API response: not JSON, no "ok" field, or too large, whatever
+// the HTTP status ([*HTTPError] wraps it). Such answers come from proxies,
+// load balancers or firewalls in front of the Bot API and count as
+// temporary.
 var ErrMalformedResponse = errors.New("telegram: malformed response")
 
-// Error is a failed Bot API request: either the API's own answer
-// {"ok":false,"error_code":N,"description":"...","parameters":{...}} or, when
-// a proxy in front of it answered with a non-JSON page, the HTTP status with
-// a short description.
+// Error is Telegram's own verdict on a request: the JSON answer
+// {"ok":false,"error_code":N,"description":"...","parameters":{...}}. Only
+// such an answer is an *Error; any other HTTP answer (an HTML error page, an
+// empty body, JSON without the Bot API envelope) is an [*HTTPError], which
+// says nothing about the chat or the message.
 //
 // Match errors with the predicates ([IsBlocked], [IsChatNotFound], ...) that
 // look at Code plus a description substring: the exact descriptions are not a
 // stable contract.
 type Error struct {
 	// Code is the error_code, for example 400, 403 or 429 (the HTTP status
-	// for non-JSON answers).
+	// when the answer has a description but no error_code).
 	Code int
 	// Description is the human-readable description, for example
 	// "Forbidden: bot was blocked by the user".
@@ -115,6 +118,19 @@ func IsConflict(err error) bool { return asError(err).has(409) }
 // IsUnauthorized reports a 401: the bot token is invalid or revoked.
 func IsUnauthorized(err error) bool { return asError(err).has(401) }
 
+// IsAuthFailure reports Telegram's answer that the bot itself is wrong, not
+// the chat or the message: a 401 "Unauthorized" (the token is invalid or
+// was revoked) or a 404 "Not Found" (Telegram's answer for a malformed token
+// or an unknown method: the base URL or the token is wrong). Every request
+// of the client fails the same way until the token or the base URL is
+// fixed, so the caller should pause and retry later rather than fail or
+// unlink anything. An HTML 401 or 404 page from a proxy is an [*HTTPError]
+// and does not count.
+func IsAuthFailure(err error) bool {
+	e := asError(err)
+	return e.has(401) || e.has(404)
+}
+
 // RetryAfter reports whether err is a 429 and, if so, how long the bot must
 // wait. It uses parameters.retry_after, falls back to the number in a
 // "retry after N" description and to one second when neither is present.
@@ -149,7 +165,9 @@ func MigratedTo(err error) (int64, bool) {
 }
 
 // IsTemporary reports whether retrying the request later may succeed: 5xx
-// and 429 answers, malformed proxy answers, timeouts and network errors. A
+// and 429 answers, answers that are not Bot API responses ([*HTTPError],
+// whatever their status: a proxy's HTML 403 is not Telegram's), timeouts
+// and network errors. A
 // cancelled context is not temporary. Note that a sendMessage that timed out
 // may nevertheless have been delivered: the Bot API has no idempotency key.
 func IsTemporary(err error) bool {
@@ -159,7 +177,8 @@ func IsTemporary(err error) bool {
 	if e := asError(err); e != nil {
 		return e.Temporary()
 	}
-	if errors.Is(err, ErrMalformedResponse) || errors.Is(err, context.DeadlineExceeded) ||
+	var he *HTTPError
+	if errors.As(err, &he) || errors.Is(err, ErrMalformedResponse) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return true
 	}
@@ -174,6 +193,57 @@ func IsTemporary(err error) bool {
 	var te *transportError
 	return errors.As(err, &te)
 }
+
+// HTTPError is an HTTP answer that is not a Bot API response: an HTML error
+// page from a proxy, load balancer or firewall in front of the Bot API (403,
+// 404, 407, 408, 502, ...), an empty body, or JSON without the {"ok":...}
+// envelope. It is a transport fault, not Telegram's verdict: [IsTemporary]
+// holds, and the predicates on Telegram's answers ([IsBlocked],
+// [IsChatNotFound], [IsAuthFailure], ...) never match it. It wraps
+// [ErrMalformedResponse].
+//
+// The client reads at most a few hundred bytes of a body that cannot be a
+// Bot API response and keeps a short, token-free excerpt of it.
+type HTTPError struct {
+	// Method is the Bot API method called, for example "sendMessage".
+	Method string
+	// StatusCode is the HTTP status, for example 403 or 502.
+	StatusCode int
+	// ContentType is the Content-Type header of the answer (cut short).
+	ContentType string
+	// Snippet is the start of the body: at most [MaxSnippetBytes] bytes,
+	// whitespace collapsed, the bot token removed.
+	Snippet string
+}
+
+// MaxSnippetBytes bounds [HTTPError.Snippet].
+const MaxSnippetBytes = 160
+
+// Error returns, for example, `telegram: sendMessage: HTTP 403 Forbidden
+// (text/html) is not a Bot API response: "<html> <head><title>403
+// Forbidden</title>..."`.
+func (e *HTTPError) Error() string {
+	status := strconv.Itoa(e.StatusCode)
+	if t := http.StatusText(e.StatusCode); t != "" {
+		status += " " + t
+	}
+	ct := e.ContentType
+	if ct == "" {
+		ct = "no content type"
+	}
+	body := "empty body"
+	if e.Snippet != "" {
+		body = strconv.Quote(e.Snippet)
+	}
+	return fmt.Sprintf("telegram: %s: HTTP %s (%s) is not a Bot API response: %s", e.Method, status, ct, body)
+}
+
+// Unwrap returns [ErrMalformedResponse].
+func (e *HTTPError) Unwrap() error { return ErrMalformedResponse }
+
+// Temporary reports true: the answer came from something in front of the
+// Bot API, and the same request may well succeed later.
+func (e *HTTPError) Temporary() bool { return true }
 
 // transportError is a request failure below HTTP (DNS, connect, TLS, reset,
 // timeout) whose text has been scrubbed of the bot token.

@@ -19,7 +19,7 @@ func TestErrorPredicates(t *testing.T) {
 		name                                                string
 		err                                                 error
 		blocked, notFound, parse, tooLong, conflict, unauth bool
-		temporary                                           bool
+		auth, temporary                                     bool
 	}{
 		{name: "blocked", err: e(403, "Forbidden: bot was blocked by the user"), blocked: true},
 		{name: "deactivated", err: e(403, "Forbidden: user is deactivated"), blocked: true},
@@ -32,10 +32,14 @@ func TestErrorPredicates(t *testing.T) {
 		{name: "too long", err: e(400, "Bad Request: message is too long"), tooLong: true},
 		{name: "thread not found", err: e(400, "Bad Request: message thread not found")},
 		{name: "conflict", err: e(409, "Conflict: terminated by other getUpdates request"), conflict: true},
-		{name: "unauthorized", err: wrapped(e(401, "Unauthorized")), unauth: true},
+		{name: "unauthorized", err: wrapped(e(401, "Unauthorized")), unauth: true, auth: true},
+		{name: "json 404 not found", err: e(404, "Not Found"), auth: true},
+		{name: "html 403", err: wrapped(&telegram.HTTPError{StatusCode: 403, ContentType: "text/html"}), temporary: true},
+		{name: "html 401", err: &telegram.HTTPError{StatusCode: 401}, temporary: true},
+		{name: "html 404", err: &telegram.HTTPError{StatusCode: 404}, temporary: true},
 		{name: "429", err: e(429, "Too Many Requests: retry after 3"), temporary: true},
 		{name: "500", err: e(500, "Internal Server Error"), temporary: true},
-		{name: "502", err: e(502, "Bad Gateway: non-JSON response"), temporary: true},
+		{name: "502", err: e(502, "Bad Gateway"), temporary: true},
 		{name: "malformed", err: fmt.Errorf("x: %w", telegram.ErrMalformedResponse), temporary: true},
 		{name: "deadline", err: fmt.Errorf("x: %w", context.DeadlineExceeded), temporary: true},
 		{name: "canceled", err: fmt.Errorf("x: %w", context.Canceled)},
@@ -58,6 +62,7 @@ func TestErrorPredicates(t *testing.T) {
 			check("IsTooLong", telegram.IsTooLong(tc.err), tc.tooLong)
 			check("IsConflict", telegram.IsConflict(tc.err), tc.conflict)
 			check("IsUnauthorized", telegram.IsUnauthorized(tc.err), tc.unauth)
+			check("IsAuthFailure", telegram.IsAuthFailure(tc.err), tc.auth)
 			check("IsTemporary", telegram.IsTemporary(tc.err), tc.temporary)
 		})
 	}

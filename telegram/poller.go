@@ -2,7 +2,6 @@ package telegram
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"time"
 
@@ -71,6 +70,15 @@ func WithBackoff(minWait, maxWait time.Duration) PollerOption {
 	}
 }
 
+// WithAuthReport makes the poller call report with Telegram's answer each
+// time getUpdates fails with an auth failure ([IsAuthFailure]: the token
+// was revoked, or the base URL is wrong), and with nil at the first
+// getUpdates that succeeds after one, so that the caller can show the bot
+// as not ready meanwhile. report must be fast and safe for concurrent use.
+func WithAuthReport(report func(err error)) PollerOption {
+	return func(p *Poller) { p.report = report }
+}
+
 // Poller receives updates by long polling (getUpdates) and hands them, in
 // order, to an [UpdateHandler]. Only one poller per bot token may run, and
 // not while a webhook is set: call [Client.DeleteWebhook] first.
@@ -85,6 +93,7 @@ type Poller struct {
 	allowed    []string
 	minBackoff time.Duration
 	maxBackoff time.Duration
+	report     func(err error) // WithAuthReport; may be nil
 }
 
 // NewPoller returns a poller that fetches updates with c, handles them with
@@ -118,10 +127,13 @@ func NewPoller(c *Client, offsets OffsetStore, h UpdateHandler, logger *zap.Logg
 // for transient failures only). getUpdates failures are retried with an
 // exponential backoff with jitter; a 429 waits retry_after; a 409 (webhook
 // set, or another instance polling) is logged with an explanation and
-// retried with backoff. Run returns an error only for a 401: the token is
-// invalid and retrying cannot help.
+// retried with backoff. An auth failure ([IsAuthFailure]: a revoked token,
+// a wrong base URL) is logged at Error level once, reported (see
+// [WithAuthReport]) and retried with backoff too, so that polling resumes
+// by itself once the token works again. Run always returns nil.
 func (p *Poller) Run(ctx context.Context) error {
 	bo := backoff{min: p.minBackoff, max: p.maxBackoff}
+	authFailing := false
 	var offset int64
 	for {
 		o, err := p.offsets.PollOffset(ctx)
@@ -156,22 +168,35 @@ func (p *Poller) Run(ctx context.Context) error {
 			}
 			saved = offset
 		}
+		timeout := p.timeout
+		if authFailing {
+			timeout = 0 // a short poll, so that a working token is seen at once
+		}
 		updates, err := p.c.GetUpdates(ctx, GetUpdatesParams{
 			Offset:         offset,
 			Limit:          p.limit,
-			Timeout:        p.timeout,
+			Timeout:        timeout,
 			AllowedUpdates: p.allowed,
 		})
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if IsUnauthorized(err) {
-				p.log.Error("telegram poller: the bot token was rejected; stopping", zap.Error(err))
-				return fmt.Errorf("telegram: poller: %w", err)
-			}
 			wait := bo.next()
 			switch ra, is429 := RetryAfter(err); {
+			case IsAuthFailure(err):
+				if !authFailing {
+					p.log.Error("telegram poller: Telegram rejected the bot token or the Bot API address "+
+						"(401: token invalid or revoked; 404: wrong base URL or token); "+
+						"no updates are received until it is fixed, retrying",
+						zap.Error(err), zap.Duration("backoff", wait))
+				} else {
+					p.log.Debug("telegram poller: still rejected", zap.Error(err), zap.Duration("backoff", wait))
+				}
+				authFailing = true
+				if p.report != nil {
+					p.report(err)
+				}
 			case IsConflict(err):
 				p.log.Warn("telegram poller: getUpdates conflict: either a webhook is set for this bot "+
 					"(the service must call deleteWebhook before polling) or another instance is polling "+
@@ -187,6 +212,13 @@ func (p *Poller) Run(ctx context.Context) error {
 				return nil
 			}
 			continue
+		}
+		if authFailing {
+			authFailing = false
+			p.log.Info("telegram poller: Telegram accepts the bot token again; polling resumed")
+			if p.report != nil {
+				p.report(nil)
+			}
 		}
 		failed := false
 		for _, u := range updates {

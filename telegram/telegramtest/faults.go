@@ -3,6 +3,7 @@ package telegramtest
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -42,6 +43,9 @@ type fault struct {
 	description string
 	retryAfter  int
 	html        bool
+	raw         bool // answer contentType and body as they are
+	contentType string
+	body        string
 	remaining   int
 }
 
@@ -82,6 +86,7 @@ type faultState struct {
 	perChat   map[int64]*bucket
 	perGroup  map[int64]*bucket
 	count429s int
+	revoked   bool // SetTokenRevoked
 }
 
 func (f *faultState) init() {
@@ -92,6 +97,15 @@ func (f *faultState) init() {
 }
 
 func (f *fault) write(w http.ResponseWriter) {
+	if f.raw {
+		if f.contentType != "" {
+			w.Header().Set("Content-Type", f.contentType)
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(f.body)))
+		w.WriteHeader(f.code)
+		_, _ = io.WriteString(w, f.body)
+		return
+	}
 	if f.html {
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(f.code)
@@ -124,6 +138,35 @@ func (s *Server) FailNextHTML(method string, n, status int) {
 		return
 	}
 	s.addFault(method, &fault{code: status, html: true, remaining: n})
+}
+
+// FailNextRaw makes the next n calls of method answer status with exactly
+// this Content-Type (none when empty) and body: an empty body, JSON that is
+// not a Bot API response, a proxy's own page.
+func (s *Server) FailNextRaw(method string, n, status int, contentType, body string) {
+	if n <= 0 {
+		return
+	}
+	s.addFault(method, &fault{code: status, raw: true, contentType: contentType, body: body, remaining: n})
+}
+
+// ClearFaults drops every fault queued by [Server.FailNext],
+// [Server.FailNextHTML] and [Server.FailNextRaw] that has not been answered
+// yet (error rates, latency, hangs and limits stay).
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults.next)
+}
+
+// SetTokenRevoked(true) makes every request answer 401 "Unauthorized", as
+// Telegram does once the bot's token was revoked in BotFather, until
+// SetTokenRevoked(false) restores it. Calls are still counted.
+func (s *Server) SetTokenRevoked(revoked bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults.revoked = revoked
+	s.notifyLocked()
 }
 
 func (s *Server) addFault(method string, f *fault) {

@@ -368,6 +368,9 @@ func (s *Server) getUpdates(ctx context.Context, p params) (result any, apiErr *
 		if s.webhook.url != "" {
 			return nil, &apiError{code: 409, description: conflictWebhook}, false
 		}
+		if s.faults.revoked { // a long poll in flight when the token is revoked ends with the 401
+			return nil, &apiError{code: 401, description: "Unauthorized"}, false
+		}
 		batch := s.batchLocked(int(limit))
 		if len(batch) > 0 || timer == nil {
 			return batch, nil, false

@@ -352,8 +352,9 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.calls[lower]++
 	s.notifyLocked()
+	revoked := s.faults.revoked
 	s.mu.Unlock()
-	if token != s.token {
+	if token != s.token || revoked {
 		writeError(w, &apiError{code: 401, description: "Unauthorized"})
 		return
 	}
