@@ -120,6 +120,9 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	}
 
 	a.updates = NewBot(a.store, a.client, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
+	a.updates.SetIdentity(a.bot)
+	// Processing an update may wait for a reply's slot and send it.
+	a.updates.SetUpdateDeadline(replyThrottleWait + cfg.SendTimeout + 5*time.Second)
 	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
 	a.disp.SetObserver(deliveryMetrics{a.metrics})
 	// Welcome and /stop replies share Telegram's bot-wide budget with
