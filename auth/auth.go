@@ -7,13 +7,18 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Messages of the errors returned to callers without a usable key.
@@ -98,11 +103,52 @@ func CallerFromContext(ctx context.Context) (Caller, bool) {
 	return c, ok
 }
 
-// Authenticator checks API keys. Its key set can be replaced at any time
-// with Swap; calls in flight keep the set they started with.
+// Authenticator checks API keys and their rate limits. Its key set can be
+// replaced at any time with Swap; calls in flight keep the set they
+// started with.
 type Authenticator struct {
-	keys atomic.Pointer[KeySet]
-	log  *zap.Logger
+	state  atomic.Pointer[keyState]
+	swapMu sync.Mutex // serialises Swap
+	log    *zap.Logger
+	now    func() time.Time
+}
+
+// keyState is a key set with the rate limiters of its rate-limited keys.
+type keyState struct {
+	keys     *KeySet
+	limiters map[string]*keyLimiter // by key name
+}
+
+// keyLimiter is the token bucket of one rate-limited key. It lives in this
+// process only: with several replicas each admits the key's full rate.
+type keyLimiter struct {
+	lim  *rate.Limiter
+	rate keyRate
+}
+
+// newKeyState builds the state for keys. Limiters of keys that old had
+// under the same name are kept (with the new rate and burst), so that a
+// reload neither refills nor empties a key's bucket.
+func newKeyState(keys *KeySet, old *keyState, now time.Time) *keyState {
+	st := &keyState{keys: keys, limiters: map[string]*keyLimiter{}}
+	if keys == nil {
+		return st
+	}
+	for _, k := range keys.keys {
+		if k.rate == nil {
+			continue
+		}
+		lim := rate.NewLimiter(rate.Limit(k.rate.perSecond), k.rate.burst)
+		if old != nil {
+			if prev, ok := old.limiters[k.name]; ok {
+				lim = prev.lim
+				lim.SetLimitAt(now, rate.Limit(k.rate.perSecond))
+				lim.SetBurstAt(now, k.rate.burst)
+			}
+		}
+		st.limiters[k.name] = &keyLimiter{lim: lim, rate: *k.rate}
+	}
+	return st
 }
 
 // New returns an Authenticator for keys. A nil keys means that no keys file
@@ -112,8 +158,8 @@ func New(keys *KeySet, log *zap.Logger) *Authenticator {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	a := &Authenticator{log: log}
-	a.keys.Store(keys)
+	a := &Authenticator{log: log, now: time.Now}
+	a.state.Store(newKeyState(keys, nil, a.now()))
 	if keys == nil {
 		log.Warn("NO API KEYS CONFIGURED: the API is OPEN and any caller may link users and send notifications; set " +
 			EnvKeysFile + " to a keys file to require API keys")
@@ -124,9 +170,11 @@ func New(keys *KeySet, log *zap.Logger) *Authenticator {
 }
 
 // Swap replaces the key set. A nil keys switches to open mode (and logs a
-// warning).
+// warning). A key that keeps its name keeps its rate limiter's state.
 func (a *Authenticator) Swap(keys *KeySet) {
-	a.keys.Store(keys)
+	a.swapMu.Lock()
+	a.state.Store(newKeyState(keys, a.state.Load(), a.now()))
+	a.swapMu.Unlock()
 	if keys == nil {
 		a.log.Warn("API keys removed: the API is now OPEN")
 	}
@@ -134,7 +182,7 @@ func (a *Authenticator) Swap(keys *KeySet) {
 
 // Open reports whether no keys are configured, so that every call passes.
 func (a *Authenticator) Open() bool {
-	return a.keys.Load() == nil
+	return a.state.Load().keys == nil
 }
 
 // Authenticate identifies the caller from the "authorization: Bearer <key>"
@@ -142,7 +190,7 @@ func (a *Authenticator) Open() bool {
 // status error for a missing, malformed or unknown key. In open mode it
 // returns the anonymous caller with every scope.
 func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
-	return authenticate(ctx, a.keys.Load())
+	return authenticate(ctx, a.state.Load().keys)
 }
 
 // authenticate identifies the caller against ks (nil: open mode).
@@ -191,7 +239,8 @@ func (a *Authenticator) authorize(ctx context.Context, fullMethod string) (conte
 	if Exempt(fullMethod) {
 		return ctx, nil
 	}
-	ks := a.keys.Load()
+	st := a.state.Load()
+	ks := st.keys
 	c, err := authenticate(ctx, ks)
 	if err != nil {
 		a.log.Info("API call rejected: no valid API key", zap.String("method", fullMethod), zap.String("reason", status.Convert(err).Message()))
@@ -211,7 +260,44 @@ func (a *Authenticator) authorize(ctx context.Context, fullMethod string) (conte
 		return ctx, status.Errorf(codes.PermissionDenied, "API key %q lacks scope %s required by %s",
 			c.Name, quoteScopes(need), strings.TrimPrefix(fullMethod, notifierService))
 	}
+	if l := st.limiters[c.Name]; l != nil {
+		if wait, ok := take(l.lim, a.now()); !ok {
+			a.log.Debug("API call rejected: rate limit", zap.String("caller", c.Name), zap.String("method", fullMethod),
+				zap.Duration("retry_after", wait))
+			return ctx, rateLimited(c.Name, l.rate, wait)
+		}
+	}
 	return ContextWithCaller(ctx, c), nil
+}
+
+// take takes one call's token from lim at now. When there is none it takes
+// nothing and returns how long until there will be one.
+func take(lim *rate.Limiter, now time.Time) (time.Duration, bool) {
+	r := lim.ReserveN(now, 1)
+	if !r.OK() {
+		// Only when the burst is below 1, which the keys file forbids.
+		return time.Second, false
+	}
+	wait := r.DelayFrom(now)
+	if wait == 0 {
+		return 0, true
+	}
+	// A rejected call must not use up a later token.
+	r.CancelAt(now)
+	return wait, false
+}
+
+// rateLimited is the RESOURCE_EXHAUSTED status of a call over its key's
+// rate, with a RetryInfo detail saying when to retry (whole milliseconds,
+// rounded up); the REST mirror answers it with HTTP 429.
+func rateLimited(name string, r keyRate, wait time.Duration) error {
+	wait = max(time.Millisecond, (wait + time.Millisecond - 1).Truncate(time.Millisecond))
+	st := status.New(codes.ResourceExhausted, fmt.Sprintf("API key %q is over its rate limit of %s (burst %d); retry in %v",
+		name, r.spec, r.burst, wait))
+	if ds, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(wait)}); err == nil {
+		return ds.Err()
+	}
+	return st.Err()
 }
 
 // quoteScopes renders scopes as `"link"` or `"link" or "notify"`.

@@ -14,8 +14,16 @@
 //	  - name: billing
 //	    sha256: "<hex SHA-256 of the key>"
 //	    scopes: [notify]
+//	    rate: 50/s                # optional: sustained calls per s, m or h
+//	    burst: 100                # optional: calls at once (default: 1 s of rate)
 //
-// The same document may be written as JSON. Scope "link" allows
+// The same document may be written as JSON. A key with a rate is limited
+// by a token bucket in this process (so with N replicas it may make up to
+// N times the rate in all); every call of the key counts, whatever the
+// method, and a call over the limit is answered with RESOURCE_EXHAUSTED
+// and a RetryInfo detail saying when to retry (HTTP 429 on REST). A key
+// without a rate is unlimited. A reload keeps the bucket of a key that
+// keeps its name. Scope "link" allows
 // CreateLinkToken, GetLinkURL and GetStatus; scope "notify" allows Notify,
 // GetNotification and GetStatus; a key may hold both. A missing or unknown
 // key is answered with UNAUTHENTICATED (HTTP 401), a known key without the

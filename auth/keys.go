@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -41,12 +43,66 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 // emptySHA256 is the SHA-256 of the empty string, which is never a valid key.
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-// key is one configured API key: its name, the SHA-256 of the secret and
-// its scopes.
+// key is one configured API key: its name, the SHA-256 of the secret, its
+// scopes and its optional rate limit.
 type key struct {
 	name   string
 	hash   [32]byte
 	scopes []Scope
+	rate   *keyRate // nil: unlimited
+}
+
+// keyRate is the rate limit of one API key: a token bucket refilled with
+// perSecond tokens a second that holds at most burst, one token a call.
+type keyRate struct {
+	// perSecond is the sustained number of calls a second (> 0).
+	perSecond float64
+	// burst is how many calls may be made at once after a pause (≥ 1).
+	burst int
+	// spec is the rate as written in the file ("50/s"), for messages.
+	spec string
+}
+
+// Limits on the rate fields of a keys file.
+const (
+	maxRatePerSecond = 1e6
+	maxBurst         = 1_000_000
+)
+
+// rateSpec matches "<number>/<unit>": "50/s", "0.5/s", "600/m", "1000/h".
+var rateSpec = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)/(s|m|h)$`)
+
+// parseRate parses a rate field ("50/s", "600/m", "1000/h") and a burst
+// (nil: the default, one second's worth of calls and at least 1).
+func parseRate(spec string, burst *int) (*keyRate, error) {
+	if spec == "" {
+		if burst != nil {
+			return nil, errors.New("burst without rate: give rate too, e.g. rate: 50/s")
+		}
+		return nil, nil
+	}
+	m := rateSpec.FindStringSubmatch(strings.TrimSpace(spec))
+	if m == nil {
+		return nil, fmt.Errorf("invalid rate %q: want <calls>/<s|m|h>, e.g. 50/s, 600/m or 1000/h", spec)
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return nil, fmt.Errorf("invalid rate %q: %w", spec, err)
+	}
+	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[m[2]]
+	r := &keyRate{perSecond: n / per, spec: strings.TrimSpace(spec)}
+	if r.perSecond <= 0 || r.perSecond > maxRatePerSecond {
+		return nil, fmt.Errorf("invalid rate %q: must be above 0 and at most %g/s", spec, float64(maxRatePerSecond))
+	}
+	switch {
+	case burst == nil:
+		r.burst = max(1, int(math.Ceil(r.perSecond)))
+	case *burst < 1 || *burst > maxBurst:
+		return nil, fmt.Errorf("invalid burst %d: must be 1 to %d", *burst, maxBurst)
+	default:
+		r.burst = *burst
+	}
+	return r, nil
 }
 
 // KeySet is an immutable set of API keys as loaded from a keys file. A nil
@@ -86,12 +142,16 @@ type fileKey struct {
 	Name   string   `yaml:"name" json:"name"`
 	SHA256 string   `yaml:"sha256" json:"sha256"`
 	Scopes []string `yaml:"scopes" json:"scopes"`
+	// Rate and Burst are optional: without them the key is unlimited.
+	Rate  string `yaml:"rate" json:"rate"`
+	Burst *int   `yaml:"burst" json:"burst"`
 }
 
 // LoadFile reads and validates a keys file in YAML or JSON. It is strict:
 // unknown fields, an empty or malformed name, a duplicate name or hash, a
-// sha256 that is not 64 hex digits, an unknown or repeated scope, or a key
-// without scopes is an error that names the entry. A file with "keys: []"
+// sha256 that is not 64 hex digits, an unknown or repeated scope, a key
+// without scopes, a malformed rate or a burst without a rate is an error
+// that names the entry. A file with "keys: []"
 // loads as a set that admits nobody. Files larger than MaxFileSize are
 // rejected.
 func LoadFile(path string) (*KeySet, error) {
@@ -209,6 +269,9 @@ func validateKey(fk fileKey) (key, error) {
 			return k, fmt.Errorf("scope %q listed twice", s)
 		}
 		k.scopes = append(k.scopes, sc)
+	}
+	if k.rate, err = parseRate(fk.Rate, fk.Burst); err != nil {
+		return k, err
 	}
 	return k, nil
 }

@@ -34,6 +34,8 @@ func TestLoadFileValid(t *testing.T) {
 		{"json", "keys.json", jsonDoc, "web-frontend,billing"},
 		{"json with yml extension", "keys.yml", jsonDoc, "web-frontend,billing"},
 		{"empty list", "keys.yaml", "keys: []\n", ""},
+		{"yaml with rates", "keys.yaml", rateKeysYAML(billingHourly), "web-frontend,billing,ops"},
+		{"json with rate", "keys.json", `{"keys": [{"name": "a", "sha256": "` + hashOf("a") + `", "scopes": ["notify"], "rate": "50/s", "burst": 100}]}`, "a"},
 		{"yaml comments", "keys.yaml", "# keys\nkeys:\n  - name: a # comment\n    sha256: " + hashOf("a") + "\n    scopes:\n      - link\n", "a"},
 	}
 	for _, tc := range cases {
@@ -84,6 +86,11 @@ func TestLoadFileErrors(t *testing.T) {
 		{"repeated scope", "keys:\n" + entry("a", h1, "[link, link]"), `scope "link" listed twice`},
 		{"scope as string", "keys:\n" + entry("a", h1, "link"), "invalid YAML"},
 		{"second entry named", "keys:\n" + entry("a", h1, "[link]") + entry("b", h2, "[nope]"), `key #2 ("b")`},
+		{"rate without unit", "keys:\n" + entry("a", h1, "[link]") + "    rate: 50\n", `key #1 ("a"): invalid rate "50"`},
+		{"rate as json number", `{"keys": [{"name": "a", "sha256": "` + h1 + `", "scopes": ["link"], "rate": 50}]}`, "invalid JSON"},
+		{"burst without rate", "keys:\n" + entry("a", h1, "[link]") + "    burst: 5\n", `key #1 ("a"): burst without rate`},
+		{"zero burst", "keys:\n" + entry("a", h1, "[link]") + "    rate: 5/s\n    burst: 0\n", `key #1 ("a"): invalid burst 0`},
+		{"burst not a number", "keys:\n" + entry("a", h1, "[link]") + "    rate: 5/s\n    burst: lots\n", "invalid YAML"},
 		{"duplicate yaml field", "keys:\n  - name: a\n    name: b\n    sha256: " + h1 + "\n    scopes: [link]\n", "invalid YAML"},
 	}
 	for _, tc := range cases {

@@ -121,6 +121,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	// Welcome and /stop replies are queued like notifications: they share
 	// Telegram's budget, the chats' pacing, retries and 429 pauses.
 	a.updates = NewBot(a.store, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
+	a.updates.SetIdentity(a.bot)
 	(&backlogGauges{d: a.disp}).register(a.metrics)
 	svc := NewService(a.store, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
 

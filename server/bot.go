@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,11 +14,18 @@ import (
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
-// Durations of update de-duplication.
+// Durations of update processing and de-duplication.
 const (
-	// updateClaimTTL is how long a claim on an update lasts; if the worker
-	// dies, the redelivered update is processed after it lapses.
-	updateClaimTTL = 2 * time.Minute
+	// DefaultUpdateDeadline bounds the processing of one update: a few
+	// store calls (replies are queued, not sent, so no Bot API call is
+	// made). See [Bot.SetUpdateDeadline].
+	DefaultUpdateDeadline = 5 * time.Second
+	// updateClaimMargin is how much longer the claim on an update lasts
+	// than the deadline of its processing: the claim outlives the work it
+	// covers (a store write in flight at the deadline included), and when
+	// the worker dies (kill -9) a redelivery is processed once the claim
+	// lapses, a few seconds later, instead of every later update waiting.
+	updateClaimMargin = 2 * time.Second
 	// updateKeep is how long a processed update id is remembered: Telegram
 	// keeps undelivered updates for 24 hours.
 	updateKeep = 25 * time.Hour
@@ -48,6 +54,11 @@ type Bot struct {
 	welcome string
 	log     *zap.Logger
 	now     func() time.Time
+	// deadline bounds the processing of one update (see SetUpdateDeadline).
+	deadline time.Duration
+	// identity is the bot's own username, to tell commands meant for it
+	// from commands meant for other bots in a group.
+	identity *BotIdentity
 }
 
 // Replier queues the bot's replies for the delivery workers
@@ -66,7 +77,33 @@ func NewBot(st store.Store, replies Replier, welcome string, m *metrics.Metrics,
 	if welcome == "" {
 		welcome = DefaultWelcomeMessage
 	}
-	return &Bot{store: st, metrics: m, replies: replies, welcome: welcome, log: log, now: time.Now}
+	return &Bot{store: st, metrics: m, replies: replies, welcome: welcome, log: log, now: time.Now,
+		deadline: DefaultUpdateDeadline}
+}
+
+// SetUpdateDeadline bounds the processing of one update by d (default
+// DefaultUpdateDeadline; values ≤ 0 are ignored). The update's claim lasts
+// d plus a small margin and the processing context ends at d, so a slow
+// handler never outlives its claim, and the claim of a worker that died
+// mid-update lapses soon after: a redelivery of that update, and every
+// later update the poller holds behind it, waits seconds, not minutes.
+// Replies are queued, so d covers store work only.
+func (b *Bot) SetUpdateDeadline(d time.Duration) {
+	if d > 0 {
+		b.deadline = d
+	}
+}
+
+// SetIdentity tells the bot its own username (known from configuration or
+// getMe): a command addressed to another bot ("/stop@other_bot", in a
+// group) is ignored. Without an identity only bare commands are obeyed.
+func (b *Bot) SetIdentity(id *BotIdentity) {
+	b.identity = id
+}
+
+// claimTTL is how long the claim on an update lasts.
+func (b *Bot) claimTTL() time.Duration {
+	return b.deadline + updateClaimMargin
 }
 
 func updateKind(u telegram.Update) string {
@@ -94,7 +131,11 @@ func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
 }
 
 func (b *Bot) handle(ctx context.Context, u telegram.Update) (outcome string, err error) {
-	state, err := b.store.ClaimUpdate(ctx, u.UpdateID, updateClaimTTL)
+	// The deadline starts before the claim is taken, so the processing
+	// ends before the claim (deadline + margin from a later instant) lapses.
+	pctx, cancel := context.WithTimeout(ctx, b.deadline)
+	defer cancel()
+	state, err := b.store.ClaimUpdate(pctx, u.UpdateID, b.claimTTL())
 	if err != nil {
 		return "", fmt.Errorf("claim update %d: %w", u.UpdateID, err)
 	}
@@ -105,7 +146,7 @@ func (b *Bot) handle(ctx context.Context, u telegram.Update) (outcome string, er
 	case store.UpdateInProgress:
 		return "", fmt.Errorf("update %d: %w", u.UpdateID, ErrUpdateInProgress)
 	}
-	outcome, err = b.process(ctx, u)
+	outcome, err = b.process(pctx, u)
 	if err != nil {
 		// Use a fresh context: the release must happen even if ctx ended.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -115,7 +156,10 @@ func (b *Bot) handle(ctx context.Context, u telegram.Update) (outcome string, er
 		}
 		return "", err
 	}
-	if err := b.store.CompleteUpdate(ctx, u.UpdateID, updateKeep); err != nil {
+	// A fresh context: the work is done even if the deadline just passed.
+	cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer ccancel()
+	if err := b.store.CompleteUpdate(cctx, u.UpdateID, updateKeep); err != nil {
 		// The work is done and idempotent; a redelivery finds the token
 		// used or the link already gone.
 		b.log.Warn("mark update done", zap.Int64("update_id", u.UpdateID), zap.Error(err))
@@ -129,9 +173,19 @@ func (b *Bot) process(ctx context.Context, u telegram.Update) (string, error) {
 	case u.Message != nil && u.Message.MigrateToChatID != 0:
 		return metrics.OutcomeProcessed, b.migrate(ctx, u.Message.Chat.ID, u.Message.MigrateToChatID)
 	case u.Message != nil && u.Message.Text != "":
-		if _, _, ok := parseCommand(u.Message.Text); ok {
-			return metrics.OutcomeProcessed, b.command(ctx, u.Message)
+		name, to, args, ok := telegram.ParseCommand(u.Message.Text)
+		if !ok {
+			break
 		}
+		forUs, err := b.commandForUs(to)
+		if err != nil {
+			return "", err
+		}
+		if !forUs {
+			b.log.Debug("command for another bot ignored", zap.Int64("update_id", u.UpdateID), zap.String("bot", to))
+			return metrics.OutcomeIgnored, nil
+		}
+		return metrics.OutcomeProcessed, b.command(ctx, u.Message, name, args)
 	case u.MyChatMember != nil:
 		m := u.MyChatMember
 		if m.NewChatMember.Status == "kicked" || m.NewChatMember.Status == "left" {
@@ -141,26 +195,27 @@ func (b *Bot) process(ctx context.Context, u telegram.Update) (string, error) {
 	return metrics.OutcomeIgnored, nil
 }
 
-// parseCommand splits "/cmd@bot args" into "cmd" and "args". It reports
-// false for text that is not a command.
-func parseCommand(text string) (cmd, args string, ok bool) {
-	if !strings.HasPrefix(text, "/") {
-		return "", "", false
+// commandForUs reports whether a command addressed to bot ("" for a bare
+// command) is meant for this bot. While the bot's own username is not known
+// yet (getMe has not answered) an addressed command is an error, so that
+// the update is delivered again later rather than obeyed or dropped.
+func (b *Bot) commandForUs(bot string) (bool, error) {
+	if bot == "" {
+		return true, nil
 	}
-	head, rest, _ := strings.Cut(text[1:], " ")
-	head, _, _ = strings.Cut(head, "@")
-	if head == "" {
-		return "", "", false
+	if b.identity == nil {
+		return false, nil
 	}
-	return strings.ToLower(head), strings.TrimSpace(rest), true
+	username, ok := b.identity.Username()
+	if !ok {
+		return false, fmt.Errorf("command addressed to @%s: %w", bot, ErrBotUnknown)
+	}
+	return telegram.CommandFor(bot, username), nil
 }
 
-func (b *Bot) command(ctx context.Context, m *telegram.Message) error {
-	cmd, args, ok := parseCommand(m.Text)
-	if !ok {
-		return nil
-	}
-	switch cmd {
+// command carries out the command name with its arguments.
+func (b *Bot) command(ctx context.Context, m *telegram.Message, name, args string) error {
+	switch name {
 	case "start":
 		return b.start(ctx, m, args)
 	case "stop":

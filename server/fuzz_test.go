@@ -29,27 +29,6 @@ func (nopSender) SendMessage(context.Context, telegram.SendMessageParams) (teleg
 	return telegram.Message{MessageID: 1}, nil
 }
 
-func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"/start abc", "/start@bot tok", "/stop", "/START  x y", "/", "/@", "hello", "/start\tx", "/ start", "/stop@"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, text string) {
-		cmd, args, ok := parseCommand(text)
-		if !ok {
-			if cmd != "" || args != "" {
-				t.Fatalf("not a command but cmd=%q args=%q", cmd, args)
-			}
-			return
-		}
-		if !strings.HasPrefix(text, "/") || strings.Contains(cmd, " ") || strings.Contains(cmd, "@") || cmd == "" {
-			t.Fatalf("parseCommand(%q) = %q, %q", text, cmd, args)
-		}
-		if utf8.ValidString(text) && !utf8.ValidString(args) {
-			t.Fatalf("args of valid text became invalid UTF-8")
-		}
-	})
-}
-
 // FuzzWebhook feeds arbitrary bodies to the real webhook handler and bot
 // (memory store, no network): never a panic, never a 5xx for a bad body,
 // and the store stays usable.

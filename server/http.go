@@ -40,6 +40,7 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 		// holding "/" (sent as %2F) stays one path segment; the captured
 		// value is then unescaped whole.
 		runtime.WithUnescapingMode(runtime.UnescapingModeAllExceptSlash),
+		runtime.WithErrorHandler(restErrorHandler),
 		runtime.WithIncomingHeaderMatcher(func(k string) (string, bool) {
 			if strings.EqualFold(k, requestIDHeader) {
 				return requestIDHeader, true

@@ -1,6 +1,9 @@
 package telegram
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+)
 
 // Update kinds, as used in allowed_updates and as returned by [Update.Kind].
 const (
@@ -118,29 +121,42 @@ type Message struct {
 	MigrateFromChatID int64 `json:"migrate_from_chat_id,omitempty"`
 }
 
-// Command splits a bot command such as "/start abc" or "/start@my_bot abc"
-// into its name without the slash ("start"), the bot it is addressed to
-// ("my_bot", or "" when none) and the rest of the text after the first
-// blank ("abc"). ok is false when Text does not start with a command.
+// Command splits a bot command such as "/start abc" or "/start@my_bot abc";
+// see [ParseCommand].
 func (m Message) Command() (name, bot, args string, ok bool) {
 	return ParseCommand(m.Text)
 }
 
-// ParseCommand splits a bot command text; see [Message.Command].
+// ParseCommand splits a bot command text "/name", "/name@bot", either
+// followed by arguments after a space, tab or newline ("/start abc",
+// "/start\nabc"). It returns the name without the slash in lower case
+// ("start"), the bot the command is addressed to as written ("my_bot", or
+// "" for a bare command; compare it with [CommandFor]) and the arguments
+// with surrounding white space trimmed. ok is false when text does not
+// start with a command: no name, or an "@" with no bot name after it.
 func ParseCommand(text string) (name, bot, args string, ok bool) {
-	if !strings.HasPrefix(text, "/") || len(text) < 2 {
+	rest, found := strings.CutPrefix(text, "/")
+	if !found {
 		return "", "", "", false
 	}
-	head, rest, _ := strings.Cut(text[1:], " ")
-	if i := strings.IndexAny(head, "\n\t"); i >= 0 {
-		rest = strings.TrimLeft(head[i:], "\n\t") + rest
-		head = head[:i]
+	head, args := rest, ""
+	if i := strings.IndexFunc(rest, unicode.IsSpace); i >= 0 {
+		head, args = rest[:i], strings.TrimSpace(rest[i:])
 	}
-	name, bot, _ = strings.Cut(head, "@")
-	if name == "" {
+	name, bot, mention := strings.Cut(head, "@")
+	if name == "" || (mention && bot == "") {
 		return "", "", "", false
 	}
-	return name, bot, strings.TrimSpace(rest), true
+	return strings.ToLower(name), bot, args, true
+}
+
+// CommandFor reports whether a command addressed to bot (as returned by
+// [ParseCommand]) is meant for the bot called username: a bare command
+// ("" bot) is meant for every bot in the chat, "/cmd@name" only for the
+// bot of that username, compared case-insensitively as Telegram does. In
+// groups, "/stop@other_bot" is meant for another bot and must be ignored.
+func CommandFor(bot, username string) bool {
+	return bot == "" || (username != "" && strings.EqualFold(bot, username))
 }
 
 // Chat is a private chat, group, supergroup or channel. Ids exceed 32 bits;
