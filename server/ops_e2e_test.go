@@ -235,7 +235,7 @@ func TestTLSAndMTLS(t *testing.T) {
 	t.Cleanup(fake.Close)
 	env := map[string]string{
 		"NOTIFIER_GRPC_ADDR": "127.0.0.1:0", "NOTIFIER_HTTP_ADDR": "127.0.0.1:0",
-		"TELEGRAM_BOT_TOKEN": fake.Token(), "TELEGRAM_API_URL": fake.URL(),
+		"TELEGRAM_BOT_TOKEN": fake.Token(), "TELEGRAM_API_URL": fake.URL(), "NOTIFIER_ALLOW_OPEN_API": "true",
 		"NOTIFIER_TLS_CERT_FILE": certFile, "NOTIFIER_TLS_KEY_FILE": keyFile, "NOTIFIER_GRPC_CLIENT_CA_FILE": caFile,
 	}
 	app, stop := runApp(t, env)
