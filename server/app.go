@@ -171,10 +171,9 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	a.httpTLS = tlsCfg != nil
 	if a.webhookLn != nil {
 		// The webhook listener serves the same certificate as the others
-		// (TLS is on for every listener or for none); a TLS-terminating
-		// proxy in front of a plaintext one is the usual shape.
-		// Each server gets its own copy: net/http adds HTTP/2 to the
-		// config's NextProtos in place.
+		// (TLS is on for every listener or for none; a TLS-terminating
+		// proxy in front of a plaintext one is the usual shape). It gets
+		// its own copy: net/http adds HTTP/2 to NextProtos in place.
 		a.webhookSrv = newHTTPServer(a.webhookListenerHandler(), tlsCfg.Clone(), log.Named("webhook_http"))
 		if !cfg.Webhook() {
 			log.Warn("NOTIFIER_WEBHOOK_ADDR is set but TELEGRAM_WEBHOOK_URL is not: updates arrive by long polling and the webhook listener receives nothing")
