@@ -10,6 +10,6 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/notifier ./cmd/not
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/notifier /notifier
 USER nonroot:nonroot
-EXPOSE 8080 9090
+EXPOSE 8080 8443 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 CMD ["/notifier", "healthcheck"]
 ENTRYPOINT ["/notifier"]

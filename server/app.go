@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -53,6 +54,10 @@ type App struct {
 	gwSrv          *grpc.Server
 	httpSrv        *http.Server
 	httpTLS        bool
+	// webhookLn and webhookSrv serve the webhook on its own listener
+	// (NOTIFIER_WEBHOOK_ADDR); nil when it is on the HTTP listener.
+	webhookLn  net.Listener
+	webhookSrv *http.Server
 
 	telegramReady atomic.Bool
 	draining      atomic.Bool
@@ -131,6 +136,11 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
 		return nil, fmt.Errorf("listen NOTIFIER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	if cfg.WebhookAddr != "" {
+		if a.webhookLn, err = net.Listen("tcp", cfg.WebhookAddr); err != nil {
+			return nil, fmt.Errorf("listen NOTIFIER_WEBHOOK_ADDR %s: %w", cfg.WebhookAddr, err)
+		}
+	}
 	a.health = health.NewServer()
 	a.setServing(false)
 	deps := grpcDeps{svc: svc, health: a.health, log: log.Named("grpc"), metrics: a.metrics, auth: a.auth}
@@ -153,18 +163,40 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	if err != nil {
 		return nil, err
 	}
-	a.httpSrv = &http.Server{
-		Handler:           handler,
+	a.httpSrv = newHTTPServer(handler, tlsCfg, log.Named("http"))
+	a.httpTLS = tlsCfg != nil
+	if a.webhookLn != nil {
+		// The webhook listener serves the same certificate as the others
+		// (TLS is on for every listener or for none; a TLS-terminating
+		// proxy in front of a plaintext one is the usual shape). It gets
+		// its own copy: net/http adds HTTP/2 to NextProtos in place.
+		a.webhookSrv = newHTTPServer(a.webhookListenerHandler(), tlsCfg.Clone(), log.Named("webhook_http"))
+		if !cfg.Webhook() {
+			log.Warn("NOTIFIER_WEBHOOK_ADDR is set but TELEGRAM_WEBHOOK_URL is not: updates arrive by long polling and the webhook listener receives nothing")
+		}
+	}
+	return a, nil
+}
+
+func newHTTPServer(h http.Handler, tlsCfg *tls.Config, log *zap.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
+		ErrorLog:          zap.NewStdLog(log),
 		TLSConfig:         tlsCfg,
 	}
-	a.httpTLS = tlsCfg != nil
-	return a, nil
+}
+
+// serveHTTP serves srv on ln, with TLS when the listeners have it.
+func (a *App) serveHTTP(name string, srv *http.Server, ln net.Listener) error {
+	if a.httpTLS {
+		return serveErr(name, srv.ServeTLS(ln, "", ""))
+	}
+	return serveErr(name, srv.Serve(ln))
 }
 
 // GRPCAddr is the bound gRPC address.
@@ -172,6 +204,15 @@ func (a *App) GRPCAddr() string { return a.grpcLn.Addr().String() }
 
 // HTTPAddr is the bound HTTP address.
 func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
+
+// WebhookAddr is the bound address of the webhook's own listener, or ""
+// when the webhook is served on the HTTP listener.
+func (a *App) WebhookAddr() string {
+	if a.webhookLn == nil {
+		return ""
+	}
+	return a.webhookLn.Addr().String()
+}
 
 // Sandbox returns the in-process fake Bot API, or nil with a real bot.
 func (a *App) Sandbox() *telegramtest.Server { return a.sandbox }
@@ -181,17 +222,15 @@ func (a *App) Sandbox() *telegramtest.Server { return a.sandbox }
 // stops, in-flight requests finish.
 func (a *App) Run(ctx context.Context) error {
 	defer a.closeAll()
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- serveErr("grpc", a.grpcSrv.Serve(a.grpcLn)) }()
 	go func() { errc <- serveErr("gateway grpc", a.gwSrv.Serve(a.gwLn)) }()
-	go func() {
-		if a.httpTLS {
-			errc <- serveErr("http", a.httpSrv.ServeTLS(a.httpLn, "", ""))
-			return
-		}
-		errc <- serveErr("http", a.httpSrv.Serve(a.httpLn))
-	}()
+	go func() { errc <- a.serveHTTP("http", a.httpSrv, a.httpLn) }()
+	if a.webhookSrv != nil {
+		go func() { errc <- a.serveHTTP("webhook http", a.webhookSrv, a.webhookLn) }()
+	}
 	a.log.Info("serving", zap.String("grpc_addr", a.GRPCAddr()), zap.String("http_addr", a.HTTPAddr()),
+		zap.String("webhook_addr", a.WebhookAddr()),
 		zap.Bool("tls", a.httpTLS), zap.Bool("api_keys", !a.auth.Open()),
 		zap.Bool("webhook", a.cfg.Webhook()), zap.Bool("redis", a.cfg.RedisURL != ""))
 
@@ -227,6 +266,11 @@ func (a *App) Run(ctx context.Context) error {
 	defer cancel()
 	if err := a.httpSrv.Shutdown(sctx); err != nil {
 		a.log.Warn("http shutdown", zap.Error(err))
+	}
+	if a.webhookSrv != nil {
+		if err := a.webhookSrv.Shutdown(sctx); err != nil {
+			a.log.Warn("webhook http shutdown", zap.Error(err))
+		}
 	}
 	stopped := make(chan struct{})
 	go func() { a.grpcSrv.GracefulStop(); a.gwSrv.GracefulStop(); close(stopped) }()
@@ -467,7 +511,7 @@ func (a *App) ready(ctx context.Context) error {
 }
 
 func (a *App) closeAll() {
-	for _, ln := range []net.Listener{a.grpcLn, a.httpLn} {
+	for _, ln := range []net.Listener{a.grpcLn, a.httpLn, a.webhookLn} {
 		if ln != nil {
 			_ = ln.Close()
 		}

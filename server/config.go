@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,13 +21,19 @@ import (
 type Config struct {
 	// GRPCAddr is the gRPC listen address (NOTIFIER_GRPC_ADDR, default ":9090").
 	GRPCAddr string
-	// HTTPAddr is the HTTP listen address for the REST mirror, the webhook,
-	// health and OpenAPI (NOTIFIER_HTTP_ADDR, default ":8080").
+	// HTTPAddr is the HTTP listen address for the REST mirror, health,
+	// metrics, OpenAPI and, unless WebhookAddr is set, the webhook
+	// (NOTIFIER_HTTP_ADDR, default ":8080").
 	HTTPAddr string
+	// WebhookAddr, when set, is the only listener serving the Telegram
+	// webhook (and /healthz), so that the API listeners can stay private
+	// (NOTIFIER_WEBHOOK_ADDR; empty: the webhook is on HTTPAddr).
+	WebhookAddr string
 	// RedisURL selects Redis (REDIS_URL); empty means the in-memory store.
 	RedisURL string
-	// BotToken is the BotFather token (TELEGRAM_BOT_TOKEN); empty starts the
-	// sandbox with an in-process fake Bot API.
+	// BotToken is the BotFather token (TELEGRAM_BOT_TOKEN). LoadConfig
+	// leaves it empty only for the sandbox (an in-process fake Bot API):
+	// with NOTIFIER_SANDBOX=true, or when nothing production-like is set.
 	BotToken string
 	// APIURL is the Bot API base URL (TELEGRAM_API_URL).
 	APIURL string
@@ -54,8 +61,12 @@ type Config struct {
 	// crashed replica's work is taken over within 3× of it).
 	SendTimeout time.Duration
 	// APIKeysFile names the callers' API keys file (NOTIFIER_API_KEYS_FILE);
-	// empty runs the API open.
+	// empty runs the API open, which a real bot may do only with
+	// AllowOpenAPI.
 	APIKeysFile string
+	// AllowOpenAPI lets a real bot run without API keys
+	// (NOTIFIER_ALLOW_OPEN_API, default false).
+	AllowOpenAPI bool
 	// CORSOrigins are the browser origins allowed to call the REST mirror
 	// (NOTIFIER_CORS_ORIGINS, comma-separated; none by default).
 	CORSOrigins []string
@@ -77,6 +88,8 @@ type Config struct {
 }
 
 // Sandbox reports whether the service runs with its own fake Bot API.
+// LoadConfig allows an empty BotToken only when the sandbox was chosen
+// explicitly (NOTIFIER_SANDBOX=true) or nothing production-like is set.
 func (c Config) Sandbox() bool { return c.BotToken == "" }
 
 // Webhook reports whether updates arrive by webhook rather than polling.
@@ -96,9 +109,25 @@ var (
 	usernameRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{3,31}$`)
 )
 
+// telegramVars are the TELEGRAM_* variables the service reads; any of them
+// set (non-empty) says the deployment means a real bot.
+var telegramVars = []string{
+	"TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "TELEGRAM_BOT_USERNAME", "TELEGRAM_WEBHOOK_URL",
+	"TELEGRAM_WEBHOOK_SECRET", "TELEGRAM_SEND_TIMEOUT", "TELEGRAM_WEBHOOK_MAX_CONNECTIONS",
+	"TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES",
+}
+
 // LoadConfig reads and validates the configuration. It returns every
-// problem at once, naming the variable.
-func LoadConfig(lookup Lookup) (Config, error) {
+// problem at once, naming the variable. It is LoadConfigFrom without the
+// list of names: only the TELEGRAM_* variables the service reads count as
+// production settings.
+func LoadConfig(lookup Lookup) (Config, error) { return LoadConfigFrom(lookup, nil) }
+
+// LoadConfigFrom is LoadConfig given also the names of every variable in
+// the environment (os.Environ's NAME part; nil when unknown), so that a
+// TELEGRAM_* variable the service does not read (a typo such as
+// TELEGRAM_BOT_TOKN) still keeps the sandbox from starting by itself.
+func LoadConfigFrom(lookup Lookup, names []string) (Config, error) {
 	var errs []error
 	get := func(key, def string) string {
 		if v, ok := lookup(key); ok && strings.TrimSpace(v) != "" {
@@ -126,6 +155,7 @@ func LoadConfig(lookup Lookup) (Config, error) {
 	c := Config{
 		GRPCAddr:        get("NOTIFIER_GRPC_ADDR", ":9090"),
 		HTTPAddr:        get("NOTIFIER_HTTP_ADDR", ":8080"),
+		WebhookAddr:     get("NOTIFIER_WEBHOOK_ADDR", ""),
 		RedisURL:        get("REDIS_URL", ""),
 		BotToken:        get("TELEGRAM_BOT_TOKEN", ""),
 		APIURL:          strings.TrimRight(get("TELEGRAM_API_URL", "https://api.telegram.org"), "/"),
@@ -150,6 +180,20 @@ func LoadConfig(lookup Lookup) (Config, error) {
 		}
 		return f
 	}
+	// boolean reads an optional true/false variable; set reports whether it
+	// was given.
+	boolean := func(key string) (val, set bool) {
+		v := get(key, "")
+		if v == "" {
+			return false, false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, v))
+			return false, false
+		}
+		return b, true
+	}
 	d := delivery.DefaultConfig()
 	d.Workers = int(num("NOTIFIER_WORKERS", float64(d.Workers), 1, 1024))
 	d.GlobalRate = num("NOTIFIER_GLOBAL_RATE", d.GlobalRate, 0.1, 1000)
@@ -171,13 +215,7 @@ func LoadConfig(lookup Lookup) (Config, error) {
 	d.LeaseTimeout = dur("NOTIFIER_LEASE_TIMEOUT", 15*time.Second, time.Second, time.Hour)
 	d.MinBackoff = dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
 	d.MaxBackoff = dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
-	if v := get("NOTIFIER_PAID_BROADCAST", ""); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("NOTIFIER_PAID_BROADCAST=%q: want true or false", v))
-		}
-		d.AllowPaidBroadcast = b
-	}
+	d.AllowPaidBroadcast, _ = boolean("NOTIFIER_PAID_BROADCAST")
 	if d.MinBackoff > d.MaxBackoff {
 		errs = append(errs, errors.New("NOTIFIER_MIN_BACKOFF must not exceed NOTIFIER_MAX_BACKOFF"))
 	}
@@ -211,26 +249,28 @@ func LoadConfig(lookup Lookup) (Config, error) {
 			c.WebhookMaxConnections = n
 		}
 	}
-	if v := get("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES", ""); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES=%q: want true or false", v))
-		}
-		c.WebhookDropPending = b
-	}
+	c.WebhookDropPending, _ = boolean("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES")
+	c.AllowOpenAPI, _ = boolean("NOTIFIER_ALLOW_OPEN_API")
+	errs = append(errs, checkMode(c, lookup, names, boolean)...)
 	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
 		c.WelcomeMessage = v
 		if len(v) > 4096 {
 			errs = append(errs, errors.New("WELCOME_MESSAGE: must be at most 4096 characters"))
 		}
 	}
-	for _, a := range []struct{ key, val string }{{"NOTIFIER_GRPC_ADDR", c.GRPCAddr}, {"NOTIFIER_HTTP_ADDR", c.HTTPAddr}} {
+	addrs := []struct{ key, val string }{{"NOTIFIER_GRPC_ADDR", c.GRPCAddr}, {"NOTIFIER_HTTP_ADDR", c.HTTPAddr}}
+	if c.WebhookAddr != "" {
+		addrs = append(addrs, struct{ key, val string }{"NOTIFIER_WEBHOOK_ADDR", c.WebhookAddr})
+	}
+	for i, a := range addrs {
 		if _, _, err := net.SplitHostPort(a.val); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: want host:port (e.g. :9090): %w", a.key, a.val, err))
 		}
-	}
-	if c.GRPCAddr == c.HTTPAddr && !strings.HasSuffix(c.GRPCAddr, ":0") {
-		errs = append(errs, fmt.Errorf("NOTIFIER_GRPC_ADDR and NOTIFIER_HTTP_ADDR must differ (both %q)", c.GRPCAddr))
+		for _, b := range addrs[:i] {
+			if a.val == b.val && !strings.HasSuffix(a.val, ":0") {
+				errs = append(errs, fmt.Errorf("%s and %s must differ (both %q)", b.key, a.key, a.val))
+			}
+		}
 	}
 	if c.RedisURL != "" {
 		if err := store.ValidateRedisURL(c.RedisURL); err != nil {
@@ -271,4 +311,56 @@ func LoadConfig(lookup Lookup) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
 	}
 	return c, nil
+}
+
+// checkMode decides between the sandbox and a real bot, and whether a real
+// bot may serve an open API (issue 8, findings 3 and 6). The sandbox drains
+// whatever queue it is pointed at into a fake Bot API and serves /sandbox/*
+// without authentication, so it never starts by accident beside production
+// settings: a missing bot token then refuses to start.
+func checkMode(c Config, lookup Lookup, names []string, boolean func(string) (bool, bool)) []error {
+	var errs []error
+	sandbox, sandboxSet := boolean("NOTIFIER_SANDBOX")
+	if c.BotToken != "" {
+		if sandboxSet && sandbox {
+			errs = append(errs, errors.New("NOTIFIER_SANDBOX=true contradicts TELEGRAM_BOT_TOKEN: the sandbox runs its own fake Bot API; unset one of them"))
+		} else if c.APIKeysFile == "" && !c.AllowOpenAPI {
+			errs = append(errs, errors.New("a real bot (TELEGRAM_BOT_TOKEN) needs NOTIFIER_API_KEYS_FILE: without it anyone who reaches the API may link and notify; set NOTIFIER_ALLOW_OPEN_API=true to run it open on purpose"))
+		}
+		return errs
+	}
+	switch {
+	case sandboxSet && sandbox:
+		return nil
+	case sandboxSet:
+		return []error{errors.New("TELEGRAM_BOT_TOKEN: required with NOTIFIER_SANDBOX=false")}
+	}
+	if seen := productionSettings(lookup, names); len(seen) > 0 {
+		return []error{fmt.Errorf("TELEGRAM_BOT_TOKEN: missing beside production settings (%s): refusing to start the sandbox (a fake Bot API); set TELEGRAM_BOT_TOKEN, or NOTIFIER_SANDBOX=true to run the sandbox on purpose",
+			strings.Join(seen, ", "))}
+	}
+	return nil
+}
+
+// productionSettings names the set variables that mean a real deployment:
+// REDIS_URL, NOTIFIER_API_KEYS_FILE and any TELEGRAM_* variable. A variable
+// set to the empty string counts as unset (compose passes optional ones as
+// ""), except TELEGRAM_BOT_TOKEN: passed but empty, it is a missing secret.
+func productionSettings(lookup Lookup, names []string) []string {
+	var seen []string
+	if v, ok := lookup("TELEGRAM_BOT_TOKEN"); ok && strings.TrimSpace(v) == "" {
+		seen = append(seen, "TELEGRAM_BOT_TOKEN set but empty")
+	}
+	candidates := append([]string{"REDIS_URL", "NOTIFIER_API_KEYS_FILE"}, telegramVars...)
+	for _, n := range names {
+		if strings.HasPrefix(n, "TELEGRAM_") && !slices.Contains(candidates, n) {
+			candidates = append(candidates, n)
+		}
+	}
+	for _, k := range candidates {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			seen = append(seen, k)
+		}
+	}
+	return seen
 }

@@ -81,6 +81,12 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 		}
 		env["TELEGRAM_BOT_TOKEN"] = h.fake.Token()
 		env["TELEGRAM_API_URL"] = h.fake.URL()
+		// Tests that need API keys set NOTIFIER_API_KEYS_FILE in o.env.
+		env["NOTIFIER_ALLOW_OPEN_API"] = "true"
+	} else {
+		// The harness always sets TELEGRAM_WEBHOOK_SECRET (and maybe
+		// REDIS_URL): production-like settings, so the sandbox must be asked for.
+		env["NOTIFIER_SANDBOX"] = "true"
 	}
 	if o.webhook {
 		env["TELEGRAM_WEBHOOK_URL"] = "http://" + env["NOTIFIER_HTTP_ADDR"] + "/telegram/webhook"

@@ -28,8 +28,9 @@ const (
 
 // httpHandler builds the HTTP side: the REST mirror (grpc-gateway, calling
 // the gRPC server over loopback so that both transports share one set of
-// interceptors), the Telegram webhook, health, OpenAPI and, in sandbox mode,
-// the endpoints that play the Telegram user.
+// interceptors), the Telegram webhook unless it has its own listener
+// (NOTIFIER_WEBHOOK_ADDR), health, OpenAPI and, in sandbox mode, the
+// endpoints that play the Telegram user.
 func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
@@ -67,10 +68,10 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 	m := a.metrics
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(a.cfg.CORSOrigins, http.MaxBytesHandler(validPath(gw), maxRESTBody))))
-	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
-	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})))
+	if a.cfg.WebhookAddr == "" {
+		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
+	}
+	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(healthz)))
 	mux.Handle("GET /readyz", m.InstrumentHTTP("readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.ready(r.Context()); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
@@ -86,10 +87,28 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 	if a.sandbox != nil {
 		a.mountSandbox(mux)
 	}
-	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
-	})))
+	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(notFound)))
 	return mux, nil
+}
+
+// webhookListenerHandler is all the webhook listener (NOTIFIER_WEBHOOK_ADDR)
+// serves: the webhook and /healthz, for a load balancer in front of it.
+// Nothing of the API, metrics or readiness details is reachable there.
+func (a *App) webhookListenerHandler() http.Handler {
+	m := a.metrics
+	mux := http.NewServeMux()
+	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
+	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(healthz)))
+	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(notFound)))
+	return mux
+}
+
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
 }
 
 // webhookHandler verifies Telegram's secret header and hands updates to the

@@ -235,8 +235,9 @@ func TestTLSAndMTLS(t *testing.T) {
 	t.Cleanup(fake.Close)
 	env := map[string]string{
 		"NOTIFIER_GRPC_ADDR": "127.0.0.1:0", "NOTIFIER_HTTP_ADDR": "127.0.0.1:0",
-		"TELEGRAM_BOT_TOKEN": fake.Token(), "TELEGRAM_API_URL": fake.URL(),
+		"TELEGRAM_BOT_TOKEN": fake.Token(), "TELEGRAM_API_URL": fake.URL(), "NOTIFIER_ALLOW_OPEN_API": "true",
 		"NOTIFIER_TLS_CERT_FILE": certFile, "NOTIFIER_TLS_KEY_FILE": keyFile, "NOTIFIER_GRPC_CLIENT_CA_FILE": caFile,
+		"NOTIFIER_WEBHOOK_ADDR": "127.0.0.1:0",
 	}
 	app, stop := runApp(t, env)
 	defer stop()
@@ -267,6 +268,15 @@ func TestTLSAndMTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("REST over TLS: %d", resp.StatusCode)
+	}
+	// The webhook's own listener serves the same certificate.
+	resp, err = httpsClient.Get("https://" + app.WebhookAddr() + "/healthz")
+	if err != nil {
+		t.Fatalf("webhook listener over TLS: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("webhook listener /healthz over TLS: %d", resp.StatusCode)
 	}
 
 	dial := func(certs []tls.Certificate) error {

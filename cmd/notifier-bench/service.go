@@ -83,6 +83,7 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 		"REDIS_URL":                 s.redis.URL(),
 		"TELEGRAM_BOT_TOKEN":        s.fake.Token(),
 		"TELEGRAM_API_URL":          s.fake.URL(),
+		"NOTIFIER_ALLOW_OPEN_API":   "true",
 		"NOTIFIER_GRPC_ADDR":        "127.0.0.1:0",
 		"NOTIFIER_HTTP_ADDR":        "127.0.0.1:0",
 		"NOTIFIER_LOG_LEVEL":        "error",

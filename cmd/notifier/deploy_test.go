@@ -2,10 +2,14 @@ package main
 
 import (
 	"os"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tgnotify/tgnotify/server"
 )
 
 // composeFile is the subset of the Compose specification the checks read.
@@ -94,6 +98,114 @@ func TestComposeFile(t *testing.T) {
 	if _, ok := sb.Environment["TELEGRAM_BOT_TOKEN"]; ok {
 		t.Error("the sandbox service must run without a bot token")
 	}
+	checkComposeShape(t, n.Ports, n.Environment, sb.Ports, sb.Environment)
+}
+
+// checkComposeShape checks what the production service does with the
+// operator's environment, through the service's own LoadConfig (issue 8,
+// findings 3 and 6): it never starts the sandbox, never serves an open API
+// by default, publishes only the webhook listener beyond this host, and the
+// sandbox service is the sandbox.
+func checkComposeShape(t *testing.T, ports []string, env map[string]string, sbPorts []string, sbEnv map[string]string) {
+	t.Helper()
+	webhookPort := strings.TrimPrefix(env["NOTIFIER_WEBHOOK_ADDR"], ":")
+	if webhookPort == "" {
+		t.Error("notifier does not serve the webhook on its own listener (NOTIFIER_WEBHOOK_ADDR)")
+	}
+	for _, p := range ports {
+		p = interpolate(p, nil)
+		if strings.HasSuffix(p, ":"+webhookPort) && strings.Count(p, ":") == 1 {
+			continue // the public webhook listener
+		}
+		if !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("notifier publishes %q beyond this host: only the webhook port %s may be public", p, webhookPort)
+		}
+	}
+	if !slices.ContainsFunc(ports, func(p string) bool { return strings.HasSuffix(interpolate(p, nil), ":"+webhookPort) }) {
+		t.Errorf("notifier does not publish the webhook port %s", webhookPort)
+	}
+	for _, p := range sbPorts {
+		if !strings.HasPrefix(p, "127.0.0.1:") {
+			t.Errorf("the sandbox (no authentication) publishes %q beyond this host", p)
+		}
+	}
+	cases := []struct {
+		name    string
+		host    map[string]string // the operator's environment
+		wantErr []string
+		check   func(t *testing.T, c server.Config)
+	}{
+		{name: "token secret missing", host: nil, wantErr: []string{"TELEGRAM_BOT_TOKEN", "REDIS_URL"}},
+		{name: "token set to empty", host: map[string]string{"TELEGRAM_BOT_TOKEN": ""}, wantErr: []string{"TELEGRAM_BOT_TOKEN"}},
+		{name: "real bot", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc"}, check: func(t *testing.T, c server.Config) {
+			if c.Sandbox() || c.APIKeysFile == "" || c.AllowOpenAPI || c.WebhookAddr == "" {
+				t.Errorf("sandbox=%v keys=%q open=%v webhook_addr=%q: want a real bot, API keys required, webhook on its own listener",
+					c.Sandbox(), c.APIKeysFile, c.AllowOpenAPI, c.WebhookAddr)
+			}
+		}},
+		{name: "keys file unset, open API not allowed", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc", "NOTIFIER_API_KEYS_FILE": ""},
+			wantErr: []string{"NOTIFIER_API_KEYS_FILE", "NOTIFIER_ALLOW_OPEN_API"}},
+		{name: "open API on purpose", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc", "NOTIFIER_API_KEYS_FILE": "", "NOTIFIER_ALLOW_OPEN_API": "true"},
+			check: func(t *testing.T, c server.Config) {
+				if !c.AllowOpenAPI || c.APIKeysFile != "" {
+					t.Errorf("keys=%q open=%v", c.APIKeysFile, c.AllowOpenAPI)
+				}
+			}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resolved := map[string]string{}
+			for k, v := range env {
+				resolved[k] = interpolate(v, c.host)
+			}
+			cfg, err := loadEnv(resolved)
+			if len(c.wantErr) > 0 {
+				for _, w := range c.wantErr {
+					if err == nil || !strings.Contains(err.Error(), w) {
+						t.Errorf("err = %v, want a refusal naming %s", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("err = %v", err)
+			}
+			c.check(t, cfg)
+		})
+	}
+	if cfg, err := loadEnv(sbEnv); err != nil || !cfg.Sandbox() {
+		t.Errorf("notifier-sandbox: sandbox=%v err=%v, want the sandbox", cfg.Sandbox(), err)
+	}
+}
+
+func loadEnv(env map[string]string) (server.Config, error) {
+	names := make([]string, 0, len(env))
+	for k := range env {
+		names = append(names, k)
+	}
+	return server.LoadConfigFrom(server.MapLookup(env), names)
+}
+
+var composeVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)?([^}]*)\}`)
+
+// interpolate expands ${VAR}, ${VAR:-default} (default when unset or
+// empty) and ${VAR-default} (default when unset) as Compose does.
+func interpolate(s string, host map[string]string) string {
+	return composeVar.ReplaceAllStringFunc(s, func(m string) string {
+		g := composeVar.FindStringSubmatch(m)
+		v, ok := host[g[1]]
+		switch g[2] {
+		case ":-":
+			if v == "" {
+				return g[3]
+			}
+		case "-":
+			if !ok {
+				return g[3]
+			}
+		}
+		return v
+	})
 }
 
 func hasKey(m map[string]any, k string) bool { _, ok := m[k]; return ok }

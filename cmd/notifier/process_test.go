@@ -152,6 +152,8 @@ func baseEnv(t *testing.T, fake *telegramtest.Server, redisURL string) map[strin
 		"TELEGRAM_API_URL":    fake.URL(),
 		"NOTIFIER_LOG_LEVEL":  "info",
 		"NOTIFIER_LOG_FORMAT": "json",
+		// A real bot needs API keys or this explicit opt-out.
+		"NOTIFIER_ALLOW_OPEN_API": "true",
 	}
 }
 
