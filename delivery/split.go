@@ -404,7 +404,7 @@ func (t *tokenizer) htmlReopen() (closers, openers string) {
 
 // isHTMLSpace reports whether Telegram's HTML parser takes c as a space.
 func isHTMLSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f' || c == 0
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == 0
 }
 
 // htmlNameEnd returns the end of the tag name starting at s[i]: Telegram
