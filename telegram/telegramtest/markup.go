@@ -1,6 +1,7 @@
 package telegramtest
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -24,6 +25,19 @@ func (e *entityError) Error() string { return e.msg }
 
 func entityErrorf(format string, args ...any) error {
 	return &entityError{msg: fmt.Sprintf(format, args...)}
+}
+
+// PlainText returns text as Telegram shows it once parseMode ("",
+// "MarkdownV2", "HTML", "Markdown") is applied, with no length limit, or
+// the error Telegram would answer (its description, such as "Bad Request:
+// can't parse entities: ..."). Tests of code that writes markup use it as
+// Telegram's parser.
+func PlainText(text, parseMode string) (string, error) {
+	plain, _, err := parseText(text, parseMode)
+	if err != nil {
+		return "", errors.New(err.description)
+	}
+	return plain, nil
 }
 
 // parseText applies parse_mode to text.
