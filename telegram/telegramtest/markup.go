@@ -1,6 +1,7 @@
 package telegramtest
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -24,6 +25,19 @@ func (e *entityError) Error() string { return e.msg }
 
 func entityErrorf(format string, args ...any) error {
 	return &entityError{msg: fmt.Sprintf(format, args...)}
+}
+
+// PlainText returns text as Telegram shows it once parseMode ("",
+// "MarkdownV2", "HTML", "Markdown") is applied, with no length limit, or
+// the error Telegram would answer (its description, such as "Bad Request:
+// can't parse entities: ..."). Tests of code that writes markup use it as
+// Telegram's parser.
+func PlainText(text, parseMode string) (string, error) {
+	plain, _, err := parseText(text, parseMode)
+	if err != nil {
+		return "", errors.New(err.description)
+	}
+	return plain, nil
 }
 
 // parseText applies parse_mode to text.
@@ -135,6 +149,8 @@ func tdlibName(typ string) string {
 		return "Code"
 	case "pre":
 		return "Pre"
+	case "blockquote":
+		return "BlockQuote"
 	}
 	return typ
 }
@@ -195,20 +211,28 @@ type mdOpen struct {
 	start   int // UTF-16 offset in the plain text
 	outByte int // byte offset in the plain text
 	inByte  int // byte offset of the markup in the input
-	ending  bool
 }
 
 // parseMarkdownV2 parses Telegram's MarkdownV2: *bold*, _italic_,
 // __underline__, ~strikethrough~, ||spoiler||, `code`, ```pre```,
 // [text](url), ![emoji](tg://emoji?id=N), > blockquotes and backslash
 // escapes of any ASCII character.
+//
+// Blockquotes follow TDLib (td/telegram/MessageEntity.cpp,
+// parse_markdown_v2): a '>' may start a quote, or continue the open one, at
+// the start of the text or after a line break, with only markers (such as
+// the empty bold "**" of "**>") between; the quote is an entity like the
+// others, so what opens inside it must close before it ends. A quote ends
+// at the first line break not followed by '>' (the break belongs to it) or
+// at the end of the text; "||" right before that end, opening no spoiler,
+// makes it expandable. "**>" by itself is only an empty bold and a quote.
 func parseMarkdownV2(text string) (string, []wireEntity, error) {
 	var (
-		out       textBuilder
-		ents      []wireEntity
-		stack     []mdOpen
-		quote     *mdOpen
-		lineStart = true
+		out      textBuilder
+		ents     []wireEntity
+		stack    []mdOpen
+		inQuote  bool // a blockquote is on the stack
+		canQuote = true
 	)
 	add := func(typ string, start int, extra wireEntity) {
 		if out.u16 > start {
@@ -216,11 +240,28 @@ func parseMarkdownV2(text string) (string, []wireEntity, error) {
 			ents = append(ents, extra)
 		}
 	}
-	closeQuote := func() {
-		if quote != nil {
-			add(quote.typ, quote.start, wireEntity{})
-			quote = nil
+	notFound := func(o mdOpen) error {
+		return entityErrorf("Can't find end of %s entity at byte offset %d", tdlibName(o.typ), o.inByte)
+	}
+	// endQuote closes the quote at the line break text[at] (which it
+	// keeps): the top of the stack must be the quote, or the spoiler its
+	// expandable mark opened right before the break.
+	endQuote := func(at int) error {
+		typ, n := "blockquote", len(stack)
+		if top := stack[n-1]; top.typ != "blockquote" {
+			if top.typ != "spoiler" || !(top.inByte == at-2 || top.inByte == at-3 && text[at-1] == '\r') {
+				return notFound(top)
+			}
+			n--
+			if stack[n-1].typ != "blockquote" {
+				return notFound(stack[n-1])
+			}
+			typ = "expandable_blockquote"
 		}
+		out.write("\n")
+		add(typ, stack[n-1].start, wireEntity{})
+		stack, inQuote = stack[:n-1], false
+		return nil
 	}
 	toggle := func(typ string, at int) {
 		if n := len(stack); n > 0 && stack[n-1].typ == typ {
@@ -233,43 +274,45 @@ func parseMarkdownV2(text string) (string, []wireEntity, error) {
 	i := 0
 	for i < len(text) {
 		c := text[i]
-		if lineStart {
-			lineStart = false
-			if quote != nil && quote.ending {
-				closeQuote()
-			}
-			if strings.HasPrefix(text[i:], "**>") {
-				closeQuote()
-				quote = &mdOpen{typ: "expandable_blockquote", start: out.u16, inByte: i}
-				i += 3
-				continue
-			}
-			if c == '>' {
-				if quote == nil {
-					quote = &mdOpen{typ: "blockquote", start: out.u16, inByte: i}
-				}
-				i++
-				continue
-			}
-			closeQuote()
-		}
 		switch {
 		case c == '\\':
 			if i+1 < len(text) && text[i+1] >= 1 && text[i+1] <= 126 {
 				out.write(text[i+1 : i+2])
+				if text[i+1] != '\r' {
+					canQuote = text[i+1] == '\n'
+				}
 				i += 2
 			} else {
 				out.write(`\`)
+				canQuote = false
 				i++
 			}
-		case c == '\n' || c == '\r':
-			out.write(text[i : i+1])
+		case c == '\n' && inQuote && (i+1 == len(text) || text[i+1] != '>'):
+			if err := endQuote(i); err != nil {
+				return "", nil, err
+			}
+			canQuote = true
 			i++
-			lineStart = true
+		case c == '\n':
+			out.write("\n")
+			canQuote = true
+			i++
+		case c == '>':
+			if !canQuote {
+				return "", nil, reservedError(c)
+			}
+			if !inQuote {
+				stack = append(stack, mdOpen{typ: "blockquote", start: out.u16, outByte: out.b.Len(), inByte: i})
+				inQuote = true
+			}
+			i++
 		case c == '`':
 			n, err := mdV2Code(text, i, &out, &ents)
 			if err != nil {
 				return "", nil, err
+			}
+			if strings.Trim(text[i:n], "`\r") != "" {
+				canQuote = false
 			}
 			i = n
 		case c == '*':
@@ -287,14 +330,6 @@ func parseMarkdownV2(text string) (string, []wireEntity, error) {
 			toggle("strikethrough", i)
 			i++
 		case c == '|' && i+1 < len(text) && text[i+1] == '|':
-			rest := text[i+2:]
-			if quote != nil && quote.typ == "expandable_blockquote" &&
-				(len(stack) == 0 || stack[len(stack)-1].typ != "spoiler") &&
-				(rest == "" || rest[0] == '\n' || rest[0] == '\r') {
-				quote.ending = true
-				i += 2
-				continue
-			}
 			toggle("spoiler", i)
 			i += 2
 		case c == '[':
@@ -354,13 +389,26 @@ func parseMarkdownV2(text string) (string, []wireEntity, error) {
 		case strings.IndexByte(mdV2Reserved, c) >= 0:
 			return "", nil, reservedError(c)
 		default:
+			if c != '\r' {
+				canQuote = false
+			}
 			i += out.writeRuneAt(text, i)
 		}
 	}
-	if n := len(stack); n > 0 {
-		return "", nil, entityErrorf("Can't find end of %s entity at byte offset %d", tdlibName(stack[n-1].typ), stack[n-1].inByte)
+	if inQuote {
+		// The quote ends with the text; so does a spoiler its mark opened.
+		typ, n := "blockquote", len(stack)
+		if top := stack[n-1]; top.typ == "spoiler" && top.inByte == len(text)-2 {
+			stack, n, typ = stack[:n-1], n-1, "expandable_blockquote"
+		}
+		if stack[n-1].typ == "blockquote" {
+			add(typ, stack[n-1].start, wireEntity{})
+			stack = stack[:n-1]
+		}
 	}
-	closeQuote()
+	if n := len(stack); n > 0 {
+		return "", nil, notFound(stack[n-1])
+	}
 	return out.b.String(), sortEntities(ents), nil
 }
 
@@ -519,8 +567,13 @@ func htmlEntityType(tag string) (string, bool) {
 	return "", false
 }
 
-func isTagNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+// isHTMLSpace reports whether TDLib's HTML parser takes c as a space.
+func isHTMLSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == 0
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // decodeHTMLEntity decodes the character reference at s[0] == '&'; ok is
@@ -588,22 +641,23 @@ func parseHTML(text string) (string, []wireEntity, error) {
 		}
 		begin := i
 		if i+1 < len(text) && text[i+1] == '/' {
+			// As TDLib: the name runs to a space or '>'; "</>" ends any tag.
+			if len(stack) == 0 {
+				return "", nil, entityErrorf("Unexpected end tag at byte offset %d", begin)
+			}
 			k := i + 2
-			for k < len(text) && isTagNameByte(text[k]) {
+			for k < len(text) && !isHTMLSpace(text[k]) && text[k] != '>' {
 				k++
 			}
 			name := strings.ToLower(text[i+2 : k])
-			for k < len(text) && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r') {
+			for k < len(text) && isHTMLSpace(text[k]) {
 				k++
 			}
 			if k >= len(text) || text[k] != '>' {
 				return "", nil, entityErrorf("Unclosed end tag at byte offset %d", begin)
 			}
-			if len(stack) == 0 {
-				return "", nil, entityErrorf("Unexpected end tag at byte offset %d", begin)
-			}
 			top := stack[len(stack)-1]
-			if name != top.tag {
+			if name != "" && name != top.tag {
 				return "", nil, entityErrorf(`Unmatched end tag at byte offset %d, expected "</%s>", found "</%s>"`, begin, top.tag, name)
 			}
 			stack = stack[:len(stack)-1]
@@ -615,9 +669,15 @@ func parseHTML(text string) (string, []wireEntity, error) {
 			i = k + 1
 			continue
 		}
+		// As TDLib reads a start tag (td/telegram/MessageEntity.cpp,
+		// parse_html): the name runs to a space or '>'; an attribute value
+		// is a quoted string, which may hold '>', or a name token.
 		k := i + 1
-		for k < len(text) && isTagNameByte(text[k]) {
+		for k < len(text) && !isHTMLSpace(text[k]) && text[k] != '>' {
 			k++
+		}
+		if k >= len(text) {
+			return "", nil, entityErrorf("Unclosed start tag at byte offset %d", begin)
 		}
 		name := strings.ToLower(text[i+1 : k])
 		typ, ok := htmlEntityType(name)
@@ -626,7 +686,7 @@ func parseHTML(text string) (string, []wireEntity, error) {
 		}
 		attrs := map[string]string{}
 		for {
-			for k < len(text) && (text[k] == ' ' || text[k] == '\t' || text[k] == '\n' || text[k] == '\r') {
+			for k < len(text) && isHTMLSpace(text[k]) {
 				k++
 			}
 			if k >= len(text) {
@@ -637,26 +697,29 @@ func parseHTML(text string) (string, []wireEntity, error) {
 				break
 			}
 			a := k
-			for k < len(text) && isTagNameByte(text[k]) {
+			for k < len(text) && !isHTMLSpace(text[k]) && strings.IndexByte("=>/\"'", text[k]) < 0 {
 				k++
 			}
-			attr := strings.ToLower(text[a:k])
+			attr := text[a:k]
 			if attr == "" {
 				return "", nil, entityErrorf("Empty attribute name in the tag %q at byte offset %d", name, begin)
 			}
-			for k < len(text) && text[k] == ' ' {
+			for k < len(text) && isHTMLSpace(text[k]) {
 				k++
 			}
-			if k >= len(text) || text[k] != '=' {
+			if k >= len(text) {
+				return "", nil, entityErrorf("Unclosed start tag %q at byte offset %d", name, begin)
+			}
+			if text[k] != '=' {
 				attrs[attr] = ""
 				continue
 			}
 			k++
-			for k < len(text) && text[k] == ' ' {
+			for k < len(text) && isHTMLSpace(text[k]) {
 				k++
 			}
 			if k >= len(text) {
-				return "", nil, entityErrorf("Unclosed start tag at byte offset %d", begin)
+				return "", nil, entityErrorf("Unclosed start tag %q at byte offset %d", name, begin)
 			}
 			var val string
 			if q := text[k]; q == '"' || q == '\'' {
@@ -664,16 +727,22 @@ func parseHTML(text string) (string, []wireEntity, error) {
 				if e < 0 {
 					return "", nil, entityErrorf("Unclosed start tag at byte offset %d", begin)
 				}
-				val = text[k+1 : k+1+e]
+				val = unescapeHTMLAttr(text[k+1 : k+1+e])
 				k += e + 2
 			} else {
 				v := k
-				for k < len(text) && text[k] != ' ' && text[k] != '>' && text[k] != '\t' && text[k] != '\n' {
+				for k < len(text) && (isAlnum(text[k]) || text[k] == '.' || text[k] == '-') {
 					k++
 				}
-				val = text[v:k]
+				if k < len(text) && !isHTMLSpace(text[k]) && text[k] != '>' {
+					return "", nil, entityErrorf("Unexpected end of name token at byte offset %d", v)
+				}
+				val = strings.ToLower(text[v:k])
 			}
-			attrs[attr] = unescapeHTMLAttr(val)
+			if k >= len(text) {
+				return "", nil, entityErrorf("Unclosed start tag at byte offset %d", begin)
+			}
+			attrs[attr] = val
 		}
 		ent := wireEntity{Type: typ}
 		switch name {
