@@ -77,7 +77,7 @@ type checkIn struct {
 	// partial: the run was cut short; notifications still queued are not
 	// lost.
 	partial bool
-	isReply                  func(text string) bool
+	isReply func(text string) bool
 }
 
 // checkOut is the outcome: violations (empty when every invariant holds)

@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,23 +71,23 @@ type event struct {
 
 // scenario is one seeded run.
 type scenario struct {
-	seed                uint64
-	backend             string
-	replicas, workers   int
-	rate                float64
-	burst               int
-	lease, sendTimeout  time.Duration
-	private, groups     int
-	newUsers            int
-	net                 netFaults
-	p5xx                float64
-	maxAttempts         int
-	maxBackoff          time.Duration
-	events              []event
-	fakeLimits          bool // the fake enforces Telegram's flood limits
+	seed               uint64
+	backend            string
+	replicas, workers  int
+	rate               float64
+	burst              int
+	lease, sendTimeout time.Duration
+	private, groups    int
+	newUsers           int
+	net                netFaults
+	p5xx               float64
+	maxAttempts        int
+	maxBackoff         time.Duration
+	events             []event
+	fakeLimits         bool // the fake enforces Telegram's flood limits
 	// observe, when set, ends the run that long after its start even if
 	// notifications are still queued (they are then not counted as lost).
-	observe time.Duration
+	observe             time.Duration
 	label               string
 	notes, parts, reply int // totals, for the log line
 }
@@ -321,10 +322,10 @@ func seeds(t *testing.T, base uint64, n int) []uint64 {
 type stressBackend struct {
 	name    string
 	virtual bool
-	front   backend           // the harness's own view (Enqueue when no replica lives, final states)
-	replica func() backend    // the stores of one more replica process
-	close   func()            // called at the end of the run, in the bubble
-	timeout time.Duration     // of the harness's own store calls
+	front   backend            // the harness's own view (Enqueue when no replica lives, final states)
+	replica func() backend     // the stores of one more replica process
+	close   func()             // called at the end of the run, in the bubble
+	timeout time.Duration      // of the harness's own store calls
 	log     func() *zap.Logger // the replicas' logger
 }
 
@@ -388,11 +389,11 @@ type stressRun struct {
 	mu       sync.Mutex
 	replicas []*replica // by slot: the current process of each replica
 	all      []*replica // every process started, for the teardown
-	restarts map[int]bool
 	atKills  int
 	exempt   []span
 	locked   []lockedChats
 	killedAt map[int]time.Time
+	noneLive time.Time // since when no replica is alive (zero: some is)
 	blocked  map[int64]bool
 	notes    []stressNote
 	replies  sync.WaitGroup
@@ -417,8 +418,7 @@ func stressConfig(sc scenario) delivery.Config {
 // backend the caller must be inside a synctest bubble.
 func runScenario(t *testing.T, sc scenario, sb stressBackend) stressResult {
 	t.Helper()
-	r := &stressRun{t: t, sc: sc, sb: sb, cfg: stressConfig(sc), killedAt: map[int]time.Time{}, blocked: map[int64]bool{},
-		restarts: map[int]bool{}}
+	r := &stressRun{t: t, sc: sc, sb: sb, cfg: stressConfig(sc), killedAt: map[int]time.Time{}, blocked: map[int64]bool{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
 	r.tg = telegramtest.NewInProcess(telegramtest.WithSeed(sc.seed))
@@ -575,16 +575,19 @@ func (r *stressRun) do(e event, start time.Time) {
 		// had taken are lost: up to one per worker.
 		r.locked = append(r.locked, lockedChats{chats: held, span: span{now, now.Add(r.cfg.LeaseTimeout + time.Second)}})
 		r.exempt = append(r.exempt, span{now, now.Add(time.Duration(float64(r.sc.workers)/r.sc.rate*1e9) + time.Second)})
+		if !slices.ContainsFunc(r.replicas, func(rep *replica) bool { return !rep.dead }) {
+			r.noneLive = now // no worker left until a restart
+		}
 		r.mu.Unlock()
 	case evRestart:
 		rep := r.start(e.n)
 		r.mu.Lock()
 		old := r.replicas[e.n]
 		r.replicas[e.n] = rep
-		if r.sc.replicas == 1 { // no worker was left
-			r.exempt = append(r.exempt, span{r.killedAt[e.n], time.Now().Add(time.Second)})
+		if !r.noneLive.IsZero() {
+			r.exempt = append(r.exempt, span{r.noneLive, time.Now().Add(time.Second)})
+			r.noneLive = time.Time{}
 		}
-		r.restarts[e.n] = true
 		r.mu.Unlock()
 		old.cancel() // the dead process's context; its gate stays shut until the end
 	case evBlock:
@@ -679,14 +682,14 @@ func (r *stressRun) checkInput(start, end time.Time) checkIn {
 		inflightAtKills: r.atKills, locked: r.locked, windowFloor: r.sb.virtual, partial: r.sc.observe > 0,
 		isReply: func(s string) bool { return strings.HasPrefix(s, replyPrefix) },
 	}
-	for i, k := range r.killedAt {
-		if !r.restarts[i] && r.sc.replicas == 1 {
-			in.exempt = append(in.exempt, span{k, end}) // never restarted
-		}
+	if !r.noneLive.IsZero() {
+		in.exempt = append(in.exempt, span{r.noneLive, end})
 	}
 	if !r.sb.virtual {
 		in.warmup = 2 * time.Second
-		in.rateTol = 25 * time.Millisecond
+		// A real clock: a worker woken late (a loaded CI machine) sends
+		// its slot late, bunching with the next ones.
+		in.rateTol = 100 * time.Millisecond
 		in.chatTol = 5 * time.Millisecond
 	}
 	return in
@@ -707,7 +710,12 @@ func report(t *testing.T, res stressResult) {
 		}
 		t.Errorf("seed %d: %s", res.sc.seed, v)
 	}
-	if len(o.violations) > 0 {
-		t.Errorf("replay: %s=%d go test -race -run '%s' ./delivery/", envSeed, res.sc.seed, t.Name())
+	switch {
+	case len(o.violations) == 0:
+	case res.sc.label == "random" || res.sc.label == "baseline":
+		t.Errorf("replay: %s=%d go test -race -count=1 -v -run '^%s$' ./delivery/", envSeed, res.sc.seed,
+			strings.ReplaceAll(path.Dir(t.Name()), "/", "$/^"))
+	default:
+		t.Errorf("replay: go test -race -count=1 -v -run '^%s$' ./delivery/", strings.ReplaceAll(t.Name(), "/", "$/^"))
 	}
 }

@@ -17,7 +17,7 @@ import (
 // Profiles of the random scenarios.
 var (
 	memoryProfile = profile{name: "random", virtual: true, maxParts: 2000, maxTotal: 512, maxHoriz: 120 * time.Second, kills: true}
-	redisProfile  = profile{name: "random", maxParts: 300, maxTotal: 128, maxHoriz: 8 * time.Second}
+	redisProfile  = profile{name: "random", maxParts: 200, maxTotal: 128, maxHoriz: 6 * time.Second}
 )
 
 // baselineOf is p within what today's limiter handles (see profile).
@@ -34,7 +34,7 @@ func seedCounts() (memory, redis int) {
 	case raceEnabled:
 		return 4, 1
 	}
-	return 8, 2
+	return 8, 1
 }
 
 // runMemory runs sc on the memory backend in a synctest bubble.
