@@ -444,7 +444,10 @@ func runScenario(t *testing.T, sc scenario, sb stressBackend) stressResult {
 		if d := time.Until(start.Add(e.at)); d > 0 {
 			time.Sleep(d) // the scenario's timeline, not synchronisation
 		}
-		r.do(e, start)
+		if err := r.do(e); err != nil {
+			t.Errorf("scenario %v: %v", sc, err) // no Fatal: the replicas must still be stopped
+			break
+		}
 	}
 	r.awaitFinal(start)
 	end := time.Now()
@@ -533,21 +536,21 @@ func noteText(chat int64, k int, long bool) (string, []string, error) {
 }
 
 // do performs one event.
-func (r *stressRun) do(e event, start time.Time) {
+func (r *stressRun) do(e event) error {
 	switch e.kind {
 	case evBatch:
-		ctx, cancel := context.WithTimeout(r.ctx, r.sb.timeout)
-		defer cancel()
 		for i, chat := range e.chats {
 			k := len(r.notes)
 			text, parts, err := noteText(chat, k, e.long[i])
 			if err != nil {
-				r.t.Fatalf("split: %v", err)
+				return fmt.Errorf("split: %w", err)
 			}
 			d, _ := r.live(k)
+			ctx, cancel := context.WithTimeout(r.ctx, r.sb.timeout)
 			n, _, err := d.Enqueue(ctx, delivery.Request{UserID: userOf(chat), ChatID: chat, Text: text})
+			cancel()
 			if err != nil {
-				r.t.Fatalf("Enqueue to chat %d: %v", chat, err)
+				return fmt.Errorf("enqueue to chat %d: %w", chat, err)
 			}
 			r.notes = append(r.notes, stressNote{id: n.ID, chat: chat, parts: parts, at: time.Now()})
 		}
@@ -598,6 +601,7 @@ func (r *stressRun) do(e event, start time.Time) {
 			r.mu.Unlock()
 		}
 	}
+	return nil
 }
 
 // awaitFinal polls until every accepted notification is SENT or FAILED,
