@@ -179,10 +179,14 @@ func checkStress(in checkIn) checkOut {
 	for _, m := range in.msgs {
 		accepted = append(accepted, m.Time)
 	}
+	var firstFlood netEvent
 	for _, e := range in.net {
 		requests = append(requests, e.at)
 		switch e.fault {
 		case faultFlood:
+			if out.flood429 == 0 {
+				firstFlood = e
+			}
 			out.flood429++
 		case faultStorm:
 			out.storm429s++
@@ -198,7 +202,8 @@ func checkStress(in checkIn) checkOut {
 		}
 	}
 	if out.flood429 > 0 {
-		out.violate("safety: the fake's flood limits answered %d 429s (the service went above Telegram's limits)", out.flood429)
+		out.violate("safety: the fake's flood limits answered %d 429s (the service went above Telegram's limits), the first at %v to chat %d for %q",
+			out.flood429, firstFlood.at.Sub(in.start), firstFlood.chat, short(firstFlood.text))
 	}
 
 	// Safety: per-chat spacing; order and duplicates per chat.
