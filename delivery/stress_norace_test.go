@@ -1,0 +1,6 @@
+//go:build !race
+
+package delivery_test
+
+// raceEnabled is true under -race: the stress test runs fewer seeds.
+const raceEnabled = false

@@ -1,0 +1,74 @@
+package telegramtest
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// inProcessURL is the base URL of a server made by [NewInProcess]; nothing
+// listens there, requests go through [Server.Transport].
+const inProcessURL = "http://telegramtest.invalid"
+
+// NewInProcess returns a fake Bot API that does not listen on a socket:
+// requests reach it through [Server.Transport], which calls its handler in
+// the caller's goroutine. Nothing runs in the background, so it can live
+// inside a testing/synctest bubble (where the virtual clock drives its
+// flood limits, latency and hangs). Webhooks are accepted but never
+// delivered; use getUpdates. Close it when done.
+//
+//	tg := telegramtest.NewInProcess()
+//	c := telegram.NewClient(tg.URL(), tg.Token(), telegram.WithHTTPClient(&http.Client{Transport: tg.Transport()}))
+func NewInProcess(opts ...Option) *Server {
+	s := &Server{
+		token:          DefaultToken,
+		botUsername:    DefaultBotUsername,
+		botID:          DefaultBotID,
+		retryMin:       100 * time.Millisecond,
+		retryMax:       time.Second,
+		deliverTimeout: 10 * time.Second,
+		now:            time.Now,
+		log:            zap.NewNop(),
+		done:           make(chan struct{}),
+		changed:        make(chan struct{}),
+		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		chats:          map[int64]*chatState{},
+		nextMsgID:      map[int64]int64{},
+		nextUpdateID:   DefaultFirstUpdateID,
+		calls:          map[string]int{},
+	}
+	s.faults.init()
+	for _, o := range opts {
+		o(s)
+	}
+	s.baseURL = inProcessURL
+	s.hc = &http.Client{Timeout: s.deliverTimeout}
+	s.httpSrv = &http.Server{} // never serves; Close is a no-op on it
+	return s
+}
+
+// Transport returns an http.RoundTripper that answers every request with
+// the server's handler, in the calling goroutine and without a socket. A
+// request whose context ends before the handler answers (a hang, latency)
+// fails with the context's error, as a real connection would.
+func (s *Server) Transport() http.RoundTripper { return roundTripper{s} }
+
+type roundTripper struct{ s *Server }
+
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	rt.s.Handler().ServeHTTP(rec, req)
+	if req.Body != nil {
+		_ = req.Body.Close()
+	}
+	if err := req.Context().Err(); err != nil {
+		return nil, fmt.Errorf("telegramtest: in-process request: %w", err)
+	}
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
+}
