@@ -211,17 +211,6 @@ func (q *gatedQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
 	return q.q.Backlog(ctx)
 }
 
-func (q *gatedQueue) Pace(ctx context.Context, chat int64, until time.Time) error {
-	if q.g.pass() {
-		return killedErr(store.ErrUnavailable)
-	}
-	err := q.q.Pace(ctx, chat, until)
-	if q.g.pass() {
-		return killedErr(store.ErrUnavailable)
-	}
-	return err
-}
-
 // gatedLimiter is a delivery.Limiter behind a gate.
 type gatedLimiter struct {
 	lim delivery.Limiter
@@ -229,17 +218,6 @@ type gatedLimiter struct {
 }
 
 var _ delivery.Limiter = (*gatedLimiter)(nil)
-
-func (l *gatedLimiter) Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error) {
-	if l.g.pass() {
-		return 0, killedErr(store.ErrUnavailable)
-	}
-	w, err := l.lim.Reserve(ctx, name, rate, burst)
-	if l.g.pass() {
-		return 0, killedErr(store.ErrUnavailable)
-	}
-	return w, err
-}
 
 func (l *gatedLimiter) Pause(ctx context.Context, d time.Duration) error {
 	if l.g.pass() {
@@ -252,22 +230,11 @@ func (l *gatedLimiter) Pause(ctx context.Context, d time.Duration) error {
 	return err
 }
 
-func (l *gatedLimiter) Paused(ctx context.Context) (time.Duration, error) {
-	if l.g.pass() {
-		return 0, killedErr(store.ErrUnavailable)
-	}
-	p, err := l.lim.Paused(ctx)
-	if l.g.pass() {
-		return 0, killedErr(store.ErrUnavailable)
-	}
-	return p, err
-}
-
-func (l *gatedLimiter) Acquire(ctx context.Context, name string, rate float64, burst int) (time.Duration, time.Duration, error) {
+func (l *gatedLimiter) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (time.Duration, time.Duration, error) {
 	if l.g.pass() {
 		return 0, 0, killedErr(store.ErrUnavailable)
 	}
-	w, p, err := l.lim.Acquire(ctx, name, rate, burst)
+	w, p, err := l.lim.Acquire(ctx, name, rate, burst, maxWait)
 	if l.g.pass() {
 		return 0, 0, killedErr(store.ErrUnavailable)
 	}

@@ -647,11 +647,23 @@ func (r *stressRun) awaitFinal(start time.Time) {
 			return err == nil && (n.State == store.StateSent || n.State == store.StateFailed)
 		})
 		cancel()
-		if len(pending) == 0 || !time.Now().Before(deadline) {
+		if (len(pending) == 0 && r.repliesDelivered() >= r.sc.reply) || !time.Now().Before(deadline) {
 			return
 		}
 		time.Sleep(poll) // polling with a deadline
 	}
+}
+
+// repliesDelivered counts the bot replies Telegram accepted so far: they
+// are queued like notifications, so the run waits for them too.
+func (r *stressRun) repliesDelivered() int {
+	n := 0
+	for _, m := range r.tg.AllMessages() {
+		if strings.HasPrefix(m.Text, replyPrefix) {
+			n++
+		}
+	}
+	return n
 }
 
 // stop ends every replica process: the live ones drain, the dead ones'

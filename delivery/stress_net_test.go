@@ -224,20 +224,9 @@ func htmlPage(req *http.Request, code int) *http.Response {
 	}
 }
 
-// replyThrottleWait mirrors server.replyThrottleWait: how long a bot reply
-// waits for a rate slot before it is sent anyway.
-const replyThrottleWait = 5 * time.Second
-
-// botReply sends one bot reply (the answer to a /start or /stop) the way
-// server/bot.go does today: Throttle for a global slot (up to
-// replyThrottleWait, then send anyway), PaceReply for the chat, send, and
-// a 429 pauses every send. It is the one place to switch when replies
-// become queued messages.
-func botReply(ctx context.Context, d *delivery.Dispatcher, sender delivery.Sender, chat int64, text string) {
-	d.Throttle(ctx, replyThrottleWait)
-	d.PaceReply(ctx, chat)
-	_, err := sender.SendMessage(ctx, telegram.SendMessageParams{ChatID: chat, Text: text})
-	if ra, ok := telegram.RetryAfter(err); ok {
-		d.RateLimited(ctx, ra)
-	}
+// botReply queues one bot reply (the answer to a /start or /stop) the
+// way server/bot.go does: at the head of the chat's backlog, for the
+// workers to send within the limits like any notification.
+func botReply(ctx context.Context, d *delivery.Dispatcher, _ delivery.Sender, chat int64, text string) {
+	_, _ = d.EnqueueReply(ctx, delivery.Reply{ChatID: chat, Text: text})
 }

@@ -178,7 +178,7 @@ func TestFinding1ReplyBurstKeepsPace(t *testing.T) {
 // TestFinding1ManyWorkersRedis: 200 workers at 30/s on Redis (13
 // replicas at the defaults). Before the fix: 172 of 400, then a stall.
 func TestFinding1ManyWorkersRedis(t *testing.T) {
-	sc := finding1Scenario("redis", 200, 30, 400)
+	sc := finding1Scenario("redis", 200, 30, 520) // more than 15 s of work at 30/s
 	sc.observe = 17 * time.Second
 	res := runRedis(t, redistest.Start(t), sc)
 	report(t, res)
