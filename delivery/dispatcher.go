@@ -721,7 +721,7 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 	}
 	switch {
 	case telegram.IsBlocked(err):
-		if uerr := d.links.Unlink(hard, n.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+		if uerr := d.links.UnlinkFromChat(hard, n.UserID, c.ChatID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 			log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
 		}
 		return d.fail(ctx, log, c, ReasonBlocked, desc, attempts)

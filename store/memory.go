@@ -235,6 +235,19 @@ func (m *Memory) Unlink(ctx context.Context, userID string) error {
 	return nil
 }
 
+// UnlinkFromChat removes the user's link only while it points at chatID,
+// else returns ErrNotFound.
+func (m *Memory) UnlinkFromChat(ctx context.Context, userID string, chatID int64) error {
+	if _, err := m.lock(ctx, "unlink from chat"); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if l, ok := m.links[userID]; !ok || l.ChatID != chatID || !m.removeLink(userID) {
+		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
+	}
+	return nil
+}
+
 // UnlinkChat removes every link to chatID and returns the unlinked user ids,
 // sorted (empty, not nil, when none).
 func (m *Memory) UnlinkChat(ctx context.Context, chatID int64) ([]string, error) {

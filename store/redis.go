@@ -89,6 +89,7 @@ type Redis struct {
 	consume     *redis.Script
 	unlink      *redis.Script
 	unlinkChat  *redis.Script
+	unlinkFrom  *redis.Script
 	moveChat    *redis.Script
 	claim       *redis.Script
 	release     *redis.Script
@@ -235,6 +236,17 @@ redis.call('HDEL', KEYS[1], ARGV[2])
 return 1
 `
 
+// unlinkFromChatScript removes one user's link only while it points at a
+// chat. KEYS: link bucket. ARGV: prefix, user, chat. Returns 1, or 0 when
+// the user is not linked to that chat.
+const unlinkFromChatScript = linkLua + `
+local v = redis.call('HGET', KEYS[1], ARGV[2])
+if not v or link_chat_of(v) ~= ARGV[3] then return 0 end
+index_del(index_key(ARGV[1], ARGV[3]), index_set_key(ARGV[1], ARGV[3]), ARGV[3], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[2])
+return 1
+`
+
 // unlinkChatScript removes every link to a chat. KEYS: index bucket and set
 // key of the chat. ARGV: prefix, chat. Returns the unlinked user ids.
 const unlinkChatScript = linkLua + `
@@ -308,6 +320,7 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 		consume:    redis.NewScript(consumeScript),
 		unlink:     redis.NewScript(unlinkScript),
 		unlinkChat: redis.NewScript(unlinkChatScript),
+		unlinkFrom: redis.NewScript(unlinkFromChatScript),
 		moveChat:   redis.NewScript(moveChatScript),
 		claim:      redis.NewScript(claimScript),
 		release:    redis.NewScript(releaseScript),
@@ -485,6 +498,20 @@ func (r *Redis) Unlink(ctx context.Context, userID string) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("store: unlink user %q: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// UnlinkFromChat removes the user's link only while it points at chatID,
+// else returns ErrNotFound.
+func (r *Redis) UnlinkFromChat(ctx context.Context, userID string, chatID int64) error {
+	n, err := r.unlinkFrom.Run(ctx, r.client, []string{r.linkKey(userID)}, r.prefix, userID,
+		strconv.FormatInt(chatID, 10)).Int()
+	if err != nil {
+		return unavailable("unlink from chat", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
 	}
 	return nil
 }
