@@ -90,8 +90,8 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
-		a.store = store.NewMemory()
-		a.queue, a.limiter = store.NewMemoryQueue(nil), store.NewMemoryLimiter(nil)
+		mem := store.NewMemory()
+		a.store, a.queue, a.limiter = mem, mem.Queue(), store.NewMemoryLimiter(nil)
 	} else {
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 		if err != nil {

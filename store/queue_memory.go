@@ -24,6 +24,8 @@ type MemoryQueue struct {
 	notBefore map[int64]time.Time // idle chats' pacing: no send before this
 	leases    map[int64]memLease
 	users     map[string]*memSummary
+	links     *Memory                // set by Memory.Queue: migrations move its links
+	migrated  map[int64]memMigration // leases moved by a migration (migrate_memory.go)
 }
 
 type memRecord struct {
@@ -320,6 +322,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 	if o.Kind < OutcomePartSent || o.Kind > OutcomeRelease {
 		return fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
 	}
+	c = m.followLocked(c, clock) // a migration may have moved the lease (migrate_memory.go)
 	if err := m.checkLeaseLocked(c); err != nil {
 		return err
 	}
@@ -367,40 +370,6 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 	} else if o.NextAt.After(now) {
 		// Remember the pacing of an idle chat for its next notification.
 		m.notBefore[c.ChatID] = o.NextAt
-	}
-	return nil
-}
-
-// Migrate moves the claimed chat's whole backlog, in order, in front of
-// newChat's backlog, sets the records' chat id, releases the lease and
-// schedules newChat now (unless it is scheduled or leased).
-func (m *MemoryQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
-	clock, err := m.lock(ctx, "migrate")
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if err := m.checkLeaseLocked(c); err != nil {
-		return err
-	}
-	delete(m.leases, c.ChatID)
-	delete(m.sched, c.ChatID)
-	moved := m.queues[c.ChatID]
-	delete(m.queues, c.ChatID)
-	for _, id := range moved {
-		if r := m.recLocked(id, clock); r != nil {
-			r.n.ChatID = newChat
-		}
-	}
-	m.queues[newChat] = append(moved, m.queues[newChat]...)
-	if len(m.queues[newChat]) == 0 {
-		delete(m.queues, newChat)
-		return nil
-	}
-	if _, leased := m.leases[newChat]; !leased {
-		if _, ok := m.sched[newChat]; !ok {
-			m.sched[newChat] = now
-		}
 	}
 	return nil
 }

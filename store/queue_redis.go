@@ -11,6 +11,7 @@ package store
 //	<p>:leasetok                hash: chat → fencing token of the current lease
 //	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
 //	<p>:pending                 zset: id → created_at unix ms of every notification QUEUED or SENDING (Backlog)
+//	<p>:mig:<chat>              string: the chat a group migration moved this chat's lease to (a send was in flight); PX 24 h (migrate_redis.go)
 //
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
@@ -56,7 +57,6 @@ type RedisQueue struct {
 	claim        *redis.Script
 	settle       *redis.Script
 	settleClaim  *redis.Script
-	migrate      *redis.Script
 	backlog      *redis.Script
 	pace         *redis.Script
 }
@@ -72,7 +72,6 @@ func (r *Redis) Queue() *RedisQueue {
 		claim:       redis.NewScript(claimQueueScript),
 		settle:      redis.NewScript(settleScript),
 		settleClaim: redis.NewScript(settleClaimScript),
-		migrate:     redis.NewScript(migrateScript),
 		backlog:     redis.NewScript(backlogScript),
 		pace:        redis.NewScript(paceScript),
 	}
@@ -231,10 +230,11 @@ return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]), ARG
 // user). a holds the arguments: chat, token, id, now ms, kind, retention
 // ms, next ms, message id, attempts, retries, last error, reason. It
 // returns 1, or 0 when the lease was lost.
-const settleFunc = `
+const settleFunc = leaseFollowLua + `
 local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
   local chat, id = a[1], a[3]
-  if redis.call('HGET', leasetok, chat) ~= a[2] then return 0 end
+  chat, backlog = lease_chat(leasetok, sched, chat, a[2], backlog) -- follows a migration (migrate_redis.go)
+  if not chat then return 0 end
   redis.call('ZREM', lease, chat)
   redis.call('HDEL', leasetok, chat)
   local function unqueue()
@@ -314,29 +314,6 @@ local c = claim(KEYS[3], KEYS[4], KEYS[5], KEYS[7], ARGV[13], tonumber(ARGV[4]),
 if not c then return {'1'} end
 table.insert(c, 1, '1')
 return c
-`
-
-// migrateScript. KEYS: old backlog, new backlog, sched, lease, leasetok.
-// ARGV: prefix, old chat, new chat, token, now ms. Returns the number of
-// moved ids, or -1 when the lease was lost. The moved notifications stay
-// in the pending set (it does not depend on the chat).
-const migrateScript = `
-local p, old, new = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HGET', KEYS[5], old) ~= ARGV[4] then return -1 end
-redis.call('ZREM', KEYS[4], old)
-redis.call('HDEL', KEYS[5], old)
-redis.call('ZREM', KEYS[3], old)
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-for i = #ids, 1, -1 do
-  redis.call('LPUSH', KEYS[2], ids[i])
-  local nk = p .. ':n:' .. ids[i]
-  if redis.call('EXISTS', nk) == 1 then redis.call('HSET', nk, 'chat_id', new) end
-end
-redis.call('DEL', KEYS[1])
-if redis.call('LLEN', KEYS[2]) > 0 and not redis.call('ZSCORE', KEYS[4], new) then
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[5], new)
-end
-return #ids
 `
 
 // backlogScript. KEYS: pending. ARGV: prefix. Drops pending ids whose
@@ -752,20 +729,15 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now
 	return next, ok, nil
 }
 
-// Migrate atomically moves the claimed chat's whole backlog, in order, in
-// front of newChat's backlog, sets the records' chat id, releases the lease
-// and schedules newChat now (unless it is scheduled or leased).
+// Migrate atomically moves the claimed chat's links, whole backlog (in
+// order, in front of newChat's backlog; the records' chat id set) and
+// pacing to newChat, releases the lease and schedules newChat (see
+// migrate_redis.go). The lease may have followed an earlier migration of
+// the chat to newChat. It fails with ErrLeaseLost, changing nothing, when
+// the lease was taken over.
 func (q *RedisQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
-	keys := []string{q.backlogKey(c.ChatID), q.backlogKey(newChat), q.schedKey(), q.leaseKey(), q.leaseTokKey()}
-	n, err := q.migrate.Run(ctx, q.client, keys, q.prefix, strconv.FormatInt(c.ChatID, 10),
-		strconv.FormatInt(newChat, 10), c.Token, now.UnixMilli()).Int()
-	if err != nil {
-		return unavailable("migrate", err)
-	}
-	if n < 0 {
-		return fmt.Errorf("store: migrate chat %d: %w", c.ChatID, ErrLeaseLost)
-	}
-	return nil
+	_, err := q.owner.migrateChat(ctx, c.ChatID, newChat, c.Token, now)
+	return err
 }
 
 // NextDue returns the earliest time a chat becomes due (a schedule time or

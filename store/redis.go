@@ -90,7 +90,7 @@ type Redis struct {
 	unlink      *redis.Script
 	unlinkChat  *redis.Script
 	unlinkFrom  *redis.Script
-	moveChat    *redis.Script
+	migrate     *redis.Script
 	claim       *redis.Script
 	release     *redis.Script
 	closeOnce   sync.Once
@@ -263,28 +263,6 @@ index_clear(KEYS[1], KEYS[2], ARGV[2])
 return out
 `
 
-// moveChatScript moves every link of a chat to another chat id, keeping
-// each link's username and linked_at. KEYS: index bucket and set key of the
-// old chat, then of the new chat. ARGV: prefix, old chat, new chat. Returns
-// the moved user ids.
-const moveChatScript = linkLua + `
-local p, old, new = ARGV[1], ARGV[2], ARGV[3]
-local out = {}
-for _, user in ipairs(index_users(KEYS[1], KEYS[2], old)) do
-  local lk = link_key(p, user)
-  local v = redis.call('HGET', lk, user)
-  if v and link_chat_of(v) == old then
-    out[#out + 1] = user
-    if old ~= new then
-      redis.call('HSET', lk, user, new .. string.sub(v, #old + 1))
-      index_add(KEYS[3], KEYS[4], new, user)
-    end
-  end
-end
-if old ~= new then index_clear(KEYS[1], KEYS[2], old) end
-return out
-`
-
 // claimScript claims an update. KEYS: update key. ARGV: ttl ms. Returns 1
 // (claimed), 2 (in progress) or 3 (done).
 const claimScript = `
@@ -321,7 +299,7 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 		unlink:     redis.NewScript(unlinkScript),
 		unlinkChat: redis.NewScript(unlinkChatScript),
 		unlinkFrom: redis.NewScript(unlinkFromChatScript),
-		moveChat:   redis.NewScript(moveChatScript),
+		migrate:    redis.NewScript(migrateChatScript),
 		claim:      redis.NewScript(claimScript),
 		release:    redis.NewScript(releaseScript),
 	}
@@ -477,17 +455,13 @@ func (r *Redis) GetLink(ctx context.Context, userID string) (Link, error) {
 }
 
 // UpdateChatID moves every link of chat oldID to newID and returns the moved
-// user ids in no particular order.
+// user ids in no particular order. In the same atomic step it moves the
+// chat's notification backlog, pacing and lease (see migrate_redis.go):
+// the queue of r ([Redis.Queue]) shares r's keys. It fails with
+// ErrMigrationBusy, changing nothing, when both chats have a send in
+// flight.
 func (r *Redis) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error) {
-	users, err := r.moveChat.Run(ctx, r.client, append(r.chatKeys(oldID), r.chatKeys(newID)...),
-		r.prefix, strconv.FormatInt(oldID, 10), strconv.FormatInt(newID, 10)).StringSlice()
-	if err != nil {
-		return nil, unavailable("update chat id", err)
-	}
-	if users == nil {
-		users = []string{}
-	}
-	return users, nil
+	return r.migrateChat(ctx, oldID, newID, "", time.Now())
 }
 
 // Unlink removes the user's link or returns ErrNotFound.
