@@ -227,7 +227,8 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (store
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
 	}
-	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL}
+	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
+		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}
 	var (
 		got store.Notification
 		dup bool

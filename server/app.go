@@ -99,6 +99,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		}
 		rc.AddHook(a.metrics.RedisHook())
 		rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
+		rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
 		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
 		log.Info("using redis store")
 	}

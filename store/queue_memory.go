@@ -170,14 +170,20 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 		return Notification{}, false, err
 	}
 	defer m.mu.Unlock()
+	k := ""
 	if n.IdempotencyKey != "" {
-		k := idemKey(n.UserID, n.IdempotencyKey)
+		k = idemKey(n.UserID, n.IdempotencyKey)
 		if e, ok := m.idem[k]; ok && clock.Before(e.expires) {
 			if r := m.recLocked(e.id, clock); r != nil {
 				return r.n.clone(), true, nil
 			}
 			return Notification{ID: e.id}, true, nil
 		}
+	}
+	if err := m.admitLocked(n.UserID, opts, clock); err != nil { // limits.go
+		return Notification{}, false, err
+	}
+	if k != "" {
 		m.idem[k] = memIdem{id: n.ID, expires: clock.Add(opts.IdempotencyTTL)}
 	}
 	n = n.clone()

@@ -90,11 +90,13 @@ func (q *RedisQueue) Links() Store { return q.owner }
 // chat, created ms, idempotency TTL ms ("" when no key), retention ms,
 // user, the number n of record field/value arguments that follow, and
 // those n arguments (the record's fields but chat_id, which the script
-// adds; the record id is fresh, so the hash is new). It returns one reply
-// per notification: {1, id, chat} when enqueued, {0, existing id} when the
-// idempotency key was used, {2} when the user is not linked, {3, message}
-// when the user's link is corrupt; nothing is written for a notification
-// that is not enqueued.
+// adds; the record id is fresh, so the hash is new), then the user's
+// backlog limit and the global queued limit (0: none). It returns one
+// reply per notification: {1, id, chat} when enqueued, {0, existing id}
+// when the idempotency key was used, {2} when the user is not linked, {3,
+// message} when the user's link is corrupt, {4, 'user' or 'queued'} when a
+// limit is reached; nothing is written for a notification that is not
+// enqueued.
 //
 // With chat "" the chat is the one the user is linked to (linkLua's
 // link_chat, the links of the queue's store), read in the same step: the
@@ -118,6 +120,10 @@ local function enqueue(k, a)
     local ex = redis.call('GET', idem)
     if ex then return {0, ex} end
   end
+  -- Admission limits (limits.go): the user's queued count, the global one.
+  local maxu, maxq = tonumber(ARGV[a + 7 + nf]), tonumber(ARGV[a + 8 + nf])
+  if maxu > 0 and tonumber(redis.call('HGET', summary, 'queued') or '0') >= maxu then return {4, 'user'} end
+  if maxq > 0 and redis.call('ZCARD', pending) >= maxq then return {4, 'queued'} end
   redis.call('HSET', rec, 'chat_id', chat, unpack(ARGV, a + 7, a + 6 + nf))
   redis.call('PEXPIRE', rec, retention)
   redis.call('RPUSH', backlog, id)
@@ -138,7 +144,7 @@ end
 local out, k, a = {}, 4, 2
 while a <= #ARGV do
   out[#out + 1] = enqueue(k, a)
-  a = a + 7 + tonumber(ARGV[a + 6])
+  a = a + 9 + tonumber(ARGV[a + 6])
   k = k + 4
 end
 return out
@@ -400,12 +406,26 @@ func (q *RedisQueue) runEnqueue(ctx context.Context, items []enqueueItem) ([]any
 		keys = append(keys, it.keys[:]...)
 		args = append(args, it.args...)
 	}
-	res, err := q.enqueue.Run(ctx, q.client, keys, args...).Slice()
+	var cmd *redis.Cmd
+	var waitErr error
+	if q.owner.waitReplicas > 0 {
+		cmd, waitErr = q.owner.evalWait(ctx, "enqueue", q.enqueue, keys, args...)
+	} else {
+		cmd = q.enqueue.Run(ctx, q.client, keys, args...)
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return nil, unavailable("enqueue", err)
 	}
 	if len(res) != len(items) {
 		return nil, unavailable("enqueue", fmt.Errorf("%d replies for %d notifications", len(res), len(items)))
+	}
+	if waitErr != nil { // the accepted ones are not acknowledged (wait_redis.go)
+		for i, r := range res {
+			if rr, _ := r.([]any); len(rr) > 0 && rr[0] == int64(1) {
+				res[i] = waitErr
+			}
+		}
 	}
 	return res, nil
 }
@@ -455,8 +475,12 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		fields = append(fields, "idem_key", n.IdempotencyKey)
 	}
 	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, len(fields)}, fields...)
+	args = append(args, max(opts.MaxUserBacklog, 0), max(opts.MaxQueued, 0))
 	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
 	reply, err := q.enqueueBatch.do(ctx, item)
+	if err == nil {
+		err, _ = reply.(error) // not acknowledged by enough replicas
+	}
 	if err != nil {
 		return Notification{}, false, err
 	}
@@ -478,6 +502,8 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		return Notification{}, false, fmt.Errorf("store: link of user %q: %w", n.UserID, ErrNotFound)
 	case code == 3 && len(res) == 2:
 		return Notification{}, false, unavailable("enqueue", fmt.Errorf("%v", res[1]))
+	case code == 4 && len(res) == 2:
+		return Notification{}, false, limitError(n.UserID, res[1], opts)
 	case code != 0 || len(res) != 2:
 		return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
 	}

@@ -99,6 +99,10 @@ type EnqueueOptions struct {
 	Retention time.Duration
 	// IdempotencyTTL is how long the idempotency key is remembered.
 	IdempotencyTTL time.Duration
+	// MaxUserBacklog and MaxQueued, when positive, refuse the enqueue
+	// (ErrBacklogFull, ErrQueueFull; nothing written) while the user has
+	// that many notifications QUEUED or SENDING, or the whole queue has.
+	MaxUserBacklog, MaxQueued int64
 }
 
 // Claim is a worker's lease on the head notification of one chat's

@@ -84,17 +84,20 @@ type Redis struct {
 	client redis.UniversalClient
 	prefix string
 
-	putToken    *redis.Script
-	userToken   *redis.Script
-	consume     *redis.Script
-	unlink      *redis.Script
-	unlinkChat  *redis.Script
-	unlinkFrom  *redis.Script
-	migrate     *redis.Script
-	claim       *redis.Script
-	release     *redis.Script
-	closeOnce   sync.Once
-	closeResult error
+	putToken   *redis.Script
+	userToken  *redis.Script
+	consume    *redis.Script
+	unlink     *redis.Script
+	unlinkChat *redis.Script
+	unlinkFrom *redis.Script
+	migrate    *redis.Script
+	claim      *redis.Script
+	release    *redis.Script
+	// waitReplicas and waitTimeout: see SetWaitReplicas (wait_redis.go).
+	waitReplicas int
+	waitTimeout  time.Duration
+	closeOnce    sync.Once
+	closeResult  error
 }
 
 var _ Store = (*Redis)(nil)
@@ -415,8 +418,18 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
 	keys := append([]string{r.tokenKey(token)}, r.chatKeys(chatID)...)
-	user, err := r.consume.Run(ctx, r.client, keys,
-		r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)).Text()
+	args := []any{r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)}
+	var cmd *redis.Cmd
+	var waitErr error
+	if r.waitReplicas > 0 {
+		cmd, waitErr = r.evalWait(ctx, "consume link token", r.consume, keys, args...)
+	} else {
+		cmd = r.consume.Run(ctx, r.client, keys, args...)
+	}
+	user, err := cmd.Text()
+	if err == nil && waitErr != nil {
+		return Link{}, waitErr
+	}
 	if errors.Is(err, redis.Nil) {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
