@@ -189,6 +189,7 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 	n = n.clone()
 	n.State = StateQueued
 	n.UpdatedAt = n.CreatedAt
+	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
 	m.recs[n.ID] = &memRecord{n: n, expires: clock.Add(opts.Retention)}
 	m.queues[n.ChatID] = append(m.queues[n.ChatID], n.ID)
 	if _, leased := m.leases[n.ChatID]; !leased {
@@ -348,6 +349,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
 				n.State = StateSent
+				dropText(n) // textdrop.go
 				m.removeIDLocked(c.ChatID, id)
 				s.queued--
 				s.sent++

@@ -276,6 +276,10 @@ local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
       set[#set + 1] = 'state'; set[#set + 1] = '1'
     end
     redis.call('HSET', rec, unpack(set))
+    if final == 'sent' then
+      -- Drop the text once sent; text_len and text_sha256 stay (textdrop.go).
+      redis.call('HDEL', rec, 'parts')
+    end
     redis.call('PEXPIRE', rec, a[6])
     local us = usp .. r[1]
     if final then
@@ -474,6 +478,8 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 	if n.IdempotencyKey != "" {
 		fields = append(fields, "idem_key", n.IdempotencyKey)
 	}
+	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
+	fields = append(fields, "text_len", n.TextLen, "text_sha256", n.TextSHA256)
 	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, len(fields)}, fields...)
 	args = append(args, max(opts.MaxUserBacklog, 0), max(opts.MaxQueued, 0))
 	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
@@ -651,8 +657,8 @@ func parseRecord(f map[string]string) (Notification, error) {
 	if n.ID == "" {
 		return Notification{}, errors.New("corrupt record: no id")
 	}
-	if err := json.Unmarshal([]byte(f["parts"]), &n.Parts); err != nil {
-		return Notification{}, fmt.Errorf("corrupt record %s: parts: %w", n.ID, err)
+	if err := parseParts(&n, f); err != nil {
+		return Notification{}, err
 	}
 	if ids := f["message_ids"]; ids != "" {
 		for _, s := range strings.Split(ids, ",") {
