@@ -54,11 +54,11 @@ type RedisQueue struct {
 	enqueue *redis.Script
 	// enqueueBatch groups concurrent enqueues into one enqueueScript run.
 	enqueueBatch *batcher[enqueueItem, any]
-	claim        *redis.Script
-	settle       *redis.Script
-	settleClaim  *redis.Script
-	backlog      *redis.Script
-	pace         *redis.Script
+	claim        *oomScript
+	settle       *oomScript
+	settleClaim  *oomScript
+	backlog      *oomScript
+	pace         *oomScript
 }
 
 // Queue returns the notification queue stored under r's prefix, on r's
@@ -69,11 +69,11 @@ func (r *Redis) Queue() *RedisQueue {
 		prefix:      r.prefix,
 		owner:       r,
 		enqueue:     redis.NewScript(enqueueScript),
-		claim:       redis.NewScript(claimQueueScript),
-		settle:      redis.NewScript(settleScript),
-		settleClaim: redis.NewScript(settleClaimScript),
-		backlog:     redis.NewScript(backlogScript),
-		pace:        redis.NewScript(paceScript),
+		claim:       newOOMScript(r, claimQueueScript),
+		settle:      newOOMScript(r, settleScript),
+		settleClaim: newOOMScript(r, settleClaimScript),
+		backlog:     newOOMScript(r, backlogScript),
+		pace:        newOOMScript(r, paceScript),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q

@@ -86,18 +86,20 @@ type Redis struct {
 
 	putToken   *redis.Script
 	userToken  *redis.Script
-	consume    *redis.Script
+	consume    *oomScript
 	unlink     *redis.Script
 	unlinkChat *redis.Script
 	unlinkFrom *redis.Script
-	migrate    *redis.Script
-	claim      *redis.Script
-	release    *redis.Script
+	migrate    *oomScript
+	claim      *oomScript
+	release    *oomScript
+	complete   *oomScript
 	// waitReplicas and waitTimeout: see SetWaitReplicas (wait_redis.go).
-	waitReplicas int
-	waitTimeout  time.Duration
-	closeOnce    sync.Once
-	closeResult  error
+	waitReplicas     int
+	waitTimeout      time.Duration
+	scriptFlagsState // oom_redis.go
+	closeOnce        sync.Once
+	closeResult      error
 }
 
 var _ Store = (*Redis)(nil)
@@ -274,6 +276,13 @@ if redis.call('GET', KEYS[1]) == 'd' then return 3 end
 return 2
 `
 
+// completeScript marks an update done (updDone). KEYS: update key. ARGV:
+// keep ms.
+const completeScript = `
+redis.call('SET', KEYS[1], 'd', 'PX', ARGV[1])
+return 1
+`
+
 // releaseScript deletes an update key only while it holds a claim. KEYS:
 // update key.
 const releaseScript = `
@@ -293,19 +302,19 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(prefix) {
 		prefix = "{" + prefix + "}"
 	}
-	return &Redis{
+	r := &Redis{
 		client:     client,
 		prefix:     prefix,
 		putToken:   redis.NewScript(putTokenScript),
 		userToken:  redis.NewScript(userTokenScript),
-		consume:    redis.NewScript(consumeScript),
 		unlink:     redis.NewScript(unlinkScript),
 		unlinkChat: redis.NewScript(unlinkChatScript),
 		unlinkFrom: redis.NewScript(unlinkFromChatScript),
-		migrate:    redis.NewScript(migrateChatScript),
-		claim:      redis.NewScript(claimScript),
-		release:    redis.NewScript(releaseScript),
 	}
+	r.consume, r.claim = newOOMScript(r, consumeScript), newOOMScript(r, claimScript)
+	r.release, r.complete = newOOMScript(r, releaseScript), newOOMScript(r, completeScript)
+	r.migrate = newOOMScript(r, migrateChatScript)
+	return r
 }
 
 // OpenRedis connects to the Redis named by rawURL and pings it within a
@@ -422,7 +431,7 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 	var cmd *redis.Cmd
 	var waitErr error
 	if r.waitReplicas > 0 {
-		cmd, waitErr = r.evalWait(ctx, "consume link token", r.consume, keys, args...)
+		cmd, waitErr = r.evalWait(ctx, "consume link token", r.consume.pick(ctx), keys, args...)
 	} else {
 		cmd = r.consume.Run(ctx, r.client, keys, args...)
 	}
@@ -549,7 +558,7 @@ func (r *Redis) CompleteUpdate(ctx context.Context, updateID int64, keep time.Du
 	if keep <= 0 {
 		return fmt.Errorf("store: complete update %d: %w", updateID, errBadTTL)
 	}
-	if err := r.client.Set(ctx, r.updateKey(updateID), updDone, time.Duration(ttlMillis(keep))*time.Millisecond).Err(); err != nil {
+	if err := r.complete.Run(ctx, r.client, []string{r.updateKey(updateID)}, ttlMillis(keep)).Err(); err != nil {
 		return unavailable("complete update", err)
 	}
 	return nil
