@@ -53,6 +53,11 @@ type Config struct {
 	// AllowPaidBroadcast sets allow_paid_broadcast on every sendMessage;
 	// raise GlobalRate accordingly.
 	AllowPaidBroadcast bool
+	// MaxUserBacklog and MaxQueued, when positive, refuse Enqueue (an error
+	// wrapping store.ErrBacklogFull or store.ErrQueueFull) while the user,
+	// or the whole queue, has that many notifications QUEUED or SENDING
+	// (NOTIFIER_MAX_USER_BACKLOG, NOTIFIER_MAX_QUEUED); 0 means no limit.
+	MaxUserBacklog, MaxQueued int64
 }
 
 // DefaultConfig returns the defaults: 16 workers, 30 msg/s with a burst of

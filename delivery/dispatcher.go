@@ -244,7 +244,8 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (store
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
 	}
-	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL}
+	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
+		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}
 	var (
 		got store.Notification
 		dup bool
@@ -790,7 +791,7 @@ func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c s
 		// A reply's chat is unlinked by the my_chat_member update that
 		// comes with the block.
 		if !n.Reply {
-			if uerr := d.links.Unlink(hard, n.UserID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
+			if uerr := d.links.UnlinkFromChat(hard, n.UserID, c.ChatID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
 				log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
 			}
 		}

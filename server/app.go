@@ -92,8 +92,8 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
-		a.store = store.NewMemory()
-		a.queue, a.limiter = store.NewMemoryQueue(nil), store.NewMemoryLimiter(nil)
+		mem := store.NewMemory()
+		a.store, a.queue, a.limiter = mem, mem.Queue(), store.NewMemoryLimiter(nil)
 	} else {
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 		if err != nil {
@@ -101,6 +101,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		}
 		rc.AddHook(a.metrics.RedisHook())
 		rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
+		rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
 		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
 		log.Info("using redis store")
 	}

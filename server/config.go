@@ -85,6 +85,13 @@ type Config struct {
 	// Delivery configures the delivery engine (workers, Telegram's limits,
 	// retries, retention); see LoadConfig for the variables.
 	Delivery delivery.Config
+	// RedisWaitReplicas, when positive, makes the writes that accept a
+	// notification or consume a link token wait until that many replicas
+	// acknowledged them (WAIT), for at most RedisWaitTimeout, answering
+	// UNAVAILABLE otherwise (NOTIFIER_REDIS_WAIT_REPLICAS, default 0;
+	// NOTIFIER_REDIS_WAIT_TIMEOUT, default 500ms).
+	RedisWaitReplicas int
+	RedisWaitTimeout  time.Duration
 }
 
 // Sandbox reports whether the service runs with its own fake Bot API.
@@ -224,6 +231,11 @@ func LoadConfigFrom(lookup Lookup, names []string) (Config, error) {
 		d.LeaseTimeout = 3 * d.SendTimeout
 	}
 	d.DrainTimeout = c.ShutdownTimeout * 2 / 3
+	// Admission control and failover durability (issue 8, findings 7 and 13).
+	d.MaxUserBacklog = int64(num("NOTIFIER_MAX_USER_BACKLOG", 10000, 0, 1e9))
+	d.MaxQueued = int64(num("NOTIFIER_MAX_QUEUED", 1000000, 0, 1e12))
+	c.RedisWaitReplicas = int(num("NOTIFIER_REDIS_WAIT_REPLICAS", 0, 0, 100))
+	c.RedisWaitTimeout = dur("NOTIFIER_REDIS_WAIT_TIMEOUT", 500*time.Millisecond, time.Millisecond, time.Minute)
 	c.Delivery = d
 	c.APIKeysFile = get("NOTIFIER_API_KEYS_FILE", "")
 	c.TLSCertFile = get("NOTIFIER_TLS_CERT_FILE", "")

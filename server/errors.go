@@ -43,6 +43,10 @@ func invalid(field, format string, args ...any) error {
 	return &InvalidArgumentError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
+// backlogRetryDelay is the RetryInfo of an enqueue refused by a backlog
+// limit: about the time a few sends take to free a slot.
+const backlogRetryDelay = 5 * time.Second
+
 // toStatus maps any error of the service to a gRPC status. It is the one
 // place where domain, store and Telegram errors become status codes; the
 // REST mirror's HTTP codes follow from these through grpc-gateway.
@@ -74,6 +78,11 @@ func toStatus(err error) error {
 	case errors.Is(err, delivery.ErrCannotSplit), errors.Is(err, delivery.ErrInvalidText), errors.Is(err, delivery.ErrInvalidRequest):
 		return withDetails(status.New(codes.InvalidArgument, "invalid text: "+err.Error()),
 			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "text", Description: err.Error()}}})
+	case errors.Is(err, store.ErrBacklogFull), errors.Is(err, store.ErrQueueFull):
+		// Admission control: nothing was accepted; a slot frees as sends
+		// finish.
+		return withDetails(status.New(codes.ResourceExhausted, err.Error()),
+			&errdetails.RetryInfo{RetryDelay: durationpb.New(backlogRetryDelay)})
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, "not found (unknown id, or its record expired)")
 	case errors.Is(err, ErrBotUnknown), errors.Is(err, ErrUpdateInProgress):

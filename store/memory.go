@@ -33,6 +33,7 @@ type Memory struct {
 	updates   map[int64]updateRecord    // update id → state
 	offset    int64
 	leases    map[string]leaseRecord // lease name → holder
+	queue     *MemoryQueue           // see Queue; nil until then
 }
 
 // updateRecord is what Memory remembers about one update id.
@@ -198,15 +199,25 @@ func (m *Memory) GetLink(ctx context.Context, userID string) (Link, error) {
 }
 
 // UpdateChatID moves every link of chat oldID to newID and returns the moved
-// user ids, sorted.
+// user ids, sorted. When m has a queue ([Memory.Queue]) the chat's backlog,
+// pacing and lease move in the same step (see [MemoryQueue.Migrate]).
 func (m *Memory) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error) {
+	if q := m.attachedQueue(); q != nil {
+		return q.migrateChat(ctx, oldID, newID, "", m.now())
+	}
 	if _, err := m.lock(ctx, "update chat id"); err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
+	return m.moveChatLocked(oldID, newID), nil
+}
+
+// moveChatLocked moves every link of chat oldID to newID and returns the
+// moved user ids, sorted. m.mu must be held.
+func (m *Memory) moveChatLocked(oldID, newID int64) []string {
 	users := sortedKeys(m.chats[oldID])
 	if oldID == newID {
-		return users, nil
+		return users
 	}
 	dst := m.chats[newID]
 	if dst == nil && len(users) > 0 {
@@ -220,7 +231,7 @@ func (m *Memory) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string
 		dst[u] = true
 	}
 	delete(m.chats, oldID)
-	return users, nil
+	return users
 }
 
 // Unlink removes the user's link or returns ErrNotFound.
@@ -231,6 +242,19 @@ func (m *Memory) Unlink(ctx context.Context, userID string) error {
 	defer m.mu.Unlock()
 	if !m.removeLink(userID) {
 		return fmt.Errorf("store: unlink user %q: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// UnlinkFromChat removes the user's link only while it points at chatID,
+// else returns ErrNotFound.
+func (m *Memory) UnlinkFromChat(ctx context.Context, userID string, chatID int64) error {
+	if _, err := m.lock(ctx, "unlink from chat"); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if l, ok := m.links[userID]; !ok || l.ChatID != chatID || !m.removeLink(userID) {
+		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
 	}
 	return nil
 }

@@ -184,7 +184,7 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				CreatedAt: t0.Add(time.Millisecond)}
 			for _, n := range []store.Notification{bare, full} {
 				mustEnqueue(t, q, n)
-				want := n
+				want := withDigest(n)
 				want.State, want.UpdatedAt = store.StateQueued, n.CreatedAt
 				if got := mustGet(t, q, n.ID); !reflect.DeepEqual(got, want) {
 					t.Errorf("Get(%s) =\n%+v, want\n%+v", n.ID, got, want)

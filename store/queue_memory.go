@@ -24,6 +24,8 @@ type MemoryQueue struct {
 	notBefore map[int64]time.Time // idle chats' pacing: no send before this
 	leases    map[int64]memLease
 	users     map[string]*memSummary
+	links     *Memory                // set by Memory.Queue: migrations move its links
+	migrated  map[int64]memMigration // leases moved by a migration (migrate_memory.go)
 }
 
 type memRecord struct {
@@ -149,19 +151,26 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 		return Notification{}, false, err
 	}
 	defer m.mu.Unlock()
+	k := ""
 	if n.IdempotencyKey != "" {
-		k := idemKey(n.UserID, n.IdempotencyKey)
+		k = idemKey(n.UserID, n.IdempotencyKey)
 		if e, ok := m.idem[k]; ok && clock.Before(e.expires) {
 			if r := m.recLocked(e.id, clock); r != nil {
 				return r.n.clone(), true, nil
 			}
 			return Notification{ID: e.id}, true, nil
 		}
+	}
+	if err := m.admitLocked(n.UserID, opts, clock); err != nil { // limits.go
+		return Notification{}, false, err
+	}
+	if k != "" {
 		m.idem[k] = memIdem{id: n.ID, expires: clock.Add(opts.IdempotencyTTL)}
 	}
 	n = n.clone()
 	n.State = StateQueued
 	n.UpdatedAt = n.CreatedAt
+	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
 	m.recs[n.ID] = &memRecord{n: n, expires: clock.Add(opts.Retention)}
 	if n.Reply {
 		m.queues[n.ChatID] = m.withReplyLocked(m.queues[n.ChatID], n.ID, clock)
@@ -318,6 +327,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 	if o.Kind < OutcomePartSent || o.Kind > OutcomeRelease {
 		return fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
 	}
+	c = m.followLocked(c, clock) // a migration may have moved the lease (migrate_memory.go)
 	if err := m.checkLeaseLocked(c); err != nil {
 		return err
 	}
@@ -340,6 +350,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
 				n.State = StateSent
+				dropText(n) // textdrop.go
 				m.removeIDLocked(c.ChatID, id)
 				s.queued--
 				s.sent++
@@ -368,40 +379,6 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 	} else if o.NextAt.After(now) {
 		// Remember the pacing of an idle chat for its next notification.
 		m.notBefore[c.ChatID] = o.NextAt
-	}
-	return nil
-}
-
-// Migrate moves the claimed chat's whole backlog, in order, in front of
-// newChat's backlog, sets the records' chat id, releases the lease and
-// schedules newChat now (unless it is scheduled or leased).
-func (m *MemoryQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
-	clock, err := m.lock(ctx, "migrate")
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if err := m.checkLeaseLocked(c); err != nil {
-		return err
-	}
-	delete(m.leases, c.ChatID)
-	delete(m.sched, c.ChatID)
-	moved := m.queues[c.ChatID]
-	delete(m.queues, c.ChatID)
-	for _, id := range moved {
-		if r := m.recLocked(id, clock); r != nil {
-			r.n.ChatID = newChat
-		}
-	}
-	m.queues[newChat] = append(moved, m.queues[newChat]...)
-	if len(m.queues[newChat]) == 0 {
-		delete(m.queues, newChat)
-		return nil
-	}
-	if _, leased := m.leases[newChat]; !leased {
-		if _, ok := m.sched[newChat]; !ok {
-			m.sched[newChat] = now
-		}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ package store
 //	<p>:leasetok                hash: chat → fencing token of the current lease
 //	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
 //	<p>:pending                 zset: id → created_at unix ms of every notification QUEUED or SENDING (Backlog)
+//	<p>:mig:<chat>              string: the chat a group migration moved this chat's lease to (a send was in flight); PX 24 h (migrate_redis.go)
 //
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
@@ -54,11 +55,10 @@ type RedisQueue struct {
 	enqueue *redis.Script
 	// enqueueBatch groups concurrent enqueues into one enqueueScript run.
 	enqueueBatch *batcher[enqueueItem, any]
-	claim        *redis.Script
-	settle       *redis.Script
-	settleClaim  *redis.Script
-	migrate      *redis.Script
-	backlog      *redis.Script
+	claim        *oomScript
+	settle       *oomScript
+	settleClaim  *oomScript
+	backlog      *oomScript
 }
 
 // Queue returns the notification queue stored under r's prefix, on r's
@@ -69,11 +69,10 @@ func (r *Redis) Queue() *RedisQueue {
 		prefix:      r.prefix,
 		owner:       r,
 		enqueue:     redis.NewScript(enqueueScript),
-		claim:       redis.NewScript(claimQueueScript),
-		settle:      redis.NewScript(settleScript),
-		settleClaim: redis.NewScript(settleClaimScript),
-		migrate:     redis.NewScript(migrateScript),
-		backlog:     redis.NewScript(backlogScript),
+		claim:       newOOMScript(r, claimQueueScript),
+		settle:      newOOMScript(r, settleScript),
+		settleClaim: newOOMScript(r, settleClaimScript),
+		backlog:     newOOMScript(r, backlogScript),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q
@@ -91,11 +90,13 @@ func (q *RedisQueue) Links() Store { return q.owner }
 // user, kind ('r' for a bot reply, else ”), the number n of record
 // field/value arguments that follow, and
 // those n arguments (the record's fields but chat_id, which the script
-// adds; the record id is fresh, so the hash is new). It returns one reply
-// per notification: {1, id, chat} when enqueued, {0, existing id} when the
-// idempotency key was used, {2} when the user is not linked, {3, message}
-// when the user's link is corrupt; nothing is written for a notification
-// that is not enqueued.
+// adds; the record id is fresh, so the hash is new), then the user's
+// backlog limit and the global queued limit (0: none). It returns one
+// reply per notification: {1, id, chat} when enqueued, {0, existing id}
+// when the idempotency key was used, {2} when the user is not linked, {3,
+// message} when the user's link is corrupt, {4, 'user' or 'queued'} when a
+// limit is reached; nothing is written for a notification that is not
+// enqueued.
 //
 // With chat "" the chat is the one the user is linked to (linkLua's
 // link_chat, the links of the queue's store), read in the same step: the
@@ -123,6 +124,11 @@ local function enqueue(k, a)
     local ex = redis.call('GET', idem)
     if ex then return {0, ex} end
   end
+  -- Admission limits (limits.go): the user's queued count (not for a
+  -- reply, which is in no summary), the global one.
+  local maxu, maxq = tonumber(ARGV[a + 8 + nf]), tonumber(ARGV[a + 9 + nf])
+  if maxu > 0 and not reply and tonumber(redis.call('HGET', summary, 'queued') or '0') >= maxu then return {4, 'user'} end
+  if maxq > 0 and redis.call('ZCARD', pending) >= maxq then return {4, 'queued'} end
   redis.call('HSET', rec, 'chat_id', chat, unpack(ARGV, a + 8, a + 7 + nf))
   redis.call('PEXPIRE', rec, retention)
   if reply then
@@ -154,7 +160,7 @@ end
 local out, k, a = {}, 4, 2
 while a <= #ARGV do
   out[#out + 1] = enqueue(k, a)
-  a = a + 8 + tonumber(ARGV[a + 7])
+  a = a + 10 + tonumber(ARGV[a + 7])
   k = k + 4
 end
 return out
@@ -257,10 +263,11 @@ return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]), ARG
 // user). a holds the arguments: chat, token, id, now ms, kind, retention
 // ms, next ms, message id, attempts, retries, last error, reason. It
 // returns 1, or 0 when the lease was lost.
-const settleFunc = `
+const settleFunc = leaseFollowLua + `
 local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
   local chat, id = a[1], a[3]
-  if redis.call('HGET', leasetok, chat) ~= a[2] then return 0 end
+  chat, backlog = lease_chat(leasetok, sched, chat, a[2], backlog) -- follows a migration (migrate_redis.go)
+  if not chat then return 0 end
   redis.call('ZREM', lease, chat)
   redis.call('HDEL', leasetok, chat)
   local function unqueue()
@@ -296,6 +303,10 @@ local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
       set[#set + 1] = 'state'; set[#set + 1] = '1'
     end
     redis.call('HSET', rec, unpack(set))
+    if final == 'sent' then
+      -- Drop the text once sent; text_len and text_sha256 stay (textdrop.go).
+      redis.call('HDEL', rec, 'parts')
+    end
     redis.call('PEXPIRE', rec, a[6])
     if final then unqueue() end
     if r[5] ~= '1' then -- a reply is in no summary
@@ -343,29 +354,6 @@ local c = claim(KEYS[3], KEYS[4], KEYS[5], KEYS[7], ARGV[13], tonumber(ARGV[4]),
 if not c then return {'1'} end
 table.insert(c, 1, '1')
 return c
-`
-
-// migrateScript. KEYS: old backlog, new backlog, sched, lease, leasetok.
-// ARGV: prefix, old chat, new chat, token, now ms. Returns the number of
-// moved ids, or -1 when the lease was lost. The moved notifications stay
-// in the pending set (it does not depend on the chat).
-const migrateScript = `
-local p, old, new = ARGV[1], ARGV[2], ARGV[3]
-if redis.call('HGET', KEYS[5], old) ~= ARGV[4] then return -1 end
-redis.call('ZREM', KEYS[4], old)
-redis.call('HDEL', KEYS[5], old)
-redis.call('ZREM', KEYS[3], old)
-local ids = redis.call('LRANGE', KEYS[1], 0, -1)
-for i = #ids, 1, -1 do
-  redis.call('LPUSH', KEYS[2], ids[i])
-  local nk = p .. ':n:' .. ids[i]
-  if redis.call('EXISTS', nk) == 1 then redis.call('HSET', nk, 'chat_id', new) end
-end
-redis.call('DEL', KEYS[1])
-if redis.call('LLEN', KEYS[2]) > 0 and not redis.call('ZSCORE', KEYS[4], new) then
-  redis.call('ZADD', KEYS[3], 'NX', ARGV[5], new)
-end
-return #ids
 `
 
 // backlogScript. KEYS: pending. ARGV: prefix. Drops pending ids whose
@@ -452,12 +440,26 @@ func (q *RedisQueue) runEnqueue(ctx context.Context, items []enqueueItem) ([]any
 		keys = append(keys, it.keys[:]...)
 		args = append(args, it.args...)
 	}
-	res, err := q.enqueue.Run(ctx, q.client, keys, args...).Slice()
+	var cmd *redis.Cmd
+	var waitErr error
+	if q.owner.waitReplicas > 0 {
+		cmd, waitErr = q.owner.evalWait(ctx, "enqueue", q.enqueue, keys, args...)
+	} else {
+		cmd = q.enqueue.Run(ctx, q.client, keys, args...)
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return nil, unavailable("enqueue", err)
 	}
 	if len(res) != len(items) {
 		return nil, unavailable("enqueue", fmt.Errorf("%d replies for %d notifications", len(res), len(items)))
+	}
+	if waitErr != nil { // the accepted ones are not acknowledged (wait_redis.go)
+		for i, r := range res {
+			if rr, _ := r.([]any); len(rr) > 0 && rr[0] == int64(1) {
+				res[i] = waitErr
+			}
+		}
 	}
 	return res, nil
 }
@@ -511,9 +513,15 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		fields = append(fields, "reply", boolStr(true))
 		kind = "r"
 	}
+	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
+	fields = append(fields, "text_len", n.TextLen, "text_sha256", n.TextSHA256)
 	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, kind, len(fields)}, fields...)
+	args = append(args, max(opts.MaxUserBacklog, 0), max(opts.MaxQueued, 0))
 	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
 	reply, err := q.enqueueBatch.do(ctx, item)
+	if err == nil {
+		err, _ = reply.(error) // not acknowledged by enough replicas
+	}
 	if err != nil {
 		return Notification{}, false, err
 	}
@@ -535,6 +543,8 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		return Notification{}, false, fmt.Errorf("store: link of user %q: %w", n.UserID, ErrNotFound)
 	case code == 3 && len(res) == 2:
 		return Notification{}, false, unavailable("enqueue", fmt.Errorf("%v", res[1]))
+	case code == 4 && len(res) == 2:
+		return Notification{}, false, limitError(n.UserID, res[1], opts)
 	case code != 0 || len(res) != 2:
 		return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
 	}
@@ -695,8 +705,8 @@ func parseRecord(f map[string]string) (Notification, error) {
 	if n.ID == "" {
 		return Notification{}, errors.New("corrupt record: no id")
 	}
-	if err := json.Unmarshal([]byte(f["parts"]), &n.Parts); err != nil {
-		return Notification{}, fmt.Errorf("corrupt record %s: parts: %w", n.ID, err)
+	if err := parseParts(&n, f); err != nil {
+		return Notification{}, err
 	}
 	if ids := f["message_ids"]; ids != "" {
 		for _, s := range strings.Split(ids, ",") {
@@ -799,20 +809,15 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now
 	return next, ok, nil
 }
 
-// Migrate atomically moves the claimed chat's whole backlog, in order, in
-// front of newChat's backlog, sets the records' chat id, releases the lease
-// and schedules newChat now (unless it is scheduled or leased).
+// Migrate atomically moves the claimed chat's links, whole backlog (in
+// order, in front of newChat's backlog; the records' chat id set) and
+// pacing to newChat, releases the lease and schedules newChat (see
+// migrate_redis.go). The lease may have followed an earlier migration of
+// the chat to newChat. It fails with ErrLeaseLost, changing nothing, when
+// the lease was taken over.
 func (q *RedisQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
-	keys := []string{q.backlogKey(c.ChatID), q.backlogKey(newChat), q.schedKey(), q.leaseKey(), q.leaseTokKey()}
-	n, err := q.migrate.Run(ctx, q.client, keys, q.prefix, strconv.FormatInt(c.ChatID, 10),
-		strconv.FormatInt(newChat, 10), c.Token, now.UnixMilli()).Int()
-	if err != nil {
-		return unavailable("migrate", err)
-	}
-	if n < 0 {
-		return fmt.Errorf("store: migrate chat %d: %w", c.ChatID, ErrLeaseLost)
-	}
-	return nil
+	_, err := q.owner.migrateChat(ctx, c.ChatID, newChat, c.Token, now)
+	return err
 }
 
 // NextDue returns the earliest time a chat becomes due (a schedule time or

@@ -55,7 +55,13 @@ type Notification struct {
 	// ChatID is the Telegram chat it is sent to (updated on migration).
 	ChatID int64
 	// Parts are the texts of the Telegram messages, already split, in order.
+	// Once SENT the texts are dropped: Parts keeps its length, every part
+	// "" (TextLen and TextSHA256 describe what was sent).
 	Parts []string
+	// TextLen is the total length in bytes of the parts; TextSHA256 the
+	// hex SHA-256 of their concatenation. Set by the queue on enqueue.
+	TextLen    int
+	TextSHA256 string
 	// ParseMode is the sendMessage parse_mode ("" for plain text).
 	ParseMode string
 	// DisableNotification sends silently.
@@ -104,6 +110,10 @@ type EnqueueOptions struct {
 	Retention time.Duration
 	// IdempotencyTTL is how long the idempotency key is remembered.
 	IdempotencyTTL time.Duration
+	// MaxUserBacklog and MaxQueued, when positive, refuse the enqueue
+	// (ErrBacklogFull, ErrQueueFull; nothing written) while the user has
+	// that many notifications QUEUED or SENDING, or the whole queue has.
+	MaxUserBacklog, MaxQueued int64
 }
 
 // Claim is a worker's lease on the head notification of one chat's

@@ -84,16 +84,22 @@ type Redis struct {
 	client redis.UniversalClient
 	prefix string
 
-	putToken    *redis.Script
-	userToken   *redis.Script
-	consume     *redis.Script
-	unlink      *redis.Script
-	unlinkChat  *redis.Script
-	moveChat    *redis.Script
-	claim       *redis.Script
-	release     *redis.Script
-	closeOnce   sync.Once
-	closeResult error
+	putToken   *redis.Script
+	userToken  *redis.Script
+	consume    *oomScript
+	unlink     *redis.Script
+	unlinkChat *redis.Script
+	unlinkFrom *redis.Script
+	migrate    *oomScript
+	claim      *oomScript
+	release    *oomScript
+	complete   *oomScript
+	// waitReplicas and waitTimeout: see SetWaitReplicas (wait_redis.go).
+	waitReplicas     int
+	waitTimeout      time.Duration
+	scriptFlagsState // oom_redis.go
+	closeOnce        sync.Once
+	closeResult      error
 }
 
 var _ Store = (*Redis)(nil)
@@ -235,6 +241,17 @@ redis.call('HDEL', KEYS[1], ARGV[2])
 return 1
 `
 
+// unlinkFromChatScript removes one user's link only while it points at a
+// chat. KEYS: link bucket. ARGV: prefix, user, chat. Returns 1, or 0 when
+// the user is not linked to that chat.
+const unlinkFromChatScript = linkLua + `
+local v = redis.call('HGET', KEYS[1], ARGV[2])
+if not v or link_chat_of(v) ~= ARGV[3] then return 0 end
+index_del(index_key(ARGV[1], ARGV[3]), index_set_key(ARGV[1], ARGV[3]), ARGV[3], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[2])
+return 1
+`
+
 // unlinkChatScript removes every link to a chat. KEYS: index bucket and set
 // key of the chat. ARGV: prefix, chat. Returns the unlinked user ids.
 const unlinkChatScript = linkLua + `
@@ -251,34 +268,19 @@ index_clear(KEYS[1], KEYS[2], ARGV[2])
 return out
 `
 
-// moveChatScript moves every link of a chat to another chat id, keeping
-// each link's username and linked_at. KEYS: index bucket and set key of the
-// old chat, then of the new chat. ARGV: prefix, old chat, new chat. Returns
-// the moved user ids.
-const moveChatScript = linkLua + `
-local p, old, new = ARGV[1], ARGV[2], ARGV[3]
-local out = {}
-for _, user in ipairs(index_users(KEYS[1], KEYS[2], old)) do
-  local lk = link_key(p, user)
-  local v = redis.call('HGET', lk, user)
-  if v and link_chat_of(v) == old then
-    out[#out + 1] = user
-    if old ~= new then
-      redis.call('HSET', lk, user, new .. string.sub(v, #old + 1))
-      index_add(KEYS[3], KEYS[4], new, user)
-    end
-  end
-end
-if old ~= new then index_clear(KEYS[1], KEYS[2], old) end
-return out
-`
-
 // claimScript claims an update. KEYS: update key. ARGV: ttl ms. Returns 1
 // (claimed), 2 (in progress) or 3 (done).
 const claimScript = `
 if redis.call('SET', KEYS[1], 'p', 'NX', 'PX', ARGV[1]) then return 1 end
 if redis.call('GET', KEYS[1]) == 'd' then return 3 end
 return 2
+`
+
+// completeScript marks an update done (updDone). KEYS: update key. ARGV:
+// keep ms.
+const completeScript = `
+redis.call('SET', KEYS[1], 'd', 'PX', ARGV[1])
+return 1
 `
 
 // releaseScript deletes an update key only while it holds a claim. KEYS:
@@ -300,18 +302,19 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	if _, ok := client.(*redis.ClusterClient); ok && !hasHashTag(prefix) {
 		prefix = "{" + prefix + "}"
 	}
-	return &Redis{
+	r := &Redis{
 		client:     client,
 		prefix:     prefix,
 		putToken:   redis.NewScript(putTokenScript),
 		userToken:  redis.NewScript(userTokenScript),
-		consume:    redis.NewScript(consumeScript),
 		unlink:     redis.NewScript(unlinkScript),
 		unlinkChat: redis.NewScript(unlinkChatScript),
-		moveChat:   redis.NewScript(moveChatScript),
-		claim:      redis.NewScript(claimScript),
-		release:    redis.NewScript(releaseScript),
+		unlinkFrom: redis.NewScript(unlinkFromChatScript),
 	}
+	r.consume, r.claim = newOOMScript(r, consumeScript), newOOMScript(r, claimScript)
+	r.release, r.complete = newOOMScript(r, releaseScript), newOOMScript(r, completeScript)
+	r.migrate = newOOMScript(r, migrateChatScript)
+	return r
 }
 
 // OpenRedis connects to the Redis named by rawURL and pings it within a
@@ -424,8 +427,18 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
 	keys := append([]string{r.tokenKey(token)}, r.chatKeys(chatID)...)
-	user, err := r.consume.Run(ctx, r.client, keys,
-		r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)).Text()
+	args := []any{r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)}
+	var cmd *redis.Cmd
+	var waitErr error
+	if r.waitReplicas > 0 {
+		cmd, waitErr = r.evalWait(ctx, "consume link token", r.consume.pick(ctx), keys, args...)
+	} else {
+		cmd = r.consume.Run(ctx, r.client, keys, args...)
+	}
+	user, err := cmd.Text()
+	if err == nil && waitErr != nil {
+		return Link{}, waitErr
+	}
 	if errors.Is(err, redis.Nil) {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
@@ -464,17 +477,13 @@ func (r *Redis) GetLink(ctx context.Context, userID string) (Link, error) {
 }
 
 // UpdateChatID moves every link of chat oldID to newID and returns the moved
-// user ids in no particular order.
+// user ids in no particular order. In the same atomic step it moves the
+// chat's notification backlog, pacing and lease (see migrate_redis.go):
+// the queue of r ([Redis.Queue]) shares r's keys. It fails with
+// ErrMigrationBusy, changing nothing, when both chats have a send in
+// flight.
 func (r *Redis) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error) {
-	users, err := r.moveChat.Run(ctx, r.client, append(r.chatKeys(oldID), r.chatKeys(newID)...),
-		r.prefix, strconv.FormatInt(oldID, 10), strconv.FormatInt(newID, 10)).StringSlice()
-	if err != nil {
-		return nil, unavailable("update chat id", err)
-	}
-	if users == nil {
-		users = []string{}
-	}
-	return users, nil
+	return r.migrateChat(ctx, oldID, newID, "", time.Now())
 }
 
 // Unlink removes the user's link or returns ErrNotFound.
@@ -485,6 +494,20 @@ func (r *Redis) Unlink(ctx context.Context, userID string) error {
 	}
 	if n == 0 {
 		return fmt.Errorf("store: unlink user %q: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// UnlinkFromChat removes the user's link only while it points at chatID,
+// else returns ErrNotFound.
+func (r *Redis) UnlinkFromChat(ctx context.Context, userID string, chatID int64) error {
+	n, err := r.unlinkFrom.Run(ctx, r.client, []string{r.linkKey(userID)}, r.prefix, userID,
+		strconv.FormatInt(chatID, 10)).Int()
+	if err != nil {
+		return unavailable("unlink from chat", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
 	}
 	return nil
 }
@@ -535,7 +558,7 @@ func (r *Redis) CompleteUpdate(ctx context.Context, updateID int64, keep time.Du
 	if keep <= 0 {
 		return fmt.Errorf("store: complete update %d: %w", updateID, errBadTTL)
 	}
-	if err := r.client.Set(ctx, r.updateKey(updateID), updDone, time.Duration(ttlMillis(keep))*time.Millisecond).Err(); err != nil {
+	if err := r.complete.Run(ctx, r.client, []string{r.updateKey(updateID)}, ttlMillis(keep)).Err(); err != nil {
 		return unavailable("complete update", err)
 	}
 	return nil

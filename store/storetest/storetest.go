@@ -370,6 +370,29 @@ func testLink(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Fatalf("chat 10 users = %v, want [u2]", got)
 			}
 		}},
+		{"unlink from chat removes only a link to that chat", func(t *testing.T, st store.Store) {
+			link(t, st, "u1", 10)
+			link(t, st, "u2", 10)
+			link(t, st, "u1", 11) // relinked elsewhere since
+			if err := st.UnlinkFromChat(ctx(t), "u1", 10); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("UnlinkFromChat(u1, 10) after relink to 11 = %v, want ErrNotFound", err)
+			}
+			wantLink(t, st, "u1", 11)
+			if err := st.UnlinkFromChat(ctx(t), "u2", 10); err != nil {
+				t.Fatalf("UnlinkFromChat(u2, 10) = %v", err)
+			}
+			wantNoLink(t, st, "u2")
+			if got := chatUsers(t, st, 10); len(got) != 0 {
+				t.Fatalf("chat 10 users = %v, want none", got)
+			}
+			if err := st.UnlinkFromChat(ctx(t), "u1", 11); err != nil {
+				t.Fatalf("UnlinkFromChat(u1, 11) = %v", err)
+			}
+			wantNoLink(t, st, "u1")
+			if err := st.UnlinkFromChat(ctx(t), "nobody", 11); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("UnlinkFromChat(nobody) = %v, want ErrNotFound", err)
+			}
+		}},
 		{"unlink of never linked user", func(t *testing.T, st store.Store) {
 			if err := st.Unlink(ctx(t), "nobody"); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("Unlink = %v, want ErrNotFound", err)
