@@ -9,7 +9,7 @@ import (
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // authObserver is a recObserver that also records auth events.
@@ -29,15 +29,15 @@ func (o *authObserver) AuthRecovered()           { o.add("auth recovered") }
 func TestProxyErrorPagesAreRetriedNotVerdicts(t *testing.T) {
 	tests := []struct {
 		name  string
-		fault func(tg *telegramtest.Server)
+		fault func(tg *fakebot.Server)
 	}{
-		{"html 403 from a waf", func(tg *telegramtest.Server) { tg.FailNextHTML("sendMessage", 1, 403) }},
-		{"html 401", func(tg *telegramtest.Server) { tg.FailNextHTML("sendMessage", 1, 401) }},
-		{"html 404", func(tg *telegramtest.Server) { tg.FailNextHTML("sendMessage", 1, 404) }},
-		{"html 407 proxy auth", func(tg *telegramtest.Server) { tg.FailNextHTML("sendMessage", 1, 407) }},
-		{"html 408", func(tg *telegramtest.Server) { tg.FailNextHTML("sendMessage", 1, 408) }},
-		{"empty 403", func(tg *telegramtest.Server) { tg.FailNextRaw("sendMessage", 1, 403, "", "") }},
-		{"json 403 without envelope", func(tg *telegramtest.Server) {
+		{"html 403 from a waf", func(tg *fakebot.Server) { tg.FailNextHTML("sendMessage", 1, 403) }},
+		{"html 401", func(tg *fakebot.Server) { tg.FailNextHTML("sendMessage", 1, 401) }},
+		{"html 404", func(tg *fakebot.Server) { tg.FailNextHTML("sendMessage", 1, 404) }},
+		{"html 407 proxy auth", func(tg *fakebot.Server) { tg.FailNextHTML("sendMessage", 1, 407) }},
+		{"html 408", func(tg *fakebot.Server) { tg.FailNextHTML("sendMessage", 1, 408) }},
+		{"empty 403", func(tg *fakebot.Server) { tg.FailNextRaw("sendMessage", 1, 403, "", "") }},
+		{"json 403 without envelope", func(tg *fakebot.Server) {
 			tg.FailNextRaw("sendMessage", 1, 403, "application/json", `{"message":"Forbidden"}`)
 		}},
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 var longTests = flag.Bool("delivery.long", false, "run the long rate-accuracy test (about 15 s)")
@@ -42,7 +42,7 @@ func BenchmarkEnqueueRedis(b *testing.B) {
 }
 
 // linkAll links user u<c> to chat c for chats 1..n in the fake and links.
-func linkAll(tb testing.TB, tg *telegramtest.Server, links store.Store, n int) {
+func linkAll(tb testing.TB, tg *fakebot.Server, links store.Store, n int) {
 	ctx := context.Background()
 	for c := 1; c <= n; c++ {
 		tg.SendText(int64(c), "u", "hi")
@@ -58,7 +58,7 @@ func linkAll(tb testing.TB, tg *telegramtest.Server, links store.Store, n int) {
 
 // botClient returns a Bot API client for tg that keeps a connection per
 // worker alive, like the production client (server/app.go).
-func botClient(tg *telegramtest.Server, workers int) *telegram.Client {
+func botClient(tg *fakebot.Server, workers int) *telegram.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(100, workers)
 	return tg.Client(telegram.WithHTTPClient(&http.Client{Transport: tr}))
@@ -101,7 +101,7 @@ func benchThroughput(b *testing.B, workers int) {
 	rc := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: workers + 8}) // a connection per worker
 	b.Cleanup(func() { _ = rc.Close() })
 	st := store.NewRedis(rc, "tput")
-	tg := telegramtest.NewServer()
+	tg := fakebot.NewServer()
 	b.Cleanup(tg.Close)
 	const chats = 200
 	linkAll(b, tg, st, chats)
@@ -157,9 +157,9 @@ func BenchmarkDeliveryAtTelegramLimits(b *testing.B) {
 func measureTelegramLimits(tb testing.TB) (float64, int) {
 	srv := redistest.Start(tb)
 	st := store.NewRedis(srv.Client(tb), "rate")
-	tg := telegramtest.NewServer()
+	tg := fakebot.NewServer()
 	tb.Cleanup(tg.Close)
-	tg.SetLimits(telegramtest.Limits{Global: 30, PerChat: 1, PerGroupPerMinute: 20})
+	tg.SetLimits(fakebot.Limits{Global: 30, PerChat: 1, PerGroupPerMinute: 20})
 	const chats = 100
 	linkAll(tb, tg, st, chats)
 	cfg := delivery.DefaultConfig() // GlobalRate 30, PrivateChatInterval 1 s

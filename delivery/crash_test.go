@@ -15,7 +15,7 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // fastClient fails fast while Redis is down.
@@ -104,7 +104,7 @@ func (c *crashSender) blockedCount() int {
 
 func TestKillAndRestart(t *testing.T) {
 	srv := redistest.StartWith(t, redistest.Options{AOF: true})
-	tg := telegramtest.NewServer()
+	tg := fakebot.NewServer()
 	t.Cleanup(tg.Close)
 	cfg := testConfig()
 	cfg.SendTimeout = 300 * time.Millisecond

@@ -16,7 +16,7 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 var (
@@ -112,7 +112,7 @@ func (r *recSender) calls() []call {
 // harness runs one dispatcher against a fake Bot API.
 type harness struct {
 	t      *testing.T
-	tg     *telegramtest.Server
+	tg     *fakebot.Server
 	b      backend
 	d      *delivery.Dispatcher
 	sender *recSender
@@ -121,7 +121,7 @@ type harness struct {
 
 func newHarness(t *testing.T, b backend, cfg delivery.Config) *harness {
 	t.Helper()
-	tg := telegramtest.NewServer()
+	tg := fakebot.NewServer()
 	t.Cleanup(tg.Close)
 	h := &harness{t: t, tg: tg, b: b, sender: &recSender{next: tg.Client()}}
 	h.d = delivery.New(cfg, b.q, b.lim, b.links, h.sender, zaptest.NewLogger(t))
@@ -211,7 +211,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // texts returns the plain texts sent to chat.
-func texts(tg *telegramtest.Server, chat int64) []string {
+func texts(tg *fakebot.Server, chat int64) []string {
 	var out []string
 	for _, m := range tg.Messages(chat) {
 		out = append(out, m.PlainText)

@@ -16,7 +16,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 var (
@@ -71,7 +71,7 @@ func TestSplitProperties(t *testing.T) {
 // text and returns the number of parts.
 func checkSplitProperties(t *testing.T, seed uint64, n int, text, mode string) int {
 	t.Helper()
-	whole, err := telegramtest.PlainText(text, mode)
+	whole, err := fakebot.PlainText(text, mode)
 	if err != nil {
 		t.Fatalf("seed %d text %d (%s, %d bytes): the generator made invalid markup: %v\n%s", seed, n, mode, len(text), err, clip(text))
 	}

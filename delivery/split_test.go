@@ -14,7 +14,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 func ExampleSplit() {
@@ -111,7 +111,7 @@ func TestSplitLongTextPrefersParagraphs(t *testing.T) {
 // botOracle asks the fake Bot API, in process, what Telegram would answer
 // to a sendMessage.
 type botOracle struct {
-	srv *telegramtest.Server
+	srv *fakebot.Server
 	h   http.Handler
 }
 
@@ -123,7 +123,7 @@ var (
 // theOracle returns the shared oracle (one fake server per process).
 func theOracle() *botOracle {
 	oracleOnce.Do(func() {
-		srv := telegramtest.NewServer()
+		srv := fakebot.NewServer()
 		srv.SendText(1, "u", "hi") // the bot knows chat 1
 		oracle = &botOracle{srv: srv, h: srv.Handler()}
 	})

@@ -14,7 +14,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/store"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // Liveness thresholds.
@@ -65,7 +65,7 @@ type checkIn struct {
 	chatTol                  time.Duration
 	privateEvery, groupEvery time.Duration
 	workers                  int // total of the live replicas
-	msgs                     []telegramtest.SentMessage
+	msgs                     []fakebot.SentMessage
 	net                      []netEvent
 	notes                    []stressNote
 	blocked                  map[int64]bool
@@ -207,7 +207,7 @@ func checkStress(in checkIn) checkOut {
 	}
 
 	// Safety: per-chat spacing; order and duplicates per chat.
-	byChat := map[int64][]telegramtest.SentMessage{}
+	byChat := map[int64][]fakebot.SentMessage{}
 	for _, m := range in.msgs {
 		byChat[m.ChatID] = append(byChat[m.ChatID], m)
 	}
@@ -363,7 +363,7 @@ func lastBefore(ts []time.Time, t time.Time) (time.Time, bool) {
 // saturated windows together must hold at least 90 % of rate × w each,
 // counting every message Telegram accepted (bot replies and duplicates
 // too); on the virtual clock each one must also hold 50 %.
-func checkLiveness(in checkIn, out *checkOut, want map[string]expected, byChat map[int64][]telegramtest.SentMessage, interval func(int64) time.Duration) {
+func checkLiveness(in checkIn, out *checkOut, want map[string]expected, byChat map[int64][]fakebot.SentMessage, interval func(int64) time.Duration) {
 	w := max(time.Second, time.Duration(math.Ceil(5/in.rate*10))*100*time.Millisecond)
 	tl := map[int64]*chatTimeline{}
 	get := func(chat int64) *chatTimeline {

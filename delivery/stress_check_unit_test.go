@@ -8,7 +8,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/store"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // checkFixture is a clean record at 20/s: two notifications to chat 1001
@@ -25,7 +25,7 @@ func checkFixture() checkIn {
 	add := func(chat int64, text string, at time.Time) {
 		in.notes = append(in.notes, stressNote{id: text, chat: chat, parts: []string{text}, at: t0,
 			final: store.Notification{State: store.StateSent}})
-		in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: chat, PlainText: text, Time: at})
+		in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: chat, PlainText: text, Time: at})
 		in.net = append(in.net, netEvent{at: at, chat: chat, text: text, status: 200, delivered: true, acked: true, end: at})
 	}
 	add(1001, "a", t0)
@@ -69,25 +69,25 @@ func TestStressChecks(t *testing.T) {
 			in.msgs[0].PlainText, in.msgs[1].PlainText = "b", "a"
 		}},
 		{name: "unknown message", want: "nobody sent", mutate: func(in *checkIn) {
-			in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: 1001, PlainText: "zzz", Time: in.start.Add(5 * time.Second)})
+			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 1001, PlainText: "zzz", Time: in.start.Add(5 * time.Second)})
 		}},
 		{name: "reply is not a notification", mutate: func(in *checkIn) {
-			in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: 4000, PlainText: replyPrefix + "hi", Time: in.start.Add(9 * time.Second)})
+			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 4000, PlainText: replyPrefix + "hi", Time: in.start.Add(9 * time.Second)})
 		}},
 		{name: "duplicate", want: "duplicates: 1, want ≤ 0", mutate: func(in *checkIn) {
-			in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: 1001, PlainText: "b", Time: in.start.Add(5 * time.Second)})
+			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 1001, PlainText: "b", Time: in.start.Add(5 * time.Second)})
 		}},
 		{name: "duplicate of an unanswered send", mutate: func(in *checkIn) {
-			in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: 1001, PlainText: "b", Time: in.start.Add(5 * time.Second)})
+			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 1001, PlainText: "b", Time: in.start.Add(5 * time.Second)})
 			in.net[1].acked = false
 		}},
 		{name: "duplicate of a send in flight at a kill", mutate: func(in *checkIn) {
-			in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: 1001, PlainText: "b", Time: in.start.Add(5 * time.Second)})
+			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 1001, PlainText: "b", Time: in.start.Add(5 * time.Second)})
 			in.inflightAtKills = 1
 		}},
 		{name: "duplicate out of order", want: "again after later", mutate: func(in *checkIn) {
 			in.inflightAtKills = 1
-			in.msgs = append(in.msgs, telegramtest.SentMessage{ChatID: 1001, PlainText: "a", Time: in.start.Add(5 * time.Second)})
+			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 1001, PlainText: "a", Time: in.start.Add(5 * time.Second)})
 		}},
 		{name: "not final", want: "still QUEUED", mutate: func(in *checkIn) {
 			in.notes[1].final.State = store.StateQueued

@@ -28,7 +28,7 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // Environment of the stress test.
@@ -379,7 +379,7 @@ type stressRun struct {
 	sc  scenario
 	sb  stressBackend
 	cfg delivery.Config
-	tg  *telegramtest.Server
+	tg  *fakebot.Server
 	net *stressNet
 	bot *telegram.Client
 	// front is a dispatcher on the harness's own stores that never runs
@@ -421,13 +421,13 @@ func runScenario(t *testing.T, sc scenario, sb stressBackend) stressResult {
 	r := &stressRun{t: t, sc: sc, sb: sb, cfg: stressConfig(sc), killedAt: map[int]time.Time{}, blocked: map[int64]bool{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer r.cancel()
-	r.tg = telegramtest.NewInProcess(telegramtest.WithSeed(sc.seed))
+	r.tg = fakebot.NewInProcess(fakebot.WithSeed(sc.seed))
 	defer r.tg.Close()
 	defer sb.close()
 	if sc.fakeLimits {
 		// Telegram's per-chat limits; the global one at the configured
 		// rate (the precise check is the harness's own).
-		r.tg.SetLimits(telegramtest.Limits{Global: math.Max(sc.rate, float64(sc.burst)) * 1.001, PerChat: 1, Burst: 1, PerGroupPerMinute: 20})
+		r.tg.SetLimits(fakebot.Limits{Global: math.Max(sc.rate, float64(sc.burst)) * 1.001, PerChat: 1, Burst: 1, PerGroupPerMinute: 20})
 	}
 	if sc.p5xx > 0 {
 		r.tg.SetErrorRate("sendMessage", sc.p5xx, 502)

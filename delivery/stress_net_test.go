@@ -1,7 +1,7 @@
 package delivery_test
 
 // The network between the stress test's replicas and the fake Bot API: an
-// http.RoundTripper in front of telegramtest's in-process handler that
+// http.RoundTripper in front of fakebot's in-process handler that
 // adds latency, hangs and a proxy's HTML error pages, and records every
 // sendMessage request with what became of it.
 
@@ -19,7 +19,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // Faults of one request, as recorded in netEvent.fault.
@@ -79,12 +79,12 @@ type stressNet struct {
 	events []netEvent
 }
 
-func newStressNet(tg *telegramtest.Server, f netFaults, seed uint64) *stressNet {
+func newStressNet(tg *fakebot.Server, f netFaults, seed uint64) *stressNet {
 	return &stressNet{next: tg.Transport(), f: f, rng: rand.New(rand.NewPCG(seed, 0x6e6574))}
 }
 
 // client returns a Bot API client on this network.
-func (n *stressNet) client(tg *telegramtest.Server) *telegram.Client {
+func (n *stressNet) client(tg *fakebot.Server) *telegram.Client {
 	return telegram.NewClient(tg.URL(), tg.Token(), telegram.WithHTTPClient(&http.Client{Transport: n}))
 }
 

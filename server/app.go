@@ -24,7 +24,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // allowedUpdates are the update kinds the service handles; Telegram sends
@@ -41,7 +41,7 @@ type App struct {
 	limiter delivery.Limiter
 	disp    *delivery.Dispatcher
 	client  *telegram.Client
-	sandbox *telegramtest.Server
+	sandbox *fakebot.Server
 	bot     *BotIdentity
 	updates *Bot
 	health  *health.Server
@@ -108,7 +108,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 
 	apiURL, token := cfg.APIURL, cfg.BotToken
 	if cfg.Sandbox() {
-		a.sandbox = telegramtest.NewServer()
+		a.sandbox = fakebot.NewServer()
 		apiURL, token = a.sandbox.URL(), a.sandbox.Token()
 		log.Warn("TELEGRAM_BOT_TOKEN is not set: SANDBOX MODE with an in-process fake Bot API; play the user with POST /sandbox/start",
 			zap.String("fake_bot_api", apiURL), zap.String("bot_username", a.sandbox.BotUsername()))
@@ -216,7 +216,7 @@ func (a *App) WebhookAddr() string {
 }
 
 // Sandbox returns the in-process fake Bot API, or nil with a real bot.
-func (a *App) Sandbox() *telegramtest.Server { return a.sandbox }
+func (a *App) Sandbox() *fakebot.Server { return a.sandbox }
 
 // Run serves until ctx ends, then shuts down gracefully within
 // cfg.ShutdownTimeout: readiness turns NOT_SERVING first, update intake

@@ -11,7 +11,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // readyz returns /readyz's status code and reason.
@@ -86,7 +86,7 @@ func TestRevokedTokenTurnsReadinessOff(t *testing.T) {
 // and it turns ready by itself once the token is accepted.
 func TestStartWithRevokedTokenIsNotReady(t *testing.T) {
 	t.Parallel()
-	fake := telegramtest.NewServer()
+	fake := fakebot.NewServer()
 	t.Cleanup(fake.Close)
 	fake.SetTokenRevoked(true)
 	app, _ := runApp(t, map[string]string{

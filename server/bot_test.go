@@ -14,7 +14,7 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // botBackends are the stores the bot's tests run on: the in-memory store
@@ -193,7 +193,7 @@ func TestBotCrashMidUpdateDoesNotBlockLaterUpdates(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
 			st := be.open(t)
-			fake := telegramtest.NewServer()
+			fake := fakebot.NewServer()
 			t.Cleanup(fake.Close)
 			client := telegram.NewClient(fake.URL(), fake.Token())
 			putToken(t, st, "u1", "tok1")

@@ -25,7 +25,7 @@ import (
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store/redistest"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // harness is one running service on free loopback ports, talking to a fake
@@ -33,7 +33,7 @@ import (
 type harness struct {
 	t      testing.TB
 	app    *server.App
-	fake   *telegramtest.Server
+	fake   *fakebot.Server
 	client notifierv1.NotifierServiceClient
 	conn   *grpc.ClientConn
 	base   string
@@ -44,7 +44,7 @@ type harness struct {
 type harnessOpts struct {
 	webhook  bool
 	redisURL string
-	fake     *telegramtest.Server
+	fake     *fakebot.Server
 	sandbox  bool
 	env      map[string]string
 }
@@ -76,7 +76,7 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 	}
 	if !o.sandbox {
 		if h.fake == nil {
-			h.fake = telegramtest.NewServer()
+			h.fake = fakebot.NewServer()
 			t.Cleanup(h.fake.Close)
 		}
 		env["TELEGRAM_BOT_TOKEN"] = h.fake.Token()

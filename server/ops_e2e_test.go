@@ -31,7 +31,7 @@ import (
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/store/redistest"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 func sha(s string) string {
@@ -231,7 +231,7 @@ func testCA(t *testing.T) (caFile, certFile, keyFile string, clientCert tls.Cert
 func TestTLSAndMTLS(t *testing.T) {
 	t.Parallel()
 	caFile, certFile, keyFile, clientCert, pool := testCA(t)
-	fake := telegramtest.NewServer()
+	fake := fakebot.NewServer()
 	t.Cleanup(fake.Close)
 	env := map[string]string{
 		"NOTIFIER_GRPC_ADDR": "127.0.0.1:0", "NOTIFIER_HTTP_ADDR": "127.0.0.1:0",
@@ -379,7 +379,7 @@ func TestWebhookManagement(t *testing.T) {
 	}
 
 	// Switching to polling deletes the webhook first, then polls.
-	fake := telegramtest.NewServer()
+	fake := fakebot.NewServer()
 	t.Cleanup(fake.Close)
 	h2 := startHarness(t, harnessOpts{webhook: true, fake: fake})
 	h2.shutdown()

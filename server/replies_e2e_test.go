@@ -9,7 +9,7 @@ import (
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/store/redistest"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // TestRepeatedBadStartCannotPauseTheBot is finding 5 of the Hardening issue:
@@ -22,11 +22,11 @@ func TestRepeatedBadStartCannotPauseTheBot(t *testing.T) {
 	for _, backend := range []string{"memory", "redis"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			fake := telegramtest.NewServer()
+			fake := fakebot.NewServer()
 			t.Cleanup(fake.Close)
 			// A faithful per-chat limit: a second message to a chat within
 			// 1 s is answered 429.
-			fake.SetLimits(telegramtest.Limits{Global: 30, PerChat: 1, Burst: 1, PerGroupPerMinute: 20})
+			fake.SetLimits(fakebot.Limits{Global: 30, PerChat: 1, Burst: 1, PerGroupPerMinute: 20})
 			o := harnessOpts{fake: fake, env: map[string]string{"NOTIFIER_CHAT_RATE": "1", "NOTIFIER_GLOBAL_RATE": "30"}}
 			if backend == "redis" {
 				o.redisURL = redistest.Start(t).URL()

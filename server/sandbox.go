@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // sandboxReplyWait bounds how long /sandbox/start and /sandbox/stop wait for
@@ -25,7 +25,7 @@ type sandboxMessage struct {
 	Time                time.Time `json:"time"`
 }
 
-func toSandboxMessages(ms []telegramtest.SentMessage) []sandboxMessage {
+func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 	out := make([]sandboxMessage, 0, len(ms))
 	for _, m := range ms {
 		out = append(out, sandboxMessage{

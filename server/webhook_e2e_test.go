@@ -11,7 +11,7 @@ import (
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/store/redistest"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // postWebhook delivers a raw update to the service as Telegram would.
@@ -144,7 +144,7 @@ func TestWebhookStoreDownAnswers5xx(t *testing.T) {
 func TestPollingRestartNeitherReplaysNorSkips(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
-	fake := telegramtest.NewServer()
+	fake := fakebot.NewServer()
 	t.Cleanup(fake.Close)
 	h := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})
 	h.link("erin", 9001)
@@ -247,7 +247,7 @@ func TestRESTValidation(t *testing.T) {
 func TestTwoPollingReplicasShareOneLease(t *testing.T) {
 	t.Parallel()
 	rs := redistest.Start(t)
-	fake := telegramtest.NewServer()
+	fake := fakebot.NewServer()
 	t.Cleanup(fake.Close)
 	a := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})
 	b := startHarness(t, harnessOpts{redisURL: rs.URL(), fake: fake})

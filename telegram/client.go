@@ -80,7 +80,7 @@ func WithMaxResponseBytes(n int64) ClientOption {
 }
 
 // NewClient returns a client for the Bot API at baseURL (for example
-// "https://api.telegram.org" or a telegramtest server's URL) using the bot
+// "https://api.telegram.org" or a fakebot server's URL) using the bot
 // token.
 func NewClient(baseURL, token string, opts ...ClientOption) *Client {
 	c := &Client{

@@ -37,5 +37,5 @@
 // The bot token is a credential: it never appears in an error returned by
 // this package, transport errors included (see [Client]).
 //
-// Package telegramtest provides a fake Bot API server for tests and sandboxes.
+// Package fakebot provides a fake Bot API server for tests and sandboxes.
 package telegram

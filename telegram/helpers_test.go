@@ -8,19 +8,19 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // testToken is distinctive so that a leak into an error text is obvious.
 const testToken = "987654321:SECRET-token-Must_Not_Leak"
 
-func newFake(t *testing.T, opts ...telegramtest.Option) (*telegramtest.Server, *telegram.Client) {
+func newFake(t *testing.T, opts ...fakebot.Option) (*fakebot.Server, *telegram.Client) {
 	t.Helper()
-	opts = append([]telegramtest.Option{
-		telegramtest.WithToken(testToken),
-		telegramtest.WithWebhookRetry(5*time.Millisecond, 20*time.Millisecond),
+	opts = append([]fakebot.Option{
+		fakebot.WithToken(testToken),
+		fakebot.WithWebhookRetry(5*time.Millisecond, 20*time.Millisecond),
 	}, opts...)
-	srv := telegramtest.NewServer(opts...)
+	srv := fakebot.NewServer(opts...)
 	t.Cleanup(srv.Close)
 	return srv, telegram.NewClient(srv.URL(), srv.Token(), telegram.WithRequestTimeout(5*time.Second))
 }

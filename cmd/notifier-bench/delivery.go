@@ -15,7 +15,7 @@ import (
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/server"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // deliveryOptions configure the delivery scenario.
@@ -283,7 +283,7 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 	fmt.Fprintf(w, "delivery: limits on: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	// Telegram's limits, from now on (the welcome messages went out before).
-	limits := telegramtest.Limits{Global: rate, PerChat: 1, PerGroupPerMinute: 20}
+	limits := fakebot.Limits{Global: rate, PerChat: 1, PerGroupPerMinute: 20}
 	svc.fake.SetLimits(limits)
 	n := o.LimitedMessages
 	if n <= 0 {
@@ -392,14 +392,14 @@ func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) s
 }
 
 // waitSent polls the fake until want sendMessage calls arrived after base.
-func waitSent(ctx context.Context, f *telegramtest.Server, base, want int, timeout time.Duration) error {
+func waitSent(ctx context.Context, f *fakebot.Server, base, want int, timeout time.Duration) error {
 	return pollUntil(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
 		return f.Calls("sendMessage")-base >= want, nil
 	})
 }
 
 // duplicates counts messages whose text was delivered before.
-func duplicates(msgs []telegramtest.SentMessage) int {
+func duplicates(msgs []fakebot.SentMessage) int {
 	seen := make(map[string]bool, len(msgs))
 	d := 0
 	for _, m := range msgs {

@@ -13,7 +13,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // The scenarios of "load at scale": read rate, replicas on one Redis, and
@@ -392,7 +392,7 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if err != nil {
 		return res, err
 	}
-	limits := telegramtest.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20}
+	limits := fakebot.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20}
 	svc.fake.SetLimits(limits)
 	base429 := svc.fake.Count429()
 	rc := svc.redis.Client(1)

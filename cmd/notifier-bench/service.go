@@ -19,7 +19,7 @@ import (
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // Bounds of the in-process service.
@@ -47,7 +47,7 @@ type serviceOptions struct {
 // fake Bot API on loopback, server.App on 127.0.0.1:0, and a gRPC client.
 type service struct {
 	redis  *redisServer
-	fake   *telegramtest.Server
+	fake   *fakebot.Server
 	app    *server.App
 	cfg    server.Config
 	conn   *grpc.ClientConn
@@ -77,7 +77,7 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 		if s.redis, err = startRedis(ctx, o.Redis); err != nil {
 			return nil, err
 		}
-		s.fake = telegramtest.NewServer()
+		s.fake = fakebot.NewServer()
 	}
 	env := map[string]string{
 		"REDIS_URL":                 s.redis.URL(),
@@ -304,8 +304,8 @@ func (s *service) linkOne(ctx context.Context, u benchUser) error {
 const benchTextPrefix = "bench "
 
 // benchMessages returns the fake's messages sent by the benchmark.
-func benchMessages(f *telegramtest.Server) []telegramtest.SentMessage {
-	var out []telegramtest.SentMessage
+func benchMessages(f *fakebot.Server) []fakebot.SentMessage {
+	var out []fakebot.SentMessage
 	for _, m := range f.AllMessages() {
 		if strings.HasPrefix(m.Text, benchTextPrefix) {
 			out = append(out, m)

@@ -34,7 +34,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 func chaosEnvDuration(t *testing.T, name string, def time.Duration) time.Duration {
@@ -106,7 +106,7 @@ func TestChaos(t *testing.T) {
 	rate := chaosEnvFloat(t, "TGNOTIFY_CHAOS_RATE", 40)
 
 	rs := startRedis(t)
-	fake := telegramtest.NewServer(telegramtest.WithSeed(20261124))
+	fake := fakebot.NewServer(fakebot.WithSeed(20261124))
 	t.Cleanup(fake.Close)
 	t.Cleanup(func() { fake.SetHang(false) })
 
@@ -131,7 +131,7 @@ func TestChaos(t *testing.T) {
 	}
 	us := makeUsers(prefix, nUsers, 7001)
 	linkUsers(t, clients.get(0), fake, us)
-	fake.SetLimits(telegramtest.Limits{Global: globalRate, PerChat: 1})
+	fake.SetLimits(fakebot.Limits{Global: globalRate, PerChat: 1})
 	calls0, r0 := fake.Calls("sendMessage"), fake.Count429()
 
 	// The load: loaders goroutines, rate Notify calls per second in all,

@@ -39,7 +39,7 @@ import (
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/store/redistest"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // pollEvery is the interval of every polling loop below (a polling
@@ -143,7 +143,7 @@ type proc struct {
 
 // baseEnv is the configuration every scenario starts from: free loopback
 // ports, the fake Bot API, Redis, JSON logs.
-func baseEnv(t *testing.T, fake *telegramtest.Server, redisURL string) map[string]string {
+func baseEnv(t *testing.T, fake *fakebot.Server, redisURL string) map[string]string {
 	return map[string]string{
 		"NOTIFIER_GRPC_ADDR":  freeAddr(t),
 		"NOTIFIER_HTTP_ADDR":  freeAddr(t),
@@ -371,7 +371,7 @@ func makeUsers(prefix string, n int, firstChat int64) []user {
 // linkUsers walks the deep-link flow for every user (CreateLinkToken, the
 // user presses Start at the fake, the service long-polls the update) and
 // polls GetStatus until all are linked to their chats.
-func linkUsers(t *testing.T, c notifierv1.NotifierServiceClient, fake *telegramtest.Server, users []user) {
+func linkUsers(t *testing.T, c notifierv1.NotifierServiceClient, fake *fakebot.Server, users []user) {
 	t.Helper()
 	for _, u := range users {
 		ctx, cancel := rpcCtx()
@@ -479,7 +479,7 @@ func notifyBurst(t *testing.T, c notifierv1.NotifierServiceClient, l *ledger, us
 }
 
 // deliveredCount counts the distinct texts with prefix the fake accepted.
-func deliveredCount(fake *telegramtest.Server, prefix string) int {
+func deliveredCount(fake *fakebot.Server, prefix string) int {
 	seen := map[string]bool{}
 	for _, m := range fake.AllMessages() {
 		if strings.HasPrefix(m.Text, prefix) {
@@ -506,7 +506,7 @@ type tally struct {
 // analyze compares the fake's messages (texts with prefix) with l: loss,
 // duplicates, per-chat order (a text may repeat immediately: a duplicate of
 // a send in flight at a crash) and delay.
-func analyze(l *ledger, msgs []telegramtest.SentMessage, prefix string) tally {
+func analyze(l *ledger, msgs []fakebot.SentMessage, prefix string) tally {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var tl tally
@@ -723,7 +723,7 @@ var fastDelivery = map[string]string{
 // with users linked.
 type world struct {
 	rs   *redistest.Server
-	fake *telegramtest.Server
+	fake *fakebot.Server
 	p    *proc
 	c    notifierv1.NotifierServiceClient
 	us   []user
@@ -732,7 +732,7 @@ type world struct {
 // startWorld starts redis-server, takes fake (closed at cleanup), starts the
 // service with baseEnv plus settings (later maps win) and links users
 // named prefix-N on chats from firstChat.
-func startWorld(t *testing.T, fake *telegramtest.Server, prefix string, users int, firstChat int64, settings ...map[string]string) *world {
+func startWorld(t *testing.T, fake *fakebot.Server, prefix string, users int, firstChat int64, settings ...map[string]string) *world {
 	t.Helper()
 	w := &world{rs: startRedis(t), fake: fake}
 	t.Cleanup(fake.Close)
@@ -767,7 +767,7 @@ func TestKill9MidBurst(t *testing.T) {
 		workers        = 8
 		prefix         = "k9"
 	)
-	w := startWorld(t, telegramtest.NewServer(), prefix, users, 1001, fastDelivery, map[string]string{
+	w := startWorld(t, fakebot.NewServer(), prefix, users, 1001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":       strconv.Itoa(workers),
 		"NOTIFIER_LEASE_TIMEOUT": "3s",
 		"TELEGRAM_SEND_TIMEOUT":  "1s",
@@ -849,7 +849,7 @@ func testSIGTERMDrains(t *testing.T, name string, hang bool, latency time.Durati
 		shutdownTimeout = 3 * time.Second // drain: 2/3 of it
 		sendTimeout     = 5 * time.Second // longer than the drain: a hung send is cut by it
 	)
-	w := startWorld(t, telegramtest.NewServer(), prefix, users, 2001, fastDelivery, map[string]string{
+	w := startWorld(t, fakebot.NewServer(), prefix, users, 2001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":          strconv.Itoa(workers),
 		"NOTIFIER_SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 		"TELEGRAM_SEND_TIMEOUT":     sendTimeout.String(),
@@ -1024,7 +1024,7 @@ func testRedisRestart(t *testing.T, name string, workers int, hold, lease time.D
 		prefix = "rr"
 		pace   = 40 * time.Millisecond // between one user's calls
 	)
-	w := startWorld(t, telegramtest.NewServer(), prefix, users, 3001, fastDelivery, map[string]string{
+	w := startWorld(t, fakebot.NewServer(), prefix, users, 3001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":       strconv.Itoa(workers),
 		"NOTIFIER_LEASE_TIMEOUT": lease.String(),
 		"TELEGRAM_SEND_TIMEOUT":  "1s",
@@ -1192,7 +1192,7 @@ func TestSIGTERMDuringRedisOutage(t *testing.T) {
 		leaseTimeout    = 10 * time.Second
 		margin          = 2 * time.Second
 	)
-	w := startWorld(t, telegramtest.NewServer(), prefix, users, 6001, fastDelivery, map[string]string{
+	w := startWorld(t, fakebot.NewServer(), prefix, users, 6001, fastDelivery, map[string]string{
 		"NOTIFIER_WORKERS":          strconv.Itoa(workers),
 		"NOTIFIER_SHUTDOWN_TIMEOUT": shutdownTimeout.String(),
 		"NOTIFIER_LEASE_TIMEOUT":    leaseTimeout.String(),
@@ -1253,7 +1253,7 @@ func TestTelegramFaultsUnderLoad(t *testing.T) {
 		users, perUser = 100, 3
 		prefix         = "tf"
 	)
-	w := startWorld(t, telegramtest.NewServer(telegramtest.WithSeed(20260101)), prefix, users, 4001, map[string]string{
+	w := startWorld(t, fakebot.NewServer(fakebot.WithSeed(20260101)), prefix, users, 4001, map[string]string{
 		// Telegram's limits: the defaults, spelled out.
 		"NOTIFIER_GLOBAL_RATE":  "30",
 		"NOTIFIER_CHAT_RATE":    "1",
@@ -1265,7 +1265,7 @@ func TestTelegramFaultsUnderLoad(t *testing.T) {
 	})
 	fake, c, us := w.fake, w.c, w.us
 
-	fake.SetLimits(telegramtest.Limits{Global: 30, PerChat: 1})
+	fake.SetLimits(fakebot.Limits{Global: 30, PerChat: 1})
 	fake.SetErrorRate("sendMessage", 0.2, http.StatusBadGateway)
 	fake.FailNext("sendMessage", 1, http.StatusTooManyRequests, "", 1)
 	calls0, r0 := fake.Calls("sendMessage"), fake.Count429()

@@ -1,4 +1,4 @@
-package telegramtest
+package fakebot
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package telegramtest
+package fakebot
 
 import (
 	"context"
@@ -55,7 +55,7 @@ func (s *Server) enqueueLocked(kind string, payload any) telegram.Update {
 	s.nextUpdateID++
 	raw, err := json.Marshal(map[string]any{"update_id": id, kind: payload})
 	if err != nil {
-		panic(fmt.Sprintf("telegramtest: encoding update: %v", err))
+		panic(fmt.Sprintf("fakebot: encoding update: %v", err))
 	}
 	s.pushLocked(id, kind, raw)
 	var u telegram.Update
@@ -286,14 +286,14 @@ func (s *Server) MigrateChat(oldID, newID int64) {
 func (s *Server) InjectUpdate(raw json.RawMessage) (int64, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return 0, fmt.Errorf("telegramtest: InjectUpdate: not a JSON object: %w", err)
+		return 0, fmt.Errorf("fakebot: InjectUpdate: not a JSON object: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var id int64
 	if v, ok := m["update_id"]; ok {
 		if err := json.Unmarshal(v, &id); err != nil {
-			return 0, fmt.Errorf("telegramtest: InjectUpdate: update_id: %w", err)
+			return 0, fmt.Errorf("fakebot: InjectUpdate: update_id: %w", err)
 		}
 		if id >= s.nextUpdateID {
 			s.nextUpdateID = id + 1
@@ -304,7 +304,7 @@ func (s *Server) InjectUpdate(raw json.RawMessage) (int64, error) {
 		m["update_id"] = json.RawMessage(fmt.Sprint(id))
 		b, err := json.Marshal(m)
 		if err != nil {
-			return 0, fmt.Errorf("telegramtest: InjectUpdate: %w", err)
+			return 0, fmt.Errorf("fakebot: InjectUpdate: %w", err)
 		}
 		raw = b
 	}
@@ -364,7 +364,7 @@ func (s *Server) waitFor(ctx context.Context, cond func() bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.done:
-			return fmt.Errorf("telegramtest: server closed")
+			return fmt.Errorf("fakebot: server closed")
 		}
 	}
 }
@@ -379,7 +379,7 @@ func (s *Server) WaitForMessages(ctx context.Context, chatID int64, n int) ([]Se
 		return len(got) >= n
 	})
 	if err != nil {
-		return got, fmt.Errorf("telegramtest: waiting for %d messages to chat %d (got %d): %w", n, chatID, len(got), err)
+		return got, fmt.Errorf("fakebot: waiting for %d messages to chat %d (got %d): %w", n, chatID, len(got), err)
 	}
 	return got, nil
 }
@@ -393,7 +393,7 @@ func (s *Server) WaitForCalls(ctx context.Context, method string, n int) error {
 		return got >= n
 	})
 	if err != nil {
-		return fmt.Errorf("telegramtest: waiting for %d %s calls (got %d): %w", n, method, got, err)
+		return fmt.Errorf("fakebot: waiting for %d %s calls (got %d): %w", n, method, got, err)
 	}
 	return nil
 }
@@ -407,7 +407,7 @@ func (s *Server) WaitForPending(ctx context.Context, n int) error {
 		return got <= n
 	})
 	if err != nil {
-		return fmt.Errorf("telegramtest: waiting for at most %d pending updates (got %d): %w", n, got, err)
+		return fmt.Errorf("fakebot: waiting for at most %d pending updates (got %d): %w", n, got, err)
 	}
 	return nil
 }
@@ -442,7 +442,7 @@ func (s *Server) WaitForWebhookInfo(ctx context.Context, cond func(telegram.Webh
 		return cond(wi)
 	})
 	if err != nil {
-		return wi, fmt.Errorf("telegramtest: waiting for webhook info (last %+v): %w", wi, err)
+		return wi, fmt.Errorf("fakebot: waiting for webhook info (last %+v): %w", wi, err)
 	}
 	return wi, nil
 }

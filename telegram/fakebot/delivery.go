@@ -1,4 +1,4 @@
-package telegramtest
+package fakebot
 
 import (
 	"bytes"
@@ -63,7 +63,7 @@ func (s *Server) deliveryLoop() {
 		if errMsg == "" {
 			continue
 		}
-		s.log.Debug("telegramtest: webhook delivery failed", zap.Int64("update_id", next.id), zap.String("error", errMsg))
+		s.log.Debug("fakebot: webhook delivery failed", zap.Int64("update_id", next.id), zap.String("error", errMsg))
 		delay = min(max(delay*2, s.retryMin), s.retryMax)
 		t := time.NewTimer(delay)
 		select {

@@ -1,9 +1,9 @@
-// Package telegramtest is a fake Telegram Bot API for tests and for
-// tgnotify's sandbox mode: a real HTTP server that answers like
+// Package fakebot is a fake Telegram Bot API, shipped in the binary for
+// tgnotify's sandbox mode and used by the tests: a real HTTP server that answers like
 // api.telegram.org (same paths, parameters, response shapes and error
 // texts), plus a Go API to play the users and to inject faults.
 //
-//	srv := telegramtest.NewServer()
+//	srv := fakebot.NewServer()
 //	defer srv.Close()
 //	c := telegram.NewClient(srv.URL(), srv.Token())
 //	srv.Start(42, "alice", "TOKEN") // alice opens t.me/<bot>?start=TOKEN
@@ -22,4 +22,4 @@
 //
 // It is a normal package (not only for _test files) so that the service
 // can run against it in sandbox mode.
-package telegramtest
+package fakebot

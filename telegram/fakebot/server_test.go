@@ -1,4 +1,4 @@
-package telegramtest_test
+package fakebot_test
 
 import (
 	"bytes"
@@ -17,13 +17,13 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
-func newServer(t *testing.T, opts ...telegramtest.Option) (*telegramtest.Server, *telegram.Client) {
+func newServer(t *testing.T, opts ...fakebot.Option) (*fakebot.Server, *telegram.Client) {
 	t.Helper()
-	srv := telegramtest.NewServer(append([]telegramtest.Option{
-		telegramtest.WithWebhookRetry(5*time.Millisecond, 20*time.Millisecond),
+	srv := fakebot.NewServer(append([]fakebot.Option{
+		fakebot.WithWebhookRetry(5*time.Millisecond, 20*time.Millisecond),
 	}, opts...)...)
 	t.Cleanup(srv.Close)
 	return srv, srv.Client(telegram.WithRequestTimeout(5 * time.Second))
@@ -267,7 +267,7 @@ func TestGroupsAndMigration(t *testing.T) {
 }
 
 func TestGetUpdatesSemantics(t *testing.T) {
-	srv, c := newServer(t, telegramtest.WithFirstUpdateID(500))
+	srv, c := newServer(t, fakebot.WithFirstUpdateID(500))
 	ctx := testCtx(t)
 	for i := range 5 {
 		srv.SendText(1, "a", fmt.Sprint("m", i))
@@ -411,7 +411,7 @@ func TestSetWebhookValidation(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	srv, c := newServer(t, telegramtest.WithSeed(1))
+	srv, c := newServer(t, fakebot.WithSeed(1))
 	ctx := testCtx(t)
 	srv.Start(1, "a", "")
 	send := func() error {
@@ -420,7 +420,7 @@ func TestFaults(t *testing.T) {
 	}
 
 	srv.FailNext("sendMessage", 2, 500, "", 0)
-	srv.FailNext(telegramtest.AnyMethod, 1, 502, "Bad Gateway", 0)
+	srv.FailNext(fakebot.AnyMethod, 1, 502, "Bad Gateway", 0)
 	for i, want := range []int{500, 500, 502, 0} {
 		err := send()
 		var te *telegram.Error
@@ -492,7 +492,7 @@ func (c *clock) Add(d time.Duration) {
 
 func TestLimits(t *testing.T) {
 	clk := &clock{now: time.Unix(1_800_000_000, 0)}
-	srv, c := newServer(t, telegramtest.WithClock(clk.Now))
+	srv, c := newServer(t, fakebot.WithClock(clk.Now))
 	ctx := testCtx(t)
 	for id := int64(1); id <= 4; id++ {
 		srv.Start(id, "", "")
@@ -517,7 +517,7 @@ func TestLimits(t *testing.T) {
 		}
 	}
 
-	srv.SetLimits(telegramtest.Limits{PerChat: 1})
+	srv.SetLimits(fakebot.Limits{PerChat: 1})
 	if err := send(1, false); err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +533,7 @@ func TestLimits(t *testing.T) {
 		t.Errorf("after a second: %v", err)
 	}
 
-	srv.SetLimits(telegramtest.Limits{Global: 2, RetryAfter: 5})
+	srv.SetLimits(fakebot.Limits{Global: 2, RetryAfter: 5})
 	_ = send(1, false)
 	_ = send(2, false)
 	if err := send(3, false); retry(err) != 5*time.Second {
@@ -543,7 +543,7 @@ func TestLimits(t *testing.T) {
 		t.Errorf("paid broadcast is exempt from the global limit: %v", err)
 	}
 
-	srv.SetLimits(telegramtest.Limits{PerGroupPerMinute: 2})
+	srv.SetLimits(fakebot.Limits{PerGroupPerMinute: 2})
 	_ = send(-10, false)
 	_ = send(-10, false)
 	if err := send(-10, false); retry(err) != 30*time.Second {
@@ -558,7 +558,7 @@ func TestLimits(t *testing.T) {
 }
 
 func TestInjectUpdate(t *testing.T) {
-	srv, c := newServer(t, telegramtest.WithFirstUpdateID(10))
+	srv, c := newServer(t, fakebot.WithFirstUpdateID(10))
 	ctx := testCtx(t)
 	id, err := srv.InjectUpdate(json.RawMessage(`{"callback_query":{"id":"1","data":"x"}}`))
 	if err != nil || id != 10 {
@@ -639,7 +639,7 @@ func TestConcurrentSends(t *testing.T) {
 }
 
 func TestHandlerMountable(t *testing.T) {
-	srv, _ := newServer(t, telegramtest.WithToken("1:mounted"), telegramtest.WithBotUsername("sandbox_bot"))
+	srv, _ := newServer(t, fakebot.WithToken("1:mounted"), fakebot.WithBotUsername("sandbox_bot"))
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
 	ts := httptest.NewServer(mux)
@@ -651,7 +651,7 @@ func TestHandlerMountable(t *testing.T) {
 }
 
 func TestCloseReleasesWaiters(t *testing.T) {
-	srv := telegramtest.NewServer()
+	srv := fakebot.NewServer()
 	c := srv.Client()
 	done := make(chan error, 1)
 	go func() {

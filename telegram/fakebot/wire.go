@@ -1,4 +1,4 @@
-package telegramtest
+package fakebot
 
 // The fake encodes what it sends with its own wire types rather than the
 // telegram package's, so that a wrong JSON tag in the client is caught by

@@ -1,4 +1,4 @@
-package telegramtest
+package fakebot
 
 import (
 	"encoding/json"
@@ -185,7 +185,7 @@ func NewServer(opts ...Option) *Server {
 	}
 	l, err := net.Listen("tcp", s.addr)
 	if err != nil {
-		panic(fmt.Sprintf("telegramtest: listen on %s: %v", s.addr, err))
+		panic(fmt.Sprintf("fakebot: listen on %s: %v", s.addr, err))
 	}
 	s.listener = l
 	s.baseURL = "http://" + l.Addr().String()

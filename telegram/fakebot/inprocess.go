@@ -1,4 +1,4 @@
-package telegramtest
+package fakebot
 
 import (
 	"fmt"
@@ -12,7 +12,7 @@ import (
 
 // inProcessURL is the base URL of a server made by [NewInProcess]; nothing
 // listens there, requests go through [Server.Transport].
-const inProcessURL = "http://telegramtest.invalid"
+const inProcessURL = "http://fakebot.invalid"
 
 // NewInProcess returns a fake Bot API that does not listen on a socket:
 // requests reach it through [Server.Transport], which calls its handler in
@@ -21,7 +21,7 @@ const inProcessURL = "http://telegramtest.invalid"
 // flood limits, latency and hangs). Webhooks are accepted but never
 // delivered; use getUpdates. Close it when done.
 //
-//	tg := telegramtest.NewInProcess()
+//	tg := fakebot.NewInProcess()
 //	c := telegram.NewClient(tg.URL(), tg.Token(), telegram.WithHTTPClient(&http.Client{Transport: tg.Transport()}))
 func NewInProcess(opts ...Option) *Server {
 	s := &Server{
@@ -66,7 +66,7 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		_ = req.Body.Close()
 	}
 	if err := req.Context().Err(); err != nil {
-		return nil, fmt.Errorf("telegramtest: in-process request: %w", err)
+		return nil, fmt.Errorf("fakebot: in-process request: %w", err)
 	}
 	resp := rec.Result()
 	resp.Request = req

@@ -1,4 +1,4 @@
-package telegramtest_test
+package fakebot_test
 
 import (
 	"context"
@@ -9,18 +9,18 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/telegram"
-	"github.com/tgnotify/tgnotify/telegram/telegramtest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // TestInProcessOnVirtualClock runs the in-process fake inside a synctest
 // bubble: sends, flood limits and hangs follow the virtual clock.
 func TestInProcessOnVirtualClock(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tg := telegramtest.NewInProcess()
+		tg := fakebot.NewInProcess()
 		defer tg.Close()
 		c := telegram.NewClient(tg.URL(), tg.Token(), telegram.WithHTTPClient(&http.Client{Transport: tg.Transport()}))
 		tg.SendText(42, "alice", "hi")
-		tg.SetLimits(telegramtest.Limits{PerChat: 1, Burst: 1})
+		tg.SetLimits(fakebot.Limits{PerChat: 1, Burst: 1})
 		ctx := context.Background()
 		start := time.Now()
 		if _, err := c.SendMessage(ctx, telegram.SendMessageParams{ChatID: 42, Text: "one"}); err != nil {
