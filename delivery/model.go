@@ -1,0 +1,235 @@
+package delivery
+
+import (
+	"errors"
+	"time"
+)
+
+// The model of the notification queue, owned by the delivery engine:
+// records, claims on a chat's backlog and their outcomes. The stores
+// (store.RedisQueue, store.MemoryQueue) implement [Queue] on this model.
+
+// ErrLeaseLost is returned by the settle operations of a queue when the
+// caller's lease on the chat was taken over (it expired and another worker
+// claimed the chat) or released: the caller must drop its work.
+var ErrLeaseLost = errors.New("lease lost")
+
+// NotificationState is the delivery state of a notification. The numbers
+// match notifier.v1.NotificationState.
+type NotificationState int
+
+// Notification states.
+const (
+	// StateQueued means waiting to be sent (also between retries).
+	StateQueued NotificationState = 1
+	// StateSending means a worker holds it (or some of its parts are sent).
+	StateSending NotificationState = 2
+	// StateSent means Telegram accepted every part.
+	StateSent NotificationState = 3
+	// StateFailed means it failed for good; see FailureReason.
+	StateFailed NotificationState = 4
+)
+
+// String returns "QUEUED", "SENDING", "SENT", "FAILED" or "UNSPECIFIED".
+func (s NotificationState) String() string {
+	switch s {
+	case StateQueued:
+		return "QUEUED"
+	case StateSending:
+		return "SENDING"
+	case StateSent:
+		return "SENT"
+	case StateFailed:
+		return "FAILED"
+	}
+	return "UNSPECIFIED"
+}
+
+// Notification is the durable record of one accepted notification.
+type Notification struct {
+	// ID is the notification id returned by Notify.
+	ID string
+	// UserID is the application user it is for.
+	UserID string
+	// ChatID is the Telegram chat it is sent to (updated on migration).
+	ChatID int64
+	// Parts are the texts of the Telegram messages, already split, in order.
+	// Once SENT the texts are dropped: Parts keeps its length, every part
+	// "" (TextLen and TextSHA256 describe what was sent).
+	Parts []string
+	// TextLen is the total length in bytes of the parts; TextSHA256 the
+	// hex SHA-256 of their concatenation. Set by the queue on enqueue.
+	TextLen    int
+	TextSHA256 string
+	// ParseMode is the sendMessage parse_mode ("" for plain text).
+	ParseMode string
+	// DisableNotification sends silently.
+	DisableNotification bool
+	// PlainTextFallback resends a part without parse_mode when Telegram
+	// cannot parse its entities.
+	PlainTextFallback bool
+	// IdempotencyKey is the caller's key, if any.
+	IdempotencyKey string
+	// State is the delivery state.
+	State NotificationState
+	// Attempts counts sendMessage calls made for it.
+	Attempts int
+	// Retries counts temporary failures (5xx, network, timeouts; not 429s)
+	// that were retried; it is what MaxAttempts bounds.
+	Retries int
+	// NextPart is the index of the first part not yet sent.
+	NextPart int
+	// MessageIDs are Telegram's message ids of the parts sent so far.
+	MessageIDs []int64
+	// LastError is the last error: Telegram's description or a transport
+	// error.
+	LastError string
+	// FailureReason is a short machine-readable reason, set when FAILED.
+	FailureReason string
+	// CreatedAt is when it was accepted; UpdatedAt when it last changed.
+	CreatedAt, UpdatedAt time.Time
+	// Reply marks a bot reply (the welcome, the answers to /start and
+	// /stop): it is queued at the head of its chat's backlog (behind a
+	// notification whose first parts are sent already), sent without a
+	// link check and counted in no user's summary. UserID may be empty.
+	Reply bool
+}
+
+// EnqueueOptions are the storage policies of one enqueue.
+type EnqueueOptions struct {
+	// Retention is how long the record (and the user's summary) is kept
+	// after its last change.
+	Retention time.Duration
+	// IdempotencyTTL is how long the idempotency key is remembered.
+	IdempotencyTTL time.Duration
+	// MaxUserBacklog and MaxQueued, when positive, refuse the enqueue
+	// (ErrBacklogFull, ErrQueueFull; nothing written) while the user has
+	// that many notifications QUEUED or SENDING, or the whole queue has.
+	MaxUserBacklog, MaxQueued int64
+}
+
+// Claim is a worker's lease on the head notification of one chat's
+// backlog. Token fences the settle operations: after the lease was taken
+// over they fail with [ErrLeaseLost].
+type Claim struct {
+	// ChatID is the claimed chat (the backlog's key).
+	ChatID int64
+	// Token is the fencing token of this lease.
+	Token string
+	// Notification is the head of the chat's backlog.
+	Notification Notification
+	// LeaseUntil is when the lease expires unless settled.
+	LeaseUntil time.Time
+	// LinkedChat is the chat the user is linked to, read in the same
+	// atomic step as the claim (0: not linked; always 0 for a reply).
+	LinkedChat int64
+	// Reserved reports that the claim took a slot of ClaimOptions.Limit
+	// for this notification, to be used after Wait. A claim reserves only
+	// when the user is linked to the claimed chat (or it is a reply) and
+	// the notification is younger than ClaimOptions.MaxAge (otherwise it
+	// fails unsent).
+	Reserved bool
+	Wait     time.Duration
+	// Paused is set only on the Claim returned with ok false: the global
+	// pause that prevented the claim (ClaimOptions.Limit given).
+	Paused time.Duration
+	// Throttled is set only on the Claim returned with ok false: the
+	// global limit has no slot within ClaimOptions.MaxWait, so nothing was
+	// claimed and no slot taken; one may be had after Throttled.
+	Throttled time.Duration
+}
+
+// RateLimit names a GCRA limit: up to Burst at once, Rate per second.
+type RateLimit struct {
+	Name  string
+	Rate  float64
+	Burst int
+}
+
+// ClaimOptions are the parameters of a claim.
+type ClaimOptions struct {
+	// Lease is how long the claim holds the chat; Retention how long the
+	// claimed record is kept from now.
+	Lease, Retention time.Duration
+	// Limit, when its Rate is positive, makes the claim honour the global
+	// pause (claiming nothing while it lasts; see Claim.Paused) and reserve
+	// a slot of the named limit for the claimed notification (see
+	// Claim.Reserved), in the same atomic step. [RedisQueue] does so in
+	// the budget of the [RedisLimiter] of its store (see
+	// RedisQueue.SharesLimiter); [MemoryQueue] ignores it.
+	Limit RateLimit
+	// MaxAge is the age from which a notification reserves no slot (it
+	// is failed unsent); 0 means no bound.
+	MaxAge time.Duration
+	// MaxWait (with Limit) is the longest wait for a slot a claim may
+	// take: when the next slot is further away the claim takes neither a
+	// chat nor a slot and reports Claim.Throttled. A slot is never taken
+	// that its claim cannot use within its lease, so reaching the limit
+	// never costs throughput. 0 means no bound.
+	MaxWait time.Duration
+}
+
+// OutcomeKind says how a claimed notification is settled.
+type OutcomeKind int
+
+// Outcome kinds.
+const (
+	// OutcomePartSent records MessageID for the next part; the notification
+	// becomes SENT and leaves the backlog when it was the last part.
+	OutcomePartSent OutcomeKind = iota + 1
+	// OutcomeRetry keeps the notification at the head of the backlog, back
+	// in QUEUED, with LastError.
+	OutcomeRetry
+	// OutcomeFail marks it FAILED with Reason and LastError and removes it
+	// from the backlog.
+	OutcomeFail
+	// OutcomeRelease gives the lease back without other change (shutdown,
+	// global pause).
+	OutcomeRelease
+)
+
+// Outcome settles a claim: it updates the record, releases the lease and
+// reschedules the chat at NextAt if its backlog is not empty.
+type Outcome struct {
+	Kind OutcomeKind
+	// MessageID is Telegram's id of the part sent (OutcomePartSent).
+	MessageID int64
+	// Attempts is added to the record's attempt count (sendMessage calls
+	// made during this claim).
+	Attempts int
+	// Retries is added to the record's retry count.
+	Retries int
+	// LastError replaces the record's last error when not empty.
+	LastError string
+	// Reason is the failure reason (OutcomeFail).
+	Reason string
+	// NextAt is when the chat may be claimed again.
+	NextAt time.Time
+}
+
+// UserSummary is the per-user delivery summary: counts over the records
+// accepted within the retention window and the last notification.
+type UserSummary struct {
+	// Queued counts notifications QUEUED or SENDING.
+	Queued int64
+	// Sent and Failed count finished notifications.
+	Sent, Failed int64
+	// LastID is the most recently accepted notification ("" when none).
+	LastID string
+	// LastState, LastUpdatedAt and LastError describe it (zero when the
+	// record expired).
+	LastState     NotificationState
+	LastUpdatedAt time.Time
+	LastError     string
+}
+
+// Errors of an enqueue refused by a limit. Callers test them with errors.Is
+// (the service answers RESOURCE_EXHAUSTED, HTTP 429, with a RetryInfo).
+var (
+	// ErrBacklogFull means the user has EnqueueOptions.MaxUserBacklog
+	// notifications queued already.
+	ErrBacklogFull = errors.New("user's backlog is full")
+	// ErrQueueFull means the whole queue holds EnqueueOptions.MaxQueued
+	// notifications.
+	ErrQueueFull = errors.New("notification queue is full")
+)
