@@ -623,8 +623,8 @@ func (r *stressRun) awaitFinal(start time.Time) {
 	stormed := 0
 	for _, e := range r.sc.events {
 		last = max(last, e.at)
-		if e.kind == evStorm {
-			stormed += e.retryAt
+		if e.kind == evStorm { // each 429 of a storm may pause every send for its retry_after
+			stormed += e.n * e.retryAt
 		}
 	}
 	slack := 2*need + float64(stormed) + 2*r.cfg.LeaseTimeout.Seconds() + 60
