@@ -2,12 +2,8 @@ package fakebot
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"time"
-
-	"go.uber.org/zap"
 )
 
 // inProcessURL is the base URL of a server made by [NewInProcess]; nothing
@@ -24,27 +20,7 @@ const inProcessURL = "http://fakebot.invalid"
 //	tg := fakebot.NewInProcess()
 //	c := telegram.NewClient(tg.URL(), tg.Token(), telegram.WithHTTPClient(&http.Client{Transport: tg.Transport()}))
 func NewInProcess(opts ...Option) *Server {
-	s := &Server{
-		token:          DefaultToken,
-		botUsername:    DefaultBotUsername,
-		botID:          DefaultBotID,
-		retryMin:       100 * time.Millisecond,
-		retryMax:       time.Second,
-		deliverTimeout: 10 * time.Second,
-		now:            time.Now,
-		log:            zap.NewNop(),
-		done:           make(chan struct{}),
-		changed:        make(chan struct{}),
-		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		chats:          map[int64]*chatState{},
-		nextMsgID:      map[int64]int64{},
-		nextUpdateID:   DefaultFirstUpdateID,
-		calls:          map[string]int{},
-	}
-	s.faults.init()
-	for _, o := range opts {
-		o(s)
-	}
+	s := newServer(opts)
 	s.baseURL = inProcessURL
 	s.hc = &http.Client{Timeout: s.deliverTimeout}
 	s.httpSrv = &http.Server{} // never serves; Close is a no-op on it

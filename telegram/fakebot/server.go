@@ -161,28 +161,7 @@ type webhookState struct {
 // [WithAddr]). Close it when done. It panics if it cannot listen, like
 // httptest.NewServer.
 func NewServer(opts ...Option) *Server {
-	s := &Server{
-		token:          DefaultToken,
-		botUsername:    DefaultBotUsername,
-		botID:          DefaultBotID,
-		addr:           "127.0.0.1:0",
-		retryMin:       100 * time.Millisecond,
-		retryMax:       time.Second,
-		deliverTimeout: 10 * time.Second,
-		now:            time.Now,
-		log:            zap.NewNop(),
-		done:           make(chan struct{}),
-		changed:        make(chan struct{}),
-		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		chats:          map[int64]*chatState{},
-		nextMsgID:      map[int64]int64{},
-		nextUpdateID:   DefaultFirstUpdateID,
-		calls:          map[string]int{},
-	}
-	s.faults.init()
-	for _, o := range opts {
-		o(s)
-	}
+	s := newServer(opts)
 	l, err := net.Listen("tcp", s.addr)
 	if err != nil {
 		panic(fmt.Sprintf("fakebot: listen on %s: %v", s.addr, err))
@@ -527,4 +506,32 @@ func (p params) object(k string, v any) (bool, *apiError) {
 		return true, badRequest("can't parse %s JSON object", k)
 	}
 	return true, nil
+}
+
+// newServer returns a server with the defaults and opts applied, not yet
+// listening (NewServer listens, NewInProcess never does).
+func newServer(opts []Option) *Server {
+	s := &Server{
+		token:          DefaultToken,
+		botUsername:    DefaultBotUsername,
+		botID:          DefaultBotID,
+		addr:           "127.0.0.1:0",
+		retryMin:       100 * time.Millisecond,
+		retryMax:       time.Second,
+		deliverTimeout: 10 * time.Second,
+		now:            time.Now,
+		log:            zap.NewNop(),
+		done:           make(chan struct{}),
+		changed:        make(chan struct{}),
+		rng:            rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		chats:          map[int64]*chatState{},
+		nextMsgID:      map[int64]int64{},
+		nextUpdateID:   DefaultFirstUpdateID,
+		calls:          map[string]int{},
+	}
+	s.faults.init()
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
