@@ -41,7 +41,14 @@ var waitWrites = []waitCase{
 // success or ErrUnavailable.
 func checkWaits(t *testing.T, st *store.Redis, n int, wantOK bool, tag string) {
 	t.Helper()
-	st.SetWaitReplicas(n, 300*time.Millisecond)
+	// A loaded machine may take a while to acknowledge (and the replica
+	// to finish its first sync): a generous bound where success is due,
+	// a short one where the refusal is.
+	timeout := 300 * time.Millisecond
+	if wantOK {
+		timeout = 10 * time.Second
+	}
+	st.SetWaitReplicas(n, timeout)
 	for _, w := range waitWrites {
 		err := w.write(t, st, fmt.Sprintf("%s-%s-%d", tag, w.name, n))
 		if wantOK && err != nil {
