@@ -676,44 +676,63 @@ func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store
 // taken then: the chat is due again when one may be, and the workers wait
 // for the limit through claim), or when ctx ends.
 func (d *Dispatcher) waitToSend(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) bool {
-	if p := d.localPause(); p > 0 {
-		d.release(log, c, d.now().Add(p), attempts, "")
-		return false
-	}
-	var wait time.Duration
-	if attempts == 0 && c.Reserved {
-		wait = c.Wait // counted from the claim's answer, like Acquire's: never early
-	} else {
-		// Leave room for the send and a plain-text resend within the lease.
-		maxWait := max(min(c.LeaseUntil.Sub(d.now())-2*d.cfg.SendTimeout, d.maxWait), 0)
-		var (
-			paused time.Duration
-			err    error
-		)
-		wait, paused, err = d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst, maxWait)
-		switch {
-		case err != nil:
-			d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
-			return false
-		case paused > 0: // another replica's 429: this process waits too
-			d.notePause(paused)
-			d.release(log, c, d.now().Add(paused), attempts, "")
-			return false
-		case wait > maxWait: // no slot taken
-			d.noteThrottle(wait - maxWait)
-			d.release(log, c, d.now().Add(wait-maxWait), attempts, "")
+	reserved := attempts == 0 && c.Reserved
+	for try := 0; ; try++ {
+		if p := d.localPause(); p > 0 {
+			d.release(log, c, d.now().Add(p), attempts, "")
 			return false
 		}
+		wait := c.Wait // counted from the claim's answer, like Acquire's: never early
+		if !reserved {
+			var ok bool
+			if wait, ok = d.acquireSlot(ctx, log, c, attempts); !ok {
+				return false
+			}
+		}
+		slotAt := d.now().Add(wait)
+		if !sleep(ctx, wait) {
+			d.release(log, c, d.now(), attempts, "")
+			return false
+		}
+		// A worker that wakes late (a loaded machine, a slow store) would
+		// send its slot together with the later ones, and Telegram counts
+		// arrivals, not slots: once, it takes a fresh slot instead.
+		if d.now().Sub(slotAt) > staleSlot && try == 0 {
+			reserved = false
+			continue
+		}
+		if p := d.localPause(); p > 0 { // a 429 while waiting: the slot is lost, the pause kept
+			d.release(log, c, d.now().Add(p), attempts, "")
+			return false
+		}
+		return true
 	}
-	if !sleep(ctx, wait) {
-		d.release(log, c, d.now(), attempts, "")
-		return false
+}
+
+// staleSlot is how late a worker may wake for its slot and still use it.
+const staleSlot = 100 * time.Millisecond
+
+// acquireSlot takes a global slot within what c's lease leaves beside the
+// send and a plain-text resend. It releases c and returns false when the
+// store fails, a pause is in force or no slot is near enough (none is
+// taken then; the workers wait for the limit through claim).
+func (d *Dispatcher) acquireSlot(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) (time.Duration, bool) {
+	maxWait := max(min(c.LeaseUntil.Sub(d.now())-2*d.cfg.SendTimeout, d.maxWait), 0)
+	wait, paused, err := d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst, maxWait)
+	switch {
+	case err != nil:
+		d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
+		return 0, false
+	case paused > 0: // another replica's 429: this process waits too
+		d.notePause(paused)
+		d.release(log, c, d.now().Add(paused), attempts, "")
+		return 0, false
+	case wait > maxWait: // no slot taken
+		d.noteThrottle(wait - maxWait)
+		d.release(log, c, d.now().Add(wait-maxWait), attempts, "")
+		return 0, false
 	}
-	if p := d.localPause(); p > 0 { // a 429 while waiting: the slot is lost, the pause kept
-		d.release(log, c, d.now().Add(p), attempts, "")
-		return false
-	}
-	return true
+	return wait, true
 }
 
 // send calls sendMessage bounded by SendTimeout.

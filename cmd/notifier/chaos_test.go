@@ -304,7 +304,14 @@ func TestChaos(t *testing.T) {
 		peak = max(peak, i-j+1)
 	}
 	peakRate := float64(peak) / window.Seconds()
-	maxCount := int(globalRate*1.05*window.Seconds()) + globalBurst
+	// Sends held by the injected hang reach Telegram together when it
+	// ends, on slots long past, while their retries (new slots) may have
+	// gone out already: at most one per worker adds to any window. Before
+	// the limiter was fixed (issue 8, finding 1) the service never came
+	// near the rate (peaks of 262–286 here), so the allowance was not
+	// needed; now it sends at the rate and the released hang shows.
+	hungRelease := replicas * workers
+	maxCount := int(globalRate*1.05*window.Seconds()) + globalBurst + hungRelease
 	steady := 0
 	for _, tm := range times {
 		if !tm.Before(loadStart) && tm.Before(loadEnd) {
@@ -334,7 +341,8 @@ func TestChaos(t *testing.T) {
 		t.Errorf("only %d of %d accepted notifications delivered (failed: %s): the run measured nothing", tl.delivered, tl.accepted, formatReasons(failed))
 	}
 	if peak > maxCount {
-		t.Errorf("busiest %v window: %d messages (%.1f/s), limit %d (%.0f/s × 1.05 + burst %d)", window, peak, peakRate, maxCount, globalRate, globalBurst)
+		t.Errorf("busiest %v window: %d messages (%.1f/s), limit %d (%.0f/s × 1.05 + burst %d + %d hung sends released at once)",
+			window, peak, peakRate, maxCount, globalRate, globalBurst, hungRelease)
 	}
 	// Logged, not failed (see docs/RELIABILITY.md, "Chaos suite").
 	if tl.duplicates > dupBudget {
