@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
@@ -281,5 +282,34 @@ func TestBotSlowUpdateEndsWithinItsClaim(t *testing.T) {
 				t.Fatal("the redelivered update was not processed")
 			}
 		})
+	}
+}
+
+// failingReplier refuses every reply, as a queue that is down does.
+type failingReplier struct{ calls atomic.Int64 }
+
+func (f *failingReplier) EnqueueReply(context.Context, delivery.Reply) (bool, error) {
+	f.calls.Add(1)
+	return false, fmt.Errorf("queue down: %w", store.ErrUnavailable)
+}
+
+// TestBotLinkStandsWhenTheReplyCannotBeQueued: the welcome is queued after
+// the link is saved; when the queue refuses it, the update still succeeds
+// (a redelivery would find the token used and answer "expired") and the
+// user stays linked.
+func TestBotLinkStandsWhenTheReplyCannotBeQueued(t *testing.T) {
+	t.Parallel()
+	st := store.NewMemory()
+	r := &failingReplier{}
+	bot := NewBot(st, r, "", metrics.New(), zaptest.NewLogger(t))
+	putToken(t, st, "u1", "tok1")
+	if err := bot.HandleUpdate(t.Context(), textUpdate(1, 10, telegram.ChatTypePrivate, "/start tok1")); err != nil {
+		t.Fatalf("HandleUpdate = %v; want the link applied despite the reply", err)
+	}
+	if chat, ok := linkedTo(t, st, "u1"); !ok || chat != 10 {
+		t.Fatalf("u1 linked to %d (%v); want chat 10", chat, ok)
+	}
+	if r.calls.Load() != 1 {
+		t.Fatalf("%d replies tried, want the welcome", r.calls.Load())
 	}
 }
