@@ -56,7 +56,9 @@ func (d *Dispatcher) EnqueueReply(ctx context.Context, r Reply) (queued bool, er
 		return false, err
 	}
 	n := store.Notification{ID: id, ChatID: r.ChatID, Parts: parts, Reply: true, CreatedAt: d.now()}
-	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: time.Millisecond}
+	// Replies count against the global queued limit (a flood of updates
+	// cannot grow the queue without bound) but not a user's backlog.
+	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: time.Millisecond, MaxQueued: d.cfg.MaxQueued}
 	if r.Once != "" {
 		n.IdempotencyKey = "reply:" + strconv.FormatInt(r.ChatID, 10) + ":" + r.Once
 		opts.IdempotencyTTL = d.chatInterval(r.ChatID)
