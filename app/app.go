@@ -1,8 +1,19 @@
-package server
+// Package app wires tgnotify together and runs it: [New] builds the store
+// (Redis or in-memory), the Bot API client (or the sandbox's fake Bot
+// API), the delivery dispatcher, update handling, the gRPC and HTTP
+// servers and their listeners; [App.Run] serves until its context ends,
+// takes the poller lease so that one replica long-polls, keeps readiness
+// current and shuts down gracefully.
+//
+//	cfg, err := config.Load(os.LookupEnv)
+//	a, err := app.New(ctx, cfg, log)
+//	err = a.Run(ctx)
+package app
 
 import (
 	"context"
-	"crypto/tls"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -19,13 +30,35 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tgnotify/tgnotify/auth"
+	"github.com/tgnotify/tgnotify/config"
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
-
+	"github.com/tgnotify/tgnotify/sandbox"
+	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
+	"github.com/tgnotify/tgnotify/updates"
 )
+
+// storage is what the wiring itself uses of the store: the poller lease
+// and the offset it fences, readiness, and closing. The API, update
+// handling and delivery are given the concrete store and declare their
+// own needs ([server.LinkStore], [updates.Store], delivery.New's links).
+type storage interface {
+	// AcquireLease takes or renews the named lease for holder for ttl.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
+	// ReleaseLease gives the lease up if holder holds it.
+	ReleaseLease(ctx context.Context, name, holder string) error
+	// PollOffset returns the saved getUpdates offset (0 when none).
+	PollOffset(ctx context.Context) (int64, error)
+	// SetPollOffsetLeased saves the offset only while holder holds lease.
+	SetPollOffsetLeased(ctx context.Context, lease, holder string, offset int64) error
+	// Ping reports whether the backing store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases resources.
+	Close() error
+}
 
 // allowedUpdates are the update kinds the service handles; Telegram sends
 // no others.
@@ -34,16 +67,16 @@ var allowedUpdates = []string{"message", "my_chat_member"}
 // App is the whole running service: store, Bot API client, update intake
 // (webhook or poller), the gRPC server and the HTTP server.
 type App struct {
-	cfg     Config
+	cfg     config.Config
 	log     *zap.Logger
-	store   store.Store
+	store   storage
 	queue   delivery.Queue
 	limiter delivery.Limiter
 	disp    *delivery.Dispatcher
 	client  *telegram.Client
 	sandbox *fakebot.Server
-	bot     *BotIdentity
-	updates *Bot
+	bot     *telegram.BotIdentity
+	updates *updates.Handler
 	health  *health.Server
 	metrics *metrics.Metrics
 	auth    *auth.Authenticator
@@ -64,11 +97,11 @@ type App struct {
 	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
 }
 
-// NewApp wires the service from cfg: it opens the store, starts the sandbox
+// New wires the service from cfg: it opens the store, starts the sandbox
 // Bot API when there is no bot token, and binds both listeners (so the
 // addresses are known before Run).
-func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, bot: &BotIdentity{}, metrics: metrics.New()}
+func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err error) {
+	a := &App{cfg: cfg, log: log, bot: &telegram.BotIdentity{}, metrics: metrics.New()}
 	defer func() {
 		if err != nil {
 			a.closeAll()
@@ -90,10 +123,17 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		return c.Name
 	}
 
+	// Each consumer gets the concrete store as the interface it declares.
+	var (
+		apiStore     server.LinkStore
+		updateStore  updates.Store
+		deliveryLink store.Store // delivery.New's link store
+	)
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
 		a.store, a.queue, a.limiter = mem, mem.Queue(), store.NewMemoryLimiter(nil)
+		apiStore, updateStore, deliveryLink = mem, mem, mem
 	} else {
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 		if err != nil {
@@ -103,6 +143,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
 		rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
 		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
+		apiStore, updateStore, deliveryLink = rs, rs, rs
 		log.Info("using redis store")
 	}
 
@@ -122,14 +163,14 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		a.bot.Set(cfg.BotUsername)
 	}
 
-	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
+	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, deliveryLink, a.client, log.Named("delivery"))
 	a.disp.SetObserver(deliveryMetrics{a.metrics})
 	// Welcome and /stop replies are queued like notifications: they share
 	// Telegram's budget, the chats' pacing, retries and 429 pauses.
-	a.updates = NewBot(a.store, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
+	a.updates = updates.New(updateStore, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	a.updates.SetIdentity(a.bot)
 	(&backlogGauges{d: a.disp}).register(a.metrics)
-	svc := NewService(a.store, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
+	svc := server.NewService(apiStore, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
 
 	if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen NOTIFIER_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
@@ -144,8 +185,8 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	}
 	a.health = health.NewServer()
 	a.setServing(false)
-	deps := grpcDeps{svc: svc, health: a.health, log: log.Named("grpc"), metrics: a.metrics, auth: a.auth}
-	tlsCfg, grpcCreds, err := loadTLS(cfg)
+	deps := server.GRPCDeps{Service: svc, Health: a.health, Log: log.Named("grpc"), Metrics: a.metrics, Auth: a.auth}
+	tlsCfg, grpcCreds, err := server.LoadTLS(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.GRPCClientCAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -153,43 +194,43 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	if grpcCreds != nil {
 		grpcOpts = append(grpcOpts, grpc.Creds(grpcCreds))
 	}
-	a.grpcSrv = newGRPCServer(deps, grpcOpts...)
+	a.grpcSrv = server.NewGRPCServer(deps, grpcOpts...)
 	// The REST gateway reaches the same service, through the same
 	// interceptors, over an in-memory connection: it needs neither the
 	// public listener's TLS nor a client certificate.
 	a.gwLn = bufconn.Listen(1 << 20)
-	a.gwSrv = newGRPCServer(deps)
+	a.gwSrv = server.NewGRPCServer(deps)
 
-	handler, err := a.httpHandler(ctx)
+	webhook := server.NewWebhookHandler(cfg.WebhookSecret, a.updates, log.Named("webhook"))
+	httpDeps := server.HTTPDeps{
+		DialGateway: a.gwLn.DialContext,
+		Metrics:     a.metrics,
+		CORSOrigins: cfg.CORSOrigins,
+		Ready:       a.ready,
+	}
+	if cfg.WebhookAddr == "" {
+		httpDeps.Webhook = webhook
+	}
+	if a.sandbox != nil {
+		httpDeps.Mount = sandbox.New(a.sandbox).Mount
+	}
+	handler, err := server.NewHTTPHandler(ctx, httpDeps)
 	if err != nil {
 		return nil, err
 	}
-	a.httpSrv = newHTTPServer(handler, tlsCfg, log.Named("http"))
+	a.httpSrv = server.NewHTTPServer(handler, tlsCfg, log.Named("http"))
 	a.httpTLS = tlsCfg != nil
 	if a.webhookLn != nil {
 		// The webhook listener serves the same certificate as the others
 		// (TLS is on for every listener or for none; a TLS-terminating
 		// proxy in front of a plaintext one is the usual shape). It gets
 		// its own copy: net/http adds HTTP/2 to NextProtos in place.
-		a.webhookSrv = newHTTPServer(a.webhookListenerHandler(), tlsCfg.Clone(), log.Named("webhook_http"))
+		a.webhookSrv = server.NewHTTPServer(server.NewWebhookListenerHandler(a.metrics, webhook), tlsCfg.Clone(), log.Named("webhook_http"))
 		if !cfg.Webhook() {
 			log.Warn("NOTIFIER_WEBHOOK_ADDR is set but TELEGRAM_WEBHOOK_URL is not: updates arrive by long polling and the webhook listener receives nothing")
 		}
 	}
 	return a, nil
-}
-
-func newHTTPServer(h http.Handler, tlsCfg *tls.Config, log *zap.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log),
-		TLSConfig:         tlsCfg,
-	}
 }
 
 // serveHTTP serves srv on ln, with TLS when the listeners have it.
@@ -346,7 +387,7 @@ const (
 // the lease can neither skip nor replay updates. Another replica takes over
 // within pollLeaseTTL of the holder's death.
 func (a *App) pollWithLease(ctx context.Context) {
-	holder, err := newToken()
+	holder, err := newHolderID()
 	if err != nil {
 		a.log.Error("poller lease holder id", zap.Error(err))
 		return
@@ -387,6 +428,16 @@ func (a *App) pollWithLease(ctx context.Context) {
 	}
 }
 
+// newHolderID returns a random id naming this replica as a holder of the
+// poller lease.
+func newHolderID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := crand.Read(b); err != nil {
+		return "", fmt.Errorf("random lease holder id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
 // renewLease keeps the poller lease and cancels the poller when it is lost
 // or cannot be renewed before it would expire.
 func (a *App) renewLease(ctx context.Context, cancel context.CancelFunc, holder string) {
@@ -416,7 +467,7 @@ func (a *App) renewLease(ctx context.Context, cancel context.CancelFunc, holder 
 
 // leasedOffsets saves the polling offset under the poller lease.
 type leasedOffsets struct {
-	st     store.Store
+	st     storage
 	holder string
 }
 

@@ -1,18 +1,9 @@
-package server
+package config
 
 import (
-	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/tgnotify/tgnotify/store"
 )
 
 // TestAdmissionConfig checks the variables of findings 7 and 13 of issue 8.
@@ -37,7 +28,7 @@ func TestAdmissionConfig(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := LoadConfig(MapLookup(tc.env))
+			c, err := Load(MapLookup(tc.env))
 			if tc.wantErr != "" {
 				if err == nil || !contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
@@ -57,25 +48,3 @@ func TestAdmissionConfig(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-// TestAdmissionStatus: an enqueue refused by a backlog limit answers
-// RESOURCE_EXHAUSTED (HTTP 429) with a RetryInfo.
-func TestAdmissionStatus(t *testing.T) {
-	for _, sentinel := range []error{store.ErrBacklogFull, store.ErrQueueFull} {
-		t.Run(sentinel.Error(), func(t *testing.T) {
-			st, _ := status.FromError(toStatus(fmt.Errorf("delivery: enqueue: %w", sentinel)))
-			if st.Code() != codes.ResourceExhausted || runtime.HTTPStatusFromCode(st.Code()) != http.StatusTooManyRequests {
-				t.Fatalf("status = %v", st)
-			}
-			var ri *errdetails.RetryInfo
-			for _, d := range st.Details() {
-				if r, ok := d.(*errdetails.RetryInfo); ok {
-					ri = r
-				}
-			}
-			if ri == nil || ri.GetRetryDelay().AsDuration() <= 0 {
-				t.Fatalf("details = %v, want a RetryInfo", st.Details())
-			}
-		})
-	}
-}

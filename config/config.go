@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"errors"
@@ -17,7 +17,7 @@ import (
 )
 
 // Config is the service's whole configuration, loaded once from the
-// environment by LoadConfig.
+// environment by Load.
 type Config struct {
 	// GRPCAddr is the gRPC listen address (NOTIFIER_GRPC_ADDR, default ":9090").
 	GRPCAddr string
@@ -31,7 +31,7 @@ type Config struct {
 	WebhookAddr string
 	// RedisURL selects Redis (REDIS_URL); empty means the in-memory store.
 	RedisURL string
-	// BotToken is the BotFather token (TELEGRAM_BOT_TOKEN). LoadConfig
+	// BotToken is the BotFather token (TELEGRAM_BOT_TOKEN). Load
 	// leaves it empty only for the sandbox (an in-process fake Bot API):
 	// with NOTIFIER_SANDBOX=true, or when nothing production-like is set.
 	BotToken string
@@ -83,7 +83,7 @@ type Config struct {
 	// is set (TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES, default false).
 	WebhookDropPending bool
 	// Delivery configures the delivery engine (workers, Telegram's limits,
-	// retries, retention); see LoadConfig for the variables.
+	// retries, retention); see Load for the variables.
 	Delivery delivery.Config
 	// RedisWaitReplicas, when positive, makes the writes that accept a
 	// notification or consume a link token wait until that many replicas
@@ -95,7 +95,7 @@ type Config struct {
 }
 
 // Sandbox reports whether the service runs with its own fake Bot API.
-// LoadConfig allows an empty BotToken only when the sandbox was chosen
+// Load allows an empty BotToken only when the sandbox was chosen
 // explicitly (NOTIFIER_SANDBOX=true) or nothing production-like is set.
 func (c Config) Sandbox() bool { return c.BotToken == "" }
 
@@ -124,17 +124,17 @@ var telegramVars = []string{
 	"TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES",
 }
 
-// LoadConfig reads and validates the configuration. It returns every
-// problem at once, naming the variable. It is LoadConfigFrom without the
+// Load reads and validates the configuration. It returns every
+// problem at once, naming the variable. It is LoadFrom without the
 // list of names: only the TELEGRAM_* variables the service reads count as
 // production settings.
-func LoadConfig(lookup Lookup) (Config, error) { return LoadConfigFrom(lookup, nil) }
+func Load(lookup Lookup) (Config, error) { return LoadFrom(lookup, nil) }
 
-// LoadConfigFrom is LoadConfig given also the names of every variable in
+// LoadFrom is Load given also the names of every variable in
 // the environment (os.Environ's NAME part; nil when unknown), so that a
 // TELEGRAM_* variable the service does not read (a typo such as
 // TELEGRAM_BOT_TOKN) still keeps the sandbox from starting by itself.
-func LoadConfigFrom(lookup Lookup, names []string) (Config, error) {
+func LoadFrom(lookup Lookup, names []string) (Config, error) {
 	var errs []error
 	get := func(key, def string) string {
 		if v, ok := lookup(key); ok && strings.TrimSpace(v) != "" {

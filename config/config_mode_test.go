@@ -1,10 +1,10 @@
-package server_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/config"
 )
 
 // TestLoadConfigSandboxAndOpenAPI covers when the sandbox may start by
@@ -63,7 +63,7 @@ func TestLoadConfigSandboxAndOpenAPI(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := server.LoadConfig(server.MapLookup(c.env))
+			cfg, err := config.Load(config.MapLookup(c.env))
 			if len(c.wantErr) > 0 {
 				if err == nil {
 					t.Fatalf("loaded (sandbox=%v), want an error naming %v", cfg.Sandbox(), c.wantErr)
@@ -95,14 +95,14 @@ func TestLoadConfigUnknownTelegramVariable(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{"TELEGRAM_BOT_TOKN": "123:abc", "NOTIFIER_LOG_LEVEL": "info"}
 	names := []string{"TELEGRAM_BOT_TOKN", "NOTIFIER_LOG_LEVEL"}
-	_, err := server.LoadConfigFrom(server.MapLookup(env), names)
+	_, err := config.LoadFrom(config.MapLookup(env), names)
 	if err == nil || !strings.Contains(err.Error(), "TELEGRAM_BOT_TOKEN") || !strings.Contains(err.Error(), "TELEGRAM_BOT_TOKN") {
 		t.Fatalf("err = %v, want a refusal naming TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_TOKN", err)
 	}
 	if strings.Contains(err.Error(), "123:abc") {
 		t.Fatalf("err = %v echoes the value", err)
 	}
-	cfg, err := server.LoadConfigFrom(server.MapLookup(map[string]string{"TELEGRAM_EMPTY": ""}), []string{"TELEGRAM_EMPTY"})
+	cfg, err := config.LoadFrom(config.MapLookup(map[string]string{"TELEGRAM_EMPTY": ""}), []string{"TELEGRAM_EMPTY"})
 	if err != nil || !cfg.Sandbox() {
 		t.Fatalf("an empty unknown TELEGRAM_* variable: cfg.Sandbox()=%v err=%v, want the sandbox", cfg.Sandbox(), err)
 	}
@@ -111,7 +111,7 @@ func TestLoadConfigUnknownTelegramVariable(t *testing.T) {
 // TestLoadConfigWebhookAddr: NOTIFIER_WEBHOOK_ADDR is read into the config.
 func TestLoadConfigWebhookAddr(t *testing.T) {
 	t.Parallel()
-	cfg, err := server.LoadConfig(server.MapLookup(map[string]string{
+	cfg, err := config.Load(config.MapLookup(map[string]string{
 		"TELEGRAM_BOT_TOKEN": "1:a", "NOTIFIER_ALLOW_OPEN_API": "true", "NOTIFIER_WEBHOOK_ADDR": " :8443 ",
 	}))
 	if err != nil {

@@ -1,16 +1,16 @@
-package server_test
+package config_test
 
 import (
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/config"
 )
 
 func TestLoadConfigDefaults(t *testing.T) {
 	t.Parallel()
-	c, err := server.LoadConfig(server.MapLookup(nil))
+	c, err := config.Load(config.MapLookup(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestLoadConfigErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := server.LoadConfig(server.MapLookup(c.env))
+			_, err := config.Load(config.MapLookup(c.env))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("err = %v, want one naming %s", err, c.want)
 			}
@@ -51,7 +51,7 @@ func TestLoadConfigErrors(t *testing.T) {
 
 func TestLoadConfigSecretsNotInErrors(t *testing.T) {
 	t.Parallel()
-	_, err := server.LoadConfig(server.MapLookup(map[string]string{"TELEGRAM_BOT_TOKEN": "123:sec ret", "TELEGRAM_WEBHOOK_SECRET": "bad secret!"}))
+	_, err := config.Load(config.MapLookup(map[string]string{"TELEGRAM_BOT_TOKEN": "123:sec ret", "TELEGRAM_WEBHOOK_SECRET": "bad secret!"}))
 	if err == nil || strings.Contains(err.Error(), "sec ret") || strings.Contains(err.Error(), "bad secret!") {
 		t.Fatalf("err = %v: must fail without echoing secrets", err)
 	}

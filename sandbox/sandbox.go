@@ -1,4 +1,11 @@
-package server
+// Package sandbox serves the HTTP endpoints that play the Telegram user
+// when the service runs without a bot token, against the in-process fake
+// Bot API (telegram/fakebot): a developer links a chat and reads what the
+// bot "sent" without Telegram.
+//
+//	ep := sandbox.New(fake) // fake *fakebot.Server
+//	ep.Mount(mux)           // POST /sandbox/start, ... on the service's mux
+package sandbox
 
 import (
 	"context"
@@ -43,7 +50,15 @@ type sandboxRequest struct {
 	Username string `json:"username"`
 }
 
-// mountSandbox adds the endpoints that play the Telegram user against the
+// Endpoints are the sandbox's HTTP endpoints over one fake Bot API.
+type Endpoints struct {
+	sandbox *fakebot.Server
+}
+
+// New returns the endpoints that act on fake.
+func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
+
+// Mount adds the endpoints that play the Telegram user against the
 // in-process fake Bot API:
 //
 //	POST /sandbox/start  {"chat_id":42,"token":"...","username":"alice"}
@@ -51,7 +66,7 @@ type sandboxRequest struct {
 //	POST /sandbox/block  {"chat_id":42}
 //	GET  /sandbox/chats/{chat_id}/messages
 //	GET  /sandbox/messages
-func (a *App) mountSandbox(mux *http.ServeMux) {
+func (a *Endpoints) Mount(mux *http.ServeMux) {
 	fake := a.sandbox
 	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
 		req, ok := decodeSandbox(w, r)
@@ -109,7 +124,7 @@ func decodeSandbox(w http.ResponseWriter, r *http.Request) (sandboxRequest, bool
 
 // sandboxAct makes the fake user write to the bot, then waits for the bot's
 // reply so the caller sees the result of the action.
-func (a *App) sandboxAct(w http.ResponseWriter, r *http.Request, chatID int64, act func() int64) {
+func (a *Endpoints) sandboxAct(w http.ResponseWriter, r *http.Request, chatID int64, act func() int64) {
 	before := len(a.sandbox.Messages(chatID))
 	updateID := act()
 	ctx, cancel := context.WithTimeout(r.Context(), sandboxReplyWait)
@@ -125,4 +140,10 @@ func (a *App) sandboxAct(w http.ResponseWriter, r *http.Request, chatID int64, a
 	}
 	last := toSandboxMessages(msgs[len(msgs)-1:])[0]
 	writeJSON(w, http.StatusOK, map[string]any{"update_id": updateID, "reply": last})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }

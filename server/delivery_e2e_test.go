@@ -2,7 +2,7 @@ package server_test
 
 import (
 	"fmt"
-	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/updates"
 	"net/http"
 	"strings"
 	"sync"
@@ -362,7 +362,7 @@ func TestNotificationRightAfterLinkWaitsBehindWelcome(t *testing.T) {
 		t.Fatalf("notification %v, want SENT", n)
 	}
 	msgs := h.fake.Messages(chat)
-	if len(msgs) != 2 || msgs[0].Text != server.DefaultWelcomeMessage {
+	if len(msgs) != 2 || msgs[0].Text != updates.DefaultWelcomeMessage {
 		t.Fatalf("messages %+v, want the welcome then the notification", msgs)
 	}
 	if gap := msgs[1].Time.Sub(msgs[0].Time); gap < 700*time.Millisecond { // the old order gave 0.5 s

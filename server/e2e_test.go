@@ -22,17 +22,19 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
+	"github.com/tgnotify/tgnotify/app"
+	"github.com/tgnotify/tgnotify/config"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
+	"github.com/tgnotify/tgnotify/updates"
 )
 
 // harness is one running service on free loopback ports, talking to a fake
 // Bot API, with a gRPC client and an HTTP base URL.
 type harness struct {
 	t      testing.TB
-	app    *server.App
+	app    *app.App
 	fake   *fakebot.Server
 	client notifierv1.NotifierServiceClient
 	conn   *grpc.ClientConn
@@ -120,14 +122,14 @@ func (h *harness) shutdown() {
 
 // runApp starts the service with env and returns it with a stop function
 // that shuts it down and waits for Run to return (safe to call twice).
-func runApp(t testing.TB, env map[string]string) (*server.App, func()) {
+func runApp(t testing.TB, env map[string]string) (*app.App, func()) {
 	t.Helper()
-	cfg, err := server.LoadConfig(server.MapLookup(env))
+	cfg, err := config.Load(config.MapLookup(env))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := server.NewApp(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	app, err := app.New(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -197,7 +199,7 @@ func (h *harness) link(user string, chatID int64) {
 	if err != nil {
 		h.t.Fatalf("no welcome for %s: %v", user, err)
 	}
-	if got := msgs[len(msgs)-1].Text; got != server.DefaultWelcomeMessage {
+	if got := msgs[len(msgs)-1].Text; got != updates.DefaultWelcomeMessage {
 		h.t.Fatalf("reply after /start = %q, want the welcome message", got)
 	}
 }
@@ -297,7 +299,7 @@ func testLinkAndNotify(t *testing.T, h *harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msgs[0].Text != server.DefaultWelcomeMessage {
+	if msgs[0].Text != updates.DefaultWelcomeMessage {
 		t.Fatalf("welcome = %q", msgs[0].Text)
 	}
 	st, err = h.client.GetStatus(ctx, &notifierv1.GetStatusRequest{UserId: "alice"})

@@ -25,8 +25,6 @@ var (
 	// ErrBotUnknown means the bot's username is not known yet (getMe has not
 	// answered), so no deep link can be built.
 	ErrBotUnknown = errors.New("bot username not known yet (Telegram getMe has not answered)")
-	// ErrUpdateInProgress means another worker is processing the same update.
-	ErrUpdateInProgress = errors.New("update is being processed by another worker")
 )
 
 // InvalidArgumentError reports a bad request field.
@@ -85,7 +83,7 @@ func toStatus(err error) error {
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(backlogRetryDelay)})
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, "not found (unknown id, or its record expired)")
-	case errors.Is(err, ErrBotUnknown), errors.Is(err, ErrUpdateInProgress):
+	case errors.Is(err, ErrBotUnknown):
 		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, store.ErrUnavailable):
 		return status.Error(codes.Unavailable, "storage unavailable, retry later")

@@ -2,14 +2,17 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -17,6 +20,7 @@ import (
 	"github.com/tgnotify/tgnotify/auth"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/gen/openapi"
+	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
@@ -26,12 +30,31 @@ const (
 	maxWebhookBody = 1 << 20
 )
 
-// httpHandler builds the HTTP side: the REST mirror (grpc-gateway, calling
-// the gRPC server over loopback so that both transports share one set of
-// interceptors), the Telegram webhook unless it has its own listener
-// (NOTIFIER_WEBHOOK_ADDR), health, OpenAPI and, in sandbox mode, the
-// endpoints that play the Telegram user.
-func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
+// HTTPDeps is what the HTTP side is built from.
+type HTTPDeps struct {
+	// DialGateway connects the REST gateway to a gRPC server of the
+	// service (an in-memory listener carrying the same interceptors).
+	DialGateway func(ctx context.Context) (net.Conn, error)
+	// Metrics instruments every endpoint and serves /metrics.
+	Metrics *metrics.Metrics
+	// CORSOrigins are the browser origins allowed to call the REST mirror.
+	CORSOrigins []string
+	// Webhook is the Telegram webhook ([NewWebhookHandler]), mounted at
+	// POST /telegram/webhook; nil when it has its own listener
+	// ([NewWebhookListenerHandler]).
+	Webhook http.Handler
+	// Ready reports readiness for /readyz (nil: ready).
+	Ready func(ctx context.Context) error
+	// Mount, when set, adds endpoints to the mux (the sandbox's).
+	Mount func(mux *http.ServeMux)
+}
+
+// NewHTTPHandler builds the HTTP side: the REST mirror (grpc-gateway,
+// calling the gRPC server over loopback so that both transports share one
+// set of interceptors), the Telegram webhook unless it has its own
+// listener (NOTIFIER_WEBHOOK_ADDR), health, OpenAPI and, in sandbox mode,
+// the endpoints that play the Telegram user.
+func NewHTTPHandler(ctx context.Context, d HTTPDeps) (http.Handler, error) {
 	gw := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true},
@@ -56,7 +79,7 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 		}),
 	)
 	conn, err := grpc.NewClient("passthrough:///gateway",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return a.gwLn.DialContext(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return d.DialGateway(ctx) }),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		return nil, fmt.Errorf("gateway client: %w", err)
@@ -65,15 +88,15 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 
-	m := a.metrics
+	m := d.Metrics
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(a.cfg.CORSOrigins, http.MaxBytesHandler(validPath(gw), maxRESTBody))))
-	if a.cfg.WebhookAddr == "" {
-		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
+	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, http.MaxBytesHandler(validPath(gw), maxRESTBody))))
+	if d.Webhook != nil {
+		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", d.Webhook))
 	}
 	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(healthz)))
 	mux.Handle("GET /readyz", m.InstrumentHTTP("readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := a.ready(r.Context()); err != nil {
+		if err := ready(r.Context(), d.Ready); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 			return
 		}
@@ -84,20 +107,27 @@ func (a *App) httpHandler(ctx context.Context) (http.Handler, error) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openapi.NotifierJSON)
 	})))
-	if a.sandbox != nil {
-		a.mountSandbox(mux)
+	if d.Mount != nil {
+		d.Mount(mux)
 	}
 	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(notFound)))
 	return mux, nil
 }
 
-// webhookListenerHandler is all the webhook listener (NOTIFIER_WEBHOOK_ADDR)
-// serves: the webhook and /healthz, for a load balancer in front of it.
-// Nothing of the API, metrics or readiness details is reachable there.
-func (a *App) webhookListenerHandler() http.Handler {
-	m := a.metrics
+func ready(ctx context.Context, f func(context.Context) error) error {
+	if f == nil {
+		return nil
+	}
+	return f(ctx)
+}
+
+// NewWebhookListenerHandler is all the webhook listener
+// (NOTIFIER_WEBHOOK_ADDR) serves: the webhook and /healthz, for a load
+// balancer in front of it. Nothing of the API, metrics or readiness
+// details is reachable there.
+func NewWebhookListenerHandler(m *metrics.Metrics, webhook http.Handler) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", a.webhookHandler()))
+	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", webhook))
 	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(healthz)))
 	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(notFound)))
 	return mux
@@ -111,16 +141,16 @@ func notFound(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such endpoint: " + r.Method + " " + r.URL.Path})
 }
 
-// webhookHandler verifies Telegram's secret header and hands updates to the
-// bot. Without TELEGRAM_WEBHOOK_SECRET every delivery is refused.
-func (a *App) webhookHandler() http.Handler {
-	if a.cfg.WebhookSecret == "" {
+// NewWebhookHandler verifies Telegram's secret header and hands updates to
+// h. Without a secret (TELEGRAM_WEBHOOK_SECRET) every delivery is refused.
+func NewWebhookHandler(secret string, h telegram.UpdateHandler, log *zap.Logger) http.Handler {
+	if secret == "" {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "webhook disabled: TELEGRAM_WEBHOOK_SECRET is not set"})
 		})
 	}
-	return telegram.NewWebhookHandler(a.cfg.WebhookSecret, a.updates,
-		telegram.WithLogger(a.log.Named("webhook")), telegram.WithMaxBodyBytes(maxWebhookBody))
+	return telegram.NewWebhookHandler(secret, h,
+		telegram.WithLogger(log), telegram.WithMaxBodyBytes(maxWebhookBody))
 }
 
 // validPath refuses paths whose decoded form is not valid UTF-8 with 400 in
@@ -140,4 +170,19 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// NewHTTPServer returns the service's HTTP server for h, with its
+// timeouts and header limit, serving TLS with tlsCfg when not nil.
+func NewHTTPServer(h http.Handler, tlsCfg *tls.Config, log *zap.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log),
+		TLSConfig:         tlsCfg,
+	}
 }

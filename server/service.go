@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,25 +21,21 @@ type Sender interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 }
 
-// BotIdentity holds the bot's username once it is known (from configuration
-// or from getMe). It is safe for concurrent use.
-type BotIdentity struct {
-	mu       sync.RWMutex
-	username string
+// Identity tells the bot's username once it is known, to build deep links
+// (*telegram.BotIdentity provides it).
+type Identity interface {
+	Username() (string, bool)
 }
 
-// Set records the bot's username.
-func (b *BotIdentity) Set(username string) {
-	b.mu.Lock()
-	b.username = username
-	b.mu.Unlock()
-}
-
-// Username returns the bot's username and whether it is known.
-func (b *BotIdentity) Username() (string, bool) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.username, b.username != ""
+// LinkStore is what the service needs from storage: link tokens and links
+// (*store.Redis and *store.Memory provide it).
+type LinkStore interface {
+	// PutLinkToken stores tok and makes it the user's live token.
+	PutLinkToken(ctx context.Context, tok store.LinkToken) error
+	// UserLinkToken returns the user's live token or store.ErrNotFound.
+	UserLinkToken(ctx context.Context, userID string) (store.LinkToken, error)
+	// GetLink returns the user's link or store.ErrNotFound.
+	GetLink(ctx context.Context, userID string) (store.Link, error)
 }
 
 // Deliverer is what the service needs from the delivery engine
@@ -67,9 +62,9 @@ var _ linkedDeliverer = (*delivery.Dispatcher)(nil)
 type Service struct {
 	notifierv1.UnimplementedNotifierServiceServer
 
-	store    store.Store
+	store    LinkStore
 	delivery Deliverer
-	bot      *BotIdentity
+	bot      Identity
 	tokenTTL time.Duration
 	log      *zap.Logger
 	now      func() time.Time
@@ -77,7 +72,7 @@ type Service struct {
 
 // NewService builds the API service. tokenTTL is how long a link token
 // lives; notifications are handed to d.
-func NewService(st store.Store, d Deliverer, bot *BotIdentity, tokenTTL time.Duration, log *zap.Logger) *Service {
+func NewService(st LinkStore, d Deliverer, bot Identity, tokenTTL time.Duration, log *zap.Logger) *Service {
 	return &Service{store: st, delivery: d, bot: bot, tokenTTL: tokenTTL, log: log, now: time.Now}
 }
 

@@ -10,21 +10,22 @@ import (
 	"google.golang.org/grpc/credentials"
 )
 
-// loadTLS builds the listeners' TLS configuration from the certificate and
-// key files; with a client CA the gRPC listener requires and verifies client
-// certificates (mTLS). Without certificate files it returns nils: plaintext.
-func loadTLS(cfg Config) (*tls.Config, credentials.TransportCredentials, error) {
-	if cfg.TLSCertFile == "" {
+// LoadTLS builds the listeners' TLS configuration from the certificate and
+// key files; with a client CA file the gRPC listener requires and verifies
+// client certificates (mTLS). Without certificate files it returns nils:
+// plaintext.
+func LoadTLS(certFile, keyFile, clientCAFile string) (*tls.Config, credentials.TransportCredentials, error) {
+	if certFile == "" {
 		return nil, nil, nil
 	}
-	cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("NOTIFIER_TLS_CERT_FILE/NOTIFIER_TLS_KEY_FILE: %w", err)
 	}
 	base := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	grpcTLS := base.Clone()
-	if cfg.GRPCClientCAFile != "" {
-		pem, err := os.ReadFile(cfg.GRPCClientCAFile)
+	if clientCAFile != "" {
+		pem, err := os.ReadFile(clientCAFile)
 		if err != nil {
 			return nil, nil, fmt.Errorf("NOTIFIER_GRPC_CLIENT_CA_FILE: %w", err)
 		}

@@ -4,15 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net/url"
-	"regexp"
 )
 
 // tokenBytes is the entropy of a link token: 192 bits, 32 base64url
 // characters, well within Telegram's 64-character start parameter.
 const tokenBytes = 24
-
-// startParam matches Telegram's rule for deep-link start parameters.
-var startParam = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // newToken returns a fresh random URL-safe token from crypto/rand.
 func newToken() (string, error) {

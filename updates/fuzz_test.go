@@ -1,4 +1,4 @@
-package server
+package updates
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -46,7 +45,7 @@ func FuzzWebhook(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	st := store.NewMemory()
-	bot := NewBot(st, nopReplier{}, "", metrics.New(), zap.NewNop())
+	bot := New(st, nopReplier{}, "", metrics.New(), zap.NewNop())
 	h := telegram.NewWebhookHandler("s3cret", bot, telegram.WithMaxBodyBytes(64<<10))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req := httptest.NewRequest(http.MethodPost, "/telegram/webhook", bytes.NewReader(body))
@@ -59,22 +58,5 @@ func FuzzWebhook(f *testing.F) {
 		if err := st.Ping(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-	})
-}
-
-// FuzzValidate checks the request validators never panic and accept only
-// what they promise.
-func FuzzValidate(f *testing.F) {
-	for _, s := range []string{"alice", "", " ", "a\x00b", strings.Repeat("x", 129), "пользователь", "\xff", "a\u200bb"} {
-		f.Add(s, int32(0))
-	}
-	f.Fuzz(func(t *testing.T, s string, mode int32) {
-		if err := validateUserID(s); err == nil {
-			if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxUserIDLen {
-				t.Fatalf("accepted user_id %q", s)
-			}
-		}
-		_, _ = validateText(s, 0, false)
-		_, _ = validateText(s, 2, true)
 	})
 }

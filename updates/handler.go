@@ -1,9 +1,20 @@
-package server
+// Package updates handles the Telegram updates the bot receives, by
+// webhook or long polling: the link flow. "/start <token>" links the
+// chat to the token's user, "/stop" and blocking the bot unlink it, a
+// group's migration to a supergroup moves its links. Each update id is
+// processed once however often Telegram delivers it; replies are queued
+// through a [Replier] (the delivery engine), never sent from here.
+//
+//	h := updates.New(st, dispatcher, welcome, metrics, log)
+//	h.SetIdentity(botIdentity)
+//	err := h.HandleUpdate(ctx, update) // telegram.UpdateHandler
+package updates
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,11 +25,49 @@ import (
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
+// Errors of update handling. Either makes the update be delivered again.
+var (
+	// ErrBotUnknown means a command is addressed to a bot by name while
+	// this bot's own username is not known yet (getMe has not answered).
+	ErrBotUnknown = errors.New("bot username not known yet (Telegram getMe has not answered)")
+	// ErrUpdateInProgress means another worker is processing the same update.
+	ErrUpdateInProgress = errors.New("update is being processed by another worker")
+)
+
+// startParam matches Telegram's rule for deep-link start parameters.
+var startParam = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Store is what update handling needs from storage: the once-only claim
+// on an update id and the link operations of the link flow (*store.Redis
+// and *store.Memory provide it).
+type Store interface {
+	// ClaimUpdate records that update id is being processed; the claim
+	// lapses after claimTTL.
+	ClaimUpdate(ctx context.Context, updateID int64, claimTTL time.Duration) (store.UpdateState, error)
+	// CompleteUpdate marks the update processed and remembers it for keep.
+	CompleteUpdate(ctx context.Context, updateID int64, keep time.Duration) error
+	// ReleaseUpdate drops a claim so that a redelivery is processed again.
+	ReleaseUpdate(ctx context.Context, updateID int64) error
+	// ConsumeLinkToken deletes the token and links its user to chatID, or
+	// returns store.ErrTokenInvalid.
+	ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (store.Link, error)
+	// UnlinkChat removes every link to chatID and returns the user ids.
+	UnlinkChat(ctx context.Context, chatID int64) ([]string, error)
+	// UpdateChatID moves every link of chat oldID to newID.
+	UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error)
+}
+
+// Identity tells the bot's own username once it is known
+// (*telegram.BotIdentity provides it).
+type Identity interface {
+	Username() (string, bool)
+}
+
 // Durations of update processing and de-duplication.
 const (
 	// DefaultUpdateDeadline bounds the processing of one update: a few
 	// store calls (replies are queued, not sent, so no Bot API call is
-	// made). See [Bot.SetUpdateDeadline].
+	// made). See [Handler.SetUpdateDeadline].
 	DefaultUpdateDeadline = 5 * time.Second
 	// updateClaimMargin is how much longer the claim on an update lasts
 	// than the deadline of its processing: the claim outlives the work it
@@ -42,13 +91,13 @@ const (
 	replyNotLinked        = "This chat is not connected to any account."
 )
 
-// Bot processes Telegram updates: /start <token> links a user, /stop and
+// Handler processes Telegram updates: /start <token> links a user, /stop and
 // blocking the bot unlink, group migrations move links. Each update id is
 // processed once, however often Telegram delivers it. Its replies are
 // queued ([Replier]): update handling never calls Telegram itself, so a
 // burst of updates is answered within the bot's limits, not around them.
-type Bot struct {
-	store   store.Store
+type Handler struct {
+	store   Store
 	metrics *metrics.Metrics
 	replies Replier
 	welcome string
@@ -58,7 +107,7 @@ type Bot struct {
 	deadline time.Duration
 	// identity is the bot's own username, to tell commands meant for it
 	// from commands meant for other bots in a group.
-	identity *BotIdentity
+	identity Identity
 }
 
 // Replier queues the bot's replies for the delivery workers
@@ -69,15 +118,15 @@ type Replier interface {
 	EnqueueReply(ctx context.Context, r delivery.Reply) (queued bool, err error)
 }
 
-var _ telegram.UpdateHandler = (*Bot)(nil)
+var _ telegram.UpdateHandler = (*Handler)(nil)
 
-// NewBot builds the update handler. welcome is the message sent after a
+// New builds the update handler. welcome is the message sent after a
 // successful link (DefaultWelcomeMessage when empty).
-func NewBot(st store.Store, replies Replier, welcome string, m *metrics.Metrics, log *zap.Logger) *Bot {
+func New(st Store, replies Replier, welcome string, m *metrics.Metrics, log *zap.Logger) *Handler {
 	if welcome == "" {
 		welcome = DefaultWelcomeMessage
 	}
-	return &Bot{store: st, metrics: m, replies: replies, welcome: welcome, log: log, now: time.Now,
+	return &Handler{store: st, metrics: m, replies: replies, welcome: welcome, log: log, now: time.Now,
 		deadline: DefaultUpdateDeadline}
 }
 
@@ -88,7 +137,7 @@ func NewBot(st store.Store, replies Replier, welcome string, m *metrics.Metrics,
 // mid-update lapses soon after: a redelivery of that update, and every
 // later update the poller holds behind it, waits seconds, not minutes.
 // Replies are queued, so d covers store work only.
-func (b *Bot) SetUpdateDeadline(d time.Duration) {
+func (b *Handler) SetUpdateDeadline(d time.Duration) {
 	if d > 0 {
 		b.deadline = d
 	}
@@ -97,12 +146,12 @@ func (b *Bot) SetUpdateDeadline(d time.Duration) {
 // SetIdentity tells the bot its own username (known from configuration or
 // getMe): a command addressed to another bot ("/stop@other_bot", in a
 // group) is ignored. Without an identity only bare commands are obeyed.
-func (b *Bot) SetIdentity(id *BotIdentity) {
+func (b *Handler) SetIdentity(id Identity) {
 	b.identity = id
 }
 
 // claimTTL is how long the claim on an update lasts.
-func (b *Bot) claimTTL() time.Duration {
+func (b *Handler) claimTTL() time.Duration {
 	return b.deadline + updateClaimMargin
 }
 
@@ -120,7 +169,7 @@ func updateKind(u telegram.Update) string {
 // HandleUpdate processes one update exactly once. A returned error means the
 // update was not applied and should be delivered again (the webhook answers
 // 5xx, the poller retries it).
-func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
+func (b *Handler) HandleUpdate(ctx context.Context, u telegram.Update) error {
 	kind := updateKind(u)
 	outcome, err := b.handle(ctx, u)
 	if err != nil {
@@ -130,7 +179,7 @@ func (b *Bot) HandleUpdate(ctx context.Context, u telegram.Update) error {
 	return err
 }
 
-func (b *Bot) handle(ctx context.Context, u telegram.Update) (outcome string, err error) {
+func (b *Handler) handle(ctx context.Context, u telegram.Update) (outcome string, err error) {
 	// The deadline starts before the claim is taken, so the processing
 	// ends before the claim (deadline + margin from a later instant) lapses.
 	pctx, cancel := context.WithTimeout(ctx, b.deadline)
@@ -168,7 +217,7 @@ func (b *Bot) handle(ctx context.Context, u telegram.Update) (outcome string, er
 }
 
 // process applies one update and says whether it did anything.
-func (b *Bot) process(ctx context.Context, u telegram.Update) (string, error) {
+func (b *Handler) process(ctx context.Context, u telegram.Update) (string, error) {
 	switch {
 	case u.Message != nil && u.Message.MigrateToChatID != 0:
 		return metrics.OutcomeProcessed, b.migrate(ctx, u.Message.Chat.ID, u.Message.MigrateToChatID)
@@ -199,7 +248,7 @@ func (b *Bot) process(ctx context.Context, u telegram.Update) (string, error) {
 // command) is meant for this bot. While the bot's own username is not known
 // yet (getMe has not answered) an addressed command is an error, so that
 // the update is delivered again later rather than obeyed or dropped.
-func (b *Bot) commandForUs(bot string) (bool, error) {
+func (b *Handler) commandForUs(bot string) (bool, error) {
 	if bot == "" {
 		return true, nil
 	}
@@ -214,7 +263,7 @@ func (b *Bot) commandForUs(bot string) (bool, error) {
 }
 
 // command carries out the command name with its arguments.
-func (b *Bot) command(ctx context.Context, m *telegram.Message, name, args string) error {
+func (b *Handler) command(ctx context.Context, m *telegram.Message, name, args string) error {
 	switch name {
 	case "start":
 		return b.start(ctx, m, args)
@@ -233,7 +282,7 @@ func (b *Bot) command(ctx context.Context, m *telegram.Message, name, args strin
 	return nil
 }
 
-func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) error {
+func (b *Handler) start(ctx context.Context, m *telegram.Message, token string) error {
 	if token == "" {
 		b.reply(ctx, m.Chat.ID, replyNoToken, "no_token")
 		return nil
@@ -262,7 +311,7 @@ func (b *Bot) start(ctx context.Context, m *telegram.Message, token string) erro
 	return nil
 }
 
-func (b *Bot) unlinkChat(ctx context.Context, chatID int64, why string) error {
+func (b *Handler) unlinkChat(ctx context.Context, chatID int64, why string) error {
 	users, err := b.store.UnlinkChat(ctx, chatID)
 	if err != nil {
 		return fmt.Errorf("unlink chat: %w", err)
@@ -271,7 +320,7 @@ func (b *Bot) unlinkChat(ctx context.Context, chatID int64, why string) error {
 	return nil
 }
 
-func (b *Bot) migrate(ctx context.Context, oldID, newID int64) error {
+func (b *Handler) migrate(ctx context.Context, oldID, newID int64) error {
 	users, err := b.store.UpdateChatID(ctx, oldID, newID)
 	if err != nil {
 		return fmt.Errorf("migrate chat: %w", err)
@@ -282,7 +331,7 @@ func (b *Bot) migrate(ctx context.Context, oldID, newID int64) error {
 	return nil
 }
 
-func (b *Bot) logUnlinked(users []string, why string) {
+func (b *Handler) logUnlinked(users []string, why string) {
 	for _, u := range users {
 		b.metrics.Unlinked(why)
 		b.log.Info("user unlinked", zap.String("user_id", u), zap.String("reason", why))
@@ -293,7 +342,7 @@ func (b *Bot) logUnlinked(users []string, why string) {
 // that cannot be queued is logged and dropped: the update's effect (a
 // link, an unlink) stands, and redelivering the update would not bring
 // the reply back.
-func (b *Bot) reply(ctx context.Context, chatID int64, text, once string) {
+func (b *Handler) reply(ctx context.Context, chatID int64, text, once string) {
 	if _, err := b.replies.EnqueueReply(ctx, delivery.Reply{ChatID: chatID, Text: text, Once: once}); err != nil {
 		b.log.Warn("cannot queue a reply", zap.Int64("chat_id", chatID), zap.Error(err))
 	}

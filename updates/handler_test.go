@@ -1,4 +1,4 @@
-package server
+package updates
 
 import (
 	"context"
@@ -115,8 +115,8 @@ func TestBotCommandsAddressing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			st := store.NewMemory()
-			bot := NewBot(st, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
-			id := &BotIdentity{}
+			bot := New(st, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
+			id := &telegram.BotIdentity{}
 			id.Set("OurBot")
 			bot.SetIdentity(id)
 			if tc.linked {
@@ -143,8 +143,8 @@ func TestBotCommandsAddressing(t *testing.T) {
 func TestBotAddressedCommandBeforeGetMe(t *testing.T) {
 	t.Parallel()
 	st := store.NewMemory()
-	bot := NewBot(st, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
-	id := &BotIdentity{}
+	bot := New(st, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
+	id := &telegram.BotIdentity{}
 	bot.SetIdentity(id)
 	putToken(t, st, "u1", "tok1")
 	err := bot.HandleUpdate(t.Context(), textUpdate(1, 10, telegram.ChatTypePrivate, "/start@SomeBot tok1"))
@@ -202,7 +202,7 @@ func TestBotCrashMidUpdateDoesNotBlockLaterUpdates(t *testing.T) {
 			first := fake.Start(101, "alice", "tok1")
 			fake.Start(102, "bob", "tok2")
 			crashing := &crashAfterClaim{Store: st, id: first.UpdateID}
-			bot := NewBot(crashing, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
+			bot := New(crashing, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
 			bot.SetUpdateDeadline(500 * time.Millisecond)
 
 			ctx, cancel := context.WithCancel(t.Context())
@@ -255,7 +255,7 @@ func TestBotSlowUpdateEndsWithinItsClaim(t *testing.T) {
 			t.Parallel()
 			st := be.open(t)
 			slow := &slowConsume{Store: st}
-			bot := NewBot(slow, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
+			bot := New(slow, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
 			const deadline = 300 * time.Millisecond
 			bot.SetUpdateDeadline(deadline)
 			putToken(t, st, "u1", "tok1")
@@ -301,7 +301,7 @@ func TestBotLinkStandsWhenTheReplyCannotBeQueued(t *testing.T) {
 	t.Parallel()
 	st := store.NewMemory()
 	r := &failingReplier{}
-	bot := NewBot(st, r, "", metrics.New(), zaptest.NewLogger(t))
+	bot := New(st, r, "", metrics.New(), zaptest.NewLogger(t))
 	putToken(t, st, "u1", "tok1")
 	if err := bot.HandleUpdate(t.Context(), textUpdate(1, 10, telegram.ChatTypePrivate, "/start tok1")); err != nil {
 		t.Fatalf("HandleUpdate = %v; want the link applied despite the reply", err)

@@ -13,8 +13,8 @@ import (
 
 	"google.golang.org/grpc/status"
 
+	"github.com/tgnotify/tgnotify/config"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -177,7 +177,7 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 	}
 	// The environment caps NOTIFIER_GLOBAL_RATE at 1000/s, below what is
 	// measured here; the limiter still runs on every send, just never waits.
-	tweak := func(c *server.Config) { c.Delivery.GlobalRate = 1e6 }
+	tweak := func(c *config.Config) { c.Delivery.GlobalRate = 1e6 }
 	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env, Tweak: tweak})
 	if err != nil {
 		return nil, machine{}, nil, err

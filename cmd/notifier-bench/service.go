@@ -16,8 +16,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/tgnotify/tgnotify/app"
+	"github.com/tgnotify/tgnotify/config"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
@@ -37,19 +38,19 @@ type serviceOptions struct {
 	Env map[string]string
 	// Tweak, if set, adjusts the loaded configuration before NewApp, for
 	// settings the environment cannot express.
-	Tweak func(*server.Config)
+	Tweak func(*config.Config)
 	// Shared, if set, is a running service whose redis-server and fake Bot
 	// API this one uses (another replica); Close leaves them to Shared.
 	Shared *service
 }
 
 // service is tgnotify running in this process: its own redis-server, a
-// fake Bot API on loopback, server.App on 127.0.0.1:0, and a gRPC client.
+// fake Bot API on loopback, app.App on 127.0.0.1:0, and a gRPC client.
 type service struct {
 	redis  *redisServer
 	fake   *fakebot.Server
-	app    *server.App
-	cfg    server.Config
+	app    *app.App
+	cfg    config.Config
 	conn   *grpc.ClientConn
 	client notifierv1.NotifierServiceClient
 
@@ -92,7 +93,7 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 	for k, v := range o.Env {
 		env[k] = v
 	}
-	if s.cfg, err = server.LoadConfig(server.MapLookup(env)); err != nil {
+	if s.cfg, err = config.Load(config.MapLookup(env)); err != nil {
 		return nil, err
 	}
 	if o.Tweak != nil {
@@ -104,8 +105,8 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.cancel = cancel
-	if s.app, err = server.NewApp(runCtx, s.cfg, log); err != nil {
-		return nil, fmt.Errorf("server.NewApp: %w", err)
+	if s.app, err = app.New(runCtx, s.cfg, log); err != nil {
+		return nil, fmt.Errorf("app.New: %w", err)
 	}
 	if err := loopbackOnly(s.app.GRPCAddr()); err != nil {
 		return nil, err

@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/config"
 )
 
 // composeFile is the subset of the Compose specification the checks read.
@@ -133,11 +133,11 @@ func checkComposeShape(t *testing.T, ports []string, env map[string]string, sbPo
 		name    string
 		host    map[string]string // the operator's environment
 		wantErr []string
-		check   func(t *testing.T, c server.Config)
+		check   func(t *testing.T, c config.Config)
 	}{
 		{name: "token secret missing", host: nil, wantErr: []string{"TELEGRAM_BOT_TOKEN", "REDIS_URL"}},
 		{name: "token set to empty", host: map[string]string{"TELEGRAM_BOT_TOKEN": ""}, wantErr: []string{"TELEGRAM_BOT_TOKEN"}},
-		{name: "real bot", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc"}, check: func(t *testing.T, c server.Config) {
+		{name: "real bot", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc"}, check: func(t *testing.T, c config.Config) {
 			if c.Sandbox() || c.APIKeysFile == "" || c.AllowOpenAPI || c.WebhookAddr == "" {
 				t.Errorf("sandbox=%v keys=%q open=%v webhook_addr=%q: want a real bot, API keys required, webhook on its own listener",
 					c.Sandbox(), c.APIKeysFile, c.AllowOpenAPI, c.WebhookAddr)
@@ -146,7 +146,7 @@ func checkComposeShape(t *testing.T, ports []string, env map[string]string, sbPo
 		{name: "keys file unset, open API not allowed", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc", "NOTIFIER_API_KEYS_FILE": ""},
 			wantErr: []string{"NOTIFIER_API_KEYS_FILE", "NOTIFIER_ALLOW_OPEN_API"}},
 		{name: "open API on purpose", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc", "NOTIFIER_API_KEYS_FILE": "", "NOTIFIER_ALLOW_OPEN_API": "true"},
-			check: func(t *testing.T, c server.Config) {
+			check: func(t *testing.T, c config.Config) {
 				if !c.AllowOpenAPI || c.APIKeysFile != "" {
 					t.Errorf("keys=%q open=%v", c.APIKeysFile, c.AllowOpenAPI)
 				}
@@ -178,12 +178,12 @@ func checkComposeShape(t *testing.T, ports []string, env map[string]string, sbPo
 	}
 }
 
-func loadEnv(env map[string]string) (server.Config, error) {
+func loadEnv(env map[string]string) (config.Config, error) {
 	names := make([]string, 0, len(env))
 	for k := range env {
 		names = append(names, k)
 	}
-	return server.LoadConfigFrom(server.MapLookup(env), names)
+	return config.LoadFrom(config.MapLookup(env), names)
 }
 
 var composeVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)?([^}]*)\}`)

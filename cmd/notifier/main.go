@@ -25,7 +25,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/app"
+	"github.com/tgnotify/tgnotify/config"
 )
 
 func main() {
@@ -54,8 +55,8 @@ func envNames(environ []string) []string {
 // run loads the configuration, builds the service and serves until ctx ends.
 // names lists the environment's variables, so that an unknown TELEGRAM_*
 // variable also keeps the sandbox from starting by itself.
-func run(ctx context.Context, lookup server.Lookup, names []string) error {
-	cfg, err := server.LoadConfigFrom(lookup, names)
+func run(ctx context.Context, lookup config.Lookup, names []string) error {
+	cfg, err := config.LoadFrom(lookup, names)
 	if err != nil {
 		return err
 	}
@@ -64,11 +65,11 @@ func run(ctx context.Context, lookup server.Lookup, names []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
-	app, err := server.NewApp(ctx, cfg, log)
+	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	return app.Run(ctx)
+	return a.Run(ctx)
 }
 
 // newLogger builds a JSON (production) or console (development) logger.
@@ -91,7 +92,7 @@ func newLogger(level, format string) (*zap.Logger, error) {
 // checks in images without curl. It reads the same variables as the server
 // (NOTIFIER_HTTP_ADDR, NOTIFIER_TLS_CERT_FILE) and speaks HTTPS when the
 // listener has TLS on. It returns the process exit code.
-func healthcheck(lookup server.Lookup, stderr io.Writer) int {
+func healthcheck(lookup config.Lookup, stderr io.Writer) int {
 	if err := checkReady(lookup); err != nil {
 		fmt.Fprintln(stderr, "healthcheck:", err)
 		return 1
@@ -99,7 +100,7 @@ func healthcheck(lookup server.Lookup, stderr io.Writer) int {
 	return 0
 }
 
-func checkReady(lookup server.Lookup) error {
+func checkReady(lookup config.Lookup) error {
 	get := func(k string) string {
 		v, _ := lookup(k)
 		return strings.TrimSpace(v)

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/config"
 )
 
 // selfSigned writes a self-signed certificate for notifier.example.com (not
@@ -110,7 +110,7 @@ func TestHealthcheckTLS(t *testing.T) {
 				env["NOTIFIER_TLS_KEY_FILE"] = "unused-by-the-healthcheck.pem"
 			}
 			var stderr strings.Builder
-			if got := healthcheck(server.MapLookup(env), &stderr); got != c.want {
+			if got := healthcheck(config.MapLookup(env), &stderr); got != c.want {
 				t.Fatalf("healthcheck = %d, want %d (stderr: %s)", got, c.want, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), c.stderr) {
