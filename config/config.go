@@ -134,117 +134,189 @@ func Load(lookup Lookup) (Config, error) { return LoadFrom(lookup, nil) }
 // the environment (os.Environ's NAME part; nil when unknown), so that a
 // TELEGRAM_* variable the service does not read (a typo such as
 // TELEGRAM_BOT_TOKN) still keeps the sandbox from starting by itself.
+//
+// Defaults come from one place: [delivery.DefaultConfig] for the delivery
+// engine and Telegram's request timeout, the literals below for the rest.
+// Reading collects parse errors; [validate] then checks the values and
+// their relations, and the delivery settings are normalized as the engine
+// would ([delivery.Config.Normalized]), so Config holds the effective
+// values (the ones [Config.MarshalLogObject] logs).
 func LoadFrom(lookup Lookup, names []string) (Config, error) {
-	var errs []error
-	get := func(key, def string) string {
-		if v, ok := lookup(key); ok && strings.TrimSpace(v) != "" {
-			return strings.TrimSpace(v)
-		}
+	r := &reader{lookup: lookup}
+	c := r.service()
+	c.Delivery = r.delivery(c.SendTimeout, c.ShutdownTimeout)
+	r.serving(&c)
+	r.errs = append(r.errs, checkMode(c, lookup, names, r.boolean)...)
+	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
+		c.WelcomeMessage = v
+	}
+	errs := append(r.errs, validate(c)...)
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
+	}
+	c.Delivery = c.Delivery.Normalized()
+	return c, nil
+}
+
+// Defaults of the service's own admission and failover settings (issue
+// 8, findings 7 and 13). The delivery engine's default is no limit: these
+// are what the service turns on.
+const (
+	defaultMaxUserBacklog   = 10000
+	defaultMaxQueued        = 1000000
+	defaultRedisWaitTimeout = 500 * time.Millisecond
+)
+
+// reader reads typed variables through lookup, collecting every parse
+// error, each naming its variable; an unparsable value takes the default.
+type reader struct {
+	lookup Lookup
+	errs   []error
+}
+
+// get returns the trimmed value of key, or def when unset or blank.
+func (r *reader) get(key, def string) string {
+	if v, ok := r.lookup(key); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+// dur reads a duration (Go syntax, or whole seconds) within [lo, hi].
+func (r *reader) dur(key string, def, lo, hi time.Duration) time.Duration {
+	v := r.get(key, "")
+	if v == "" {
 		return def
 	}
-	dur := func(key string, def, lo, hi time.Duration) time.Duration {
-		v := get(key, "")
-		if v == "" {
-			return def
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		if n, nerr := strconv.Atoi(v); nerr == nil {
+			d, err = time.Duration(n)*time.Second, nil
 		}
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			if n, nerr := strconv.Atoi(v); nerr == nil {
-				d, err = time.Duration(n)*time.Second, nil
-			}
-		}
-		if err != nil || d < lo || d > hi {
-			errs = append(errs, fmt.Errorf("%s=%q: want a duration between %s and %s (e.g. 90s, 1h)", key, v, lo, hi))
-			return def
-		}
-		return d
 	}
-	c := Config{
-		GRPCAddr:        get("NOTIFIER_GRPC_ADDR", ":9090"),
-		HTTPAddr:        get("NOTIFIER_HTTP_ADDR", ":8080"),
-		WebhookAddr:     get("NOTIFIER_WEBHOOK_ADDR", ""),
-		RedisURL:        get("REDIS_URL", ""),
-		BotToken:        get("TELEGRAM_BOT_TOKEN", ""),
-		APIURL:          strings.TrimRight(get("TELEGRAM_API_URL", "https://api.telegram.org"), "/"),
-		BotUsername:     strings.TrimPrefix(get("TELEGRAM_BOT_USERNAME", ""), "@"),
-		WebhookURL:      get("TELEGRAM_WEBHOOK_URL", ""),
-		WebhookSecret:   get("TELEGRAM_WEBHOOK_SECRET", ""),
-		LinkTokenTTL:    dur("LINK_TOKEN_TTL", time.Hour, time.Second, 30*24*time.Hour),
-		LogLevel:        strings.ToLower(get("NOTIFIER_LOG_LEVEL", "info")),
-		LogFormat:       strings.ToLower(get("NOTIFIER_LOG_FORMAT", "json")),
-		ShutdownTimeout: dur("NOTIFIER_SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute),
-		SendTimeout:     dur("TELEGRAM_SEND_TIMEOUT", 5*time.Second, time.Second, 5*time.Minute),
+	if err != nil || d < lo || d > hi {
+		r.errs = append(r.errs, fmt.Errorf("%s=%q: want a duration between %s and %s (e.g. 90s, 1h)", key, v, lo, hi))
+		return def
 	}
-	num := func(key string, def, lo, hi float64) float64 {
-		v := get(key, "")
-		if v == "" {
-			return def
-		}
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < lo || f > hi {
-			errs = append(errs, fmt.Errorf("%s=%q: want a number between %g and %g", key, v, lo, hi))
-			return def
-		}
-		return f
+	return d
+}
+
+// num reads a number within [lo, hi].
+func (r *reader) num(key string, def, lo, hi float64) float64 {
+	v := r.get(key, "")
+	if v == "" {
+		return def
 	}
-	// boolean reads an optional true/false variable; set reports whether it
-	// was given.
-	boolean := func(key string) (val, set bool) {
-		v := get(key, "")
-		if v == "" {
-			return false, false
-		}
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, v))
-			return false, false
-		}
-		return b, true
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < lo || f > hi {
+		r.errs = append(r.errs, fmt.Errorf("%s=%q: want a number between %g and %g", key, v, lo, hi))
+		return def
 	}
+	return f
+}
+
+// boolean reads an optional true/false variable; set reports whether it
+// was given.
+func (r *reader) boolean(key string) (val, set bool) {
+	v := r.get(key, "")
+	if v == "" {
+		return false, false
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s=%q: want true or false", key, v))
+		return false, false
+	}
+	return b, true
+}
+
+// service reads the listeners, the store, the bot and the logs.
+func (r *reader) service() Config {
+	return Config{
+		GRPCAddr:        r.get("NOTIFIER_GRPC_ADDR", ":9090"),
+		HTTPAddr:        r.get("NOTIFIER_HTTP_ADDR", ":8080"),
+		WebhookAddr:     r.get("NOTIFIER_WEBHOOK_ADDR", ""),
+		RedisURL:        r.get("REDIS_URL", ""),
+		BotToken:        r.get("TELEGRAM_BOT_TOKEN", ""),
+		APIURL:          strings.TrimRight(r.get("TELEGRAM_API_URL", "https://api.telegram.org"), "/"),
+		BotUsername:     strings.TrimPrefix(r.get("TELEGRAM_BOT_USERNAME", ""), "@"),
+		WebhookURL:      r.get("TELEGRAM_WEBHOOK_URL", ""),
+		WebhookSecret:   r.get("TELEGRAM_WEBHOOK_SECRET", ""),
+		LinkTokenTTL:    r.dur("LINK_TOKEN_TTL", time.Hour, time.Second, 30*24*time.Hour),
+		LogLevel:        strings.ToLower(r.get("NOTIFIER_LOG_LEVEL", "info")),
+		LogFormat:       strings.ToLower(r.get("NOTIFIER_LOG_FORMAT", "json")),
+		ShutdownTimeout: r.dur("NOTIFIER_SHUTDOWN_TIMEOUT", 15*time.Second, 0, 10*time.Minute),
+		SendTimeout:     r.dur("TELEGRAM_SEND_TIMEOUT", delivery.DefaultConfig().SendTimeout, time.Second, 5*time.Minute),
+	}
+}
+
+// delivery reads the delivery engine's settings over its defaults; one
+// Bot API timeout (sendTimeout) serves every request, and the engine
+// drains within two thirds of the shutdown timeout.
+func (r *reader) delivery(sendTimeout, shutdownTimeout time.Duration) delivery.Config {
 	d := delivery.DefaultConfig()
-	d.Workers = int(num("NOTIFIER_WORKERS", float64(d.Workers), 1, 1024))
-	d.GlobalRate = num("NOTIFIER_GLOBAL_RATE", d.GlobalRate, 0.1, 1000)
-	d.GlobalBurst = int(num("NOTIFIER_GLOBAL_BURST", float64(d.GlobalBurst), 1, 1000))
-	if r := num("NOTIFIER_CHAT_RATE", 1, 0, 100); r > 0 {
-		d.PrivateChatInterval = time.Duration(float64(time.Second) / r)
+	d.Workers = int(r.num("NOTIFIER_WORKERS", float64(d.Workers), 1, 1024))
+	d.GlobalRate = r.num("NOTIFIER_GLOBAL_RATE", d.GlobalRate, 0.1, 1000)
+	d.GlobalBurst = int(r.num("NOTIFIER_GLOBAL_BURST", float64(d.GlobalBurst), 1, 1000))
+	if rate := r.num("NOTIFIER_CHAT_RATE", time.Second.Seconds()/d.PrivateChatInterval.Seconds(), 0, 100); rate > 0 {
+		d.PrivateChatInterval = time.Duration(float64(time.Second) / rate)
 	} else {
 		d.PrivateChatInterval = time.Nanosecond
 	}
-	if r := num("NOTIFIER_GROUP_RATE_PER_MINUTE", 20, 0, 6000); r > 0 {
-		d.GroupChatInterval = time.Duration(float64(time.Minute) / r)
+	if rate := r.num("NOTIFIER_GROUP_RATE_PER_MINUTE", time.Minute.Seconds()/d.GroupChatInterval.Seconds(), 0, 6000); rate > 0 {
+		d.GroupChatInterval = time.Duration(float64(time.Minute) / rate)
 	} else {
 		d.GroupChatInterval = time.Nanosecond
 	}
-	d.MaxAttempts = int(num("NOTIFIER_MAX_ATTEMPTS", float64(d.MaxAttempts), 1, 1000))
-	d.MaxAge = dur("NOTIFIER_MAX_AGE", d.MaxAge, time.Second, 30*24*time.Hour)
-	d.Retention = dur("NOTIFIER_RETENTION", d.Retention, time.Minute, 365*24*time.Hour)
-	d.IdempotencyTTL = dur("NOTIFIER_IDEMPOTENCY_TTL", d.IdempotencyTTL, 24*time.Hour, 365*24*time.Hour)
-	d.LeaseTimeout = dur("NOTIFIER_LEASE_TIMEOUT", 15*time.Second, time.Second, time.Hour)
-	d.MinBackoff = dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
-	d.MaxBackoff = dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
-	d.AllowPaidBroadcast, _ = boolean("NOTIFIER_PAID_BROADCAST")
-	if d.MinBackoff > d.MaxBackoff {
-		errs = append(errs, errors.New("NOTIFIER_MIN_BACKOFF must not exceed NOTIFIER_MAX_BACKOFF"))
-	}
-	d.SendTimeout = c.SendTimeout
-	if d.LeaseTimeout < 3*d.SendTimeout {
-		d.LeaseTimeout = 3 * d.SendTimeout
-	}
-	d.DrainTimeout = c.ShutdownTimeout * 2 / 3
-	// Admission control and failover durability (issue 8, findings 7 and 13).
-	d.MaxUserBacklog = int64(num("NOTIFIER_MAX_USER_BACKLOG", 10000, 0, 1e9))
-	d.MaxQueued = int64(num("NOTIFIER_MAX_QUEUED", 1000000, 0, 1e12))
-	c.RedisWaitReplicas = int(num("NOTIFIER_REDIS_WAIT_REPLICAS", 0, 0, 100))
-	c.RedisWaitTimeout = dur("NOTIFIER_REDIS_WAIT_TIMEOUT", 500*time.Millisecond, time.Millisecond, time.Minute)
-	c.Delivery = d
-	c.APIKeysFile = get("NOTIFIER_API_KEYS_FILE", "")
-	c.TLSCertFile = get("NOTIFIER_TLS_CERT_FILE", "")
-	c.TLSKeyFile = get("NOTIFIER_TLS_KEY_FILE", "")
-	c.GRPCClientCAFile = get("NOTIFIER_GRPC_CLIENT_CA_FILE", "")
-	if origins, err := auth.ParseOrigins(get("NOTIFIER_CORS_ORIGINS", "")); err != nil {
-		errs = append(errs, fmt.Errorf("NOTIFIER_CORS_ORIGINS: %w", err))
+	d.MaxAttempts = int(r.num("NOTIFIER_MAX_ATTEMPTS", float64(d.MaxAttempts), 1, 1000))
+	d.MaxAge = r.dur("NOTIFIER_MAX_AGE", d.MaxAge, time.Second, 30*24*time.Hour)
+	d.Retention = r.dur("NOTIFIER_RETENTION", d.Retention, time.Minute, 365*24*time.Hour)
+	d.IdempotencyTTL = r.dur("NOTIFIER_IDEMPOTENCY_TTL", d.IdempotencyTTL, 24*time.Hour, 365*24*time.Hour)
+	d.LeaseTimeout = r.dur("NOTIFIER_LEASE_TIMEOUT", d.LeaseTimeout, time.Second, time.Hour)
+	d.MinBackoff = r.dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
+	d.MaxBackoff = r.dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
+	d.AllowPaidBroadcast, _ = r.boolean("NOTIFIER_PAID_BROADCAST")
+	d.SendTimeout = sendTimeout
+	d.DrainTimeout = shutdownTimeout * 2 / 3
+	d.MaxUserBacklog = int64(r.num("NOTIFIER_MAX_USER_BACKLOG", defaultMaxUserBacklog, 0, 1e9))
+	d.MaxQueued = int64(r.num("NOTIFIER_MAX_QUEUED", defaultMaxQueued, 0, 1e12))
+	return d
+}
+
+// serving reads Redis's replica waits, the API's keys, CORS and TLS, and
+// the webhook's settings.
+func (r *reader) serving(c *Config) {
+	c.RedisWaitReplicas = int(r.num("NOTIFIER_REDIS_WAIT_REPLICAS", 0, 0, 100))
+	c.RedisWaitTimeout = r.dur("NOTIFIER_REDIS_WAIT_TIMEOUT", defaultRedisWaitTimeout, time.Millisecond, time.Minute)
+	c.APIKeysFile = r.get("NOTIFIER_API_KEYS_FILE", "")
+	c.TLSCertFile = r.get("NOTIFIER_TLS_CERT_FILE", "")
+	c.TLSKeyFile = r.get("NOTIFIER_TLS_KEY_FILE", "")
+	c.GRPCClientCAFile = r.get("NOTIFIER_GRPC_CLIENT_CA_FILE", "")
+	if origins, err := auth.ParseOrigins(r.get("NOTIFIER_CORS_ORIGINS", "")); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("NOTIFIER_CORS_ORIGINS: %w", err))
 	} else {
 		c.CORSOrigins = origins
+	}
+	c.WebhookMaxConnections = 40
+	if v := r.get("TELEGRAM_WEBHOOK_MAX_CONNECTIONS", ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			r.errs = append(r.errs, fmt.Errorf("TELEGRAM_WEBHOOK_MAX_CONNECTIONS=%q: want 1-100", v))
+		} else {
+			c.WebhookMaxConnections = n
+		}
+	}
+	c.WebhookDropPending, _ = r.boolean("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES")
+	c.AllowOpenAPI, _ = r.boolean("NOTIFIER_ALLOW_OPEN_API")
+}
+
+// validate checks the values read and their relations; it is the one
+// place the configuration is judged. Its errors name the variable and
+// never quote a secret.
+func validate(c Config) []error {
+	var errs []error
+	if c.Delivery.MinBackoff > c.Delivery.MaxBackoff {
+		errs = append(errs, errors.New("NOTIFIER_MIN_BACKOFF must not exceed NOTIFIER_MAX_BACKOFF"))
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("NOTIFIER_TLS_CERT_FILE and NOTIFIER_TLS_KEY_FILE must be set together"))
@@ -252,24 +324,21 @@ func LoadFrom(lookup Lookup, names []string) (Config, error) {
 	if c.GRPCClientCAFile != "" && c.TLSCertFile == "" {
 		errs = append(errs, errors.New("NOTIFIER_GRPC_CLIENT_CA_FILE needs NOTIFIER_TLS_CERT_FILE and NOTIFIER_TLS_KEY_FILE"))
 	}
-	c.WebhookMaxConnections = 40
-	if v := get("TELEGRAM_WEBHOOK_MAX_CONNECTIONS", ""); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			errs = append(errs, fmt.Errorf("TELEGRAM_WEBHOOK_MAX_CONNECTIONS=%q: want 1-100", v))
-		} else {
-			c.WebhookMaxConnections = n
+	if len(c.WelcomeMessage) > 4096 {
+		errs = append(errs, errors.New("WELCOME_MESSAGE: must be at most 4096 characters"))
+	}
+	errs = append(errs, validateAddrs(c)...)
+	if c.RedisURL != "" {
+		if err := store.ValidateRedisURL(c.RedisURL); err != nil {
+			errs = append(errs, fmt.Errorf("REDIS_URL: %w (forms: redis://[user:pass@]host:port[/db], rediss://..., redis-sentinel://host1:port1,host2:port2/<master>, redis-cluster://host1:port1,host2:port2)", err))
 		}
 	}
-	c.WebhookDropPending, _ = boolean("TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES")
-	c.AllowOpenAPI, _ = boolean("NOTIFIER_ALLOW_OPEN_API")
-	errs = append(errs, checkMode(c, lookup, names, boolean)...)
-	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
-		c.WelcomeMessage = v
-		if len(v) > 4096 {
-			errs = append(errs, errors.New("WELCOME_MESSAGE: must be at most 4096 characters"))
-		}
-	}
+	return append(errs, validateTelegram(c)...)
+}
+
+// validateAddrs checks the listen addresses: host:port, and distinct.
+func validateAddrs(c Config) []error {
+	var errs []error
 	addrs := []struct{ key, val string }{{"NOTIFIER_GRPC_ADDR", c.GRPCAddr}, {"NOTIFIER_HTTP_ADDR", c.HTTPAddr}}
 	if c.WebhookAddr != "" {
 		addrs = append(addrs, struct{ key, val string }{"NOTIFIER_WEBHOOK_ADDR", c.WebhookAddr})
@@ -284,11 +353,12 @@ func LoadFrom(lookup Lookup, names []string) (Config, error) {
 			}
 		}
 	}
-	if c.RedisURL != "" {
-		if err := store.ValidateRedisURL(c.RedisURL); err != nil {
-			errs = append(errs, fmt.Errorf("REDIS_URL: %w (forms: redis://[user:pass@]host:port[/db], rediss://..., redis-sentinel://host1:port1,host2:port2/<master>, redis-cluster://host1:port1,host2:port2)", err))
-		}
-	}
+	return errs
+}
+
+// validateTelegram checks the bot's settings and the log's.
+func validateTelegram(c Config) []error {
+	var errs []error
 	if u, err := url.Parse(c.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("TELEGRAM_API_URL=%q: want an http(s) URL", c.APIURL))
 	}
@@ -319,10 +389,7 @@ func LoadFrom(lookup Lookup, names []string) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("NOTIFIER_LOG_FORMAT=%q: want json or console", c.LogFormat))
 	}
-	if len(errs) > 0 {
-		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
-	}
-	return c, nil
+	return errs
 }
 
 // checkMode decides between the sandbox and a real bot, and whether a real

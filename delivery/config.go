@@ -60,10 +60,13 @@ type Config struct {
 	MaxUserBacklog, MaxQueued int64
 }
 
-// DefaultConfig returns the defaults: 16 workers, 30 msg/s with a burst of
-// 3, 1 s per private chat, 3 s per group, 10 attempts, 24 h max age, 7 d
-// retention, 25 h idempotency, 30 s lease, 10 s send timeout, backoff 1 s
-// to 5 min, 10 s drain, 100 ms idle poll.
+// DefaultConfig returns the defaults, the service's too (package config
+// reads its variables over them): 16 workers, 30 msg/s with a burst of 3,
+// 1 s per private chat, 3 s per group, 10 attempts, 24 h max age, 7 d
+// retention, 25 h idempotency, 15 s lease, 5 s send timeout (far above
+// Telegram's usual sub-second latency, short enough that a crashed
+// replica's chats are taken over within 3× of it), backoff 1 s to 5 min,
+// 10 s drain, 100 ms idle poll.
 func DefaultConfig() Config {
 	return Config{
 		Workers:             16,
@@ -75,14 +78,20 @@ func DefaultConfig() Config {
 		MaxAge:              24 * time.Hour,
 		Retention:           7 * 24 * time.Hour,
 		IdempotencyTTL:      25 * time.Hour,
-		LeaseTimeout:        30 * time.Second,
-		SendTimeout:         10 * time.Second,
+		LeaseTimeout:        15 * time.Second,
+		SendTimeout:         5 * time.Second,
 		MinBackoff:          time.Second,
 		MaxBackoff:          5 * time.Minute,
 		DrainTimeout:        10 * time.Second,
 		PollInterval:        100 * time.Millisecond,
 	}
 }
+
+// Normalized returns c as [New] uses it: zero fields take the
+// [DefaultConfig] value and the relations between durations hold (the
+// lease at least 3×SendTimeout, retention at least MaxAge + 1h,
+// idempotency at least 24h and MaxAge, MaxBackoff at least MinBackoff).
+func (c Config) Normalized() Config { return c.normalized() }
 
 // normalized fills zero fields with defaults and enforces the relations
 // between durations.
