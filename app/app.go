@@ -102,6 +102,8 @@ type App struct {
 // addresses are known before Run).
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, bot: &telegram.BotIdentity{}, metrics: metrics.New()}
+	// The effective configuration, once, with its secrets masked.
+	log.Info("configuration", zap.Object("config", cfg))
 	defer func() {
 		if err != nil {
 			a.closeAll()

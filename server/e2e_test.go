@@ -129,13 +129,13 @@ func runApp(t testing.TB, env map[string]string) (*app.App, func()) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	app, err := app.New(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
+	a, err := app.New(ctx, cfg, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)))
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
+	go func() { done <- a.Run(ctx) }()
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
@@ -151,7 +151,7 @@ func runApp(t testing.TB, env map[string]string) (*app.App, func()) {
 		})
 	}
 	t.Cleanup(stop)
-	return app, stop
+	return a, stop
 }
 
 func (h *harness) waitReady() {
