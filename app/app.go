@@ -109,11 +109,42 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 			a.closeAll()
 		}
 	}()
+	if err := a.openAuth(ctx); err != nil {
+		return nil, err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.newClient()
 
+	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, st.delivery, a.client, log.Named("delivery"))
+	a.disp.SetObserver(deliveryMetrics{a.metrics})
+	// Welcome and /stop replies are queued like notifications: they share
+	// Telegram's budget, the chats' pacing, retries and 429 pauses.
+	a.updates = updates.New(st.updates, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
+	a.updates.SetIdentity(a.bot)
+	(&backlogGauges{d: a.disp}).register(a.metrics)
+	svc := server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
+
+	if err := a.listen(); err != nil {
+		return nil, err
+	}
+	if err := a.newServers(ctx, svc); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openAuth loads the API keys (reloaded on SIGHUP) and names callers in
+// the metrics.
+func (a *App) openAuth(ctx context.Context) error {
+	cfg, log := a.cfg, a.log
 	var keys *auth.KeySet
 	if cfg.APIKeysFile != "" {
+		var err error
 		if keys, err = auth.LoadFile(cfg.APIKeysFile); err != nil {
-			return nil, fmt.Errorf("NOTIFIER_API_KEYS_FILE: %w", err)
+			return fmt.Errorf("NOTIFIER_API_KEYS_FILE: %w", err)
 		}
 	}
 	a.auth = auth.New(keys, log.Named("auth"))
@@ -124,31 +155,42 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 		c, _ := auth.CallerFromContext(ctx)
 		return c.Name
 	}
+	return nil
+}
 
-	// Each consumer gets the concrete store as the interface it declares.
-	var (
-		apiStore     server.LinkStore
-		updateStore  updates.Store
-		deliveryLink store.Store // delivery.New's link store
-	)
+// consumers is the store as each of its consumers declares it.
+type consumers struct {
+	api      server.LinkStore
+	updates  updates.Store
+	delivery store.Store // delivery.New's link store
+}
+
+// openStore opens Redis, or the in-memory store without REDIS_URL, and
+// returns it as each consumer's interface; the wiring keeps its own.
+func (a *App) openStore(ctx context.Context) (consumers, error) {
+	cfg, log := a.cfg, a.log
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
 		a.store, a.queue, a.limiter = mem, mem.Queue(), store.NewMemoryLimiter(nil)
-		apiStore, updateStore, deliveryLink = mem, mem, mem
-	} else {
-		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
-		if err != nil {
-			return nil, fmt.Errorf("open redis: %w", err)
-		}
-		rc.AddHook(a.metrics.RedisHook())
-		rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
-		rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
-		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
-		apiStore, updateStore, deliveryLink = rs, rs, rs
-		log.Info("using redis store")
+		return consumers{api: mem, updates: mem, delivery: mem}, nil
 	}
+	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
+	if err != nil {
+		return consumers{}, fmt.Errorf("open redis: %w", err)
+	}
+	rc.AddHook(a.metrics.RedisHook())
+	rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
+	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
+	a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
+	log.Info("using redis store")
+	return consumers{api: rs, updates: rs, delivery: rs}, nil
+}
 
+// newClient builds the Bot API client, against the sandbox's fake Bot API
+// when there is no bot token.
+func (a *App) newClient() {
+	cfg, log := a.cfg, a.log
 	apiURL, token := cfg.APIURL, cfg.BotToken
 	if cfg.Sandbox() {
 		a.sandbox = fakebot.NewServer()
@@ -164,33 +206,35 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	if cfg.BotUsername != "" {
 		a.bot.Set(cfg.BotUsername)
 	}
+}
 
-	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, deliveryLink, a.client, log.Named("delivery"))
-	a.disp.SetObserver(deliveryMetrics{a.metrics})
-	// Welcome and /stop replies are queued like notifications: they share
-	// Telegram's budget, the chats' pacing, retries and 429 pauses.
-	a.updates = updates.New(updateStore, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
-	a.updates.SetIdentity(a.bot)
-	(&backlogGauges{d: a.disp}).register(a.metrics)
-	svc := server.NewService(apiStore, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
-
+// listen binds the gRPC, HTTP and (when set) webhook listeners.
+func (a *App) listen() (err error) {
+	cfg := a.cfg
 	if a.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
-		return nil, fmt.Errorf("listen NOTIFIER_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
+		return fmt.Errorf("listen NOTIFIER_GRPC_ADDR %s: %w", cfg.GRPCAddr, err)
 	}
 	if a.httpLn, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return nil, fmt.Errorf("listen NOTIFIER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+		return fmt.Errorf("listen NOTIFIER_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	if cfg.WebhookAddr != "" {
 		if a.webhookLn, err = net.Listen("tcp", cfg.WebhookAddr); err != nil {
-			return nil, fmt.Errorf("listen NOTIFIER_WEBHOOK_ADDR %s: %w", cfg.WebhookAddr, err)
+			return fmt.Errorf("listen NOTIFIER_WEBHOOK_ADDR %s: %w", cfg.WebhookAddr, err)
 		}
 	}
+	return nil
+}
+
+// newServers builds the gRPC servers (public, and the gateway's in-memory
+// one) and the HTTP servers (API, and the webhook's own when set).
+func (a *App) newServers(ctx context.Context, svc *server.Service) error {
+	cfg, log := a.cfg, a.log
 	a.health = health.NewServer()
 	a.setServing(false)
 	deps := server.GRPCDeps{Service: svc, Health: a.health, Log: log.Named("grpc"), Metrics: a.metrics, Auth: a.auth}
 	tlsCfg, grpcCreds, err := server.LoadTLS(cfg.TLSCertFile, cfg.TLSKeyFile, cfg.GRPCClientCAFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var grpcOpts []grpc.ServerOption
 	if grpcCreds != nil {
@@ -218,7 +262,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	}
 	handler, err := server.NewHTTPHandler(ctx, httpDeps)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	a.httpSrv = server.NewHTTPServer(handler, tlsCfg, log.Named("http"))
 	a.httpTLS = tlsCfg != nil
@@ -232,7 +276,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 			log.Warn("NOTIFIER_WEBHOOK_ADDR is set but TELEGRAM_WEBHOOK_URL is not: updates arrive by long polling and the webhook listener receives nothing")
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // serveHTTP serves srv on ln, with TLS when the listeners have it.
