@@ -1,7 +1,7 @@
 // Command notifier-bench measures tgnotify on the machine it runs on. It
 // starts everything it needs itself — a redis-server child process on a
 // free 127.0.0.1 port (from PATH), the fake Bot API of fakebot and the
-// service in process (server.NewApp) — sends traffic to 127.0.0.1 only,
+// service in process (app.New) — sends traffic to 127.0.0.1 only,
 // and stops by itself: every loop is bounded in count and in time, and the
 // whole run by -timeout.
 //

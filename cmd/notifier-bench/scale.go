@@ -234,7 +234,7 @@ type replicasResult struct {
 }
 
 // runReplicas measures the Notify accept rate against one service, then
-// against o.Replicas services (server.NewApp each, own ports, one
+// against o.Replicas services (app.New each, own ports, one
 // redis-server and one fake Bot API shared), calls spread round robin
 // over one client connection per replica. All run in this process on the
 // same cores.
@@ -313,7 +313,7 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 	}
 	lines := []string{
 		fmt.Sprintf("replicas: %s", res.Machine),
-		fmt.Sprintf("replicas: concurrency %d, %d linked users round robin, %.1f s warm-up + %.0f s measured per phase, 1 replica then %d (server.NewApp each, own ports, one redis-server %s and one fake Bot API shared; all in this process on the same %d cores)",
+		fmt.Sprintf("replicas: concurrency %d, %d linked users round robin, %.1f s warm-up + %.0f s measured per phase, 1 replica then %d (app.New each, own ports, one redis-server %s and one fake Bot API shared; all in this process on the same %d cores)",
 			c.Concurrency, c.Users, c.WarmupS, c.DurationS, o.Replicas, c.Redis, res.Machine.CPUs),
 		phase(res.One),
 		phase(res.Many),
