@@ -1,3 +1,13 @@
+// Package config loads tgnotify's configuration from environment
+// variables, once, into [Config]: defaults (the delivery engine's from
+// delivery.DefaultConfig), every value parsed and then validated in one
+// place, every problem reported at once naming its variable. Tests pass a
+// map instead of the process environment; [Config] logs itself with its
+// secrets masked.
+//
+//	cfg, err := config.Load(os.LookupEnv)
+//	cfg, err := config.Load(config.MapLookup(map[string]string{"NOTIFIER_WORKERS": "4"}))
+//	log.Info("configuration", zap.Object("config", cfg))
 package config
 
 import (
