@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/tgnotify/tgnotify/auth"
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
+	"github.com/tgnotify/tgnotify/retry"
 
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -297,13 +297,13 @@ func serveErr(name string, err error) error {
 // (setWebhook, or deleteWebhook then long polling) and keeps at it with
 // backoff while Telegram is unreachable.
 func (a *App) runTelegram(ctx context.Context) {
-	bo := newBackoff(500*time.Millisecond, 30*time.Second)
+	bo := retry.New(500*time.Millisecond, 30*time.Second)
 	for ctx.Err() == nil {
 		err := a.initTelegram(ctx)
 		if err == nil {
 			break
 		}
-		wait := bo.next()
+		wait := bo.Next()
 		switch {
 		case telegram.IsAuthFailure(err):
 			a.metrics.TelegramAuthFailure(telegramMethod(err))
@@ -315,7 +315,7 @@ func (a *App) runTelegram(ctx context.Context) {
 		default:
 			a.log.Warn("telegram setup failed; retrying", zap.Error(err), zap.Duration("backoff", wait))
 		}
-		if !sleepCtx(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return
 		}
 	}
@@ -358,7 +358,7 @@ func (a *App) pollWithLease(ctx context.Context) {
 			if err != nil {
 				log.Warn("poller lease", zap.Error(err))
 			}
-			if !sleepCtx(ctx, time.Second) {
+			if !retry.Sleep(ctx, time.Second) {
 				return
 			}
 			continue
@@ -525,35 +525,5 @@ func (a *App) closeAll() {
 	}
 	if a.sandbox != nil {
 		a.sandbox.Close()
-	}
-}
-
-// backoff is capped exponential backoff with full jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(minWait, maxWait time.Duration) *backoff {
-	return &backoff{min: minWait, max: maxWait}
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur/2 + time.Duration(rand.Int64N(int64(b.cur/2)+1))
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether the wait completed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
