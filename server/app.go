@@ -85,10 +85,6 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	if cfg.APIKeysFile != "" {
 		auth.WatchSIGHUP(ctx, cfg.APIKeysFile, a.auth, log.Named("auth"))
 	}
-	a.metrics.CallerFunc = func(ctx context.Context) string {
-		c, _ := auth.CallerFromContext(ctx)
-		return c.Name
-	}
 
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
