@@ -82,7 +82,7 @@ type Metrics struct {
 // process collectors and every tgnotify metric.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
+		reg:  prometheus.NewRegistry(),
 		grpc: newGRPCMetrics(),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_requests_total",
