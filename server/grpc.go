@@ -71,7 +71,10 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 		d.log.Error("panic in handler", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 		return status.Error(codes.Internal, "internal error")
 	})
-	logger, logOpts := zapLogger(d.log), []logging.Option{logging.WithLevels(logLevel)}
+	// One entry per call, when it ends (the library's default also logs
+	// "started call").
+	logger := zapLogger(d.log)
+	logOpts := []logging.Option{logging.WithLogOnEvents(logging.FinishCall), logging.WithLevels(logLevel)}
 	caller := presentedCaller(d.auth)
 	opts = append(opts,
 		grpc.MaxRecvMsgSize(maxRecvMsgSize),
