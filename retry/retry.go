@@ -2,7 +2,9 @@
 // after a failure: a capped exponential backoff with "equal jitter" (each
 // wait lies between half and all of the current step; the step starts at
 // the minimum and doubles up to the maximum) and a sleep that ends early
-// when its context does.
+// when its context does. Backoff keeps the step for a loop; Delay computes
+// the wait of a given retry (for a count stored with the work, such as a
+// notification's retries); Jitter spreads a step computed elsewhere.
 //
 //	b := retry.New(500*time.Millisecond, 30*time.Second)
 //	for {
@@ -42,16 +44,22 @@ type Backoff struct {
 	b backoff.ExponentialBackOff
 }
 
+// scaled is the backoff interval that randomization spreads over
+// [step/2, step].
+func scaled(step time.Duration) time.Duration {
+	return time.Duration(float64(step) * intervalScale)
+}
+
 // New returns a Backoff whose first wait lies in [minWait/2, minWait] and
 // whose steps double up to maxWait (waits in [maxWait/2, maxWait]). A
 // maxWait below minWait is taken as minWait.
 func New(minWait, maxWait time.Duration) *Backoff {
 	maxWait = max(maxWait, minWait)
 	b := &Backoff{b: backoff.ExponentialBackOff{
-		InitialInterval:     time.Duration(float64(minWait) * intervalScale),
+		InitialInterval:     scaled(minWait),
 		RandomizationFactor: randomization,
 		Multiplier:          2,
-		MaxInterval:         time.Duration(float64(maxWait) * intervalScale),
+		MaxInterval:         scaled(maxWait),
 	}}
 	b.b.Reset()
 	return b
@@ -62,6 +70,30 @@ func (b *Backoff) Next() time.Duration { return b.b.NextBackOff() }
 
 // Reset starts again from the first step, after a success.
 func (b *Backoff) Reset() { b.b.Reset() }
+
+// Jitter returns a wait in [step/2, step], the policy's spread of one step
+// (a step of 1 ns or less is returned as is).
+func Jitter(step time.Duration) time.Duration {
+	if step <= 1 {
+		return step
+	}
+	b := backoff.ExponentialBackOff{InitialInterval: scaled(step), RandomizationFactor: randomization,
+		Multiplier: 2, MaxInterval: scaled(step)}
+	return b.NextBackOff()
+}
+
+// Delay returns the wait before retry n (0 for the first retry): the step
+// minWait doubled n times, capped at maxWait, jittered as by Jitter. It is
+// the n+1-th wait of New(minWait, maxWait), for callers that store the
+// count rather than keep a Backoff.
+func Delay(minWait, maxWait time.Duration, n int) time.Duration {
+	maxWait = max(maxWait, minWait)
+	step := minWait << min(max(n, 0), 62)
+	if step <= 0 || step > maxWait || step>>min(max(n, 0), 62) != minWait {
+		step = maxWait
+	}
+	return Jitter(step)
+}
 
 // Sleep waits for d or until ctx ends; it reports whether d elapsed (a
 // d <= 0 returns at once, true unless ctx has ended).

@@ -67,3 +67,35 @@ func TestSleep(t *testing.T) {
 		t.Error("Sleep(ended ctx, 0) = true, want false")
 	}
 }
+
+func TestDelayAndJitter(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		min, max time.Duration
+		n        int
+		step     time.Duration
+	}{
+		{"first retry", 50 * time.Millisecond, 2 * time.Second, 0, 50 * time.Millisecond},
+		{"third retry", 50 * time.Millisecond, 2 * time.Second, 2, 200 * time.Millisecond},
+		{"capped", 50 * time.Millisecond, 2 * time.Second, 10, 2 * time.Second},
+		{"shift overflow", time.Second, time.Hour, 100, time.Hour},
+		{"negative count", time.Second, time.Hour, -1, time.Second},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for range 200 {
+				if got := retry.Delay(tc.min, tc.max, tc.n); got < tc.step/2 || got > tc.step {
+					t.Fatalf("Delay(%v, %v, %d) = %v, want within [%v, %v]", tc.min, tc.max, tc.n, got, tc.step/2, tc.step)
+				}
+				if got := retry.Jitter(tc.step); got < tc.step/2 || got > tc.step {
+					t.Fatalf("Jitter(%v) = %v, want within [%v, %v]", tc.step, got, tc.step/2, tc.step)
+				}
+			}
+		})
+	}
+	if got := retry.Jitter(1); got != 1 {
+		t.Errorf("Jitter(1ns) = %v, want 1ns", got)
+	}
+}
