@@ -63,9 +63,9 @@ type grpcDeps struct {
 //  5. panic recovery (interceptors/recovery: a panic becomes INTERNAL and
 //     is logged with its stack)
 //
-// The auth step stays the auth package's own interceptor: it needs the
-// method for its scopes, which go-grpc-middleware's auth.AuthFunc does not
-// receive.
+// The auth step stays the auth package's own interceptor: it checks scopes
+// and rate limits by method, so go-grpc-middleware's auth interceptor would
+// only wrap it (an AuthFunc calling grpc.Method) without removing code.
 func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 	recoveryOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		d.log.Error("panic in handler", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
@@ -115,7 +115,8 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 // rejected calls are counted), hence this looks the key up itself. Health,
 // reflection and calls without a valid key count as "none"; in open mode
 // every API call is "anonymous". A valid key refused for its scope or rate
-// is counted under its name.
+// is counted under its name. The cost is a second SHA-256 of the key per
+// call, a fraction of a microsecond.
 func presentedCaller(a *auth.Authenticator) metrics.CallerFunc {
 	return func(ctx context.Context) string {
 		if m, ok := grpc.Method(ctx); !ok || auth.Exempt(m) {
