@@ -16,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"sync"
@@ -33,6 +32,7 @@ import (
 	"github.com/tgnotify/tgnotify/config"
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/metrics"
+	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/sandbox"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
@@ -150,10 +150,6 @@ func (a *App) openAuth(ctx context.Context) error {
 	a.auth = auth.New(keys, log.Named("auth"))
 	if cfg.APIKeysFile != "" {
 		auth.WatchSIGHUP(ctx, cfg.APIKeysFile, a.auth, log.Named("auth"))
-	}
-	a.metrics.CallerFunc = func(ctx context.Context) string {
-		c, _ := auth.CallerFromContext(ctx)
-		return c.Name
 	}
 	return nil
 }
@@ -384,13 +380,13 @@ func serveErr(name string, err error) error {
 // (setWebhook, or deleteWebhook then long polling) and keeps at it with
 // backoff while Telegram is unreachable.
 func (a *App) runTelegram(ctx context.Context) {
-	bo := newBackoff(500*time.Millisecond, 30*time.Second)
+	bo := retry.New(500*time.Millisecond, 30*time.Second)
 	for ctx.Err() == nil {
 		err := a.initTelegram(ctx)
 		if err == nil {
 			break
 		}
-		wait := bo.next()
+		wait := bo.Next()
 		switch {
 		case telegram.IsAuthFailure(err):
 			a.metrics.TelegramAuthFailure(telegramMethod(err))
@@ -402,7 +398,7 @@ func (a *App) runTelegram(ctx context.Context) {
 		default:
 			a.log.Warn("telegram setup failed; retrying", zap.Error(err), zap.Duration("backoff", wait))
 		}
-		if !sleepCtx(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return
 		}
 	}
@@ -445,7 +441,7 @@ func (a *App) pollWithLease(ctx context.Context) {
 			if err != nil {
 				log.Warn("poller lease", zap.Error(err))
 			}
-			if !sleepCtx(ctx, time.Second) {
+			if !retry.Sleep(ctx, time.Second) {
 				return
 			}
 			continue
@@ -622,35 +618,5 @@ func (a *App) closeAll() {
 	}
 	if a.sandbox != nil {
 		a.sandbox.Close()
-	}
-}
-
-// backoff is capped exponential backoff with full jitter.
-type backoff struct {
-	min, max, cur time.Duration
-}
-
-func newBackoff(minWait, maxWait time.Duration) *backoff {
-	return &backoff{min: minWait, max: maxWait}
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur/2 + time.Duration(rand.Int64N(int64(b.cur/2)+1))
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether the wait completed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

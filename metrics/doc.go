@@ -2,10 +2,16 @@
 //
 // New builds a Metrics with its own registry (never the global default
 // one), holding the Go and process collectors and the service's own
-// metrics, all prefixed "tgnotify_":
+// metrics. The gRPC series are go-grpc-middleware's standard ones
+// (providers/prometheus), with a caller label added:
 //
-//	tgnotify_grpc_server_handled_total{grpc_service,grpc_method,grpc_code,caller}
-//	tgnotify_grpc_server_handling_seconds{grpc_service,grpc_method,grpc_code}   histogram
+//	grpc_server_started_total{grpc_type,grpc_service,grpc_method,caller}
+//	grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code,caller}
+//	grpc_server_handling_seconds{grpc_type,grpc_service,grpc_method,caller}     histogram
+//	grpc_server_msg_received_total, grpc_server_msg_sent_total{grpc_type,grpc_service,grpc_method,caller}
+//
+// The service's own metrics are all prefixed "tgnotify_":
+//
 //	tgnotify_http_requests_total{route,code}
 //	tgnotify_http_request_duration_seconds{route,code}                          histogram
 //	tgnotify_telegram_updates_received_total{kind,outcome}
@@ -38,17 +44,19 @@
 //
 // Put UnaryServerInterceptor and StreamServerInterceptor first in the
 // chain, so that calls rejected by later interceptors (such as API-key
-// checks) are counted too. To label calls with the caller, set CallerFunc
-// before serving and add UnaryCallerInterceptor and StreamCallerInterceptor
-// right after the authenticating interceptor; they read CallerFunc on the
-// authenticated context and hand the name to the outer interceptor:
+// checks) are counted too. Because they run before authentication, the
+// CallerFunc they take names the caller from the call itself, such as the
+// API key it presents:
 //
 //	m := metrics.New()
-//	m.CallerFunc = func(ctx context.Context) string {
-//		c, _ := auth.CallerFromContext(ctx)
+//	caller := func(ctx context.Context) string {
+//		c, err := a.Authenticate(ctx)
+//		if err != nil {
+//			return ""
+//		}
 //		return c.Name
 //	}
-//	grpc.ChainUnaryInterceptor(m.UnaryServerInterceptor(), a.UnaryServerInterceptor(), m.UnaryCallerInterceptor())
+//	grpc.ChainUnaryInterceptor(m.UnaryServerInterceptor(caller), a.UnaryServerInterceptor())
 //
-// Calls that fail authentication are counted with caller "none".
+// Calls without a valid key are counted with caller "none".
 package metrics

@@ -2,150 +2,56 @@ package metrics
 
 import (
 	"context"
-	"strings"
-	"sync/atomic"
-	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
-// callerSlotKey is the context key of the *callerSlot that the outer
-// interceptors install.
-type callerSlotKey struct{}
+// callerLabel is the label of the gRPC series naming the caller.
+const callerLabel = "caller"
 
-// callerSlot carries the caller name from the inner caller interceptor out
-// to the outer metrics interceptor.
-type callerSlot struct{ name atomic.Pointer[string] }
+// CallerFunc names the caller of a gRPC call for the caller label. It runs
+// on the incoming context before any other interceptor (metrics come
+// first, so that rejected calls are counted too), so it must identify the
+// caller from the call itself, such as the API key its metadata presents;
+// "" means none. Its names must form a small set (such as API key names);
+// past maxCallers distinct names the label reads "other".
+type CallerFunc func(ctx context.Context) string
 
-// UnaryServerInterceptor returns an interceptor that counts unary calls and
-// measures their handling time. Put it first in the chain.
-func (m *Metrics) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		slot := &callerSlot{}
-		start := time.Now()
-		resp, err := handler(context.WithValue(ctx, callerSlotKey{}, slot), req)
-		m.observeGRPC(ctx, slot, info.FullMethod, err, time.Since(start))
-		return resp, err
-	}
+// newGRPCMetrics returns go-grpc-middleware's standard server metrics
+// (grpc_server_started_total, grpc_server_handled_total,
+// grpc_server_handling_seconds, grpc_server_msg_received_total,
+// grpc_server_msg_sent_total), each with the caller label added.
+func newGRPCMetrics() *grpcprom.ServerMetrics {
+	return grpcprom.NewServerMetrics(
+		grpcprom.WithServerHandlingTimeHistogram(grpcprom.WithHistogramBuckets(prometheus.DefBuckets)),
+		grpcprom.WithContextLabels(callerLabel),
+	)
 }
 
-// StreamServerInterceptor returns an interceptor that counts streaming calls
-// and measures their duration. Put it first in the chain.
-func (m *Metrics) StreamServerInterceptor() grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		slot := &callerSlot{}
-		start := time.Now()
-		ctx := ss.Context()
-		err := handler(srv, &serverStream{ServerStream: ss, ctx: context.WithValue(ctx, callerSlotKey{}, slot)})
-		m.observeGRPC(ctx, slot, info.FullMethod, err, time.Since(start))
-		return err
-	}
+// UnaryServerInterceptor returns the interceptor that counts unary calls
+// and measures their handling time, labelled with the caller named by
+// caller (nil: "none"). Put it first in the chain.
+func (m *Metrics) UnaryServerInterceptor(caller CallerFunc) grpc.UnaryServerInterceptor {
+	return m.grpc.UnaryServerInterceptor(grpcprom.WithLabelsFromContext(m.callerLabels(caller)))
 }
 
-// UnaryCallerInterceptor returns an interceptor that reports the caller,
-// named by CallerFunc on its context, to UnaryServerInterceptor. Put it
-// after the interceptor that authenticates the caller.
-func (m *Metrics) UnaryCallerInterceptor() grpc.UnaryServerInterceptor {
-	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		m.noteCaller(ctx)
-		return handler(ctx, req)
-	}
+// StreamServerInterceptor returns the interceptor that counts streaming
+// calls and their messages and measures their duration, labelled like
+// UnaryServerInterceptor's. Put it first in the chain.
+func (m *Metrics) StreamServerInterceptor(caller CallerFunc) grpc.StreamServerInterceptor {
+	return m.grpc.StreamServerInterceptor(grpcprom.WithLabelsFromContext(m.callerLabels(caller)))
 }
 
-// StreamCallerInterceptor returns an interceptor that reports the caller,
-// named by CallerFunc on its context, to StreamServerInterceptor. Put it
-// after the interceptor that authenticates the caller.
-func (m *Metrics) StreamCallerInterceptor() grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		m.noteCaller(ss.Context())
-		return handler(srv, ss)
-	}
-}
-
-// noteCaller stores CallerFunc(ctx) in the slot of ctx, if both exist.
-func (m *Metrics) noteCaller(ctx context.Context) {
-	slot, ok := ctx.Value(callerSlotKey{}).(*callerSlot)
-	if !ok || m.CallerFunc == nil {
-		return
-	}
-	if name := m.CallerFunc(ctx); name != "" {
-		slot.name.Store(&name)
-	}
-}
-
-// grpcKey identifies the series of one call: method, code and caller (as
-// reported, before the caller guard).
-type grpcKey struct {
-	fullMethod string
-	code       codes.Code
-	caller     string
-}
-
-// grpcSeries are the metrics of one grpcKey.
-type grpcSeries struct {
-	handled prometheus.Counter
-	seconds prometheus.Observer
-}
-
-// maxGRPCSeries bounds the cache of grpcSeries (methods × codes × callers);
-// beyond it, the label lookups are done per call.
-const maxGRPCSeries = 4096
-
-// observeGRPC records one finished call.
-func (m *Metrics) observeGRPC(ctx context.Context, slot *callerSlot, fullMethod string, err error, d time.Duration) {
-	code := status.Code(err)
-	caller := ""
-	if p := slot.name.Load(); p != nil {
-		caller = *p
-	} else if m.CallerFunc != nil {
-		caller = m.CallerFunc(ctx)
-	}
-	m.grpcSeriesFor(grpcKey{fullMethod, code, caller}).observe(d)
-}
-
-func (s grpcSeries) observe(d time.Duration) {
-	s.handled.Inc()
-	s.seconds.Observe(d.Seconds())
-}
-
-// grpcSeriesFor returns the metrics of k, from the cache when it has them.
-// The caller guard admits a caller once and for good (or never), so a
-// cached caller label stays right.
-func (m *Metrics) grpcSeriesFor(k grpcKey) grpcSeries {
-	if v, ok := m.grpcCache.Load(k); ok {
-		return v.(grpcSeries)
-	}
-	service, method := splitMethod(k.fullMethod)
-	code := k.code.String()
-	s := grpcSeries{
-		handled: m.grpcHandled.WithLabelValues(service, method, code, m.callers.value(k.caller)),
-		seconds: m.grpcSeconds.WithLabelValues(service, method, code),
-	}
-	if m.grpcCacheLen.Load() < maxGRPCSeries {
-		if _, loaded := m.grpcCache.LoadOrStore(k, s); !loaded {
-			m.grpcCacheLen.Add(1)
+// callerLabels returns the context labels of a call: the caller, bounded by
+// the caller guard ("none" when caller is nil or names nobody).
+func (m *Metrics) callerLabels(caller CallerFunc) func(ctx context.Context) prometheus.Labels {
+	return func(ctx context.Context) prometheus.Labels {
+		name := ""
+		if caller != nil {
+			name = caller(ctx)
 		}
+		return prometheus.Labels{callerLabel: m.callers.value(name)}
 	}
-	return s
 }
-
-// splitMethod splits "/package.Service/Method" into service and method.
-func splitMethod(fullMethod string) (string, string) {
-	s, m, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
-	if !ok {
-		return "unknown", "unknown"
-	}
-	return s, m
-}
-
-// serverStream overrides the context of a grpc.ServerStream.
-type serverStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-// Context returns the overriding context.
-func (s *serverStream) Context() context.Context { return s.ctx }

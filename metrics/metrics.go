@@ -1,14 +1,13 @@
 package metrics
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -52,20 +51,10 @@ const (
 // Metrics holds the service's Prometheus metrics and their registry.
 // All methods are safe for concurrent use.
 type Metrics struct {
-	// CallerFunc, if set, names the caller of a gRPC call from its
-	// context, for the caller label of tgnotify_grpc_server_handled_total.
-	// Set it before serving; it must return a bounded set of names (such
-	// as API key names). See the package documentation for wiring.
-	CallerFunc func(ctx context.Context) string
-
 	reg *prometheus.Registry
 
-	grpcHandled *prometheus.CounterVec
-	grpcSeconds *prometheus.HistogramVec
-	// grpcCache maps grpcKey to grpcSeries (see grpcSeriesFor);
-	// grpcCacheLen counts its entries.
-	grpcCache    sync.Map
-	grpcCacheLen atomic.Int64
+	// grpc holds the standard gRPC server series (see newGRPCMetrics).
+	grpc *grpcprom.ServerMetrics
 
 	httpRequests *prometheus.CounterVec
 	httpSeconds  *prometheus.HistogramVec
@@ -93,16 +82,8 @@ type Metrics struct {
 // process collectors and every tgnotify metric.
 func New() *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		grpcHandled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "grpc_server_handled_total",
-			Help: "gRPC calls completed by the server (REST calls included), by method, status code and caller.",
-		}, []string{"grpc_service", "grpc_method", "grpc_code", "caller"}),
-		grpcSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "grpc_server_handling_seconds",
-			Help:    "Time the server took to handle gRPC calls, by method and status code.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"grpc_service", "grpc_method", "grpc_code"}),
+		reg:  prometheus.NewRegistry(),
+		grpc: newGRPCMetrics(),
 		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_requests_total",
 			Help: "HTTP requests served, by route and status code.",
@@ -176,7 +157,7 @@ func New() *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.grpcHandled, m.grpcSeconds, m.httpRequests, m.httpSeconds,
+		m.grpc, m.httpRequests, m.httpSeconds,
 		m.updates, m.links, m.unlinks, m.notifAccepted, m.notifFinished, m.ambiguous, m.botReplies,
 		m.tgCalls, m.tgSeconds, m.tgRateLimited, m.tgRetryAfter, m.tgAuthFailed, m.redisErrors,
 	)

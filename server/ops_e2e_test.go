@@ -315,7 +315,7 @@ func TestMetricsMove(t *testing.T) {
 	var body string
 	for _, want := range []string{
 		`tgnotify_links_total 1`,
-		`tgnotify_grpc_server_handled_total{caller="anonymous",grpc_code="OK",grpc_method="CreateLinkToken",grpc_service="notifier.v1.NotifierService"} 1`,
+		`grpc_server_handled_total{caller="anonymous",grpc_code="OK",grpc_method="CreateLinkToken",grpc_service="notifier.v1.NotifierService",grpc_type="unary"} 1`,
 		`tgnotify_telegram_updates_received_total{kind="message",outcome="processed"} 1`,
 		`tgnotify_telegram_api_calls_total{code="200",method="sendMessage"} 1`,
 		`tgnotify_delivery_queue_depth 0`,

@@ -2,10 +2,11 @@ package telegram
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/tgnotify/tgnotify/retry"
 )
 
 // Defaults of a [Poller].
@@ -132,7 +133,7 @@ func NewPoller(c *Client, offsets OffsetStore, h UpdateHandler, logger *zap.Logg
 // [WithAuthReport]) and retried with backoff too, so that polling resumes
 // by itself once the token works again. Run always returns nil.
 func (p *Poller) Run(ctx context.Context) error {
-	bo := backoff{min: p.minBackoff, max: p.maxBackoff}
+	bo := retry.New(p.minBackoff, p.maxBackoff)
 	authFailing := false
 	var offset int64
 	for {
@@ -144,9 +145,9 @@ func (p *Poller) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		wait := bo.next()
+		wait := bo.Next()
 		p.log.Warn("telegram poller: loading the poll offset failed", zap.Error(err), zap.Duration("backoff", wait))
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return nil
 		}
 	}
@@ -158,10 +159,10 @@ func (p *Poller) Run(ctx context.Context) error {
 		}
 		if saved != offset {
 			if err := p.save(ctx, offset); err != nil {
-				wait := bo.next()
+				wait := bo.Next()
 				p.log.Warn("telegram poller: saving the poll offset failed", zap.Int64("offset", offset),
 					zap.Error(err), zap.Duration("backoff", wait))
-				if !sleep(ctx, wait) {
+				if !retry.Sleep(ctx, wait) {
 					return nil
 				}
 				continue
@@ -182,7 +183,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			wait := bo.next()
+			wait := bo.Next()
 			switch ra, is429 := RetryAfter(err); {
 			case IsAuthFailure(err):
 				if !authFailing {
@@ -208,7 +209,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			default:
 				p.log.Warn("telegram poller: getUpdates failed", zap.Error(err), zap.Duration("backoff", wait))
 			}
-			if !sleep(ctx, wait) {
+			if !retry.Sleep(ctx, wait) {
 				return nil
 			}
 			continue
@@ -226,11 +227,11 @@ func (p *Poller) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				wait := bo.next()
+				wait := bo.Next()
 				p.log.Error("telegram poller: handling update failed; it will be retried",
 					zap.Int64("update_id", u.UpdateID), zap.String("kind", u.Kind()),
 					zap.Error(err), zap.Duration("backoff", wait))
-				if !sleep(ctx, wait) {
+				if !retry.Sleep(ctx, wait) {
 					return nil
 				}
 				failed = true
@@ -246,7 +247,7 @@ func (p *Poller) Run(ctx context.Context) error {
 			saved = offset
 		}
 		if !failed {
-			bo.reset()
+			bo.Reset()
 		}
 	}
 }
@@ -257,39 +258,4 @@ func (p *Poller) save(ctx context.Context, offset int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), offsetSaveTimeout)
 	defer cancel()
 	return p.offsets.SetPollOffset(ctx, offset)
-}
-
-// backoff is an exponential backoff with "equal jitter": each wait is
-// between half and all of the current step, which doubles up to max.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-}
-
-func (b *backoff) next() time.Duration {
-	d := b.cur
-	if d < b.min {
-		d = b.min
-	}
-	b.cur = min(d*2, b.max)
-	d = min(d, b.max)
-	half := d / 2
-	return half + rand.N(d-half+1)
-}
-
-func (b *backoff) reset() { b.cur = 0 }
-
-// sleep waits for d or until ctx is done; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
