@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 )
 
 // value returns the value of the series of metric name whose labels include
@@ -328,7 +329,7 @@ func TestGRPCInterceptors(t *testing.T) {
 		}
 		cancel()
 		labels := map[string]string{"grpc_service": "grpc.health.v1.Health", "grpc_method": "Watch", "grpc_code": "Canceled"}
-		waitFor(t, func() bool {
+		poll.Eventually(t, 10*time.Second, "the canceled Watch to be counted", func() bool {
 			v, ok := value(t, m, "tgnotify_grpc_server_handled_total", labels)
 			return ok && v == 1
 		})
@@ -477,20 +478,4 @@ func metadataFrom(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	return v[0], true
-}
-
-// waitFor polls cond on a ticker until it holds, failing after a deadline.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatal("timed out")
-		case <-tick.C:
-		}
-	}
 }
