@@ -139,7 +139,7 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 		_, err := svc.client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(i, 10)})
 		return err
 	}
-	rc := svc.redis.Client(1)
+	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
 
 	// Warm both up, then alternate slices of echo and Notify so that both

@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
@@ -191,7 +192,7 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 	fmt.Fprintf(w, "delivery: limits off: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	r := &unlimitedResult{Users: o.Users, Messages: o.Messages, Workers: svc.cfg.Delivery.Workers, Concurrency: o.Concurrency, Target: unlimitedTarget}
-	rc := svc.redis.Client(1)
+	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
 	ru0, err := readRedisUsage(ctx, rc)
 	if err != nil {
@@ -214,7 +215,7 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 		return nil, machine{}, nil, err
 	}
 	// A call is counted when it arrives, its message a moment later.
-	if err := pollUntil(ctx, o.DrainTimeout, "messages recorded", func() (bool, error) {
+	if err := poll.Until(ctx, o.DrainTimeout, "messages recorded", func() (bool, error) {
 		return len(benchMessages(svc.fake)) >= r.Submit.Accepted, nil
 	}); err != nil {
 		return nil, machine{}, nil, err
@@ -296,7 +297,7 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 	base429 := svc.fake.Count429()
 	r.Submit = submit(ctx, svc, users, n, o.Concurrency)
 	timeout := o.DrainTimeout + time.Duration(float64(n)/rate*float64(time.Second))
-	err = pollUntil(ctx, timeout, "deliveries at the limit", func() (bool, error) {
+	err = poll.Until(ctx, timeout, "deliveries at the limit", func() (bool, error) {
 		// Count messages the fake recorded, not calls: a call is counted
 		// when it arrives, before its message is recorded.
 		return len(benchMessages(svc.fake)) >= r.Submit.Accepted, nil
@@ -393,7 +394,7 @@ func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) s
 
 // waitSent polls the fake until want sendMessage calls arrived after base.
 func waitSent(ctx context.Context, f *fakebot.Server, base, want int, timeout time.Duration) error {
-	return pollUntil(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
+	return poll.Until(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
 		return f.Calls("sendMessage")-base >= want, nil
 	})
 }

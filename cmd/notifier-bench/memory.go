@@ -18,6 +18,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store"
 )
 
@@ -96,14 +97,14 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 	if err != nil {
 		return res, err
 	}
-	defer rs.Stop()
-	probe := rs.Client(1)
+	defer rs.Close()
+	probe := redisClient(rs, 1)
 	defer probe.Close()
 	users := makeUsers(o.Users)
 
 	// Warm up: the first link loads the store's scripts into the script
 	// cache, which is not per-user memory.
-	warm := store.NewRedis(rs.Client(1), store.DefaultRedisPrefix)
+	warm := store.NewRedis(redisClient(rs, 1), store.DefaultRedisPrefix)
 	err = linkDirect(ctx, warm, makeUsers(1), 1)
 	_ = warm.Close()
 	if err != nil {
@@ -120,7 +121,7 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 		return res, err
 	}
 
-	st := store.NewRedis(rs.Client(o.Concurrency), store.DefaultRedisPrefix)
+	st := store.NewRedis(redisClient(rs, o.Concurrency), store.DefaultRedisPrefix)
 	t0 := time.Now()
 	err = linkDirect(ctx, st, users, o.Concurrency)
 	res.LinkSeconds = round(time.Since(t0).Seconds(), 2)
@@ -235,7 +236,7 @@ func settledUsedMemory(ctx context.Context, c *redis.Client) (int64, error) {
 	if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
 		return 0, fmt.Errorf("CLIENT KILL: %w", err)
 	}
-	err := pollUntil(ctx, 15*time.Second, "linking connections to close", func() (bool, error) {
+	err := poll.Until(ctx, 15*time.Second, "linking connections to close", func() (bool, error) {
 		n, err := infoInt(ctx, c, "clients", "connected_clients")
 		return n == 1, err
 	})

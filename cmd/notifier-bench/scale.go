@@ -13,6 +13,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -130,7 +131,7 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 		slice = o.Duration
 	}
 	nSlices := int(math.Ceil(float64(o.Duration) / float64(slice)))
-	rc := svc.redis.Client(1)
+	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
 	runs := []*loadRun{{}, {}, {}}
 	var redisCPU, wall [3]float64
@@ -252,7 +253,7 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 	if err != nil {
 		return res, err
 	}
-	rc := first.redis.Client(1)
+	rc := redisClient(first.redis, 1)
 	defer rc.Close()
 	var seq atomic.Int64
 	measure := func(svcs []*service) (replicaPhase, error) {
@@ -395,7 +396,7 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	limits := fakebot.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20}
 	svc.fake.SetLimits(limits)
 	base429 := svc.fake.Count429()
-	rc := svc.redis.Client(1)
+	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
 	ru0, err := readRedisUsage(ctx, rc)
 	if err != nil {
@@ -407,7 +408,7 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	fmt.Fprintf(w, "fanout: submitted %d in %.2f s (%d errors)\n", res.Submit.Accepted, res.Submit.Seconds, res.Submit.Errors)
 	res.IdealS = round(float64(len(users))/o.Rate, 3)
 	timeout := o.DrainTimeout + time.Duration(res.IdealS*float64(time.Second))
-	waitErr := pollUntil(ctx, timeout, "fan-out deliveries", func() (bool, error) {
+	waitErr := poll.Until(ctx, timeout, "fan-out deliveries", func() (bool, error) {
 		return len(benchMessages(svc.fake)) >= res.Submit.Accepted, nil
 	})
 	if waitErr != nil && ctx.Err() != nil {

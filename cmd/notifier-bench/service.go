@@ -17,8 +17,10 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -46,7 +48,7 @@ type serviceOptions struct {
 // service is tgnotify running in this process: its own redis-server, a
 // fake Bot API on loopback, server.App on 127.0.0.1:0, and a gRPC client.
 type service struct {
-	redis  *redisServer
+	redis  *redistest.Server
 	fake   *fakebot.Server
 	app    *server.App
 	cfg    server.Config
@@ -117,7 +119,7 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 	}
 	s.client = notifierv1.NewNotifierServiceClient(s.conn)
 	health := healthpb.NewHealthClient(s.conn)
-	err = pollUntil(ctx, readyTimeout, "service SERVING", func() (bool, error) {
+	err = poll.Until(ctx, readyTimeout, "service SERVING", func() (bool, error) {
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)
 		defer ccancel()
 		r, err := health.Check(cctx, &healthpb.HealthCheckRequest{})
@@ -151,7 +153,7 @@ func (s *service) Close() {
 		s.fake.Close()
 	}
 	if s.redis != nil {
-		s.redis.Stop()
+		_ = s.redis.Close()
 	}
 }
 
@@ -167,14 +169,14 @@ func (s *service) linkFast(ctx context.Context, users []benchUser, conc int) err
 	for _, u := range users {
 		s.fake.Unblock(u.Chat)
 	}
-	st := store.NewRedis(s.redis.Client(conc), store.KeyPrefix(s.redis.URL()))
+	st := store.NewRedis(redisClient(s.redis, conc), store.KeyPrefix(s.redis.URL()))
 	err := linkDirect(ctx, st, users, conc)
 	_ = st.Close()
 	if err != nil {
 		return err
 	}
 	tc := s.fake.Client()
-	return pollUntil(ctx, linkTimeout, "the service to read the my_chat_member updates", func() (bool, error) {
+	return poll.Until(ctx, linkTimeout, "the service to read the my_chat_member updates", func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		wi, err := tc.GetWebhookInfo(cctx)
@@ -288,7 +290,7 @@ func (s *service) linkOne(ctx context.Context, u benchUser) error {
 		return fmt.Errorf("CreateLinkToken(%s): %w", u.ID, err)
 	}
 	s.fake.Start(u.Chat, u.Username, resp.GetToken())
-	return pollUntil(ctx, linkTimeout, "link of "+u.ID, func() (bool, error) {
+	return poll.Until(ctx, linkTimeout, "link of "+u.ID, func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		st, err := s.client.GetStatus(cctx, &notifierv1.GetStatusRequest{UserId: u.ID})
