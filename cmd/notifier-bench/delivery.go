@@ -7,13 +7,9 @@ import (
 	"io"
 	"math"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/status"
-
-	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
@@ -194,20 +190,16 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 	r := &unlimitedResult{Users: o.Users, Messages: o.Messages, Workers: svc.cfg.Delivery.Workers, Concurrency: o.Concurrency, Target: unlimitedTarget}
 	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
-	ru0, err := readRedisUsage(ctx, rc)
+	r0, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
 	cpu0 := snapCPU()
-	base := svc.fake.Calls("sendMessage")
+	base := svc.sends()
 	r.Submit = submit(ctx, svc, users, o.Messages, o.Concurrency)
-	r.SentDuringSubmit = svc.fake.Calls("sendMessage") - base
+	r.SentDuringSubmit = svc.sends() - base
 	cpuMid := snapCPU()
-	ruMid, err := readRedisUsage(ctx, rc)
-	if err != nil {
-		return nil, machine{}, nil, err
-	}
-	csMid, err := readCommandStats(ctx, rc)
+	rMid, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
@@ -215,22 +207,16 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 		return nil, machine{}, nil, err
 	}
 	// A call is counted when it arrives, its message a moment later.
-	if err := poll.Until(ctx, o.DrainTimeout, "messages recorded", func() (bool, error) {
-		return len(benchMessages(svc.fake)) >= r.Submit.Accepted, nil
-	}); err != nil {
+	if err := waitMessages(ctx, svc.fake, r.Submit.Accepted, o.DrainTimeout); err != nil {
 		return nil, machine{}, nil, err
 	}
 	r.CPU = cpu0.since().use()
 	drainCPU := cpuMid.since()
-	ru1, err := readRedisUsage(ctx, rc)
+	r1, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
-	cs1, err := readCommandStats(ctx, rc)
-	if err != nil {
-		return nil, machine{}, nil, err
-	}
-	r.RedisCPUPct = math.Round(100 * (ru1.cpu - ru0.cpu) / time.Since(cpu0.wall).Seconds())
+	r.RedisCPUPct = math.Round(100 * (r1.cpu - r0.cpu) / time.Since(cpu0.wall).Seconds())
 	msgs := benchMessages(svc.fake)
 	r.Delivered, r.Duplicates = len(msgs), duplicates(msgs)
 	var last time.Time
@@ -245,8 +231,8 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 		r.DrainSeconds = round(d.Seconds(), 3)
 		r.DrainSendsPerSec = round(float64(r.DrainSends)/d.Seconds(), 1)
 		r.DrainCPUPerSendUs = round(float64(drainCPU.proc.Microseconds())/float64(r.DrainSends), 1)
-		r.DrainRedisCPUPerSendUs = round(1e6*(ru1.cpu-ruMid.cpu)/float64(r.DrainSends), 1)
-		r.DrainRedisTopCommands = topCommands(csMid, cs1, int64(r.DrainSends), 8)
+		r.DrainRedisCPUPerSendUs = round(1e6*(r1.cpu-rMid.cpu)/float64(r.DrainSends), 1)
+		r.DrainRedisTopCommands = r1.since(rMid).top(int64(r.DrainSends), 8)
 	}
 	if r.Seconds > 0 {
 		r.SendsPerSec = round(float64(r.Delivered)/r.Seconds, 1)
@@ -297,11 +283,9 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 	base429 := svc.fake.Count429()
 	r.Submit = submit(ctx, svc, users, n, o.Concurrency)
 	timeout := o.DrainTimeout + time.Duration(float64(n)/rate*float64(time.Second))
-	err = poll.Until(ctx, timeout, "deliveries at the limit", func() (bool, error) {
-		// Count messages the fake recorded, not calls: a call is counted
-		// when it arrives, before its message is recorded.
-		return len(benchMessages(svc.fake)) >= r.Submit.Accepted, nil
-	})
+	// Count messages the fake recorded, not calls: a call is counted when it
+	// arrives, before its message is recorded.
+	err = waitMessages(ctx, svc.fake, r.Submit.Accepted, timeout)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
@@ -347,55 +331,34 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 
 // submit calls Notify n times from conc callers, for users round robin.
 func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) submitResult {
-	var res submitResult
-	var next, accepted, first atomic.Int64
-	var mu sync.Mutex
-	codes := map[string]int64{}
-	var wg sync.WaitGroup
-	res.start = time.Now()
-	for range max(conc, 1) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if i >= int64(n) {
-					return
-				}
-				u := users[i%int64(len(users))]
-				cctx, cancel := context.WithTimeout(ctx, callTimeout)
-				_, err := svc.client.Notify(cctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(i, 10)})
-				cancel()
-				if err != nil {
-					mu.Lock()
-					codes[status.Code(err).String()]++
-					mu.Unlock()
-					continue
-				}
-				first.CompareAndSwap(0, time.Now().UnixNano())
-				accepted.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	d := time.Since(res.start)
-	res.Accepted = int(accepted.Load())
-	if f := first.Load(); f != 0 {
-		res.first = time.Unix(0, f)
-	}
+	var seq atomic.Int64
+	start := time.Now()
+	run := runLoad(ctx, loadOptions{Concurrency: conc, Duration: submitBound, MaxRequests: int64(n)}, notifyCall(&seq, users, svc))
+	d := time.Since(start)
+	res := submitResult{Accepted: len(run.lat), Errors: int(run.nerrs), start: start, first: run.first}
 	res.Seconds = round(d.Seconds(), 3)
 	res.RPS = round(float64(res.Accepted)/d.Seconds(), 1)
-	for _, v := range codes {
-		res.Errors += int(v)
-	}
-	if len(codes) > 0 {
-		res.ErrorCode = codes
+	if len(run.errs) > 0 {
+		res.ErrorCode = run.errs
 	}
 	return res
 }
+
+// submitBound is the time bound of submit's load run: none in practice
+// (the count and ctx bound it).
+const submitBound = 100 * 365 * 24 * time.Hour
 
 // waitSent polls the fake until want sendMessage calls arrived after base.
 func waitSent(ctx context.Context, f *fakebot.Server, base, want int, timeout time.Duration) error {
 	return poll.Until(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
 		return f.Calls("sendMessage")-base >= want, nil
+	})
+}
+
+// waitMessages polls the fake until it recorded want benchmark messages.
+func waitMessages(ctx context.Context, f *fakebot.Server, want int, timeout time.Duration) error {
+	return poll.Until(ctx, timeout, fmt.Sprintf("%d messages recorded", want), func() (bool, error) {
+		return len(benchMessages(f)) >= want, nil
 	})
 }
 

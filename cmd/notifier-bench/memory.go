@@ -12,8 +12,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -192,38 +190,21 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 
 // linkDirect links users through the store, conc at a time.
 func linkDirect(ctx context.Context, st store.Store, users []benchUser, conc int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, conc)
-	for range max(conc, 1) {
-		wg.Go(func() {
-			buf := make([]byte, 24)
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(users)) || ctx.Err() != nil {
-					return
-				}
-				u := users[i]
-				_, _ = rand.Read(buf)
-				tok := base64.RawURLEncoding.EncodeToString(buf) // as the service mints them
-				now := time.Now()
-				err := st.PutLinkToken(ctx, store.LinkToken{Token: tok, UserID: u.ID, ExpiresAt: now.Add(time.Hour)})
-				if err == nil {
-					_, err = st.ConsumeLinkToken(ctx, tok, u.Chat, u.Username, now)
-				}
-				if err != nil {
-					errc <- fmt.Errorf("link %s: %w", u.ID, err)
-					cancel()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc
+	return forEach(ctx, len(users), conc, func(ctx context.Context, i int) error {
+		u := users[i]
+		buf := make([]byte, 24)
+		_, _ = rand.Read(buf)
+		tok := base64.RawURLEncoding.EncodeToString(buf) // as the service mints them
+		now := time.Now()
+		err := st.PutLinkToken(ctx, store.LinkToken{Token: tok, UserID: u.ID, ExpiresAt: now.Add(time.Hour)})
+		if err == nil {
+			_, err = st.ConsumeLinkToken(ctx, tok, u.Chat, u.Username, now)
+		}
+		if err != nil {
+			return fmt.Errorf("link %s: %w", u.ID, err)
+		}
+		return nil
+	})
 }
 
 // settledUsedMemory disconnects every other client (the linkers' pool is

@@ -89,28 +89,64 @@ func infoInt(ctx context.Context, c *redis.Client, section, field string) (int64
 	return strconv.ParseInt(v, 10, 64)
 }
 
-// redisUsage is a reading of a redis-server's work counters.
-type redisUsage struct {
+// redisReading is a reading of a redis-server's work counters: INFO stats,
+// cpu and commandstats.
+type redisReading struct {
 	commands int64
 	cpu      float64 // seconds, user + system, main thread and others
+	cmds     map[string]cmdStat
 }
 
-// readRedisUsage reads INFO stats and INFO cpu.
-func readRedisUsage(ctx context.Context, c *redis.Client) (redisUsage, error) {
-	var u redisUsage
+// readRedis reads INFO stats, cpu and commandstats.
+func readRedis(ctx context.Context, c *redis.Client) (redisReading, error) {
+	var r redisReading
 	st, err := infoFields(ctx, c, "stats")
 	if err != nil {
-		return u, err
+		return r, err
 	}
 	cpu, err := infoFields(ctx, c, "cpu")
 	if err != nil {
-		return u, err
+		return r, err
 	}
-	u.commands, _ = strconv.ParseInt(st["total_commands_processed"], 10, 64)
+	r.commands, _ = strconv.ParseInt(st["total_commands_processed"], 10, 64)
 	us, _ := strconv.ParseFloat(cpu["used_cpu_user"], 64)
 	sy, _ := strconv.ParseFloat(cpu["used_cpu_sys"], 64)
-	u.cpu = us + sy
-	return u, nil
+	r.cpu = us + sy
+	r.cmds, err = readCommandStats(ctx, c)
+	return r, err
+}
+
+// redisDelta is the work a redis-server did between readings; before and
+// after sum the command stats at the start and end of each span.
+type redisDelta struct {
+	cpu           float64
+	commands      int64
+	before, after map[string]cmdStat
+}
+
+// since is the work done from r0 to r.
+func (r redisReading) since(r0 redisReading) redisDelta {
+	return redisDelta{cpu: r.cpu - r0.cpu, commands: r.commands - r0.commands, before: r0.cmds, after: r.cmds}
+}
+
+// add sums d and e, command stats included.
+func (d *redisDelta) add(e redisDelta) {
+	d.cpu += e.cpu
+	d.commands += e.commands
+	if d.before == nil {
+		d.before, d.after = map[string]cmdStat{}, map[string]cmdStat{}
+	}
+	for name, v := range e.after {
+		b, a := d.before[name], d.after[name]
+		b.calls, b.usec = b.calls+e.before[name].calls, b.usec+e.before[name].usec
+		a.calls, a.usec = a.calls+v.calls, a.usec+v.usec
+		d.before[name], d.after[name] = b, a
+	}
+}
+
+// top is the top n commands by time per op operations.
+func (d redisDelta) top(ops int64, n int) []commandShare {
+	return topCommands(d.before, d.after, ops, n)
 }
 
 // cmdStat is one line of INFO commandstats.

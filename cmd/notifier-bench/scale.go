@@ -10,10 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -97,22 +94,13 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 		}
 	}
 
-	echo, err := startEcho()
+	echoCall, stopEcho, err := startEchoCall()
 	if err != nil {
 		return res, err
 	}
-	defer echo.Stop()
-	econn, err := dial(echo.addr)
-	if err != nil {
-		return res, err
-	}
-	defer econn.Close()
-	hc := healthpb.NewHealthClient(econn)
-	calls := []func(ctx context.Context, i int64) error{
-		func(ctx context.Context, _ int64) error {
-			_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-			return err
-		},
+	defer stopEcho()
+	calls := []loadCall{
+		echoCall,
 		func(ctx context.Context, i int64) error {
 			_, err := svc.client.GetLinkURL(ctx, &notifierv1.GetLinkURLRequest{UserId: users[i%int64(len(users))].ID})
 			return err
@@ -122,44 +110,16 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 			return err
 		},
 	}
-	warm := loadOptions{Concurrency: o.Concurrency, Duration: o.Warmup, MaxRequests: o.MaxRequests}
-	for _, c := range calls {
-		runLoad(ctx, warm, c)
-	}
-	slice := o.Slice
-	if slice <= 0 || slice > o.Duration {
-		slice = o.Duration
-	}
-	nSlices := int(math.Ceil(float64(o.Duration) / float64(slice)))
 	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
-	runs := []*loadRun{{}, {}, {}}
-	var redisCPU, wall [3]float64
-	for k := range nSlices {
-		d := min(slice, o.Duration-time.Duration(k)*slice)
-		lo := loadOptions{Concurrency: o.Concurrency, Warmup: sliceWarmup, Duration: d, MaxRequests: o.MaxRequests}
-		for j, c := range calls {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			ru0, err := readRedisUsage(ctx, rc)
-			if err != nil {
-				return res, err
-			}
-			t := time.Now()
-			runs[j].add(runLoad(ctx, lo, c))
-			wall[j] += time.Since(t).Seconds()
-			ru1, err := readRedisUsage(ctx, rc)
-			if err != nil {
-				return res, err
-			}
-			redisCPU[j] += ru1.cpu - ru0.cpu
-		}
+	so := sliceOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Slice: o.Slice, MaxRequests: o.MaxRequests}
+	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, calls...)
+	if err != nil {
+		return res, err
 	}
-	for j := range 3 {
-		if wall[j] > 0 {
-			res.RedisCPUPct[j] = math.Round(100 * redisCPU[j] / wall[j])
-		}
+	runs := make([]*loadRun, len(phases))
+	for j, ph := range phases {
+		runs[j], res.RedisCPUPct[j] = ph.run, ph.redisCPUPct()
 	}
 	res.Echo, res.GetLinkURL, res.GetStatus = runs[0].result(), runs[1].result(), runs[2].result()
 	res.Slices = nSlices
@@ -256,36 +216,18 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 	rc := redisClient(first.redis, 1)
 	defer rc.Close()
 	var seq atomic.Int64
-	measure := func(svcs []*service) (replicaPhase, error) {
-		ph := replicaPhase{Replicas: len(svcs)}
-		call := func(ctx context.Context, i int64) error {
-			n := seq.Add(1) - 1
-			u := users[n%int64(len(users))]
-			_, err := svcs[i%int64(len(svcs))].client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(n, 10)})
-			return err
-		}
-		sends := first.fake.Calls("sendMessage")
-		ru0, err := readRedisUsage(ctx, rc)
+	lo := loadOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, MaxRequests: o.MaxRequests}
+	measureOn := func(svcs []*service) (replicaPhase, error) {
+		ph, err := measure(ctx, rc, lo, first.sends, notifyCall(&seq, users, svcs...))
 		if err != nil {
-			return ph, err
+			return replicaPhase{}, err
 		}
-		t := time.Now()
-		run := runLoad(ctx, loadOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, MaxRequests: o.MaxRequests}, call)
-		wall := time.Since(t)
-		ru1, err := readRedisUsage(ctx, rc)
-		if err != nil {
-			return ph, err
-		}
-		ph.Notify = run.result()
-		ph.BackgroundSends = first.fake.Calls("sendMessage") - sends
-		ph.RedisCPUPct = math.Round(100 * (ru1.cpu - ru0.cpu) / wall.Seconds())
-		if run.calls > 0 {
-			ph.RedisCPUPerCall = round(1e6*(ru1.cpu-ru0.cpu)/float64(run.calls), 1)
-		}
-		ph.OtherPct = otherPct(ph.Notify.CPU, ph.RedisCPUPct)
-		return ph, nil
+		p := replicaPhase{Replicas: len(svcs), Notify: ph.run.result(), BackgroundSends: ph.counted, RedisCPUPct: ph.redisCPUPct()}
+		p.RedisCPUPerCall = ph.perCall(1e6*ph.redis.cpu, 1)
+		p.OtherPct = otherPct(p.Notify.CPU, p.RedisCPUPct)
+		return p, nil
 	}
-	if res.One, err = measure([]*service{first}); err != nil {
+	if res.One, err = measureOn([]*service{first}); err != nil {
 		return res, err
 	}
 	svcs := []*service{first}
@@ -297,7 +239,7 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 		defer r.Close()
 		svcs = append(svcs, r)
 	}
-	if res.Many, err = measure(svcs); err != nil {
+	if res.Many, err = measureOn(svcs); err != nil {
 		return res, err
 	}
 	if res.One.Notify.RPS > 0 {
@@ -398,7 +340,7 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	base429 := svc.fake.Count429()
 	rc := redisClient(svc.redis, 1)
 	defer rc.Close()
-	ru0, err := readRedisUsage(ctx, rc)
+	r0, err := readRedis(ctx, rc)
 	if err != nil {
 		return res, err
 	}
@@ -408,20 +350,18 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	fmt.Fprintf(w, "fanout: submitted %d in %.2f s (%d errors)\n", res.Submit.Accepted, res.Submit.Seconds, res.Submit.Errors)
 	res.IdealS = round(float64(len(users))/o.Rate, 3)
 	timeout := o.DrainTimeout + time.Duration(res.IdealS*float64(time.Second))
-	waitErr := poll.Until(ctx, timeout, "fan-out deliveries", func() (bool, error) {
-		return len(benchMessages(svc.fake)) >= res.Submit.Accepted, nil
-	})
+	waitErr := waitMessages(ctx, svc.fake, res.Submit.Accepted, timeout)
 	if waitErr != nil && ctx.Err() != nil {
 		return res, waitErr
 	}
 	// Late duplicates would show up now.
 	time.Sleep(time.Second)
 	cpu := cpu0.since().use()
-	ru1, err := readRedisUsage(ctx, rc)
+	r1, err := readRedis(ctx, rc)
 	if err != nil {
 		return res, err
 	}
-	redisPct := math.Round(100 * (ru1.cpu - ru0.cpu) / time.Since(cpu0.wall).Seconds())
+	redisPct := math.Round(100 * (r1.cpu - r0.cpu) / time.Since(cpu0.wall).Seconds())
 	res.Count429 = svc.fake.Count429() - base429
 	msgs := benchMessages(svc.fake)
 	res.Delivered, res.Duplicates = len(msgs), duplicates(msgs)

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -157,6 +155,9 @@ func (s *service) Close() {
 	}
 }
 
+// sends is the number of sendMessage calls the fake has had.
+func (s *service) sends() int { return s.fake.Calls("sendMessage") }
+
 // linkFast links users straight through the store on the service's
 // redis-server, conc at a time, as the memory scenario does (PutLinkToken
 // + ConsumeLinkToken, the calls a real link makes, without the Bot API
@@ -257,29 +258,7 @@ func makeUsers(n int) []benchUser {
 // (delivered to the service by long polling), then GetStatus is polled
 // until the user is linked to the right chat.
 func (s *service) linkUsers(ctx context.Context, users []benchUser, conc int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, conc)
-	for range max(conc, 1) {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(users)) || ctx.Err() != nil {
-					return
-				}
-				if err := s.linkOne(ctx, users[i]); err != nil {
-					errc <- err
-					cancel()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc // the first failure, or nil
+	return forEach(ctx, len(users), conc, func(ctx context.Context, i int) error { return s.linkOne(ctx, users[i]) })
 }
 
 func (s *service) linkOne(ctx context.Context, u benchUser) error {

@@ -20,7 +20,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -35,13 +34,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/freeport"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
-
-// pollEvery is the interval of every polling loop below (a polling
-// interval, not a synchronisation sleep: each loop re-checks a condition and
-// is bounded by a deadline).
-const pollEvery = 20 * time.Millisecond
 
 var (
 	binOnce sync.Once
@@ -95,32 +91,6 @@ func skipShort(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// waitFor polls cond every pollEvery until it holds; it fails the test with
-// what after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
 // proc is the notifier binary running as a child process. Its stdout and
 // stderr go to one log file, kept across restarts; the file's tail is
 // printed when the test fails.
@@ -141,8 +111,8 @@ type proc struct {
 // ports, the fake Bot API, Redis, JSON logs.
 func baseEnv(t *testing.T, fake *fakebot.Server, redisURL string) map[string]string {
 	return map[string]string{
-		"NOTIFIER_GRPC_ADDR":  freeAddr(t),
-		"NOTIFIER_HTTP_ADDR":  freeAddr(t),
+		"NOTIFIER_GRPC_ADDR":  freeport.MustAddr(t),
+		"NOTIFIER_HTTP_ADDR":  freeport.MustAddr(t),
 		"REDIS_URL":           redisURL,
 		"TELEGRAM_BOT_TOKEN":  fake.Token(),
 		"TELEGRAM_API_URL":    fake.URL(),
@@ -221,7 +191,7 @@ func (p *proc) waitReady(timeout time.Duration) {
 	cmd := p.cmd
 	p.mu.Unlock()
 	hc := &http.Client{Timeout: time.Second}
-	waitFor(p.t, timeout, "GET /readyz = 200", func() bool {
+	poll.Eventually(p.t, timeout, "GET /readyz = 200", func() bool {
 		if p.exited() {
 			p.t.Fatalf("notifier exited during start: %v", cmd.ProcessState)
 		}

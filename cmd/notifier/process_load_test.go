@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
@@ -52,7 +53,7 @@ func linkUsers(t *testing.T, c notifierv1.NotifierServiceClient, fake *fakebot.S
 		fake.Start(u.chat, fmt.Sprintf("tg%d", u.chat), r.GetToken())
 	}
 	pending := slices.Clone(users)
-	waitFor(t, 20*time.Second, "every user linked (GetStatus)", func() bool {
+	poll.Eventually(t, 20*time.Second, "every user linked (GetStatus)", func() bool {
 		pending = slices.DeleteFunc(pending, func(u user) bool {
 			ctx, cancel := rpcCtx()
 			defer cancel()
@@ -272,7 +273,7 @@ func finalStates(t *testing.T, c notifierv1.NotifierServiceClient, ids []string,
 	t.Helper()
 	out := make(map[string]*notifierv1.GetNotificationResponse, len(ids))
 	pending := slices.Clone(ids)
-	waitFor(t, timeout, fmt.Sprintf("%d notifications SENT or FAILED (GetNotification)", len(ids)), func() bool {
+	poll.Eventually(t, timeout, fmt.Sprintf("%d notifications SENT or FAILED (GetNotification)", len(ids)), func() bool {
 		var lastErr error
 		pending, lastErr = sweepFinal(c, pending, out)
 		if len(pending) > 0 && lastErr != nil {

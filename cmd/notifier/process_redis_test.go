@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -144,7 +145,7 @@ func testRedisRestart(t *testing.T, name string, workers int, hold, lease time.D
 		return n
 	}
 
-	waitFor(t, 10*time.Second, "load running: 100 accepted, 50 delivered", func() bool {
+	poll.Eventually(t, 10*time.Second, "load running: 100 accepted, 50 delivered", func() bool {
 		return l.count() >= 100 && deliveredCount(fake, prefix+"-") >= 50
 	})
 	acceptedBefore := l.count()
@@ -152,7 +153,7 @@ func testRedisRestart(t *testing.T, name string, workers int, hold, lease time.D
 	downAt := time.Now()
 	hc := &http.Client{Timeout: 2 * time.Second} // longer than /readyz's own 1 s store ping
 	var notReadyAfter time.Duration
-	waitFor(t, hold+10*time.Second, "Notify refused and /readyz not 200 while Redis is down", func() bool {
+	poll.Eventually(t, hold+10*time.Second, "Notify refused and /readyz not 200 while Redis is down", func() bool {
 		if notReadyAfter == 0 && readyz(hc, p.httpAddr) != http.StatusOK {
 			notReadyAfter = time.Since(downAt)
 		}
@@ -162,7 +163,7 @@ func testRedisRestart(t *testing.T, name string, workers int, hold, lease time.D
 	rs.Restart()
 	upReturned := time.Now()
 	var firstOKAfter time.Duration
-	waitFor(t, 15*time.Second, "100 more accepted after Redis returned", func() bool {
+	poll.Eventually(t, 15*time.Second, "100 more accepted after Redis returned", func() bool {
 		if firstOKAfter == 0 && countSince(upReturned, codes.OK) > 0 {
 			firstOKAfter = time.Since(upReturned)
 		}
@@ -198,7 +199,7 @@ func testRedisRestart(t *testing.T, name string, workers int, hold, lease time.D
 	}
 
 	total := l.count()
-	waitFor(t, lease+20*time.Second, "every accepted notification delivered", func() bool {
+	poll.Eventually(t, lease+20*time.Second, "every accepted notification delivered", func() bool {
 		return deliveredCount(fake, prefix+"-") >= total
 	})
 	recs := finalStates(t, c, l.idList(), 15*time.Second)
@@ -243,7 +244,7 @@ func TestSIGTERMDuringRedisOutage(t *testing.T) {
 	fake.SetLatency(200 * time.Millisecond)
 	l := newLedger()
 	notifyBurst(t, c, l, us, perUser, prefix)
-	waitFor(t, 10*time.Second, "a round delivered and every worker sending", func() bool {
+	poll.Eventually(t, 10*time.Second, "a round delivered and every worker sending", func() bool {
 		return deliveredCount(fake, prefix+"-") >= workers && fake.Calls("sendMessage")-len(fake.AllMessages()) >= workers
 	})
 	rs.Stop()
@@ -267,7 +268,7 @@ func TestSIGTERMDuringRedisOutage(t *testing.T) {
 	p.start()
 	c = dial(t, p.grpcAddr)
 	total := l.count()
-	waitFor(t, leaseTimeout+15*time.Second, "every accepted notification delivered after the restarts", func() bool {
+	poll.Eventually(t, leaseTimeout+15*time.Second, "every accepted notification delivered after the restarts", func() bool {
 		return deliveredCount(fake, prefix+"-") >= total
 	})
 	recs := finalStates(t, c, l.idList(), 15*time.Second)

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -49,7 +50,7 @@ func TestKill9MidBurst(t *testing.T) {
 	// Kill mid-delivery, once a quarter is out, at a moment when every
 	// worker has a send in flight at Telegram (the worst case: each of
 	// those may reach the chat without the service knowing).
-	waitFor(t, 20*time.Second, "a quarter of the burst delivered and every worker sending", func() bool {
+	poll.Eventually(t, 20*time.Second, "a quarter of the burst delivered and every worker sending", func() bool {
 		return deliveredCount(fake, prefix+"-") >= total/4 && fake.Calls("sendMessage")-len(fake.AllMessages()) >= workers
 	})
 	inFlight := fake.Calls("sendMessage") - len(fake.AllMessages())
@@ -63,7 +64,7 @@ func TestKill9MidBurst(t *testing.T) {
 	p.start()
 	restartedAt := time.Now()
 	c = dial(t, p.grpcAddr) // the old channel may be backing off its reconnects
-	waitFor(t, 30*time.Second, "every accepted notification delivered after the restart", func() bool {
+	poll.Eventually(t, 30*time.Second, "every accepted notification delivered after the restart", func() bool {
 		return deliveredCount(fake, prefix+"-") >= total
 	})
 	recs := finalStates(t, c, l.idList(), 15*time.Second)
@@ -128,12 +129,12 @@ func testSIGTERMDrains(t *testing.T, name string, hang bool, latency time.Durati
 	l := newLedger()
 	notifyBurst(t, c, l, us, perUser, prefix)
 	total := l.count()
-	waitFor(t, 10*time.Second, "two rounds of sends delivered, the next in flight", func() bool {
+	poll.Eventually(t, 10*time.Second, "two rounds of sends delivered, the next in flight", func() bool {
 		return deliveredCount(fake, prefix+"-") >= 2*workers && (hang || fake.Calls("sendMessage")-len(fake.AllMessages()) >= workers)
 	})
 	if hang {
 		fake.SetHang(true)
-		waitFor(t, 5*time.Second, "every worker's send hanging", func() bool {
+		poll.Eventually(t, 5*time.Second, "every worker's send hanging", func() bool {
 			return fake.Calls("sendMessage")-len(fake.AllMessages()) >= workers
 		})
 	}
@@ -144,7 +145,7 @@ func testSIGTERMDrains(t *testing.T, name string, hang bool, latency time.Durati
 
 	// Readiness goes first.
 	hc := &http.Client{Timeout: 2 * time.Second} // longer than /readyz's own 1 s store ping
-	waitFor(t, 2*time.Second, "/readyz no longer 200 after SIGTERM", func() bool {
+	poll.Eventually(t, 2*time.Second, "/readyz no longer 200 after SIGTERM", func() bool {
 		return readyz(hc, p.httpAddr) != http.StatusOK
 	})
 	notReadyAfter := time.Since(termAt)
@@ -154,7 +155,7 @@ func testSIGTERMDrains(t *testing.T, name string, hang bool, latency time.Durati
 	// delivered), then refused with UNAVAILABLE; nothing else.
 	late, lateOK := 0, 0
 	var refusedAfter time.Duration
-	waitFor(t, shutdownTimeout, "Notify refused after SIGTERM", func() bool {
+	poll.Eventually(t, shutdownTimeout, "Notify refused after SIGTERM", func() bool {
 		u := us[late%len(us)]
 		text := fmt.Sprintf("%s-late-%04d", prefix, late)
 		late++
@@ -219,7 +220,7 @@ func testSIGTERMDrains(t *testing.T, name string, hang bool, latency time.Durati
 	c = dial(t, p.grpcAddr) // the old channel may be backing off its reconnects
 	all := l.count()
 	var resumeAfter time.Duration
-	waitFor(t, 20*time.Second, "every accepted notification delivered after the restart", func() bool {
+	poll.Eventually(t, 20*time.Second, "every accepted notification delivered after the restart", func() bool {
 		n := deliveredCount(fake, prefix+"-")
 		if resumeAfter == 0 && n > deliveredAtExit {
 			resumeAfter = time.Since(restartAt)
