@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgnotify/tgnotify/internal/freeport"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
@@ -444,12 +446,7 @@ func TestRedisHook(t *testing.T) {
 		}
 	})
 	t.Run("real client dial failure", func(t *testing.T) {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := lis.Addr().String()
-		lis.Close()
+		addr := freeport.MustAddr(t) // nothing listens there
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DisableIdentity: true})
 		defer rdb.Close()
 		rdb.AddHook(hook)
