@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -46,6 +47,25 @@ func (o acceptOptions) check() error {
 		return errors.New("accept: want -users, -concurrency >= 1, -duration > 0, and -warmup, -workers, -fake-latency, -slice >= 0")
 	}
 	return nil
+}
+
+func (o *acceptOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 1000, "accept: users linked and notified round robin")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "accept: concurrent callers (one client connection)")
+	fs.DurationVar(&o.Warmup, prefix+"warmup", 2*time.Second, "accept: warm-up of the echo and of Notify before the measured slices")
+	fs.DurationVar(&o.Duration, prefix+"duration", 10*time.Second, "accept: measured time, for the echo and for Notify each")
+	fs.DurationVar(&o.Slice, prefix+"slice", time.Second, "accept: echo and Notify alternate in windows this long (0: one window each)")
+	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "accept: cap on requests per measured slice")
+	fs.IntVar(&o.Workers, prefix+"workers", 0, "accept: NOTIFIER_WORKERS (0: the service's default); 1 isolates the accept path")
+	fs.DurationVar(&o.FakeLatency, prefix+"fake-latency", 0, "accept: delay every fake Bot API answer, to slow background delivery")
+}
+
+func (o *acceptOptions) validate() error { return o.check() }
+
+func (o *acceptOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runAccept(ctx, *o, w)
+	return err
 }
 
 // acceptTarget is the Notify accept rate wanted, as a share of the bare
@@ -103,18 +123,14 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 	if o.Workers > 0 {
 		env["NOTIFIER_WORKERS"] = strconv.Itoa(o.Workers)
 	}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	// Through the store: linking through /start would wait for each welcome
+	// message at the global rate (33 s for 1000 users at 30/s).
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "accept", o.Users, w)
 	if err != nil {
 		return res, err
 	}
 	defer svc.Close()
 	svc.fake.SetLatency(o.FakeLatency)
-	// Through the store: linking through /start would wait for each welcome
-	// message at the global rate (33 s for 1000 users at 30/s).
-	users, err := svc.linkedUsers(ctx, "accept", o.Users, w)
-	if err != nil {
-		return res, err
-	}
 
 	echoCall, stopEcho, err := startEchoCall()
 	if err != nil {
@@ -122,8 +138,7 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 	}
 	defer stopEcho()
 	var seq atomic.Int64 // notification texts stay distinct across slices
-	rc := redisClient(svc.redis, 1)
-	defer rc.Close()
+	rc := svc.probe
 	so := sliceOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Slice: o.Slice, MaxRequests: o.MaxRequests}
 	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, echoCall, notifyCall(&seq, users, svc))
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -18,8 +19,10 @@ import (
 // deliveryOptions configure the delivery scenario.
 type deliveryOptions struct {
 	Redis redisOptions
-	// Unlimited and Limited select the parts to run.
+	// Unlimited and Limited select the parts to run (set from parts, the
+	// -parts flag, by validate).
 	Unlimited, Limited bool
+	parts              string
 	// Concurrency is the number of Notify callers.
 	Concurrency int
 	// DrainTimeout bounds the wait for the last delivery.
@@ -54,6 +57,41 @@ func (o deliveryOptions) check() error {
 		return fmt.Errorf("delivery: -limited-users %d is below -rate %g: with 1 message/s per chat the global limit cannot be reached", o.LimitedUsers, o.LimitedRate)
 	}
 	return nil
+}
+
+func (o *deliveryOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&o.parts, prefix+"parts", "both", "delivery: unlimited, limited or both")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "delivery: concurrent Notify callers")
+	fs.DurationVar(&o.DrainTimeout, prefix+"drain-timeout", 2*time.Minute, "delivery: bound on waiting for the last delivery")
+	fs.IntVar(&o.Users, prefix+"users", 1000, "delivery, limits off: users (one private chat each)")
+	fs.IntVar(&o.Messages, prefix+"messages", 50_000, "delivery, limits off: notifications")
+	fs.IntVar(&o.Workers, prefix+"workers", 0, "delivery, limits off: NOTIFIER_WORKERS (0: the service's default)")
+	fs.IntVar(&o.LimitedUsers, prefix+"limited-users", 150, "delivery, limits on: users")
+	fs.IntVar(&o.LimitedMessages, prefix+"limited-messages", 0, "delivery, limits on: notifications (0: enough for lead + window + 3 s)")
+	fs.Float64Var(&o.LimitedRate, prefix+"rate", 30, "delivery, limits on: NOTIFIER_GLOBAL_RATE and the fake's global limit")
+	fs.DurationVar(&o.Lead, prefix+"lead", time.Second, "delivery, limits on: skipped after the first delivery")
+	fs.DurationVar(&o.Window, prefix+"window", 10*time.Second, "delivery, limits on: measured window")
+}
+
+// validate turns -parts into Unlimited and Limited, then checks.
+func (o *deliveryOptions) validate() error {
+	switch o.parts {
+	case "both", "":
+		o.Unlimited, o.Limited = true, true
+	case "unlimited":
+		o.Unlimited = true
+	case "limited":
+		o.Limited = true
+	default:
+		return fmt.Errorf("-parts %q: want unlimited, limited or both", o.parts)
+	}
+	return o.check()
+}
+
+func (o *deliveryOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runDelivery(ctx, *o, w)
+	return err
 }
 
 // Targets of the delivery scenario.
@@ -188,8 +226,7 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 	fmt.Fprintf(w, "delivery: limits off: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	r := &unlimitedResult{Users: o.Users, Messages: o.Messages, Workers: svc.cfg.Delivery.Workers, Concurrency: o.Concurrency, Target: unlimitedTarget}
-	rc := redisClient(svc.redis, 1)
-	defer rc.Close()
+	rc := svc.probe
 	r0, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
@@ -293,10 +330,7 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 	msgs := benchMessages(svc.fake)
 	r.Delivered, r.Duplicates = len(msgs), duplicates(msgs)
 	if len(msgs) >= 2 {
-		first, last := msgs[0].Time, msgs[0].Time
-		for _, m := range msgs {
-			first, last = minTime(first, m.Time), maxTime(last, m.Time)
-		}
+		first, last := msgSpan(msgs)
 		r.SpanSeconds = round(last.Sub(first).Seconds(), 3)
 		if r.SpanSeconds > 0 {
 			r.SpanRate = round(float64(len(msgs)-1)/last.Sub(first).Seconds(), 2)
@@ -375,16 +409,16 @@ func duplicates(msgs []fakebot.SentMessage) int {
 	return d
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+// msgSpan returns the times of the first and the last of msgs (not empty).
+func msgSpan(msgs []fakebot.SentMessage) (first, last time.Time) {
+	first, last = msgs[0].Time, msgs[0].Time
+	for _, m := range msgs {
+		if m.Time.Before(first) {
+			first = m.Time
+		}
+		if m.Time.After(last) {
+			last = m.Time
+		}
 	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	return first, last
 }

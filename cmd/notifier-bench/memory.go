@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -37,6 +38,20 @@ func (o memoryOptions) check() error {
 		return errors.New("memory: want -users and -concurrency >= 1")
 	}
 	return nil
+}
+
+func (o *memoryOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 100_000, "memory: users linked")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "memory: concurrent linkers")
+	fs.BoolVar(&o.Bucketed, prefix+"bucketed", true, "memory: also measure the bucketed-hash alternative layout")
+}
+
+func (o *memoryOptions) validate() error { return o.check() }
+
+func (o *memoryOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runMemory(ctx, *o, w)
+	return err
 }
 
 // memoryTarget is the Redis memory wanted per linked user, in bytes.

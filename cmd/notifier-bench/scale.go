@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -37,6 +38,23 @@ func (o readsOptions) check() error {
 	return nil
 }
 
+func (o *readsOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 1000, "reads: users linked (through the store) and read round robin")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "reads: concurrent callers (one client connection)")
+	fs.DurationVar(&o.Warmup, prefix+"warmup", 2*time.Second, "reads: warm-up of each call before the measured slices")
+	fs.DurationVar(&o.Duration, prefix+"duration", 10*time.Second, "reads: measured time for each of echo, GetLinkURL, GetStatus")
+	fs.DurationVar(&o.Slice, prefix+"slice", time.Second, "reads: the three alternate in windows this long (0: one window each)")
+	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "reads: cap on requests per measured slice")
+}
+
+func (o *readsOptions) validate() error { return o.check() }
+
+func (o *readsOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runReads(ctx, *o, w)
+	return err
+}
+
 // readsResult is the reads scenario's JSON line.
 type readsResult struct {
 	header
@@ -68,15 +86,11 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 	if err := o.check(); err != nil {
 		return res, err
 	}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "reads", o.Users, w)
 	if err != nil {
 		return res, err
 	}
 	defer svc.Close()
-	users, err := svc.linkedUsers(ctx, "reads", o.Users, w)
-	if err != nil {
-		return res, err
-	}
 	// Every user is linked as far as the service can tell, and has a live
 	// link token (the first GetLinkURL mints it; the measured ones read it).
 	for _, u := range users {
@@ -110,8 +124,7 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 			return err
 		},
 	}
-	rc := redisClient(svc.redis, 1)
-	defer rc.Close()
+	rc := svc.probe
 	so := sliceOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Slice: o.Slice, MaxRequests: o.MaxRequests}
 	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, calls...)
 	if err != nil {
@@ -168,6 +181,23 @@ func (o replicasOptions) check() error {
 	return nil
 }
 
+func (o *replicasOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Replicas, prefix+"replicas", 3, "replicas: replicas in the second phase (the first has 1)")
+	fs.IntVar(&o.Users, prefix+"users", 1000, "replicas: users linked (through the store) and notified round robin")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "replicas: concurrent callers, spread round robin over the replicas")
+	fs.DurationVar(&o.Warmup, prefix+"warmup", 2*time.Second, "replicas: warm-up of each phase")
+	fs.DurationVar(&o.Duration, prefix+"duration", 10*time.Second, "replicas: measured time of each phase")
+	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "replicas: cap on requests per phase")
+}
+
+func (o *replicasOptions) validate() error { return o.check() }
+
+func (o *replicasOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runReplicas(ctx, *o, w)
+	return err
+}
+
 // replicaPhase is Notify measured against some replicas.
 type replicaPhase struct {
 	Replicas        int        `json:"replicas"`
@@ -204,17 +234,12 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 	if err := o.check(); err != nil {
 		return res, err
 	}
-	first, err := startService(ctx, serviceOptions{Redis: o.Redis})
+	first, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "replicas", o.Users, w)
 	if err != nil {
 		return res, err
 	}
 	defer first.Close()
-	users, err := first.linkedUsers(ctx, "replicas", o.Users, w)
-	if err != nil {
-		return res, err
-	}
-	rc := redisClient(first.redis, 1)
-	defer rc.Close()
+	rc := first.probe
 	var seq atomic.Int64
 	lo := loadOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, MaxRequests: o.MaxRequests}
 	measureOn := func(svcs []*service) (replicaPhase, error) {
@@ -284,6 +309,22 @@ func (o fanoutOptions) check() error {
 	return nil
 }
 
+func (o *fanoutOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 10_000, "fanout: users linked (through the store), one notification each")
+	fs.Float64Var(&o.Rate, prefix+"rate", 500, "fanout: NOTIFIER_GLOBAL_RATE and the fake's global limit (30: Telegram's free limit, 333 s for 10k)")
+	fs.BoolVar(&o.Paid, prefix+"paid-broadcast", false, "fanout: NOTIFIER_PAID_BROADCAST=true (the fake then exempts sends from its global limit)")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "fanout: concurrent Notify callers")
+	fs.DurationVar(&o.DrainTimeout, prefix+"drain-timeout", 2*time.Minute, "fanout: bound on waiting beyond users/rate for the last delivery")
+}
+
+func (o *fanoutOptions) validate() error { return o.check() }
+
+func (o *fanoutOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runFanout(ctx, *o, w)
+	return err
+}
+
 // fanoutTarget is the largest deviation of the span from users/rate.
 const fanoutTarget = 0.05
 
@@ -326,20 +367,15 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if o.Paid {
 		env["NOTIFIER_PAID_BROADCAST"] = "true"
 	}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "fanout", o.Users, w)
 	if err != nil {
 		return res, err
 	}
 	defer svc.Close()
-	users, err := svc.linkedUsers(ctx, "fanout", o.Users, w)
-	if err != nil {
-		return res, err
-	}
 	limits := fakebot.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20}
 	svc.fake.SetLimits(limits)
 	base429 := svc.fake.Count429()
-	rc := redisClient(svc.redis, 1)
-	defer rc.Close()
+	rc := svc.probe
 	r0, err := readRedis(ctx, rc)
 	if err != nil {
 		return res, err
@@ -367,11 +403,12 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	res.Delivered, res.Duplicates = len(msgs), duplicates(msgs)
 	res.Lost = res.Submit.Accepted - (res.Delivered - res.Duplicates)
 	if len(msgs) > 0 && !res.Submit.first.IsZero() {
-		first, last := msgs[0].Time, msgs[0].Time
-		for _, m := range msgs {
-			first, last = minTime(first, m.Time), maxTime(last, m.Time)
+		first, last := msgSpan(msgs)
+		start := first
+		if res.Submit.first.Before(start) {
+			start = res.Submit.first
 		}
-		res.SpanS = round(last.Sub(minTime(first, res.Submit.first)).Seconds(), 3)
+		res.SpanS = round(last.Sub(start).Seconds(), 3)
 		res.DeliverySpanS = round(last.Sub(first).Seconds(), 3)
 		res.Deviation = round((res.SpanS-res.IdealS)/res.IdealS, 4)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
@@ -47,6 +48,7 @@ type serviceOptions struct {
 // fake Bot API on loopback, server.App on 127.0.0.1:0, and a gRPC client.
 type service struct {
 	redis  *redistest.Server
+	probe  *redis.Client // one connection to redis, for INFO readings
 	fake   *fakebot.Server
 	app    *server.App
 	cfg    server.Config
@@ -72,11 +74,12 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 		}
 	}()
 	if o.Shared != nil {
-		s.redis, s.fake, s.replica = o.Shared.redis, o.Shared.fake, true
+		s.redis, s.probe, s.fake, s.replica = o.Shared.redis, o.Shared.probe, o.Shared.fake, true
 	} else {
 		if s.redis, err = startRedis(ctx, o.Redis); err != nil {
 			return nil, err
 		}
+		s.probe = redisClient(s.redis, 1)
 		s.fake = fakebot.NewServer()
 	}
 	env := map[string]string{
@@ -150,6 +153,9 @@ func (s *service) Close() {
 	if s.fake != nil {
 		s.fake.Close()
 	}
+	if s.probe != nil {
+		_ = s.probe.Close()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
@@ -183,6 +189,21 @@ func (s *service) linkFast(ctx context.Context, users []benchUser, conc int) err
 		wi, err := tc.GetWebhookInfo(cctx)
 		return err == nil && wi.PendingUpdateCount == 0, nil
 	})
+}
+
+// startLinked starts a service as o says with n bench users linked by
+// linkedUsers; on failure nothing is left running.
+func startLinked(ctx context.Context, o serviceOptions, scenario string, n int, w io.Writer) (*service, []benchUser, error) {
+	svc, err := startService(ctx, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	users, err := svc.linkedUsers(ctx, scenario, n, w)
+	if err != nil {
+		svc.Close()
+		return nil, nil, err
+	}
+	return svc, users, nil
 }
 
 // linkedUsers makes n bench users, links them with linkFast (32 at a
