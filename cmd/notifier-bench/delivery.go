@@ -275,6 +275,11 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 		r.SendsPerSec = round(float64(r.Delivered)/r.Seconds, 1)
 	}
 	r.Pass = r.SendsPerSec >= unlimitedTarget && r.Delivered == r.Messages && r.Submit.Errors == 0
+	return r, describeMachine(ctx, svc.redis), r.report(), nil
+}
+
+// report is the limits-off part's human-readable lines.
+func (r *unlimitedResult) report() []string {
 	lines := []string{
 		fmt.Sprintf("delivery: limits off (NOTIFIER_CHAT_RATE 0, global rate 1e6/s set in code, fake without limits), %d workers, %d users, %d Notify callers",
 			r.Workers, r.Users, r.Concurrency),
@@ -288,7 +293,7 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 			r.DrainSends, r.DrainSeconds, r.DrainSendsPerSec, r.DrainCPUPerSendUs, r.DrainRedisCPUPerSendUs),
 		fmt.Sprintf("  redis-server time per send in the drain (scripts' inner commands included): %s", fmtCommands(r.DrainRedisTopCommands)),
 	}
-	return r, describeMachine(ctx, svc.redis), lines, nil
+	return lines
 }
 
 func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedResult, machine, []string, error) {

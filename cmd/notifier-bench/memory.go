@@ -171,10 +171,16 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 	c := &res.Config
 	c.Users, c.Concurrency, c.Redis = o.Users, o.Concurrency, o.Redis.persistence()
 	c.UserIDExample, c.ChatIDExample, c.UsernameEx = users[0].ID, users[0].Chat, users[0].Username
+	return res, emit(w, res.report(o.Bucketed), res)
+}
+
+// report is the memory scenario's human-readable lines.
+func (res *memoryResult) report(bucketed bool) []string {
+	c, n := &res.Config, float64(res.Config.Users)
 	lines := []string{
 		fmt.Sprintf("memory: %s", res.Machine),
 		fmt.Sprintf("memory: %d users linked through store.Redis (PutLinkToken + ConsumeLinkToken, %d at a time) in %.1f s; redis %s",
-			o.Users, o.Concurrency, res.LinkSeconds, c.Redis),
+			c.Users, c.Concurrency, res.LinkSeconds, c.Redis),
 		fmt.Sprintf("  ids like %q, chat %d, username %q", c.UserIDExample, c.ChatIDExample, c.UsernameEx),
 		fmt.Sprintf("  keys left: %d (%.2f per user)", res.Keys, float64(res.Keys)/n),
 	}
@@ -196,11 +202,11 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 		lines = append(lines, fmt.Sprintf("  dominated by %s: %.1f B/user of %.1f (encoding %s; every top-level key also pays its dictEntry, key sds and robj)",
 			top.Shape, top.AvgBytes*float64(top.Count)/n, res.BytesPerUser, top.Encoding))
 	}
-	if o.Bucketed {
+	if bucketed {
 		lines = append(lines, fmt.Sprintf("  reference layout (measured here, NOT what the service does): links and chat index as fields of %d+%d hashes, users/64 each (%v): %.1f bytes/user",
 			res.BucketedBuckets, res.BucketedBuckets, res.BucketedEncodings, res.BucketedPerUser))
 	}
-	return res, emit(w, lines, res)
+	return lines
 }
 
 // linkDirect links users through the store, conc at a time.

@@ -424,6 +424,13 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if o.Paid {
 		c.FakeLimits += " (allow_paid_broadcast sends are exempt from the fake's global limit)"
 	}
+	return res, emit(w, res.report(cpu, redisPct, waitErr), res)
+}
+
+// report is the fanout scenario's human-readable lines; cpu and redisPct
+// are the use over submit and drain, waitErr the failed wait, if any.
+func (res *fanoutResult) report(cpu cpuUse, redisPct float64, waitErr error) []string {
+	c := &res.Config
 	lines := []string{
 		fmt.Sprintf("fanout: %s", res.Machine),
 		fmt.Sprintf("fanout: one notification to each of %d linked users; NOTIFIER_GLOBAL_RATE %g (burst %d), paid broadcast %v, %d workers; fake: %s; %d Notify callers; redis %s",
@@ -438,5 +445,5 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if waitErr != nil {
 		lines = append(lines, "  "+waitErr.Error())
 	}
-	return res, emit(w, lines, res)
+	return lines
 }
