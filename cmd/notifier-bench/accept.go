@@ -125,7 +125,7 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 	}
 	// Through the store: linking through /start would wait for each welcome
 	// message at the global rate (33 s for 1000 users at 30/s).
-	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "accept", o.Users, w)
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "accept", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}

@@ -213,17 +213,11 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 	// The environment caps NOTIFIER_GLOBAL_RATE at 1000/s, below what is
 	// measured here; the limiter still runs on every send, just never waits.
 	tweak := func(c *server.Config) { c.Delivery.GlobalRate = 1e6 }
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env, Tweak: tweak})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env, Tweak: tweak}, "delivery: limits off", o.Users, true, w)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
 	defer svc.Close()
-	users := makeUsers(o.Users)
-	t0 := time.Now()
-	if err := svc.linkUsers(ctx, users, 32); err != nil {
-		return nil, machine{}, nil, fmt.Errorf("link users: %w", err)
-	}
-	fmt.Fprintf(w, "delivery: limits off: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	r := &unlimitedResult{Users: o.Users, Messages: o.Messages, Workers: svc.cfg.Delivery.Workers, Concurrency: o.Concurrency, Target: unlimitedTarget}
 	rc := svc.probe
@@ -299,17 +293,11 @@ func (r *unlimitedResult) report() []string {
 func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedResult, machine, []string, error) {
 	rate := o.LimitedRate
 	env := map[string]string{"NOTIFIER_GLOBAL_RATE": strconv.FormatFloat(rate, 'f', -1, 64)}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "delivery: limits on", o.LimitedUsers, true, w)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
 	defer svc.Close()
-	users := makeUsers(o.LimitedUsers)
-	t0 := time.Now()
-	if err := svc.linkUsers(ctx, users, 32); err != nil {
-		return nil, machine{}, nil, fmt.Errorf("link users: %w", err)
-	}
-	fmt.Fprintf(w, "delivery: limits on: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	// Telegram's limits, from now on (the welcome messages went out before).
 	limits := fakebot.Limits{Global: rate, PerChat: 1, PerGroupPerMinute: 20}

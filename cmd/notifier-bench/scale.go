@@ -86,7 +86,7 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 	if err := o.check(); err != nil {
 		return res, err
 	}
-	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "reads", o.Users, w)
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "reads", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}
@@ -234,7 +234,7 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 	if err := o.check(); err != nil {
 		return res, err
 	}
-	first, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "replicas", o.Users, w)
+	first, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "replicas", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}
@@ -367,7 +367,7 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if o.Paid {
 		env["NOTIFIER_PAID_BROADCAST"] = "true"
 	}
-	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "fanout", o.Users, w)
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "fanout", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}

@@ -191,31 +191,26 @@ func (s *service) linkFast(ctx context.Context, users []benchUser, conc int) err
 	})
 }
 
-// startLinked starts a service as o says with n bench users linked by
-// linkedUsers; on failure nothing is left running.
-func startLinked(ctx context.Context, o serviceOptions, scenario string, n int, w io.Writer) (*service, []benchUser, error) {
+// startLinked starts a service as o says with n bench users linked, 32 at
+// a time, and reports how long that took on w as "<label>: linked ...".
+// Users are linked through the store (linkFast), or the real way
+// (linkUsers) when viaStart is set. On failure nothing is left running.
+func startLinked(ctx context.Context, o serviceOptions, label string, n int, viaStart bool, w io.Writer) (*service, []benchUser, error) {
 	svc, err := startService(ctx, o)
 	if err != nil {
 		return nil, nil, err
 	}
-	users, err := svc.linkedUsers(ctx, scenario, n, w)
-	if err != nil {
-		svc.Close()
-		return nil, nil, err
+	users, link, how := makeUsers(n), svc.linkFast, " through the store"
+	if viaStart {
+		link, how = svc.linkUsers, ""
 	}
-	return svc, users, nil
-}
-
-// linkedUsers makes n bench users, links them with linkFast (32 at a
-// time) and reports how long that took on w, as "<scenario>: linked ...".
-func (s *service) linkedUsers(ctx context.Context, scenario string, n int, w io.Writer) ([]benchUser, error) {
-	users := makeUsers(n)
 	t0 := time.Now()
-	if err := s.linkFast(ctx, users, 32); err != nil {
-		return nil, fmt.Errorf("link users: %w", err)
+	if err := link(ctx, users, 32); err != nil {
+		svc.Close()
+		return nil, nil, fmt.Errorf("link users: %w", err)
 	}
-	fmt.Fprintf(w, "%s: linked %d users through the store in %.1f s\n", scenario, len(users), time.Since(t0).Seconds())
-	return users, nil
+	fmt.Fprintf(w, "%s: linked %d users%s in %.1f s\n", label, len(users), how, time.Since(t0).Seconds())
+	return svc, users, nil
 }
 
 // newLogger logs the service's messages at level and above to stderr.
