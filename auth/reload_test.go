@@ -10,6 +10,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/tgnotify/tgnotify/internal/poll"
 )
 
 // callerFor authenticates secret against a.
@@ -17,22 +19,6 @@ func callerFor(ctx context.Context, a *Authenticator, secret string) (string, er
 	ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("authorization", "Bearer "+secret))
 	c, err := a.Authenticate(ctx)
 	return c.Name, err
-}
-
-// waitFor polls cond on a ticker until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("timed out waiting for %s", what)
-		case <-tick.C:
-		}
-	}
 }
 
 func TestReload(t *testing.T) {
@@ -71,7 +57,7 @@ func TestReload(t *testing.T) {
 		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the new key to work", func() bool {
+		poll.Eventually(t, 10*time.Second, "the new key to work", func() bool {
 			name, err := callerFor(ctx, a, newSecret)
 			return err == nil && name == "rotated"
 		})

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -201,13 +202,7 @@ func waitFinal(t *testing.T, d *delivery.Dispatcher, id string) store.Notificati
 // waitFor polls cond until it holds.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
+	poll.Eventually(t, waitTimeout, what, cond)
 }
 
 // texts returns the plain texts sent to chat.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgnotify/tgnotify/internal/freeport"
+
 	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
@@ -24,6 +26,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 )
 
 // value returns the value of the series of metric name whose labels include
@@ -337,7 +340,7 @@ func TestGRPCInterceptors(t *testing.T) {
 		cancel()
 		labels := map[string]string{"grpc_type": "server_stream", "grpc_service": "grpc.health.v1.Health",
 			"grpc_method": "Watch", "grpc_code": "Canceled", "caller": "none"}
-		waitFor(t, func() bool {
+		poll.Eventually(t, 10*time.Second, "the canceled Watch to be counted", func() bool {
 			v, ok := value(t, m, "grpc_server_handled_total", labels)
 			return ok && v == 1
 		})
@@ -452,12 +455,7 @@ func TestRedisHook(t *testing.T) {
 		}
 	})
 	t.Run("real client dial failure", func(t *testing.T) {
-		lis, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := lis.Addr().String()
-		lis.Close()
+		addr := freeport.MustAddr(t) // nothing listens there
 		rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DisableIdentity: true})
 		defer rdb.Close()
 		rdb.AddHook(hook)
@@ -486,20 +484,4 @@ func metadataFrom(ctx context.Context) (string, bool) {
 		return "", false
 	}
 	return v[0], true
-}
-
-// waitFor polls cond on a ticker until it holds, failing after a deadline.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatal("timed out")
-		case <-tick.C:
-		}
-	}
 }

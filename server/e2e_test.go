@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -25,6 +24,8 @@ import (
 	"github.com/tgnotify/tgnotify/app"
 	"github.com/tgnotify/tgnotify/config"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/freeport"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 	"github.com/tgnotify/tgnotify/updates"
@@ -51,14 +52,10 @@ type harnessOpts struct {
 	env      map[string]string
 }
 
+// freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return freeport.MustAddr(t)
 }
 
 func startHarness(t testing.TB, o harnessOpts) *harness {
@@ -169,13 +166,7 @@ func (h *harness) waitReady() {
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for: %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
+	poll.Eventually(t, timeout, what, cond)
 }
 
 func ctxT(t testing.TB) context.Context {

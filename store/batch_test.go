@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tgnotify/tgnotify/internal/poll"
 )
 
 // gatedRun is a batch function that records its batches and, while gate
@@ -50,13 +52,7 @@ func (g *gatedRun) snapshot() (batches [][]int, maxRun int) {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	poll.Eventually(t, 5*time.Second, what, cond)
 }
 
 func (b *batcher[T, R]) queued() int {

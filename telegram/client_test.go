@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tgnotify/tgnotify/internal/freeport"
 
 	"github.com/tgnotify/tgnotify/telegram"
 )
@@ -179,12 +180,7 @@ func TestClientErrors(t *testing.T) {
 // *url.Error would carry the full URL, and checks the token is scrubbed.
 func TestClientTokenNeverInErrors(t *testing.T) {
 	srv, _ := newFake(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadAddr := "http://" + ln.Addr().String()
-	ln.Close() // nothing listens there any more: connection refused
+	deadAddr := "http://" + freeport.MustAddr(t) // nothing listens there: connection refused
 
 	tests := []struct {
 		name      string

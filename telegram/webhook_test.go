@@ -3,11 +3,12 @@ package telegram_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/tgnotify/tgnotify/internal/freeport"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -188,11 +189,5 @@ func ptr[T any](v T) *T { return &v }
 
 func deadURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String() + "/hook"
-	ln.Close()
-	return u
+	return "http://" + freeport.MustAddr(t) + "/hook" // nothing listens there
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
@@ -45,17 +46,7 @@ func botBackends() []struct {
 // waitFor polls cond until it holds or timeout passes, then fails t.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", timeout, what)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("test ended while waiting for: %s", what)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	poll.Eventually(t, timeout, what, cond)
 }
 
 func putToken(t *testing.T, st store.Store, user, tok string) {

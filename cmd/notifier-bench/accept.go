@@ -3,9 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"strconv"
 	"sync/atomic"
@@ -47,6 +47,25 @@ func (o acceptOptions) check() error {
 		return errors.New("accept: want -users, -concurrency >= 1, -duration > 0, and -warmup, -workers, -fake-latency, -slice >= 0")
 	}
 	return nil
+}
+
+func (o *acceptOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 1000, "accept: users linked and notified round robin")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "accept: concurrent callers (one client connection)")
+	fs.DurationVar(&o.Warmup, prefix+"warmup", 2*time.Second, "accept: warm-up of the echo and of Notify before the measured slices")
+	fs.DurationVar(&o.Duration, prefix+"duration", 10*time.Second, "accept: measured time, for the echo and for Notify each")
+	fs.DurationVar(&o.Slice, prefix+"slice", time.Second, "accept: echo and Notify alternate in windows this long (0: one window each)")
+	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "accept: cap on requests per measured slice")
+	fs.IntVar(&o.Workers, prefix+"workers", 0, "accept: NOTIFIER_WORKERS (0: the service's default); 1 isolates the accept path")
+	fs.DurationVar(&o.FakeLatency, prefix+"fake-latency", 0, "accept: delay every fake Bot API answer, to slow background delivery")
+}
+
+func (o *acceptOptions) validate() error { return o.check() }
+
+func (o *acceptOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runAccept(ctx, *o, w)
+	return err
 }
 
 // acceptTarget is the Notify accept rate wanted, as a share of the bare
@@ -104,105 +123,35 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 	if o.Workers > 0 {
 		env["NOTIFIER_WORKERS"] = strconv.Itoa(o.Workers)
 	}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	// Through the store: linking through /start would wait for each welcome
+	// message at the global rate (33 s for 1000 users at 30/s).
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "accept", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}
 	defer svc.Close()
 	svc.fake.SetLatency(o.FakeLatency)
-	// Through the store: linking through /start would wait for each welcome
-	// message at the global rate (33 s for 1000 users at 30/s).
-	users, err := svc.linkedUsers(ctx, "accept", o.Users, w)
-	if err != nil {
-		return res, err
-	}
 
-	echo, err := startEcho()
+	echoCall, stopEcho, err := startEchoCall()
 	if err != nil {
 		return res, err
 	}
-	defer echo.Stop()
-	econn, err := dial(echo.addr)
-	if err != nil {
-		return res, err
-	}
-	defer econn.Close()
-	hc := healthpb.NewHealthClient(econn)
-	echoCall := func(ctx context.Context, _ int64) error {
-		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-		return err
-	}
+	defer stopEcho()
 	var seq atomic.Int64 // notification texts stay distinct across slices
-	notifyCall := func(ctx context.Context, _ int64) error {
-		i := seq.Add(1) - 1
-		u := users[i%int64(len(users))]
-		_, err := svc.client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(i, 10)})
-		return err
+	rc := svc.probe
+	so := sliceOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Slice: o.Slice, MaxRequests: o.MaxRequests}
+	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, echoCall, notifyCall(&seq, users, svc))
+	if err != nil {
+		return res, err
 	}
-	rc := svc.redis.Client(1)
-	defer rc.Close()
-
-	// Warm both up, then alternate slices of echo and Notify so that both
-	// see the same background load on the machine.
-	warm := loadOptions{Concurrency: o.Concurrency, Duration: o.Warmup, MaxRequests: o.MaxRequests}
-	runLoad(ctx, warm, echoCall)
-	runLoad(ctx, warm, notifyCall)
-	slice := o.Slice
-	if slice <= 0 || slice > o.Duration {
-		slice = o.Duration
-	}
-	nSlices := int(math.Ceil(float64(o.Duration) / float64(slice)))
-	echoRun, notifyRun := &loadRun{}, &loadRun{}
-	var redisCPU float64
-	var redisCmds int64
-	var notifyWall time.Duration
-	cmdsBefore, cmdsAfter := map[string]cmdStat{}, map[string]cmdStat{}
-	for k := range nSlices {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		d := min(slice, o.Duration-time.Duration(k)*slice)
-		lo := loadOptions{Concurrency: o.Concurrency, Warmup: sliceWarmup, Duration: d, MaxRequests: o.MaxRequests}
-		echoRun.add(runLoad(ctx, lo, echoCall))
-
-		sends := svc.fake.Calls("sendMessage")
-		ru0, err := readRedisUsage(ctx, rc)
-		if err != nil {
-			return res, err
-		}
-		cs0, err := readCommandStats(ctx, rc)
-		if err != nil {
-			return res, err
-		}
-		t := time.Now()
-		notifyRun.add(runLoad(ctx, lo, notifyCall))
-		notifyWall += time.Since(t)
-		res.BackgroundSends += svc.fake.Calls("sendMessage") - sends
-		ru1, err := readRedisUsage(ctx, rc)
-		if err != nil {
-			return res, err
-		}
-		cs1, err := readCommandStats(ctx, rc)
-		if err != nil {
-			return res, err
-		}
-		redisCPU += ru1.cpu - ru0.cpu
-		redisCmds += ru1.commands - ru0.commands
-		for name, v := range cs1 {
-			b, a := cmdsBefore[name], cmdsAfter[name]
-			b.calls, b.usec = b.calls+cs0[name].calls, b.usec+cs0[name].usec
-			a.calls, a.usec = a.calls+v.calls, a.usec+v.usec
-			cmdsBefore[name], cmdsAfter[name] = b, a
-		}
-	}
-	res.Echo, res.Notify = echoRun.result(), notifyRun.result()
+	echo, notify := phases[0], phases[1]
+	res.Echo, res.Notify = echo.run.result(), notify.run.result()
 	res.Slices = nSlices
-	res.RedisTopCommands = topCommands(cmdsBefore, cmdsAfter, notifyRun.calls, 6)
-	res.RedisCPUPct = math.Round(100 * redisCPU / notifyWall.Seconds())
-	if notifyRun.calls > 0 {
-		res.RedisCPUPerNotify = round(1e6*redisCPU/float64(notifyRun.calls), 1)
-		res.RedisCmdsPerNotify = round(float64(redisCmds)/float64(notifyRun.calls), 1)
-	}
+	res.BackgroundSends = notify.counted
+	res.RedisTopCommands = notify.redis.top(notify.run.calls, 6)
+	res.RedisCPUPct = notify.redisCPUPct()
+	res.RedisCPUPerNotify = notify.perCall(1e6*notify.redis.cpu, 1)
+	res.RedisCmdsPerNotify = notify.perCall(float64(notify.redis.commands), 1)
 
 	res.header = newHeader("accept", describeMachine(ctx, svc.redis))
 	c := &res.Config
@@ -258,6 +207,38 @@ func startEcho() (*echoServer, error) {
 
 // Stop stops the echo server at once.
 func (e *echoServer) Stop() { e.srv.Stop() }
+
+// startEchoCall starts the echo server and returns a load call of its
+// Check over one client connection, and a function that stops both.
+func startEchoCall() (loadCall, func(), error) {
+	echo, err := startEcho()
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := dial(echo.addr)
+	if err != nil {
+		echo.Stop()
+		return nil, nil, err
+	}
+	hc := healthpb.NewHealthClient(conn)
+	call := func(ctx context.Context, _ int64) error {
+		_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
+		return err
+	}
+	return call, func() { _ = conn.Close(); echo.Stop() }, nil
+}
+
+// notifyCall is a load call of Notify for users round robin, spread over
+// svcs by call index; texts are numbered by seq, so runs sharing seq send
+// distinct texts.
+func notifyCall(seq *atomic.Int64, users []benchUser, svcs ...*service) loadCall {
+	return func(ctx context.Context, i int64) error {
+		n := seq.Add(1) - 1
+		u := users[n%int64(len(users))]
+		_, err := svcs[i%int64(len(svcs))].client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(n, 10)})
+		return err
+	}
+}
 
 // costRatio is the echo's CPU per call over Notify's (process and
 // redis-server): the accept ratio a machine whose CPU is the only limit

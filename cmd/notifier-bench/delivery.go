@@ -3,26 +3,26 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc/status"
-
 	"github.com/tgnotify/tgnotify/config"
-	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // deliveryOptions configure the delivery scenario.
 type deliveryOptions struct {
 	Redis redisOptions
-	// Unlimited and Limited select the parts to run.
+	// Unlimited and Limited select the parts to run (set from parts, the
+	// -parts flag, by validate).
 	Unlimited, Limited bool
+	parts              string
 	// Concurrency is the number of Notify callers.
 	Concurrency int
 	// DrainTimeout bounds the wait for the last delivery.
@@ -57,6 +57,41 @@ func (o deliveryOptions) check() error {
 		return fmt.Errorf("delivery: -limited-users %d is below -rate %g: with 1 message/s per chat the global limit cannot be reached", o.LimitedUsers, o.LimitedRate)
 	}
 	return nil
+}
+
+func (o *deliveryOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.StringVar(&o.parts, prefix+"parts", "both", "delivery: unlimited, limited or both")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "delivery: concurrent Notify callers")
+	fs.DurationVar(&o.DrainTimeout, prefix+"drain-timeout", 2*time.Minute, "delivery: bound on waiting for the last delivery")
+	fs.IntVar(&o.Users, prefix+"users", 1000, "delivery, limits off: users (one private chat each)")
+	fs.IntVar(&o.Messages, prefix+"messages", 50_000, "delivery, limits off: notifications")
+	fs.IntVar(&o.Workers, prefix+"workers", 0, "delivery, limits off: NOTIFIER_WORKERS (0: the service's default)")
+	fs.IntVar(&o.LimitedUsers, prefix+"limited-users", 150, "delivery, limits on: users")
+	fs.IntVar(&o.LimitedMessages, prefix+"limited-messages", 0, "delivery, limits on: notifications (0: enough for lead + window + 3 s)")
+	fs.Float64Var(&o.LimitedRate, prefix+"rate", 30, "delivery, limits on: NOTIFIER_GLOBAL_RATE and the fake's global limit")
+	fs.DurationVar(&o.Lead, prefix+"lead", time.Second, "delivery, limits on: skipped after the first delivery")
+	fs.DurationVar(&o.Window, prefix+"window", 10*time.Second, "delivery, limits on: measured window")
+}
+
+// validate turns -parts into Unlimited and Limited, then checks.
+func (o *deliveryOptions) validate() error {
+	switch o.parts {
+	case "both", "":
+		o.Unlimited, o.Limited = true, true
+	case "unlimited":
+		o.Unlimited = true
+	case "limited":
+		o.Limited = true
+	default:
+		return fmt.Errorf("-parts %q: want unlimited, limited or both", o.parts)
+	}
+	return o.check()
+}
+
+func (o *deliveryOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runDelivery(ctx, *o, w)
+	return err
 }
 
 // Targets of the delivery scenario.
@@ -178,35 +213,24 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 	// The environment caps NOTIFIER_GLOBAL_RATE at 1000/s, below what is
 	// measured here; the limiter still runs on every send, just never waits.
 	tweak := func(c *config.Config) { c.Delivery.GlobalRate = 1e6 }
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env, Tweak: tweak})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env, Tweak: tweak}, "delivery: limits off", o.Users, true, w)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
 	defer svc.Close()
-	users := makeUsers(o.Users)
-	t0 := time.Now()
-	if err := svc.linkUsers(ctx, users, 32); err != nil {
-		return nil, machine{}, nil, fmt.Errorf("link users: %w", err)
-	}
-	fmt.Fprintf(w, "delivery: limits off: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	r := &unlimitedResult{Users: o.Users, Messages: o.Messages, Workers: svc.cfg.Delivery.Workers, Concurrency: o.Concurrency, Target: unlimitedTarget}
-	rc := svc.redis.Client(1)
-	defer rc.Close()
-	ru0, err := readRedisUsage(ctx, rc)
+	rc := svc.probe
+	r0, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
 	cpu0 := snapCPU()
-	base := svc.fake.Calls("sendMessage")
+	base := svc.sends()
 	r.Submit = submit(ctx, svc, users, o.Messages, o.Concurrency)
-	r.SentDuringSubmit = svc.fake.Calls("sendMessage") - base
+	r.SentDuringSubmit = svc.sends() - base
 	cpuMid := snapCPU()
-	ruMid, err := readRedisUsage(ctx, rc)
-	if err != nil {
-		return nil, machine{}, nil, err
-	}
-	csMid, err := readCommandStats(ctx, rc)
+	rMid, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
@@ -214,22 +238,16 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 		return nil, machine{}, nil, err
 	}
 	// A call is counted when it arrives, its message a moment later.
-	if err := pollUntil(ctx, o.DrainTimeout, "messages recorded", func() (bool, error) {
-		return len(benchMessages(svc.fake)) >= r.Submit.Accepted, nil
-	}); err != nil {
+	if err := waitMessages(ctx, svc.fake, r.Submit.Accepted, o.DrainTimeout); err != nil {
 		return nil, machine{}, nil, err
 	}
 	r.CPU = cpu0.since().use()
 	drainCPU := cpuMid.since()
-	ru1, err := readRedisUsage(ctx, rc)
+	r1, err := readRedis(ctx, rc)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
-	cs1, err := readCommandStats(ctx, rc)
-	if err != nil {
-		return nil, machine{}, nil, err
-	}
-	r.RedisCPUPct = math.Round(100 * (ru1.cpu - ru0.cpu) / time.Since(cpu0.wall).Seconds())
+	r.RedisCPUPct = math.Round(100 * (r1.cpu - r0.cpu) / time.Since(cpu0.wall).Seconds())
 	msgs := benchMessages(svc.fake)
 	r.Delivered, r.Duplicates = len(msgs), duplicates(msgs)
 	var last time.Time
@@ -244,13 +262,18 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 		r.DrainSeconds = round(d.Seconds(), 3)
 		r.DrainSendsPerSec = round(float64(r.DrainSends)/d.Seconds(), 1)
 		r.DrainCPUPerSendUs = round(float64(drainCPU.proc.Microseconds())/float64(r.DrainSends), 1)
-		r.DrainRedisCPUPerSendUs = round(1e6*(ru1.cpu-ruMid.cpu)/float64(r.DrainSends), 1)
-		r.DrainRedisTopCommands = topCommands(csMid, cs1, int64(r.DrainSends), 8)
+		r.DrainRedisCPUPerSendUs = round(1e6*(r1.cpu-rMid.cpu)/float64(r.DrainSends), 1)
+		r.DrainRedisTopCommands = r1.since(rMid).top(int64(r.DrainSends), 8)
 	}
 	if r.Seconds > 0 {
 		r.SendsPerSec = round(float64(r.Delivered)/r.Seconds, 1)
 	}
 	r.Pass = r.SendsPerSec >= unlimitedTarget && r.Delivered == r.Messages && r.Submit.Errors == 0
+	return r, describeMachine(ctx, svc.redis), r.report(), nil
+}
+
+// report is the limits-off part's human-readable lines.
+func (r *unlimitedResult) report() []string {
 	lines := []string{
 		fmt.Sprintf("delivery: limits off (NOTIFIER_CHAT_RATE 0, global rate 1e6/s set in code, fake without limits), %d workers, %d users, %d Notify callers",
 			r.Workers, r.Users, r.Concurrency),
@@ -264,23 +287,17 @@ func runUnlimited(ctx context.Context, o deliveryOptions, w io.Writer) (*unlimit
 			r.DrainSends, r.DrainSeconds, r.DrainSendsPerSec, r.DrainCPUPerSendUs, r.DrainRedisCPUPerSendUs),
 		fmt.Sprintf("  redis-server time per send in the drain (scripts' inner commands included): %s", fmtCommands(r.DrainRedisTopCommands)),
 	}
-	return r, describeMachine(ctx, svc.redis), lines, nil
+	return lines
 }
 
 func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedResult, machine, []string, error) {
 	rate := o.LimitedRate
 	env := map[string]string{"NOTIFIER_GLOBAL_RATE": strconv.FormatFloat(rate, 'f', -1, 64)}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "delivery: limits on", o.LimitedUsers, true, w)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
 	defer svc.Close()
-	users := makeUsers(o.LimitedUsers)
-	t0 := time.Now()
-	if err := svc.linkUsers(ctx, users, 32); err != nil {
-		return nil, machine{}, nil, fmt.Errorf("link users: %w", err)
-	}
-	fmt.Fprintf(w, "delivery: limits on: linked %d users in %.1f s\n", len(users), time.Since(t0).Seconds())
 
 	// Telegram's limits, from now on (the welcome messages went out before).
 	limits := fakebot.Limits{Global: rate, PerChat: 1, PerGroupPerMinute: 20}
@@ -296,11 +313,9 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 	base429 := svc.fake.Count429()
 	r.Submit = submit(ctx, svc, users, n, o.Concurrency)
 	timeout := o.DrainTimeout + time.Duration(float64(n)/rate*float64(time.Second))
-	err = pollUntil(ctx, timeout, "deliveries at the limit", func() (bool, error) {
-		// Count messages the fake recorded, not calls: a call is counted
-		// when it arrives, before its message is recorded.
-		return len(benchMessages(svc.fake)) >= r.Submit.Accepted, nil
-	})
+	// Count messages the fake recorded, not calls: a call is counted when it
+	// arrives, before its message is recorded.
+	err = waitMessages(ctx, svc.fake, r.Submit.Accepted, timeout)
 	if err != nil {
 		return nil, machine{}, nil, err
 	}
@@ -308,10 +323,7 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 	msgs := benchMessages(svc.fake)
 	r.Delivered, r.Duplicates = len(msgs), duplicates(msgs)
 	if len(msgs) >= 2 {
-		first, last := msgs[0].Time, msgs[0].Time
-		for _, m := range msgs {
-			first, last = minTime(first, m.Time), maxTime(last, m.Time)
-		}
+		first, last := msgSpan(msgs)
 		r.SpanSeconds = round(last.Sub(first).Seconds(), 3)
 		if r.SpanSeconds > 0 {
 			r.SpanRate = round(float64(len(msgs)-1)/last.Sub(first).Seconds(), 2)
@@ -346,55 +358,34 @@ func runLimited(ctx context.Context, o deliveryOptions, w io.Writer) (*limitedRe
 
 // submit calls Notify n times from conc callers, for users round robin.
 func submit(ctx context.Context, svc *service, users []benchUser, n, conc int) submitResult {
-	var res submitResult
-	var next, accepted, first atomic.Int64
-	var mu sync.Mutex
-	codes := map[string]int64{}
-	var wg sync.WaitGroup
-	res.start = time.Now()
-	for range max(conc, 1) {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				i := next.Add(1) - 1
-				if i >= int64(n) {
-					return
-				}
-				u := users[i%int64(len(users))]
-				cctx, cancel := context.WithTimeout(ctx, callTimeout)
-				_, err := svc.client.Notify(cctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(i, 10)})
-				cancel()
-				if err != nil {
-					mu.Lock()
-					codes[status.Code(err).String()]++
-					mu.Unlock()
-					continue
-				}
-				first.CompareAndSwap(0, time.Now().UnixNano())
-				accepted.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	d := time.Since(res.start)
-	res.Accepted = int(accepted.Load())
-	if f := first.Load(); f != 0 {
-		res.first = time.Unix(0, f)
-	}
+	var seq atomic.Int64
+	start := time.Now()
+	run := runLoad(ctx, loadOptions{Concurrency: conc, Duration: submitBound, MaxRequests: int64(n)}, notifyCall(&seq, users, svc))
+	d := time.Since(start)
+	res := submitResult{Accepted: len(run.lat), Errors: int(run.nerrs), start: start, first: run.first}
 	res.Seconds = round(d.Seconds(), 3)
 	res.RPS = round(float64(res.Accepted)/d.Seconds(), 1)
-	for _, v := range codes {
-		res.Errors += int(v)
-	}
-	if len(codes) > 0 {
-		res.ErrorCode = codes
+	if len(run.errs) > 0 {
+		res.ErrorCode = run.errs
 	}
 	return res
 }
 
+// submitBound is the time bound of submit's load run: none in practice
+// (the count and ctx bound it).
+const submitBound = 100 * 365 * 24 * time.Hour
+
 // waitSent polls the fake until want sendMessage calls arrived after base.
 func waitSent(ctx context.Context, f *fakebot.Server, base, want int, timeout time.Duration) error {
-	return pollUntil(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
+	return poll.Until(ctx, timeout, fmt.Sprintf("%d deliveries", want), func() (bool, error) {
 		return f.Calls("sendMessage")-base >= want, nil
+	})
+}
+
+// waitMessages polls the fake until it recorded want benchmark messages.
+func waitMessages(ctx context.Context, f *fakebot.Server, want int, timeout time.Duration) error {
+	return poll.Until(ctx, timeout, fmt.Sprintf("%d messages recorded", want), func() (bool, error) {
+		return len(benchMessages(f)) >= want, nil
 	})
 }
 
@@ -411,16 +402,16 @@ func duplicates(msgs []fakebot.SentMessage) int {
 	return d
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+// msgSpan returns the times of the first and the last of msgs (not empty).
+func msgSpan(msgs []fakebot.SentMessage) (first, last time.Time) {
+	first, last = msgs[0].Time, msgs[0].Time
+	for _, m := range msgs {
+		if m.Time.Before(first) {
+			first = m.Time
+		}
+		if m.Time.After(last) {
+			last = m.Time
+		}
 	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
+	return first, last
 }

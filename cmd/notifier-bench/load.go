@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc/status"
 )
 
@@ -26,6 +27,7 @@ type loadOptions struct {
 // loadRun is the raw outcome of one or more load runs (see add).
 type loadRun struct {
 	lat    []time.Duration // successes completed in the window
+	first  time.Time       // when the first success in the window completed
 	errs   map[string]int64
 	nerrs  int64
 	calls  int64         // every call made, warm-up and stragglers included
@@ -55,10 +57,13 @@ type loadResult struct {
 	CPUPerCallUs float64 `json:"process_cpu_us_per_call"`
 }
 
+// loadCall is one request of a load run; i counts the run's calls from 0.
+type loadCall = func(ctx context.Context, i int64) error
+
 // runLoad calls call from o.Concurrency goroutines back to back for
 // o.Warmup + o.Duration (or until o.MaxRequests calls or ctx ends) and
 // keeps the calls that complete inside the window after the warm-up.
-func runLoad(ctx context.Context, o loadOptions, call func(ctx context.Context, i int64) error) *loadRun {
+func runLoad(ctx context.Context, o loadOptions, call loadCall) *loadRun {
 	if o.MaxRequests <= 0 {
 		o.MaxRequests = math.MaxInt64
 	}
@@ -67,10 +72,10 @@ func runLoad(ctx context.Context, o loadOptions, call func(ctx context.Context, 
 	until := from.Add(o.Duration)
 	var issued, calls atomic.Int64
 	type worker struct {
-		lat   []time.Duration
-		errs  map[string]int64
-		nerrs int64
-		last  time.Time
+		lat         []time.Duration
+		errs        map[string]int64
+		nerrs       int64
+		first, last time.Time
 	}
 	workers := make([]*worker, max(o.Concurrency, 1))
 	var wg sync.WaitGroup
@@ -98,6 +103,9 @@ func runLoad(ctx context.Context, o loadOptions, call func(ctx context.Context, 
 					wk.errs[status.Code(err).String()]++
 					continue
 				}
+				if wk.first.IsZero() {
+					wk.first = t1
+				}
 				wk.lat = append(wk.lat, t1.Sub(t0))
 			}
 		})
@@ -114,6 +122,9 @@ func runLoad(ctx context.Context, o loadOptions, call func(ctx context.Context, 
 		}
 		if wk.last.After(end) {
 			end = wk.last
+		}
+		if !wk.first.IsZero() && (r.first.IsZero() || wk.first.Before(r.first)) {
+			r.first = wk.first
 		}
 	}
 	if time.Now().After(until) && issued.Load() < o.MaxRequests && ctx.Err() == nil {
@@ -173,3 +184,127 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 
 // ms converts d to milliseconds, rounded to microseconds.
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// forEach calls f for i in [0, n) from conc goroutines and returns the first
+// error, after which the others stop taking work.
+func forEach(ctx context.Context, n, conc int, f func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, max(conc, 1))
+	for range max(conc, 1) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					errc <- err
+					cancel()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc // the first failure, or nil
+}
+
+// sliceOptions configure measurements that alternate between calls (the
+// accept and reads scenarios), so that load from other processes on the
+// machine falls on all of them alike.
+type sliceOptions struct {
+	Concurrency int
+	Warmup      time.Duration // of each call, before the slices
+	Duration    time.Duration // measured time of each call
+	Slice       time.Duration // length of one slice (0 or >= Duration: one each)
+	MaxRequests int64
+}
+
+// phase is what the runs of one call measured, with redis-server's work
+// and the increase of a counter (sendMessage calls) around them.
+type phase struct {
+	run     *loadRun
+	wall    time.Duration
+	redis   redisDelta
+	counted int
+}
+
+// add merges q into p, as if both had run as one.
+func (p *phase) add(q phase) {
+	if p.run == nil {
+		p.run = &loadRun{}
+	}
+	p.run.add(q.run)
+	p.wall += q.wall
+	p.redis.add(q.redis)
+	p.counted += q.counted
+}
+
+// redisCPUPct is redis-server's CPU use over p's wall time, in % of a core.
+func (p phase) redisCPUPct() float64 {
+	if p.wall <= 0 {
+		return 0
+	}
+	return math.Round(100 * p.redis.cpu / p.wall.Seconds())
+}
+
+// perCall is x per call of p, rounded to n decimals (0 without calls).
+func (p phase) perCall(x float64, n int) float64 {
+	if p.run.calls <= 0 {
+		return 0
+	}
+	return round(x/float64(p.run.calls), n)
+}
+
+// measure runs call once as lo says, reading redis-server (through rc) and
+// count before and after.
+func measure(ctx context.Context, rc *redis.Client, lo loadOptions, count func() int, call loadCall) (phase, error) {
+	n0 := count()
+	r0, err := readRedis(ctx, rc)
+	if err != nil {
+		return phase{}, err
+	}
+	t := time.Now()
+	run := runLoad(ctx, lo, call)
+	wall := time.Since(t)
+	r1, err := readRedis(ctx, rc)
+	if err != nil {
+		return phase{}, err
+	}
+	return phase{run: run, wall: wall, redis: r1.since(r0), counted: count() - n0}, nil
+}
+
+// alternate warms every call up for o.Warmup, then runs them in turn in
+// slices of o.Slice (each starting with sliceWarmup uncounted) until each
+// has run o.Duration. It returns one phase per call and the slice count.
+func alternate(ctx context.Context, rc *redis.Client, o sliceOptions, count func() int, calls ...loadCall) ([]phase, int, error) {
+	warm := loadOptions{Concurrency: o.Concurrency, Duration: o.Warmup, MaxRequests: o.MaxRequests}
+	for _, c := range calls {
+		runLoad(ctx, warm, c)
+	}
+	slice := o.Slice
+	if slice <= 0 || slice > o.Duration {
+		slice = o.Duration
+	}
+	nSlices := int(math.Ceil(float64(o.Duration) / float64(slice)))
+	phases := make([]phase, len(calls))
+	for k := range nSlices {
+		d := min(slice, o.Duration-time.Duration(k)*slice)
+		lo := loadOptions{Concurrency: o.Concurrency, Warmup: sliceWarmup, Duration: d, MaxRequests: o.MaxRequests}
+		for j, c := range calls {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, err
+			}
+			ph, err := measure(ctx, rc, lo, count, c)
+			if err != nil {
+				return nil, 0, err
+			}
+			phases[j].add(ph)
+		}
+	}
+	return phases, nSlices, nil
+}

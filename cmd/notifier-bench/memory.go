@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -12,12 +13,11 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store"
 )
 
@@ -38,6 +38,20 @@ func (o memoryOptions) check() error {
 		return errors.New("memory: want -users and -concurrency >= 1")
 	}
 	return nil
+}
+
+func (o *memoryOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 100_000, "memory: users linked")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "memory: concurrent linkers")
+	fs.BoolVar(&o.Bucketed, prefix+"bucketed", true, "memory: also measure the bucketed-hash alternative layout")
+}
+
+func (o *memoryOptions) validate() error { return o.check() }
+
+func (o *memoryOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runMemory(ctx, *o, w)
+	return err
 }
 
 // memoryTarget is the Redis memory wanted per linked user, in bytes.
@@ -96,14 +110,14 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 	if err != nil {
 		return res, err
 	}
-	defer rs.Stop()
-	probe := rs.Client(1)
+	defer rs.Close()
+	probe := redisClient(rs, 1)
 	defer probe.Close()
 	users := makeUsers(o.Users)
 
 	// Warm up: the first link loads the store's scripts into the script
 	// cache, which is not per-user memory.
-	warm := store.NewRedis(rs.Client(1), store.DefaultRedisPrefix)
+	warm := store.NewRedis(redisClient(rs, 1), store.DefaultRedisPrefix)
 	err = linkDirect(ctx, warm, makeUsers(1), 1)
 	_ = warm.Close()
 	if err != nil {
@@ -120,7 +134,7 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 		return res, err
 	}
 
-	st := store.NewRedis(rs.Client(o.Concurrency), store.DefaultRedisPrefix)
+	st := store.NewRedis(redisClient(rs, o.Concurrency), store.DefaultRedisPrefix)
 	t0 := time.Now()
 	err = linkDirect(ctx, st, users, o.Concurrency)
 	res.LinkSeconds = round(time.Since(t0).Seconds(), 2)
@@ -157,10 +171,16 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 	c := &res.Config
 	c.Users, c.Concurrency, c.Redis = o.Users, o.Concurrency, o.Redis.persistence()
 	c.UserIDExample, c.ChatIDExample, c.UsernameEx = users[0].ID, users[0].Chat, users[0].Username
+	return res, emit(w, res.report(o.Bucketed), res)
+}
+
+// report is the memory scenario's human-readable lines.
+func (res *memoryResult) report(bucketed bool) []string {
+	c, n := &res.Config, float64(res.Config.Users)
 	lines := []string{
 		fmt.Sprintf("memory: %s", res.Machine),
 		fmt.Sprintf("memory: %d users linked through store.Redis (PutLinkToken + ConsumeLinkToken, %d at a time) in %.1f s; redis %s",
-			o.Users, o.Concurrency, res.LinkSeconds, c.Redis),
+			c.Users, c.Concurrency, res.LinkSeconds, c.Redis),
 		fmt.Sprintf("  ids like %q, chat %d, username %q", c.UserIDExample, c.ChatIDExample, c.UsernameEx),
 		fmt.Sprintf("  keys left: %d (%.2f per user)", res.Keys, float64(res.Keys)/n),
 	}
@@ -182,47 +202,30 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 		lines = append(lines, fmt.Sprintf("  dominated by %s: %.1f B/user of %.1f (encoding %s; every top-level key also pays its dictEntry, key sds and robj)",
 			top.Shape, top.AvgBytes*float64(top.Count)/n, res.BytesPerUser, top.Encoding))
 	}
-	if o.Bucketed {
+	if bucketed {
 		lines = append(lines, fmt.Sprintf("  reference layout (measured here, NOT what the service does): links and chat index as fields of %d+%d hashes, users/64 each (%v): %.1f bytes/user",
 			res.BucketedBuckets, res.BucketedBuckets, res.BucketedEncodings, res.BucketedPerUser))
 	}
-	return res, emit(w, lines, res)
+	return lines
 }
 
 // linkDirect links users through the store, conc at a time.
 func linkDirect(ctx context.Context, st store.Store, users []benchUser, conc int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, conc)
-	for range max(conc, 1) {
-		wg.Go(func() {
-			buf := make([]byte, 24)
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(users)) || ctx.Err() != nil {
-					return
-				}
-				u := users[i]
-				_, _ = rand.Read(buf)
-				tok := base64.RawURLEncoding.EncodeToString(buf) // as the service mints them
-				now := time.Now()
-				err := st.PutLinkToken(ctx, store.LinkToken{Token: tok, UserID: u.ID, ExpiresAt: now.Add(time.Hour)})
-				if err == nil {
-					_, err = st.ConsumeLinkToken(ctx, tok, u.Chat, u.Username, now)
-				}
-				if err != nil {
-					errc <- fmt.Errorf("link %s: %w", u.ID, err)
-					cancel()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc
+	return forEach(ctx, len(users), conc, func(ctx context.Context, i int) error {
+		u := users[i]
+		buf := make([]byte, 24)
+		_, _ = rand.Read(buf)
+		tok := base64.RawURLEncoding.EncodeToString(buf) // as the service mints them
+		now := time.Now()
+		err := st.PutLinkToken(ctx, store.LinkToken{Token: tok, UserID: u.ID, ExpiresAt: now.Add(time.Hour)})
+		if err == nil {
+			_, err = st.ConsumeLinkToken(ctx, tok, u.Chat, u.Username, now)
+		}
+		if err != nil {
+			return fmt.Errorf("link %s: %w", u.ID, err)
+		}
+		return nil
+	})
 }
 
 // settledUsedMemory disconnects every other client (the linkers' pool is
@@ -235,7 +238,7 @@ func settledUsedMemory(ctx context.Context, c *redis.Client) (int64, error) {
 	if err := c.Do(ctx, "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes").Err(); err != nil {
 		return 0, fmt.Errorf("CLIENT KILL: %w", err)
 	}
-	err := pollUntil(ctx, 15*time.Second, "linking connections to close", func() (bool, error) {
+	err := poll.Until(ctx, 15*time.Second, "linking connections to close", func() (bool, error) {
 		n, err := infoInt(ctx, c, "clients", "connected_clients")
 		return n == 1, err
 	})

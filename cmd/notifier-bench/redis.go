@@ -1,30 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// Bounds of the redis-server child process.
-const (
-	redisStartTimeout = 15 * time.Second
-	redisStopTimeout  = 10 * time.Second
-	redisStartTries   = 5
-	pollEvery         = 10 * time.Millisecond
+	"github.com/tgnotify/tgnotify/store/redistest"
 )
 
 // redisOptions select the redis-server a scenario runs against.
@@ -45,160 +33,31 @@ func (o redisOptions) persistence() string {
 	return `save "", appendonly no`
 }
 
-// redisServer is a throwaway redis-server child process on a free
-// 127.0.0.1 port with its own data directory.
-type redisServer struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	dir  string
-	addr string
-}
-
-// startRedis starts redis-server as o says and waits until it answers PING.
-func startRedis(ctx context.Context, o redisOptions) (*redisServer, error) {
-	bin := o.Bin
-	if bin == "" {
-		bin = "redis-server"
-	}
-	path, err := exec.LookPath(bin)
-	if err != nil {
-		return nil, fmt.Errorf("redis-server is needed on PATH (or -redis-server): %w", err)
-	}
-	dir, err := os.MkdirTemp("", "notifier-bench-redis-")
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for range redisStartTries {
-		port, err := freePort()
-		if err != nil {
-			_ = os.RemoveAll(dir)
-			return nil, err
-		}
-		r, err := launchRedis(ctx, path, dir, port, o)
-		if err == nil {
-			return r, nil
-		}
-		lastErr = err
-	}
-	tail := logTail(filepath.Join(dir, "redis.log"))
-	_ = os.RemoveAll(dir)
-	return nil, fmt.Errorf("start redis-server: %w\nlog tail:\n%s", lastErr, tail)
-}
-
-// launchRedis runs one start attempt on port.
-func launchRedis(ctx context.Context, bin, dir string, port int, o redisOptions) (*redisServer, error) {
-	args := []string{
-		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
-		"--save", "",
-		"--dir", dir,
-		"--logfile", filepath.Join(dir, "redis.log"),
-		"--daemonize", "no",
-	}
+// startRedis starts a throwaway redis-server (store/redistest's launcher)
+// on a free 127.0.0.1 port as o says; Close kills it and removes its data.
+func startRedis(ctx context.Context, o redisOptions) (*redistest.Server, error) {
+	opts := redistest.Options{Bin: o.Bin}
 	if o.AOF {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
-	} else {
-		args = append(args, "--appendonly", "no")
+		opts.AOF, opts.Fsync = true, "everysec"
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	setDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("exec %s: %w", bin, err)
-	}
-	r := &redisServer{cmd: cmd, done: make(chan struct{}), dir: dir, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
-	go func() {
-		_ = cmd.Wait()
-		close(r.done)
-	}()
-	err := pollUntil(ctx, redisStartTimeout, "redis-server PING", func() (bool, error) {
-		select {
-		case <-r.done:
-			return false, fmt.Errorf("redis-server on %s exited during start: %v", r.addr, cmd.ProcessState)
-		default:
-		}
-		return pingRedis(r.addr) == nil, nil
-	})
+	s, err := redistest.Launch(ctx, opts)
 	if err != nil {
-		r.kill()
-		return nil, err
+		return nil, fmt.Errorf("%w (-redis-server names the binary)", err)
 	}
-	return r, nil
+	return s, nil
 }
 
-// URL is a redis:// URL for database 0.
-func (r *redisServer) URL() string { return "redis://" + r.addr + "/0" }
-
-// Client returns a go-redis client with bounded timeouts and pool size.
-func (r *redisServer) Client(pool int) *redis.Client {
+// redisClient returns a go-redis client for s with bounded timeouts and
+// pool size.
+func redisClient(s *redistest.Server, pool int) *redis.Client {
 	return redis.NewClient(&redis.Options{
-		Addr:         r.addr,
+		Addr:         s.Addr(),
 		PoolSize:     max(pool, 1),
 		DialTimeout:  2 * time.Second,
 		ReadTimeout:  5 * time.Second,
 		WriteTimeout: 5 * time.Second,
 		PoolTimeout:  5 * time.Second,
 	})
-}
-
-// kill SIGKILLs the server and waits (bounded) for it to exit.
-func (r *redisServer) kill() {
-	_ = r.cmd.Process.Kill()
-	select {
-	case <-r.done:
-	case <-time.After(redisStopTimeout):
-	}
-}
-
-// Stop kills the server and removes its data directory.
-func (r *redisServer) Stop() {
-	r.kill()
-	_ = os.RemoveAll(r.dir)
-}
-
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// pingRedis sends a raw RESP PING with short timeouts and expects +PONG.
-func pingRedis(addr string) error {
-	conn, err := net.DialTimeout("tcp", addr, 250*time.Millisecond)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.SetDeadline(time.Now().Add(500 * time.Millisecond)); err != nil {
-		return err
-	}
-	if _, err := conn.Write([]byte("*1\r\n$4\r\nPING\r\n")); err != nil {
-		return err
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if line = strings.TrimSpace(line); line != "+PONG" {
-		return fmt.Errorf("PING answered %q", line)
-	}
-	return nil
-}
-
-func logTail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	if len(b) > 2048 {
-		b = b[len(b)-2048:]
-	}
-	return string(b)
 }
 
 // infoFields runs INFO section and returns its fields.
@@ -230,54 +89,64 @@ func infoInt(ctx context.Context, c *redis.Client, section, field string) (int64
 	return strconv.ParseInt(v, 10, 64)
 }
 
-// pollUntil evaluates cond every pollEvery until it holds, it fails, ctx
-// ends or timeout passes.
-func pollUntil(ctx context.Context, timeout time.Duration, what string, cond func() (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	t := time.NewTicker(pollEvery)
-	defer t.Stop()
-	for {
-		ok, err := cond()
-		if err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("timed out after %s waiting for %s", timeout, what)
-			}
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-t.C:
-		}
-	}
-}
-
-// redisUsage is a reading of a redis-server's work counters.
-type redisUsage struct {
+// redisReading is a reading of a redis-server's work counters: INFO stats,
+// cpu and commandstats.
+type redisReading struct {
 	commands int64
 	cpu      float64 // seconds, user + system, main thread and others
+	cmds     map[string]cmdStat
 }
 
-// readRedisUsage reads INFO stats and INFO cpu.
-func readRedisUsage(ctx context.Context, c *redis.Client) (redisUsage, error) {
-	var u redisUsage
+// readRedis reads INFO stats, cpu and commandstats.
+func readRedis(ctx context.Context, c *redis.Client) (redisReading, error) {
+	var r redisReading
 	st, err := infoFields(ctx, c, "stats")
 	if err != nil {
-		return u, err
+		return r, err
 	}
 	cpu, err := infoFields(ctx, c, "cpu")
 	if err != nil {
-		return u, err
+		return r, err
 	}
-	u.commands, _ = strconv.ParseInt(st["total_commands_processed"], 10, 64)
+	r.commands, _ = strconv.ParseInt(st["total_commands_processed"], 10, 64)
 	us, _ := strconv.ParseFloat(cpu["used_cpu_user"], 64)
 	sy, _ := strconv.ParseFloat(cpu["used_cpu_sys"], 64)
-	u.cpu = us + sy
-	return u, nil
+	r.cpu = us + sy
+	r.cmds, err = readCommandStats(ctx, c)
+	return r, err
+}
+
+// redisDelta is the work a redis-server did between readings; before and
+// after sum the command stats at the start and end of each span.
+type redisDelta struct {
+	cpu           float64
+	commands      int64
+	before, after map[string]cmdStat
+}
+
+// since is the work done from r0 to r.
+func (r redisReading) since(r0 redisReading) redisDelta {
+	return redisDelta{cpu: r.cpu - r0.cpu, commands: r.commands - r0.commands, before: r0.cmds, after: r.cmds}
+}
+
+// add sums d and e, command stats included.
+func (d *redisDelta) add(e redisDelta) {
+	d.cpu += e.cpu
+	d.commands += e.commands
+	if d.before == nil {
+		d.before, d.after = map[string]cmdStat{}, map[string]cmdStat{}
+	}
+	for name, v := range e.after {
+		b, a := d.before[name], d.after[name]
+		b.calls, b.usec = b.calls+e.before[name].calls, b.usec+e.before[name].usec
+		a.calls, a.usec = a.calls+v.calls, a.usec+v.usec
+		d.before[name], d.after[name] = b, a
+	}
+}
+
+// top is the top n commands by time per op operations.
+func (d redisDelta) top(ops int64, n int) []commandShare {
+	return topCommands(d.before, d.after, ops, n)
 }
 
 // cmdStat is one line of INFO commandstats.

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tgnotify/tgnotify/store/redistest"
 )
 
 // machine describes where a figure was measured.
@@ -27,7 +29,7 @@ type machine struct {
 
 // describeMachine reads the CPU model and RAM from /proc (where there is
 // one) and asks the running redis-server for its version.
-func describeMachine(ctx context.Context, r *redisServer) machine {
+func describeMachine(ctx context.Context, r *redistest.Server) machine {
 	m := machine{
 		CPU: "unknown", CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
@@ -40,7 +42,7 @@ func describeMachine(ctx context.Context, r *redisServer) machine {
 		m.MemMiB = kb / 1024
 	}
 	if r != nil {
-		c := r.Client(1)
+		c := redisClient(r, 1)
 		defer c.Close()
 		if f, err := infoFields(ctx, c, "server"); err == nil {
 			m.Redis = f["redis_version"]

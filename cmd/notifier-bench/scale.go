@@ -3,14 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"sync/atomic"
 	"time"
-
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
@@ -37,6 +36,23 @@ func (o readsOptions) check() error {
 		return errors.New("reads: want -users, -concurrency >= 1, -duration > 0, and -warmup, -slice >= 0")
 	}
 	return nil
+}
+
+func (o *readsOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 1000, "reads: users linked (through the store) and read round robin")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "reads: concurrent callers (one client connection)")
+	fs.DurationVar(&o.Warmup, prefix+"warmup", 2*time.Second, "reads: warm-up of each call before the measured slices")
+	fs.DurationVar(&o.Duration, prefix+"duration", 10*time.Second, "reads: measured time for each of echo, GetLinkURL, GetStatus")
+	fs.DurationVar(&o.Slice, prefix+"slice", time.Second, "reads: the three alternate in windows this long (0: one window each)")
+	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "reads: cap on requests per measured slice")
+}
+
+func (o *readsOptions) validate() error { return o.check() }
+
+func (o *readsOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runReads(ctx, *o, w)
+	return err
 }
 
 // readsResult is the reads scenario's JSON line.
@@ -70,15 +86,11 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 	if err := o.check(); err != nil {
 		return res, err
 	}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "reads", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}
 	defer svc.Close()
-	users, err := svc.linkedUsers(ctx, "reads", o.Users, w)
-	if err != nil {
-		return res, err
-	}
 	// Every user is linked as far as the service can tell, and has a live
 	// link token (the first GetLinkURL mints it; the measured ones read it).
 	for _, u := range users {
@@ -96,22 +108,13 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 		}
 	}
 
-	echo, err := startEcho()
+	echoCall, stopEcho, err := startEchoCall()
 	if err != nil {
 		return res, err
 	}
-	defer echo.Stop()
-	econn, err := dial(echo.addr)
-	if err != nil {
-		return res, err
-	}
-	defer econn.Close()
-	hc := healthpb.NewHealthClient(econn)
-	calls := []func(ctx context.Context, i int64) error{
-		func(ctx context.Context, _ int64) error {
-			_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{})
-			return err
-		},
+	defer stopEcho()
+	calls := []loadCall{
+		echoCall,
 		func(ctx context.Context, i int64) error {
 			_, err := svc.client.GetLinkURL(ctx, &notifierv1.GetLinkURLRequest{UserId: users[i%int64(len(users))].ID})
 			return err
@@ -121,44 +124,15 @@ func runReads(ctx context.Context, o readsOptions, w io.Writer) (readsResult, er
 			return err
 		},
 	}
-	warm := loadOptions{Concurrency: o.Concurrency, Duration: o.Warmup, MaxRequests: o.MaxRequests}
-	for _, c := range calls {
-		runLoad(ctx, warm, c)
+	rc := svc.probe
+	so := sliceOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Slice: o.Slice, MaxRequests: o.MaxRequests}
+	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, calls...)
+	if err != nil {
+		return res, err
 	}
-	slice := o.Slice
-	if slice <= 0 || slice > o.Duration {
-		slice = o.Duration
-	}
-	nSlices := int(math.Ceil(float64(o.Duration) / float64(slice)))
-	rc := svc.redis.Client(1)
-	defer rc.Close()
-	runs := []*loadRun{{}, {}, {}}
-	var redisCPU, wall [3]float64
-	for k := range nSlices {
-		d := min(slice, o.Duration-time.Duration(k)*slice)
-		lo := loadOptions{Concurrency: o.Concurrency, Warmup: sliceWarmup, Duration: d, MaxRequests: o.MaxRequests}
-		for j, c := range calls {
-			if err := ctx.Err(); err != nil {
-				return res, err
-			}
-			ru0, err := readRedisUsage(ctx, rc)
-			if err != nil {
-				return res, err
-			}
-			t := time.Now()
-			runs[j].add(runLoad(ctx, lo, c))
-			wall[j] += time.Since(t).Seconds()
-			ru1, err := readRedisUsage(ctx, rc)
-			if err != nil {
-				return res, err
-			}
-			redisCPU[j] += ru1.cpu - ru0.cpu
-		}
-	}
-	for j := range 3 {
-		if wall[j] > 0 {
-			res.RedisCPUPct[j] = math.Round(100 * redisCPU[j] / wall[j])
-		}
+	runs := make([]*loadRun, len(phases))
+	for j, ph := range phases {
+		runs[j], res.RedisCPUPct[j] = ph.run, ph.redisCPUPct()
 	}
 	res.Echo, res.GetLinkURL, res.GetStatus = runs[0].result(), runs[1].result(), runs[2].result()
 	res.Slices = nSlices
@@ -207,6 +181,23 @@ func (o replicasOptions) check() error {
 	return nil
 }
 
+func (o *replicasOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Replicas, prefix+"replicas", 3, "replicas: replicas in the second phase (the first has 1)")
+	fs.IntVar(&o.Users, prefix+"users", 1000, "replicas: users linked (through the store) and notified round robin")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "replicas: concurrent callers, spread round robin over the replicas")
+	fs.DurationVar(&o.Warmup, prefix+"warmup", 2*time.Second, "replicas: warm-up of each phase")
+	fs.DurationVar(&o.Duration, prefix+"duration", 10*time.Second, "replicas: measured time of each phase")
+	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "replicas: cap on requests per phase")
+}
+
+func (o *replicasOptions) validate() error { return o.check() }
+
+func (o *replicasOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runReplicas(ctx, *o, w)
+	return err
+}
+
 // replicaPhase is Notify measured against some replicas.
 type replicaPhase struct {
 	Replicas        int        `json:"replicas"`
@@ -243,48 +234,25 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 	if err := o.check(); err != nil {
 		return res, err
 	}
-	first, err := startService(ctx, serviceOptions{Redis: o.Redis})
+	first, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis}, "replicas", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}
 	defer first.Close()
-	users, err := first.linkedUsers(ctx, "replicas", o.Users, w)
-	if err != nil {
-		return res, err
-	}
-	rc := first.redis.Client(1)
-	defer rc.Close()
+	rc := first.probe
 	var seq atomic.Int64
-	measure := func(svcs []*service) (replicaPhase, error) {
-		ph := replicaPhase{Replicas: len(svcs)}
-		call := func(ctx context.Context, i int64) error {
-			n := seq.Add(1) - 1
-			u := users[n%int64(len(users))]
-			_, err := svcs[i%int64(len(svcs))].client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(n, 10)})
-			return err
-		}
-		sends := first.fake.Calls("sendMessage")
-		ru0, err := readRedisUsage(ctx, rc)
+	lo := loadOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, MaxRequests: o.MaxRequests}
+	measureOn := func(svcs []*service) (replicaPhase, error) {
+		ph, err := measure(ctx, rc, lo, first.sends, notifyCall(&seq, users, svcs...))
 		if err != nil {
-			return ph, err
+			return replicaPhase{}, err
 		}
-		t := time.Now()
-		run := runLoad(ctx, loadOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, MaxRequests: o.MaxRequests}, call)
-		wall := time.Since(t)
-		ru1, err := readRedisUsage(ctx, rc)
-		if err != nil {
-			return ph, err
-		}
-		ph.Notify = run.result()
-		ph.BackgroundSends = first.fake.Calls("sendMessage") - sends
-		ph.RedisCPUPct = math.Round(100 * (ru1.cpu - ru0.cpu) / wall.Seconds())
-		if run.calls > 0 {
-			ph.RedisCPUPerCall = round(1e6*(ru1.cpu-ru0.cpu)/float64(run.calls), 1)
-		}
-		ph.OtherPct = otherPct(ph.Notify.CPU, ph.RedisCPUPct)
-		return ph, nil
+		p := replicaPhase{Replicas: len(svcs), Notify: ph.run.result(), BackgroundSends: ph.counted, RedisCPUPct: ph.redisCPUPct()}
+		p.RedisCPUPerCall = ph.perCall(1e6*ph.redis.cpu, 1)
+		p.OtherPct = otherPct(p.Notify.CPU, p.RedisCPUPct)
+		return p, nil
 	}
-	if res.One, err = measure([]*service{first}); err != nil {
+	if res.One, err = measureOn([]*service{first}); err != nil {
 		return res, err
 	}
 	svcs := []*service{first}
@@ -296,7 +264,7 @@ func runReplicas(ctx context.Context, o replicasOptions, w io.Writer) (replicasR
 		defer r.Close()
 		svcs = append(svcs, r)
 	}
-	if res.Many, err = measure(svcs); err != nil {
+	if res.Many, err = measureOn(svcs); err != nil {
 		return res, err
 	}
 	if res.One.Notify.RPS > 0 {
@@ -341,6 +309,22 @@ func (o fanoutOptions) check() error {
 	return nil
 }
 
+func (o *fanoutOptions) flags(fs *flag.FlagSet, prefix string) {
+	fs.IntVar(&o.Users, prefix+"users", 10_000, "fanout: users linked (through the store), one notification each")
+	fs.Float64Var(&o.Rate, prefix+"rate", 500, "fanout: NOTIFIER_GLOBAL_RATE and the fake's global limit (30: Telegram's free limit, 333 s for 10k)")
+	fs.BoolVar(&o.Paid, prefix+"paid-broadcast", false, "fanout: NOTIFIER_PAID_BROADCAST=true (the fake then exempts sends from its global limit)")
+	fs.IntVar(&o.Concurrency, prefix+"concurrency", 64, "fanout: concurrent Notify callers")
+	fs.DurationVar(&o.DrainTimeout, prefix+"drain-timeout", 2*time.Minute, "fanout: bound on waiting beyond users/rate for the last delivery")
+}
+
+func (o *fanoutOptions) validate() error { return o.check() }
+
+func (o *fanoutOptions) run(ctx context.Context, ro redisOptions, w io.Writer) error {
+	o.Redis = ro
+	_, err := runFanout(ctx, *o, w)
+	return err
+}
+
 // fanoutTarget is the largest deviation of the span from users/rate.
 const fanoutTarget = 0.05
 
@@ -383,21 +367,16 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if o.Paid {
 		env["NOTIFIER_PAID_BROADCAST"] = "true"
 	}
-	svc, err := startService(ctx, serviceOptions{Redis: o.Redis, Env: env})
+	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "fanout", o.Users, false, w)
 	if err != nil {
 		return res, err
 	}
 	defer svc.Close()
-	users, err := svc.linkedUsers(ctx, "fanout", o.Users, w)
-	if err != nil {
-		return res, err
-	}
 	limits := fakebot.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20}
 	svc.fake.SetLimits(limits)
 	base429 := svc.fake.Count429()
-	rc := svc.redis.Client(1)
-	defer rc.Close()
-	ru0, err := readRedisUsage(ctx, rc)
+	rc := svc.probe
+	r0, err := readRedis(ctx, rc)
 	if err != nil {
 		return res, err
 	}
@@ -407,30 +386,29 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	fmt.Fprintf(w, "fanout: submitted %d in %.2f s (%d errors)\n", res.Submit.Accepted, res.Submit.Seconds, res.Submit.Errors)
 	res.IdealS = round(float64(len(users))/o.Rate, 3)
 	timeout := o.DrainTimeout + time.Duration(res.IdealS*float64(time.Second))
-	waitErr := pollUntil(ctx, timeout, "fan-out deliveries", func() (bool, error) {
-		return len(benchMessages(svc.fake)) >= res.Submit.Accepted, nil
-	})
+	waitErr := waitMessages(ctx, svc.fake, res.Submit.Accepted, timeout)
 	if waitErr != nil && ctx.Err() != nil {
 		return res, waitErr
 	}
 	// Late duplicates would show up now.
 	time.Sleep(time.Second)
 	cpu := cpu0.since().use()
-	ru1, err := readRedisUsage(ctx, rc)
+	r1, err := readRedis(ctx, rc)
 	if err != nil {
 		return res, err
 	}
-	redisPct := math.Round(100 * (ru1.cpu - ru0.cpu) / time.Since(cpu0.wall).Seconds())
+	redisPct := math.Round(100 * (r1.cpu - r0.cpu) / time.Since(cpu0.wall).Seconds())
 	res.Count429 = svc.fake.Count429() - base429
 	msgs := benchMessages(svc.fake)
 	res.Delivered, res.Duplicates = len(msgs), duplicates(msgs)
 	res.Lost = res.Submit.Accepted - (res.Delivered - res.Duplicates)
 	if len(msgs) > 0 && !res.Submit.first.IsZero() {
-		first, last := msgs[0].Time, msgs[0].Time
-		for _, m := range msgs {
-			first, last = minTime(first, m.Time), maxTime(last, m.Time)
+		first, last := msgSpan(msgs)
+		start := first
+		if res.Submit.first.Before(start) {
+			start = res.Submit.first
 		}
-		res.SpanS = round(last.Sub(minTime(first, res.Submit.first)).Seconds(), 3)
+		res.SpanS = round(last.Sub(start).Seconds(), 3)
 		res.DeliverySpanS = round(last.Sub(first).Seconds(), 3)
 		res.Deviation = round((res.SpanS-res.IdealS)/res.IdealS, 4)
 	}
@@ -446,6 +424,13 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if o.Paid {
 		c.FakeLimits += " (allow_paid_broadcast sends are exempt from the fake's global limit)"
 	}
+	return res, emit(w, res.report(cpu, redisPct, waitErr), res)
+}
+
+// report is the fanout scenario's human-readable lines; cpu and redisPct
+// are the use over submit and drain, waitErr the failed wait, if any.
+func (res *fanoutResult) report(cpu cpuUse, redisPct float64, waitErr error) []string {
+	c := &res.Config
 	lines := []string{
 		fmt.Sprintf("fanout: %s", res.Machine),
 		fmt.Sprintf("fanout: one notification to each of %d linked users; NOTIFIER_GLOBAL_RATE %g (burst %d), paid broadcast %v, %d workers; fake: %s; %d Notify callers; redis %s",
@@ -460,5 +445,5 @@ func runFanout(ctx context.Context, o fanoutOptions, w io.Writer) (fanoutResult,
 	if waitErr != nil {
 		lines = append(lines, "  "+waitErr.Error())
 	}
-	return res, emit(w, lines, res)
+	return lines
 }

@@ -6,10 +6,9 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"google.golang.org/grpc"
@@ -19,7 +18,9 @@ import (
 	"github.com/tgnotify/tgnotify/app"
 	"github.com/tgnotify/tgnotify/config"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store"
+	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -47,7 +48,8 @@ type serviceOptions struct {
 // service is tgnotify running in this process: its own redis-server, a
 // fake Bot API on loopback, app.App on 127.0.0.1:0, and a gRPC client.
 type service struct {
-	redis  *redisServer
+	redis  *redistest.Server
+	probe  *redis.Client // one connection to redis, for INFO readings
 	fake   *fakebot.Server
 	app    *app.App
 	cfg    config.Config
@@ -73,11 +75,12 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 		}
 	}()
 	if o.Shared != nil {
-		s.redis, s.fake, s.replica = o.Shared.redis, o.Shared.fake, true
+		s.redis, s.probe, s.fake, s.replica = o.Shared.redis, o.Shared.probe, o.Shared.fake, true
 	} else {
 		if s.redis, err = startRedis(ctx, o.Redis); err != nil {
 			return nil, err
 		}
+		s.probe = redisClient(s.redis, 1)
 		s.fake = fakebot.NewServer()
 	}
 	env := map[string]string{
@@ -118,7 +121,7 @@ func startService(ctx context.Context, o serviceOptions) (_ *service, err error)
 	}
 	s.client = notifierv1.NewNotifierServiceClient(s.conn)
 	health := healthpb.NewHealthClient(s.conn)
-	err = pollUntil(ctx, readyTimeout, "service SERVING", func() (bool, error) {
+	err = poll.Until(ctx, readyTimeout, "service SERVING", func() (bool, error) {
 		cctx, ccancel := context.WithTimeout(ctx, time.Second)
 		defer ccancel()
 		r, err := health.Check(cctx, &healthpb.HealthCheckRequest{})
@@ -151,10 +154,16 @@ func (s *service) Close() {
 	if s.fake != nil {
 		s.fake.Close()
 	}
+	if s.probe != nil {
+		_ = s.probe.Close()
+	}
 	if s.redis != nil {
-		s.redis.Stop()
+		_ = s.redis.Close()
 	}
 }
+
+// sends is the number of sendMessage calls the fake has had.
+func (s *service) sends() int { return s.fake.Calls("sendMessage") }
 
 // linkFast links users straight through the store on the service's
 // redis-server, conc at a time, as the memory scenario does (PutLinkToken
@@ -168,14 +177,14 @@ func (s *service) linkFast(ctx context.Context, users []benchUser, conc int) err
 	for _, u := range users {
 		s.fake.Unblock(u.Chat)
 	}
-	st := store.NewRedis(s.redis.Client(conc), store.KeyPrefix(s.redis.URL()))
+	st := store.NewRedis(redisClient(s.redis, conc), store.KeyPrefix(s.redis.URL()))
 	err := linkDirect(ctx, st, users, conc)
 	_ = st.Close()
 	if err != nil {
 		return err
 	}
 	tc := s.fake.Client()
-	return pollUntil(ctx, linkTimeout, "the service to read the my_chat_member updates", func() (bool, error) {
+	return poll.Until(ctx, linkTimeout, "the service to read the my_chat_member updates", func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
 		wi, err := tc.GetWebhookInfo(cctx)
@@ -183,16 +192,26 @@ func (s *service) linkFast(ctx context.Context, users []benchUser, conc int) err
 	})
 }
 
-// linkedUsers makes n bench users, links them with linkFast (32 at a
-// time) and reports how long that took on w, as "<scenario>: linked ...".
-func (s *service) linkedUsers(ctx context.Context, scenario string, n int, w io.Writer) ([]benchUser, error) {
-	users := makeUsers(n)
-	t0 := time.Now()
-	if err := s.linkFast(ctx, users, 32); err != nil {
-		return nil, fmt.Errorf("link users: %w", err)
+// startLinked starts a service as o says with n bench users linked, 32 at
+// a time, and reports how long that took on w as "<label>: linked ...".
+// Users are linked through the store (linkFast), or the real way
+// (linkUsers) when viaStart is set. On failure nothing is left running.
+func startLinked(ctx context.Context, o serviceOptions, label string, n int, viaStart bool, w io.Writer) (*service, []benchUser, error) {
+	svc, err := startService(ctx, o)
+	if err != nil {
+		return nil, nil, err
 	}
-	fmt.Fprintf(w, "%s: linked %d users through the store in %.1f s\n", scenario, len(users), time.Since(t0).Seconds())
-	return users, nil
+	users, link, how := makeUsers(n), svc.linkFast, " through the store"
+	if viaStart {
+		link, how = svc.linkUsers, ""
+	}
+	t0 := time.Now()
+	if err := link(ctx, users, 32); err != nil {
+		svc.Close()
+		return nil, nil, fmt.Errorf("link users: %w", err)
+	}
+	fmt.Fprintf(w, "%s: linked %d users%s in %.1f s\n", label, len(users), how, time.Since(t0).Seconds())
+	return svc, users, nil
 }
 
 // newLogger logs the service's messages at level and above to stderr.
@@ -256,29 +275,7 @@ func makeUsers(n int) []benchUser {
 // (delivered to the service by long polling), then GetStatus is polled
 // until the user is linked to the right chat.
 func (s *service) linkUsers(ctx context.Context, users []benchUser, conc int) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, conc)
-	for range max(conc, 1) {
-		wg.Go(func() {
-			for {
-				i := next.Add(1) - 1
-				if i >= int64(len(users)) || ctx.Err() != nil {
-					return
-				}
-				if err := s.linkOne(ctx, users[i]); err != nil {
-					errc <- err
-					cancel()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errc)
-	return <-errc // the first failure, or nil
+	return forEach(ctx, len(users), conc, func(ctx context.Context, i int) error { return s.linkOne(ctx, users[i]) })
 }
 
 func (s *service) linkOne(ctx context.Context, u benchUser) error {
@@ -289,7 +286,7 @@ func (s *service) linkOne(ctx context.Context, u benchUser) error {
 		return fmt.Errorf("CreateLinkToken(%s): %w", u.ID, err)
 	}
 	s.fake.Start(u.Chat, u.Username, resp.GetToken())
-	return pollUntil(ctx, linkTimeout, "link of "+u.ID, func() (bool, error) {
+	return poll.Until(ctx, linkTimeout, "link of "+u.ID, func() (bool, error) {
 		cctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		st, err := s.client.GetStatus(cctx, &notifierv1.GetStatusRequest{UserId: u.ID})

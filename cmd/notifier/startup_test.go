@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tgnotify/tgnotify/internal/freeport"
 )
 
 // TestStartupMode runs the binary as a deployment would (issue 8, finding
@@ -31,7 +33,7 @@ func TestStartupMode(t *testing.T) {
 	for _, c := range refusals {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			env := map[string]string{"NOTIFIER_GRPC_ADDR": freeAddr(t), "NOTIFIER_HTTP_ADDR": freeAddr(t)}
+			env := map[string]string{"NOTIFIER_GRPC_ADDR": freeport.MustAddr(t), "NOTIFIER_HTTP_ADDR": freeport.MustAddr(t)}
 			for k, v := range c.env {
 				env[k] = v
 			}
@@ -58,7 +60,7 @@ func TestStartupMode(t *testing.T) {
 	}
 	t.Run("nothing set is the sandbox", func(t *testing.T) {
 		t.Parallel()
-		p := startProc(t, map[string]string{"NOTIFIER_GRPC_ADDR": freeAddr(t), "NOTIFIER_HTTP_ADDR": freeAddr(t)})
+		p := startProc(t, map[string]string{"NOTIFIER_GRPC_ADDR": freeport.MustAddr(t), "NOTIFIER_HTTP_ADDR": freeport.MustAddr(t)})
 		if !strings.Contains(p.log(), "SANDBOX MODE") {
 			t.Fatalf("ready, but not the sandbox:\n%s", tail(p.log(), 4<<10))
 		}

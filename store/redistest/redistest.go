@@ -13,6 +13,12 @@
 //	cl := redistest.StartCluster(t)         // three masters, all slots assigned
 //	c, err := store.OpenRedis(ctx, cl.URL())  // redis-cluster://...
 //
+// Tools outside tests (cmd/notifier-bench) launch a server without a
+// testing.TB and close it themselves:
+//
+//	srv, err := redistest.Launch(ctx, redistest.Options{Bin: "redis-server"})
+//	defer srv.Close()                       // SIGKILL, then remove its data directory
+//
 // The redis-server binary must be on PATH (sentinels run as redis-sentinel
 // when that is on PATH, else as redis-server --sentinel). When it is missing
 // the test is skipped, unless the environment variable CI is true, in which
@@ -21,6 +27,8 @@ package redistest
 
 import (
 	"bufio"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +42,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tgnotify/tgnotify/internal/freeport"
+	"github.com/tgnotify/tgnotify/internal/poll"
 )
 
 const (
@@ -43,8 +54,6 @@ const (
 	stopTimeout = 10 * time.Second
 	// startAttempts is how many free ports the first start tries.
 	startAttempts = 5
-	// pollInterval is the pause between readiness probes.
-	pollInterval = 10 * time.Millisecond
 	// logTail is how much of the server log is reported on failures.
 	logTail = 4096
 )
@@ -55,17 +64,25 @@ type Options struct {
 	// (--appendonly yes --appendfsync always), so data survives Stop and
 	// Restart. Without it the server keeps nothing across a restart.
 	AOF bool
+	// Fsync is the --appendfsync policy when AOF is set: "always" (the
+	// default, for tests that crash the server) or "everysec" (as
+	// production runs it, for benchmarks).
+	Fsync string
 	// Args are extra redis-server arguments, e.g. "--maxmemory", "10mb".
 	Args []string
+	// Bin is the redis-server binary, looked up in PATH; empty means
+	// "redis-server".
+	Bin string
 }
 
 // Server is a redis-server child process listening on 127.0.0.1. Its methods
 // are safe for concurrent use.
 type Server struct {
-	tb   testing.TB
-	bin  string
-	dir  string
-	opts Options
+	tb     testing.TB // nil for a server from [Launch]
+	bin    string
+	dir    string
+	ownDir bool // dir was made by Launch; Close removes it
+	opts   Options
 
 	mu   sync.Mutex
 	port int
@@ -86,7 +103,7 @@ func Start(tb testing.TB) *Server {
 // CI environment variable is true).
 func StartWith(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	bin := requireBinary(tb, "redis-server")
+	bin := requireBinary(tb, cmp.Or(opts.Bin, "redis-server"))
 	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), opts: opts}
 	tb.Cleanup(func() {
 		if tb.Failed() {
@@ -96,21 +113,54 @@ func StartWith(tb testing.TB, opts Options) *Server {
 		}
 		s.Stop()
 	})
+	if err := s.launch(tb.Context()); err != nil {
+		tb.Fatalf("redistest: %v", err)
+	}
+	return s
+}
+
+// Launch is [StartWith] for programs that are not tests: it starts a
+// redis-server configured by opts on a free 127.0.0.1 port with a fresh
+// temporary data directory and waits until it answers PING or ctx ends. A
+// missing binary is an error. The caller must [Server.Close] it.
+func Launch(ctx context.Context, opts Options) (*Server, error) {
+	bin := cmp.Or(opts.Bin, "redis-server")
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %s is needed on PATH: %w", bin, err)
+	}
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	s := &Server{bin: path, dir: dir, ownDir: true, opts: opts}
+	if err := s.launch(ctx); err != nil {
+		_ = os.RemoveAll(dir)
+		return nil, fmt.Errorf("redistest: %w", err)
+	}
+	return s, nil
+}
+
+// launch starts the server on a free port, trying up to startAttempts
+// ports (another process may take one between the check and the start).
+func (s *Server) launch(ctx context.Context) error {
 	var lastErr error
 	for range startAttempts {
-		port, err := freePort()
+		port, err := freeport.Port()
 		if err != nil {
-			tb.Fatalf("redistest: %v", err)
+			return err
 		}
 		s.mu.Lock()
 		s.port = port
-		lastErr = s.startLocked(time.Now().Add(startTimeout))
+		lastErr = s.startLocked(ctx)
 		s.mu.Unlock()
-		if lastErr == nil {
-			return s
+		if lastErr == nil || ctx.Err() != nil {
+			break
 		}
 	}
-	tb.Fatalf("redistest: start redis-server: %v\nlog tail:\n%s", lastErr, s.logTail())
+	if lastErr != nil {
+		return fmt.Errorf("start redis-server: %w\nlog tail:\n%s", lastErr, s.logTail())
+	}
 	return nil
 }
 
@@ -129,22 +179,12 @@ func requireBinary(tb testing.TB, name string) string {
 	return bin
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // logPath is the server's log file inside its data directory.
 func (s *Server) logPath() string { return filepath.Join(s.dir, "redis.log") }
 
-// startLocked launches the server on s.port and waits until it answers PING
-// or deadline passes. s.mu must be held and no process may be running.
-func (s *Server) startLocked(deadline time.Time) error {
+// startLocked launches the server on s.port and waits until it answers PING,
+// for at most startTimeout. s.mu must be held and no process may be running.
+func (s *Server) startLocked(ctx context.Context) error {
 	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -154,7 +194,7 @@ func (s *Server) startLocked(deadline time.Time) error {
 		"--daemonize", "no",
 	}
 	if s.opts.AOF {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
+		args = append(args, "--appendonly", "yes", "--appendfsync", cmp.Or(s.opts.Fsync, "always"))
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
@@ -173,21 +213,18 @@ func (s *Server) startLocked(deadline time.Time) error {
 	s.cmd, s.done = cmd, done
 
 	addr := s.addrLocked()
-	for {
+	err := poll.Until(ctx, startTimeout, "redis-server on "+addr+" to answer PING", func() (bool, error) {
 		select {
 		case <-done:
-			s.cmd, s.done = nil, nil
-			return fmt.Errorf("redis-server on %s exited during start: %v", addr, cmd.ProcessState)
+			return false, fmt.Errorf("redis-server on %s exited during start: %v", addr, cmd.ProcessState)
 		default:
 		}
-		if err := ping(addr); err == nil {
-			return nil
-		} else if time.Now().After(deadline) {
-			s.killLocked()
-			return fmt.Errorf("redis-server on %s not ready by deadline: %w", addr, err)
-		}
-		time.Sleep(pollInterval)
+		return ping(addr) == nil, nil
+	})
+	if err != nil {
+		s.reportKill(s.killLocked())
 	}
+	return err
 }
 
 // ping sends a raw RESP PING to addr with short timeouts and expects +PONG.
@@ -215,17 +252,27 @@ func ping(addr string) error {
 
 // killLocked SIGKILLs the running process, if any, and waits for it to exit.
 // s.mu must be held.
-func (s *Server) killLocked() {
+func (s *Server) killLocked() error {
 	if s.cmd == nil {
-		return
+		return nil
 	}
 	_ = s.cmd.Process.Kill()
+	var err error
 	select {
 	case <-s.done:
 	case <-time.After(stopTimeout):
-		s.tb.Errorf("redistest: redis-server pid %d did not exit within %v of SIGKILL", s.cmd.Process.Pid, stopTimeout)
+		err = fmt.Errorf("redistest: redis-server pid %d did not exit within %v of SIGKILL", s.cmd.Process.Pid, stopTimeout)
 	}
 	s.cmd, s.done = nil, nil
+	return err
+}
+
+// reportKill fails the test of a server from StartWith when err is set; a
+// launched server has no test to fail (its Close returns the error).
+func (s *Server) reportKill(err error) {
+	if err != nil && s.tb != nil {
+		s.tb.Errorf("%v", err)
+	}
 }
 
 // logTail returns the end of the server log.
@@ -296,14 +343,30 @@ func (s *Server) Client(tb testing.TB) redis.UniversalClient {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.killLocked()
+	s.reportKill(s.killLocked())
+}
+
+// Close stops the server and, for a server from [Launch], removes its data
+// directory. It returns the failure to stop, if any.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err := s.killLocked()
+	if s.ownDir {
+		err = errors.Join(err, os.RemoveAll(s.dir))
+	}
+	return err
 }
 
 // Restart stops the server if it runs and starts it again on the same port
 // and data directory, so an AOF-enabled server keeps its data. It waits until
 // the server answers PING and fails the test otherwise; call it from the
-// goroutine running the test that started the server, or use [Server.TryRestart].
+// goroutine running the test that started the server, or use [Server.TryRestart]
+// (a server from [Launch] has no test: use TryRestart).
 func (s *Server) Restart() {
+	if s.tb == nil {
+		panic("redistest: Restart of a launched server; use TryRestart")
+	}
 	s.tb.Helper()
 	if err := s.TryRestart(); err != nil {
 		s.tb.Fatalf("redistest: %v", err)
@@ -315,16 +378,16 @@ func (s *Server) Restart() {
 func (s *Server) TryRestart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.killLocked()
+	s.reportKill(s.killLocked())
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := s.startLocked(deadline)
+		err := s.startLocked(context.Background())
 		if err == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("restart redis-server: %w\nlog tail:\n%s", err, s.logTail())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond) // retry pause while the port is unavailable, not synchronisation
 	}
 }

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tgnotify/tgnotify/internal/freeport"
+	"github.com/tgnotify/tgnotify/internal/poll"
 )
 
 const (
@@ -88,7 +91,7 @@ type nodeSpec struct {
 	password string // for the admin client
 	// argv returns the program arguments for port; it may write files.
 	argv func(port int) ([]string, error)
-	// pickPort returns a port to try (default freePort).
+	// pickPort returns a port to try (default freeport.Port).
 	pickPort func() (int, error)
 }
 
@@ -126,7 +129,7 @@ func (g *group) start(spec nodeSpec) (*node, error) {
 	}
 	pick := spec.pickPort
 	if pick == nil {
-		pick = freePort
+		pick = freeport.Port
 	}
 	var lastErr error
 	for range startAttempts {
@@ -172,7 +175,7 @@ func (g *group) startOn(spec nodeSpec, port int) (*node, error) {
 	g.nodes = append(g.nodes, n)
 	g.mu.Unlock()
 
-	err = poll(startTimeout, func() error {
+	err = retry(startTimeout, func() error {
 		if n.exited() {
 			return errStop{fmt.Errorf("%s on %s exited during start: %v\nlog tail:\n%s", n.name, n.addr(), cmd.ProcessState, n.logTail())}
 		}
@@ -192,26 +195,29 @@ func pingOnce(c *redis.Client) error {
 	return c.Ping(ctx).Err()
 }
 
-// errStop makes poll give up at once.
+// errStop makes retry give up at once.
 type errStop struct{ error }
 
-// poll calls f every pollInterval until it returns nil, returns errStop or
+// retry calls f every poll.Interval until it returns nil, returns errStop or
 // timeout passes; it returns the last error.
-func poll(timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
+func retry(timeout time.Duration, f func() error) error {
+	var last error
+	err := poll.Until(context.Background(), timeout, "redistest", func() (bool, error) {
+		last = f()
 		var stop errStop
-		if errors.As(err, &stop) {
-			return stop.error
+		if errors.As(last, &stop) {
+			return false, stop
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not done within %v: %w", timeout, err)
-		}
-		time.Sleep(pollInterval) // polling interval, not synchronisation
+		return last == nil, nil
+	})
+	var stop errStop
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &stop):
+		return stop.error
+	default:
+		return fmt.Errorf("not done within %v: %w", timeout, last)
 	}
 }
 
@@ -313,7 +319,7 @@ func StartSentinelWith(tb testing.TB, opts SentinelOptions) *SentinelSet {
 	// The sentinels learn the replica from the primary's INFO, which they
 	// read on connecting and then only every 10 s: start them once the
 	// primary lists the replica.
-	if err := poll(topologyTimeout, func() error { return replicaInSync(master, replica) }); err != nil {
+	if err := retry(topologyTimeout, func() error { return replicaInSync(master, replica) }); err != nil {
 		fail(err)
 	}
 	for i := range opts.Sentinels {
@@ -333,7 +339,7 @@ func StartSentinelWith(tb testing.TB, opts SentinelOptions) *SentinelSet {
 		s.sentinels = append(s.sentinels, n)
 	}
 	for _, sn := range s.sentinels {
-		if err := poll(topologyTimeout, func() error { return knowsReplica(sn, replica.addr()) }); err != nil {
+		if err := retry(topologyTimeout, func() error { return knowsReplica(sn, replica.addr()) }); err != nil {
 			fail(fmt.Errorf("%s: %w", sn.name, err))
 		}
 	}
@@ -480,7 +486,7 @@ func (s *SentinelSet) Failover(tb testing.TB) string {
 	sc := s.sentinelClient()
 	defer sc.Close()
 	// -NOGOODSLAVE or -INPROG may answer while the sentinel is catching up.
-	err = poll(topologyTimeout, func() error {
+	err = retry(topologyTimeout, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		return sc.Failover(ctx, MasterName).Err()
@@ -489,7 +495,7 @@ func (s *SentinelSet) Failover(tb testing.TB) string {
 		tb.Fatalf("redistest: SENTINEL FAILOVER %s: %v", MasterName, err)
 	}
 	var addr string
-	err = poll(topologyTimeout, func() error {
+	err = retry(topologyTimeout, func() error {
 		a, err := s.masterAddr()
 		if err != nil {
 			return err
@@ -584,7 +590,7 @@ func StartClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 		}
 	}
 	for _, n := range c.nodes {
-		err := poll(topologyTimeout, func() error {
+		err := retry(topologyTimeout, func() error {
 			info, err := n.admin.ClusterInfo(ctx).Result()
 			if err != nil {
 				return err
@@ -605,7 +611,7 @@ func StartClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 // free as well.
 func freeClusterPort() (int, error) {
 	for range 50 {
-		p, err := freePort()
+		p, err := freeport.Port()
 		if err != nil {
 			return 0, err
 		}

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tgnotify/tgnotify/internal/poll"
 	"github.com/tgnotify/tgnotify/store"
 )
 
@@ -65,19 +66,7 @@ func ctx(t *testing.T) context.Context {
 // timeout elapses, then fails the test.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: %s", timeout, what)
-		}
-		select {
-		case <-tick.C:
-		case <-t.Context().Done():
-			t.Fatalf("test context done while waiting for: %s", what)
-		}
-	}
+	poll.Eventually(t, timeout, what, cond)
 }
 
 // sameMillis reports whether a and b denote the same instant to the
