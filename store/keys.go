@@ -161,24 +161,24 @@ func pauseKey(p string) string       { return p + ":pause" }
 func (r *Redis) tokenKey(token string) string    { return tokenKey(r.prefix, token) }
 func (r *Redis) userTokenKey(user string) string { return userTokenKey(r.prefix, user) }
 func (r *Redis) linkKey(user string) string      { return linkKey(r.prefix, user) }
+func (r *Redis) updateKey(id int64) string       { return updateKey(r.prefix, id) }
+func (r *Redis) offsetKey() string               { return pollOffsetKey(r.prefix) }
+func (r *Redis) leaseKey(name string) string     { return namedLeaseKey(r.prefix, name) }
 
 // chatKeys returns the chat index bucket of chat and the key of its set of
 // users, as the link scripts take them.
 func (r *Redis) chatKeys(chat int64) []string {
 	return []string{chatIndexKey(r.prefix, chat), chatUsersKey(r.prefix, chat)}
 }
-func (r *Redis) updateKey(id int64) string       { return updateKey(r.prefix, id) }
-func (r *Redis) offsetKey() string               { return pollOffsetKey(r.prefix) }
-func (r *Redis) leaseKey(name string) string     { return namedLeaseKey(r.prefix, name) }
-func (q *RedisQueue) recordKey(id string) string { return recordKey(q.prefix, id) }
-func (q *RedisQueue) idemKey(user, key string) string {
-	return idempotencyKey(q.prefix, user, key)
-}
-func (q *RedisQueue) backlogKey(chat int64) string  { return backlogKey(q.prefix, chat) }
-func (q *RedisQueue) schedKey() string              { return schedKey(q.prefix) }
-func (q *RedisQueue) leaseKey() string              { return chatLeaseKey(q.prefix) }
-func (q *RedisQueue) leaseTokKey() string           { return leaseTokKey(q.prefix) }
-func (q *RedisQueue) pendingKey() string            { return pendingKey(q.prefix) }
-func (q *RedisQueue) summaryKey(u string) string    { return summaryKey(q.prefix, u) }
+
+func (q *RedisQueue) recordKey(id string) string      { return recordKey(q.prefix, id) }
+func (q *RedisQueue) idemKey(user, key string) string { return idempotencyKey(q.prefix, user, key) }
+func (q *RedisQueue) backlogKey(chat int64) string    { return backlogKey(q.prefix, chat) }
+func (q *RedisQueue) schedKey() string                { return schedKey(q.prefix) }
+func (q *RedisQueue) leaseKey() string                { return chatLeaseKey(q.prefix) }
+func (q *RedisQueue) leaseTokKey() string             { return leaseTokKey(q.prefix) }
+func (q *RedisQueue) pendingKey() string              { return pendingKey(q.prefix) }
+func (q *RedisQueue) summaryKey(u string) string      { return summaryKey(q.prefix, u) }
+
 func (l *RedisLimiter) limitKey(name string) string { return limitKey(l.prefix, name) }
 func (l *RedisLimiter) pauseKey() string            { return pauseKey(l.prefix) }
