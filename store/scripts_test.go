@@ -23,6 +23,15 @@ func TestScriptsLoad(t *testing.T) {
 	for _, file := range names {
 		name := strings.TrimSuffix(strings.TrimPrefix(file, "lua/"), ".lua")
 		t.Run(name, func(t *testing.T) {
+			header := mustReadLua(name + ".lua")
+			if i := strings.Index(header, "\n\n"); i >= 0 {
+				header = header[:i]
+			}
+			for _, want := range []string{"-- " + name + ".lua: ", "-- KEYS[1", "-- Returns "} {
+				if !strings.Contains(header, want) {
+					t.Errorf("header does not list %q", want)
+				}
+			}
 			src := scriptSource(name)
 			if !strings.HasSuffix(src, mustReadLua(name+".lua")) {
 				t.Fatal("the script's own text does not end its source")
