@@ -1,9 +1,8 @@
 package store
 
-// Redis keys of the rate limiter (<p> is the store's prefix):
-//
-//	<p>:rl:<name>   string: GCRA theoretical arrival time, unix µs (Redis clock); PX until it lapses
-//	<p>:pause       string "1": every sender waits while it exists; PX = the pause (429 retry_after)
+// The rate limiter's keys, <p>:rl:<name> (a GCRA limit) and <p>:pause, are
+// in keys.go; its scripts are store/lua/limit_*.lua, pause.lua and the
+// GCRA functions lib/gcra.lua.
 
 import (
 	"context"
@@ -31,67 +30,11 @@ func (r *Redis) Limiter() *RedisLimiter {
 	return &RedisLimiter{
 		client:  r.client,
 		prefix:  r.prefix,
-		reserve: redis.NewScript(gcraScript),
-		acquire: redis.NewScript(acquireScript),
-		pause:   redis.NewScript(pauseScript),
+		reserve: loadScript("limit_reserve"),
+		acquire: loadScript("limit_acquire"),
+		pause:   loadScript("pause"),
 	}
 }
-
-// gcraFunc holds the Lua functions of the GCRA limit whose TAT key is key
-// (emission interval T µs, tolerance tau µs = burst-1 intervals), on the
-// Redis server's clock. gcra_wait(key, tau) returns how long, in µs, the
-// next slot is away (0: now) without taking it. gcra(key, T, tau, maxw)
-// takes that slot and returns its wait, true; when maxw >= 0 and the wait
-// is longer than maxw µs it takes nothing and returns the wait, false (a
-// slot its caller could not use in time would only push every later
-// caller back). The queue's claim scripts use them too.
-const gcraFunc = `
-local function gcra_now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local function gcra_wait(key, tau)
-  local now = gcra_now()
-  local tat = tonumber(redis.call('GET', key) or '0')
-  if tat < now then tat = now end
-  local at = tat - tau
-  if at < now then at = now end
-  return at - now, tat, now
-end
-local function gcra(key, T, tau, maxw)
-  local wait, tat, now = gcra_wait(key, tau)
-  if maxw >= 0 and wait > maxw then return wait, false end
-  local ntat = tat + T
-  redis.call('SET', key, string.format('%d', ntat), 'PX', math.ceil((ntat - now) / 1000) + 1000)
-  return wait, true
-end
-`
-
-// gcraScript reserves one slot. KEYS: the TAT key. ARGV: emission interval
-// µs, tolerance µs (burst-1 intervals). Returns the wait in µs (0: now).
-const gcraScript = gcraFunc + `
-local w = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), -1)
-return w
-`
-
-// acquireScript returns {1, pause ms} while the pause is in force (taking
-// no slot), {0, wait µs} when it took a slot, and {2, wait µs} when the
-// next slot is more than ARGV[3] µs away (taking none). KEYS: the TAT key,
-// the pause key. ARGV: as gcraScript, then the longest wait µs.
-const acquireScript = gcraFunc + `
-local p = redis.call('PTTL', KEYS[2])
-if p > 0 then return {1, p} end
-local w, ok = gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
-if ok then return {0, w} end
-return {2, w}
-`
-
-// pauseScript extends the pause to at least ARGV[1] ms. KEYS: pause key.
-const pauseScript = `
-local ms = tonumber(ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ms then redis.call('SET', KEYS[1], '1', 'PX', ms) end
-return 1
-`
 
 // gcraParams converts rate (per second) and burst to the emission interval
 // and tolerance in µs.
@@ -102,14 +45,6 @@ func gcraParams(rate float64, burst int) (int64, int64, error) {
 	T := int64(math.Max(1, math.Round(1e6/rate)))
 	return T, T * int64(max(burst, 1)-1), nil
 }
-
-// limitKey and pauseKey are the limiter's keys under prefix; the queue's
-// claim scripts use them too (ClaimOptions.Limit).
-func limitKey(prefix, name string) string { return prefix + ":rl:" + name }
-func pauseKey(prefix string) string       { return prefix + ":pause" }
-
-func (l *RedisLimiter) limitKey(name string) string { return limitKey(l.prefix, name) }
-func (l *RedisLimiter) pauseKey() string            { return pauseKey(l.prefix) }
 
 // Reserve takes the next slot of the limit name (rate per second, up to
 // burst at once) and returns how long the caller must wait before using it

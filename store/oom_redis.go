@@ -36,8 +36,11 @@ type oomScript struct {
 	plain, flagged *redis.Script
 }
 
-// newOOMScript returns src as an oomScript of owner.
-func newOOMScript(owner *Redis, src string) *oomScript {
+// newOOMScript returns the script store/lua/<name>.lua (see loadScript)
+// as an oomScript of owner: the flagged variant is the same text after a
+// "#!lua flags=allow-oom" first line.
+func newOOMScript(owner *Redis, name string) *oomScript {
+	src := scriptSource(name)
 	return &oomScript{owner: owner, plain: redis.NewScript(src), flagged: redis.NewScript("#!lua flags=allow-oom\n" + src)}
 }
 

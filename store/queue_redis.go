@@ -1,17 +1,11 @@
 package store
 
-// Redis key layout of the notification queue (<p> is the store's prefix):
-//
-//	<p>:n:<id>                  hash: the notification record (fields below); PX retention, refreshed on change
-//	<p>:idem:<len>:<user>:<key> string: notification id for an idempotency key; PX idempotency TTL
-//	<p>:q:<chat>                list: the chat's FIFO backlog of notification ids; no TTL
-//	<p>:sched                   zset: chat → unix ms when the chat may send next (chats not leased)
-//	<p>:nb:<chat>               string: unix ms before which an idle chat (empty backlog) may not send, set when its backlog empties; PXAT that time
-//	<p>:lease                   zset: chat → unix ms when the chat's lease expires
-//	<p>:leasetok                hash: chat → fencing token of the current lease
-//	<p>:us:<user>               hash {queued, sent, failed, last}: per-user summary; PX retention
-//	<p>:pending                 zset: id → created_at unix ms of every notification QUEUED or SENDING (Backlog)
-//	<p>:mig:<chat>              string: the chat a group migration moved this chat's lease to (a send was in flight); PX 24 h (migrate_redis.go)
+// The notification queue in Redis. Its keys (<p>:n:<id> records,
+// <p>:q:<chat> backlogs, <p>:sched, <p>:lease, <p>:leasetok, <p>:pending,
+// <p>:us:<user> summaries, <p>:idem:..., <p>:nb:<chat> pacing and
+// <p>:mig:<chat> markers) are laid out in keys.go; its scripts are
+// store/lua/enqueue.lua, claim.lua, settle.lua, settle_claim.lua and
+// backlog.lua (with lib/claim.lua and lib/settle.lua).
 //
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
@@ -26,7 +20,7 @@ package store
 // Every operation is one Lua script, so enqueue (record + backlog + schedule
 // + idempotency key + summary + pending), claim and settle are atomic. A
 // chat is in at most one of sched and lease. Claims also read the claimed
-// user's link (linkLua's link_chat, see redis.go), so that the dispatcher
+// user's link (lib/link.lua's link_chat), so that the dispatcher
 // need not read it again before sending, and, given ClaimOptions.Limit,
 // check the limiter's pause and take a slot of its GCRA limit
 // (<p>:pause, <p>:rl:<name>, see limiter_redis.go) in the same step.
@@ -53,7 +47,7 @@ type RedisQueue struct {
 	owner  *Redis
 
 	enqueue *redis.Script
-	// enqueueBatch groups concurrent enqueues into one enqueueScript run.
+	// enqueueBatch groups concurrent enqueues into one enqueue.lua run.
 	enqueueBatch *batcher[enqueueItem, any]
 	claim        *oomScript
 	settle       *oomScript
@@ -68,11 +62,11 @@ func (r *Redis) Queue() *RedisQueue {
 		client:      r.client,
 		prefix:      r.prefix,
 		owner:       r,
-		enqueue:     redis.NewScript(enqueueScript),
-		claim:       newOOMScript(r, claimQueueScript),
-		settle:      newOOMScript(r, settleScript),
-		settleClaim: newOOMScript(r, settleClaimScript),
-		backlog:     newOOMScript(r, backlogScript),
+		enqueue:     loadScript("enqueue"),
+		claim:       newOOMScript(r, "claim"),
+		settle:      newOOMScript(r, "settle"),
+		settleClaim: newOOMScript(r, "settle_claim"),
+		backlog:     newOOMScript(r, "backlog"),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q
@@ -81,310 +75,6 @@ func (r *Redis) Queue() *RedisQueue {
 // Links returns the link store whose links the claims report
 // ([Claim.LinkChecked]): the [Redis] the queue was made from.
 func (q *RedisQueue) Links() Store { return q.owner }
-
-// enqueueScript enqueues a batch of notifications, one after the other in
-// one atomic step. KEYS: sched, lease, pending, then for each notification
-// its idempotency key (an untouched placeholder when none), record,
-// backlog and summary. ARGV: prefix, then for each notification: id,
-// chat, created ms, idempotency TTL ms ("" when no key), retention ms,
-// user, kind ('r' for a bot reply, else ”), the number n of record
-// field/value arguments that follow, and
-// those n arguments (the record's fields but chat_id, which the script
-// adds; the record id is fresh, so the hash is new), then the user's
-// backlog limit and the global queued limit (0: none). It returns one
-// reply per notification: {1, id, chat} when enqueued, {0, existing id}
-// when the idempotency key was used, {2} when the user is not linked, {3,
-// message} when the user's link is corrupt, {4, 'user' or 'queued'} when a
-// limit is reached; nothing is written for a notification that is not
-// enqueued.
-//
-// With chat "" the chat is the one the user is linked to (linkLua's
-// link_chat, the links of the queue's store), read in the same step: the
-// backlog key is then derived (the backlog key given is ignored) and the
-// record's chat_id set to it. The link is read before the idempotency key
-// is looked at, as a separate link read would.
-//
-// A reply goes to the head of the backlog (behind a head whose first parts
-// were sent) and into no summary.
-const enqueueScript = linkLua + `
-local sched, lease, pending = KEYS[1], KEYS[2], KEYS[3]
-local p = ARGV[1]
-local function enqueue(k, a)
-  local id, chat, now, ittl, retention, user = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local reply = ARGV[a + 6] == 'r'
-  local nf = tonumber(ARGV[a + 7])
-  local idem, rec, backlog, summary = KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3]
-  if chat == '' then
-    chat = link_chat(p, user)
-    if not chat then return {2} end
-    if not string.match(chat, '^-?%d+$') then return {3, 'corrupt link of user ' .. user} end
-    backlog = p .. ':q:' .. chat
-  end
-  if ittl ~= '' then
-    local ex = redis.call('GET', idem)
-    if ex then return {0, ex} end
-  end
-  -- Admission limits (limits.go): the user's queued count (not for a
-  -- reply, which is in no summary), the global one.
-  local maxu, maxq = tonumber(ARGV[a + 8 + nf]), tonumber(ARGV[a + 9 + nf])
-  if maxu > 0 and not reply and tonumber(redis.call('HGET', summary, 'queued') or '0') >= maxu then return {4, 'user'} end
-  if maxq > 0 and redis.call('ZCARD', pending) >= maxq then return {4, 'queued'} end
-  redis.call('HSET', rec, 'chat_id', chat, unpack(ARGV, a + 8, a + 7 + nf))
-  redis.call('PEXPIRE', rec, retention)
-  if reply then
-    local head = redis.call('LINDEX', backlog, 0)
-    if head and (redis.call('HGET', p .. ':n:' .. head, 'next_part') or '0') ~= '0' then
-      redis.call('LINSERT', backlog, 'AFTER', head, id)
-    else
-      redis.call('LPUSH', backlog, id)
-    end
-  else
-    redis.call('RPUSH', backlog, id)
-  end
-  redis.call('ZADD', pending, now, id)
-  if not redis.call('ZSCORE', sched, chat) and not redis.call('ZSCORE', lease, chat) then
-    -- Not before the chat's pacing allows (set when its backlog emptied).
-    local at = tonumber(now)
-    local nb = tonumber(redis.call('GET', p .. ':nb:' .. chat) or '0')
-    if nb > at then at = nb end
-    redis.call('ZADD', sched, at, chat)
-  end
-  if ittl ~= '' then redis.call('SET', idem, id, 'PX', ittl) end
-  if not reply then
-    redis.call('HINCRBY', summary, 'queued', 1)
-    redis.call('HSET', summary, 'last', id)
-    redis.call('PEXPIRE', summary, retention)
-  end
-  return {1, id, chat}
-end
-local out, k, a = {}, 4, 2
-while a <= #ARGV do
-  out[#out + 1] = enqueue(k, a)
-  a = a + 10 + tonumber(ARGV[a + 7])
-  k = k + 4
-end
-return out
-`
-
-// claimFunc is the Lua function behind Claim. sched, lease, leasetok and
-// pending are keys; p the prefix; now (number) and nows (the same as a
-// string) unix ms; leasems and retention in ms; token the fencing token;
-// lim is nil or {limit key, pause key, interval µs, tolerance µs, max age
-// ms, max wait µs or -1}. It returns false when no chat is due, {'p',
-// pause ms} while paused (lim given), {'r', µs} when the limit has no slot
-// within the max wait (nothing claimed, no slot taken; one may be had
-// after µs), or {chat, linked chat or empty, reserved wait µs or empty,
-// record field/value pairs...}. A reply record reserves a slot without
-// a link; any other reserves only when its user is linked to the chat.
-const claimFunc = linkLua + gcraFunc + `
-local function claim(sched, lease, leasetok, pending, p, now, nows, leasems, token, retention, lim)
-  if lim then
-    local ps = redis.call('PTTL', lim[2])
-    if ps > 0 then return {'p', tostring(ps)} end
-    if lim[6] >= 0 then
-      local w = gcra_wait(lim[1], lim[4])
-      if w > lim[6] then return {'r', tostring(w - lim[6])} end
-    end
-  end
-  for _, chat in ipairs(redis.call('ZRANGEBYSCORE', lease, '-inf', now)) do
-    redis.call('ZREM', lease, chat)
-    redis.call('HDEL', leasetok, chat)
-    redis.call('ZADD', sched, now, chat)
-  end
-  for _ = 1, 100 do
-    local due = redis.call('ZRANGEBYSCORE', sched, '-inf', now, 'LIMIT', 0, 1)
-    if #due == 0 then return false end
-    local chat = due[1]
-    local q = p .. ':q:' .. chat
-    local id = redis.call('LINDEX', q, 0)
-    if not id then
-      redis.call('ZREM', sched, chat)
-    else
-      local nk = p .. ':n:' .. id
-      local rec = redis.call('HGETALL', nk)
-      if #rec == 0 then
-        redis.call('LPOP', q)
-        redis.call('ZREM', pending, id)
-      else
-        redis.call('ZREM', sched, chat)
-        redis.call('ZADD', lease, now + leasems, chat)
-        redis.call('HSET', leasetok, chat, token)
-        local user, created, si, ui, reply = '', 0, nil, nil, false
-        for i = 1, #rec - 1, 2 do
-          local f = rec[i]
-          if f == 'user_id' then user = rec[i + 1]
-          elseif f == 'reply' then reply = rec[i + 1] == '1'
-          elseif f == 'created_at' then created = tonumber(rec[i + 1]) or 0
-          elseif f == 'state' then si = i + 1
-          elseif f == 'updated_at' then ui = i + 1 end
-        end
-        if si and rec[si] == '1' then
-          redis.call('HSET', nk, 'state', '2', 'updated_at', nows)
-          rec[si] = '2'
-          if ui then rec[ui] = nows else rec[#rec + 1] = 'updated_at'; rec[#rec + 1] = nows end
-        end
-        redis.call('PEXPIRE', nk, retention)
-        local linked = ''
-        if not reply then linked = link_chat(p, user) or '' end
-        local wait = ''
-        if lim and (reply or linked == chat) and (lim[5] <= 0 or now - created < lim[5]) then
-          wait = tostring((gcra(lim[1], lim[3], lim[4], -1)))
-        end
-        local out = {chat, linked, wait}
-        for _, v in ipairs(rec) do out[#out + 1] = v end
-        return out
-      end
-    end
-  end
-  return false
-end
-
--- limArgs returns claim's lim from the arguments a[i..i+5] (limit key, pause
--- key, interval µs, tolerance µs, max age ms, max wait µs or -1), or nil
--- when the key is empty.
-local function limArgs(a, i)
-  if a[i] == '' then return nil end
-  return {a[i], a[i + 1], tonumber(a[i + 2]), tonumber(a[i + 3]), tonumber(a[i + 4]), tonumber(a[i + 5])}
-end
-`
-
-// claimQueueScript. KEYS: sched, lease, leasetok, pending. ARGV: prefix,
-// now ms, lease ms, token, retention ms, then limit key (empty for none),
-// pause key, interval µs, tolerance µs, max age ms, max wait µs (-1 for
-// none). Returns what claimFunc
-// does (nil for false).
-const claimQueueScript = claimFunc + `
-return claim(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], tonumber(ARGV[2]), ARGV[2], tonumber(ARGV[3]), ARGV[4],
-  ARGV[5], limArgs(ARGV, 6))
-`
-
-// settleFunc is the Lua function behind Settle. rec, backlog, sched, lease,
-// leasetok and pending are keys, usp the summary key prefix (without the
-// user). a holds the arguments: chat, token, id, now ms, kind, retention
-// ms, next ms, message id, attempts, retries, last error, reason. It
-// returns 1, or 0 when the lease was lost.
-const settleFunc = leaseFollowLua + `
-local function settle(rec, backlog, sched, lease, leasetok, usp, pending, a)
-  local chat, id = a[1], a[3]
-  chat, backlog = lease_chat(leasetok, sched, chat, a[2], backlog) -- follows a migration (migrate_redis.go)
-  if not chat then return 0 end
-  redis.call('ZREM', lease, chat)
-  redis.call('HDEL', leasetok, chat)
-  local function unqueue()
-    if redis.call('LINDEX', backlog, 0) == id then redis.call('LPOP', backlog)
-    else redis.call('LREM', backlog, 1, id) end
-    redis.call('ZREM', pending, id)
-  end
-  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply')
-  if r[1] then
-    local kind, final = a[5], nil
-    if a[9] ~= '0' then redis.call('HINCRBY', rec, 'attempts', a[9]) end
-    if a[10] ~= '0' then redis.call('HINCRBY', rec, 'retries', a[10]) end
-    local set = {'updated_at', a[4]}
-    if a[11] ~= '' then set[#set + 1] = 'last_error'; set[#set + 1] = a[11] end
-    if kind == 'sent' then
-      local ids = r[4] or ''
-      if ids ~= '' then ids = ids .. ',' end
-      local np = (tonumber(r[2]) or 0) + 1
-      set[#set + 1] = 'message_ids'; set[#set + 1] = ids .. a[8]
-      set[#set + 1] = 'next_part'; set[#set + 1] = tostring(np)
-      set[#set + 1] = 'state'
-      if np >= (tonumber(r[3]) or 1) then
-        set[#set + 1] = '3'
-        final = 'sent'
-      else
-        set[#set + 1] = '2'
-      end
-    elseif kind == 'fail' then
-      set[#set + 1] = 'state'; set[#set + 1] = '4'
-      set[#set + 1] = 'failure_reason'; set[#set + 1] = a[12]
-      final = 'failed'
-    elseif (r[2] or '0') == '0' then
-      set[#set + 1] = 'state'; set[#set + 1] = '1'
-    end
-    redis.call('HSET', rec, unpack(set))
-    if final == 'sent' then
-      -- Drop the text once sent; text_len and text_sha256 stay (textdrop.go).
-      redis.call('HDEL', rec, 'parts')
-    end
-    redis.call('PEXPIRE', rec, a[6])
-    if final then unqueue() end
-    if r[5] ~= '1' then -- a reply is in no summary
-      local us = usp .. r[1]
-      if final then
-        redis.call('HINCRBY', us, 'queued', -1)
-        redis.call('HINCRBY', us, final, 1)
-      end
-      redis.call('PEXPIRE', us, a[6])
-    end
-  else
-    unqueue()
-  end
-  if redis.call('LLEN', backlog) > 0 then
-    redis.call('ZADD', sched, a[7], chat)
-  elseif tonumber(a[7]) > tonumber(a[4]) then
-    -- The backlog is empty: remember when the chat may send again, so a
-    -- notification enqueued before then waits for its pacing too.
-    local p = string.sub(sched, 1, #sched - 6)
-    redis.call('SET', p .. ':nb:' .. chat, a[7], 'PXAT', a[7])
-  end
-  return 1
-end
-`
-
-// settleScript. KEYS: record, backlog, sched, lease, leasetok, summary
-// prefix (without user), pending. ARGV: chat, token, id, now ms, kind,
-// retention ms, next ms, message id, attempts, retries, last error,
-// reason. Returns 1, or 0 when the lease was lost.
-const settleScript = settleFunc + `
-return settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV)
-`
-
-// settleClaimScript settles like settleScript, then claims like
-// claimQueueScript. KEYS: as settleScript. ARGV: as settleScript, then
-// prefix, lease ms, new token, claim retention ms, then the limit
-// arguments of claimQueueScript. Returns {'0'} when the lease was lost,
-// {'1'} when settled with nothing due, {'1', 'p', pause ms} when settled
-// and paused, {'1', 'r', µs} when settled and throttled, or {'1', chat,
-// linked chat, wait, record pairs...}.
-const settleClaimScript = settleFunc + claimFunc + `
-if settle(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], ARGV) == 0 then return {'0'} end
-local c = claim(KEYS[3], KEYS[4], KEYS[5], KEYS[7], ARGV[13], tonumber(ARGV[4]), ARGV[4], tonumber(ARGV[14]), ARGV[15],
-  ARGV[16], limArgs(ARGV, 17))
-if not c then return {'1'} end
-table.insert(c, 1, '1')
-return c
-`
-
-// backlogScript. KEYS: pending. ARGV: prefix. Drops pending ids whose
-// record expired from the head (at most 100 per call), then returns
-// {count, oldest created ms or empty}.
-const backlogScript = `
-for _ = 1, 100 do
-  local h = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  if #h == 0 then return {'0', ''} end
-  if redis.call('EXISTS', ARGV[1] .. ':n:' .. h[1]) == 1 then
-    return {tostring(redis.call('ZCARD', KEYS[1])), h[2]}
-  end
-  redis.call('ZREM', KEYS[1], h[1])
-end
-local h = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {tostring(redis.call('ZCARD', KEYS[1])), h[2] or ''}
-`
-
-func (q *RedisQueue) recordKey(id string) string { return q.prefix + ":n:" + id }
-func (q *RedisQueue) idemKey(user, key string) string {
-	return q.prefix + ":idem:" + idemKey(user, key)
-}
-func (q *RedisQueue) backlogKey(chat int64) string {
-	return q.prefix + ":q:" + strconv.FormatInt(chat, 10)
-}
-func (q *RedisQueue) schedKey() string           { return q.prefix + ":sched" }
-func (q *RedisQueue) leaseKey() string           { return q.prefix + ":lease" }
-func (q *RedisQueue) leaseTokKey() string        { return q.prefix + ":leasetok" }
-func (q *RedisQueue) pendingKey() string         { return q.prefix + ":pending" }
-func (q *RedisQueue) summaryPrefix() string      { return q.prefix + ":us:" }
-func (q *RedisQueue) summaryKey(u string) string { return q.summaryPrefix() + u }
 
 func boolStr(b bool) string {
 	if b {
@@ -412,7 +102,7 @@ func (q *RedisQueue) EnqueueLinked(ctx context.Context, n Notification, opts Enq
 }
 
 // enqueueItem is one notification of an enqueue batch: its keys (idem,
-// record, backlog, summary) and arguments, as enqueueScript takes them.
+// record, backlog, summary) and arguments, as store/lua/enqueue.lua takes them.
 type enqueueItem struct {
 	keys [4]string
 	args []any
@@ -426,7 +116,7 @@ const (
 	enqueueBatchItems     = 64
 )
 
-// runEnqueue runs enqueueScript for items and returns each one's reply.
+// runEnqueue runs store/lua/enqueue.lua for items and returns each one's reply.
 func (q *RedisQueue) runEnqueue(ctx context.Context, items []enqueueItem) ([]any, error) {
 	keys := make([]string, 0, 3+4*len(items))
 	keys = append(keys, q.schedKey(), q.leaseKey(), q.pendingKey())
@@ -476,7 +166,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 	// Without an idempotency key, the idem key is a placeholder that is
 	// never touched, in the prefix's hash slot: Redis Cluster rejects a
 	// script whose keys are in different slots ("" has a slot of its own).
-	idem, idemTTL := q.prefix+":idem:", any("")
+	idem, idemTTL := idemPlaceholderKey(q.prefix), any("")
 	if n.IdempotencyKey != "" {
 		idem, idemTTL = q.idemKey(n.UserID, n.IdempotencyKey), ttlMillis(opts.IdempotencyTTL)
 	}
@@ -485,7 +175,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 	// prefix's slot.
 	chat, backlog := strconv.FormatInt(n.ChatID, 10), ""
 	if linked {
-		chat, backlog = "", q.prefix+":q:"
+		chat, backlog = "", backlogPlaceholderKey(q.prefix)
 	} else {
 		backlog = q.backlogKey(n.ChatID)
 	}
@@ -742,8 +432,8 @@ func (q *RedisQueue) settleArgs(c Claim, o Outcome, now time.Time, retention tim
 		return nil, nil, fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
 	}
 	keys := []string{q.recordKey(c.Notification.ID), q.backlogKey(c.ChatID), q.schedKey(), q.leaseKey(),
-		q.leaseTokKey(), q.summaryPrefix(), q.pendingKey()}
-	args := []any{strconv.FormatInt(c.ChatID, 10), c.Token, c.Notification.ID,
+		q.leaseTokKey(), q.pendingKey()}
+	args := []any{q.prefix, strconv.FormatInt(c.ChatID, 10), c.Token, c.Notification.ID,
 		now.UnixMilli(), kind, ttlMillis(retention), o.NextAt.UnixMilli(), o.MessageID, o.Attempts, o.Retries,
 		o.LastError, o.Reason}
 	return keys, args, nil
@@ -787,7 +477,7 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now
 	if err != nil {
 		return Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
 	}
-	args = append(append(args, q.prefix), rest...)
+	args = append(args, rest...)
 	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
 	if err != nil {
 		return Claim{}, false, unavailable("settle and claim", err)

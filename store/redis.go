@@ -1,61 +1,15 @@
 package store
 
-// Redis key layout. <p> is the prefix given to NewRedis ("tgn" when empty).
-//
-//	<p>:lt:<token>              hash {user: userID, exp: expiry unix ms}; PX TTL until ExpiresAt
-//	<p>:user:<userID>:lt        string: the user's current token; same TTL as its token
-//	<p>:links:<b>               hash userID → "chatID|linked_at unix ms|username", for the users
-//	                            with linkBucket(userID) == b; no TTL
-//	<p>:chats:<b>               hash chatID → the one userID linked to it, or "" when several
-//	                            are (they are then in <p>:chat:<chatID>:many), for the chats with
-//	                            linkBucket(decimal chatID) == b; no TTL
-//	<p>:chat:<chatID>:many      set of the userIDs linked to chatID, only while there are two or
-//	                            more; no TTL
-//	<p>:upd:<updateID>          string "p" (claimed, PX claimTTL) or "d" (done, PX keep)
-//	<p>:poll:offset             string: decimal getUpdates offset; no TTL
-//
-// Links and the chat index are bucketed so that they cost little memory: a
-// top-level key costs about 100 B of overhead (dict entry, key, object,
-// allocator rounding), while a field and its value in a small hash, which
-// Redis keeps as a listpack, cost their bytes plus about 2 each. b is
-// linkBucket: the first 16 bits of SHA-1 of the user id (or of the decimal
-// chat id), modulo linkBuckets (16384). Go computes it for the keys it
-// knows; the scripts compute the same in Lua (linkLua's link_bucket, with
-// redis.sha1hex) for the keys they derive from values they read.
-//
-// A bucket stays a listpack while it has at most hash-max-listpack-entries
-// fields (default 128) and every field and value is at most
-// hash-max-listpack-value bytes (default 64). With 16384 buckets the
-// defaults hold up to about 1.3 million linked users: a mean of 80 per
-// bucket, and the fullest bucket still below 128 (1 million users fill 33
-// to 93 per bucket). For more users, raise hash-max-listpack-entries (256
-// holds about 3 million, 512 about 6.5 million). A link's value is at most
-// 61 bytes with Telegram's chat ids (up to 14 characters) and usernames (up
-// to 32). A user id longer than 64 bytes works, as does a bucket past 128
-// fields, but the bucket is then converted to a hashtable, which costs
-// more per field. No server setting is needed for correctness, only to
-// stay compact.
-//
-// Layout change, no migration: earlier versions (before the bucketed
-// layout) kept a link as two keys per user, <p>:user:<userID>:link (hash)
-// and <p>:chat:<chatID>:users (set). They are no longer read or written.
-// tgnotify is pre-release, so they are not migrated: users linked before
-// must link again. The stale keys may be deleted (SCAN for <p>:user:*:link
-// and <p>:chat:*:users; not <p>:user:*:lt, the live tokens).
-//
-// Multi-key operations run as Lua scripts, so they are atomic. The scripts
-// derive some key names from values they read (the token's user, the link's
-// chat, the chat's users). Redis Cluster allows that only while every key a
-// script touches is in one hash slot: with a hash-tagged prefix such as
-// "{tgn}" ([ClusterRedisPrefix], see [KeyPrefix]) every key above, and those
-// of the queue, limiter and leases, hashes to the slot of "tgn". NewRedis
-// adds the tag itself when given a *redis.ClusterClient and a prefix without
-// one. Every key starts with the prefix.
+// Redis is the Store in Redis: links and link tokens, update claims and
+// the poll offset, here; the notification queue (queue_redis.go), the rate
+// limiter (limiter_redis.go) and named leases (lease_redis.go) share its
+// client and prefix. The key layout is in keys.go, the scripts in
+// store/lua (scripts.go). Multi-key operations run as Lua scripts, so they
+// are atomic; with a hash-tagged prefix they work on a Redis Cluster too
+// (keys.go).
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -94,6 +48,8 @@ type Redis struct {
 	claim      *oomScript
 	release    *oomScript
 	complete   *oomScript
+	// Named leases (lease_redis.go).
+	acquireLease, releaseLease, fencedOffset *redis.Script
 	// waitReplicas and waitTimeout: see SetWaitReplicas (wait_redis.go).
 	waitReplicas     int
 	waitTimeout      time.Duration
@@ -103,192 +59,6 @@ type Redis struct {
 }
 
 var _ Store = (*Redis)(nil)
-
-// putTokenScript writes the token hash and the user's pointer with the same
-// TTL. KEYS: token key, pointer key. ARGV: user, token, exp ms, ttl ms. A
-// non-positive ttl means the token is already expired: both keys are deleted.
-const putTokenScript = `
-local ttl = tonumber(ARGV[4])
-if ttl <= 0 then
-  redis.call('DEL', KEYS[1], KEYS[2])
-  return 0
-end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'user', ARGV[1], 'exp', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ttl)
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl)
-return 1
-`
-
-// userTokenScript reads the user's current token. KEYS: pointer key. ARGV:
-// prefix, user. Returns {token, exp ms} or nil.
-const userTokenScript = `
-local tok = redis.call('GET', KEYS[1])
-if not tok then return false end
-local rec = redis.call('HMGET', ARGV[1] .. ':lt:' .. tok, 'user', 'exp')
-if not rec[1] or rec[1] ~= ARGV[2] then return false end
-return {tok, rec[2]}
-`
-
-// linkBuckets is how many hashes the links, and the chat index, are spread
-// over (see the key layout). It must divide 65536, and linkLua's
-// link_bucket hard-codes it. Changing it moves every link: do not.
-const linkBuckets = 16384
-
-// linkBucket returns the bucket of s, a user id or a decimal chat id: the
-// first 16 bits of SHA-1(s), big-endian, modulo linkBuckets. linkLua's
-// link_bucket computes the same in Lua.
-func linkBucket(s string) int {
-	sum := sha1.Sum([]byte(s))
-	return int(binary.BigEndian.Uint16(sum[:2])) % linkBuckets
-}
-
-// linkLua defines the Lua helpers of the link scripts, for scripts that
-// read links or the chat index (the queue's claim reads a user's link with
-// link_chat). p is the prefix. Keys passed in (lk, ck, sk) are the link
-// bucket, the chat index bucket and the chat's set of users; the helpers
-// derive them (link_key, index_key, index_set_key) when the caller could
-// not compute them in Go.
-//
-// The chat index field of a chat holds its only user, or "" when it has
-// several: then they are in the chat's set, which never has fewer than
-// two members (user ids are never empty).
-const linkLua = `
-local function link_bucket(s)
-  return tonumber(string.sub(redis.sha1hex(s), 1, 4), 16) % 16384
-end
-local function link_key(p, user) return p .. ':links:' .. link_bucket(user) end
-local function index_key(p, chat) return p .. ':chats:' .. link_bucket(chat) end
-local function index_set_key(p, chat) return p .. ':chat:' .. chat .. ':many' end
--- link_chat_of returns the chat of a packed link "chat|linked_at|username".
-local function link_chat_of(v)
-  local i = string.find(v, '|', 1, true)
-  if not i then return v end
-  return string.sub(v, 1, i - 1)
-end
--- link_chat returns the chat user is linked to (a decimal string), or false.
-local function link_chat(p, user)
-  local v = redis.call('HGET', link_key(p, user), user)
-  if not v then return false end
-  return link_chat_of(v)
-end
-local function index_add(ck, sk, chat, user)
-  local v = redis.call('HGET', ck, chat)
-  if not v then
-    redis.call('HSET', ck, chat, user)
-  elseif v == '' then
-    redis.call('SADD', sk, user)
-  elseif v ~= user then
-    redis.call('SADD', sk, v, user)
-    redis.call('HSET', ck, chat, '')
-  end
-end
-local function index_del(ck, sk, chat, user)
-  local v = redis.call('HGET', ck, chat)
-  if v == user then
-    redis.call('HDEL', ck, chat)
-  elseif v == '' then
-    redis.call('SREM', sk, user)
-    if redis.call('SCARD', sk) < 2 then
-      local rest = redis.call('SMEMBERS', sk)
-      redis.call('DEL', sk)
-      if rest[1] then redis.call('HSET', ck, chat, rest[1]) else redis.call('HDEL', ck, chat) end
-    end
-  end
-end
-local function index_users(ck, sk, chat)
-  local v = redis.call('HGET', ck, chat)
-  if not v then return {} end
-  if v == '' then return redis.call('SMEMBERS', sk) end
-  return {v}
-end
-local function index_clear(ck, sk, chat)
-  redis.call('HDEL', ck, chat)
-  redis.call('DEL', sk)
-end
-`
-
-// consumeScript atomically consumes a token and links its user. KEYS: token
-// key, index bucket and set key of the new chat. ARGV: prefix, token, chat,
-// packed link (packLink). Returns the user id or nil when the token is
-// unknown, used or expired.
-const consumeScript = linkLua + `
-local p, chat = ARGV[1], ARGV[3]
-local user = redis.call('HGET', KEYS[1], 'user')
-if not user then return false end
-redis.call('DEL', KEYS[1])
-local ptr = p .. ':user:' .. user .. ':lt'
-if redis.call('GET', ptr) == ARGV[2] then redis.call('DEL', ptr) end
-local lk = link_key(p, user)
-local old = redis.call('HGET', lk, user)
-if old then
-  old = link_chat_of(old)
-  index_del(index_key(p, old), index_set_key(p, old), old, user)
-end
-redis.call('HSET', lk, user, ARGV[4])
-index_add(KEYS[2], KEYS[3], chat, user)
-return user
-`
-
-// unlinkScript removes one user's link. KEYS: link bucket. ARGV: prefix,
-// user. Returns 1, or 0 when the user was not linked.
-const unlinkScript = linkLua + `
-local v = redis.call('HGET', KEYS[1], ARGV[2])
-if not v then return 0 end
-local chat = link_chat_of(v)
-index_del(index_key(ARGV[1], chat), index_set_key(ARGV[1], chat), chat, ARGV[2])
-redis.call('HDEL', KEYS[1], ARGV[2])
-return 1
-`
-
-// unlinkFromChatScript removes one user's link only while it points at a
-// chat. KEYS: link bucket. ARGV: prefix, user, chat. Returns 1, or 0 when
-// the user is not linked to that chat.
-const unlinkFromChatScript = linkLua + `
-local v = redis.call('HGET', KEYS[1], ARGV[2])
-if not v or link_chat_of(v) ~= ARGV[3] then return 0 end
-index_del(index_key(ARGV[1], ARGV[3]), index_set_key(ARGV[1], ARGV[3]), ARGV[3], ARGV[2])
-redis.call('HDEL', KEYS[1], ARGV[2])
-return 1
-`
-
-// unlinkChatScript removes every link to a chat. KEYS: index bucket and set
-// key of the chat. ARGV: prefix, chat. Returns the unlinked user ids.
-const unlinkChatScript = linkLua + `
-local out = {}
-for _, user in ipairs(index_users(KEYS[1], KEYS[2], ARGV[2])) do
-  local lk = link_key(ARGV[1], user)
-  local v = redis.call('HGET', lk, user)
-  if v and link_chat_of(v) == ARGV[2] then
-    redis.call('HDEL', lk, user)
-    out[#out + 1] = user
-  end
-end
-index_clear(KEYS[1], KEYS[2], ARGV[2])
-return out
-`
-
-// claimScript claims an update. KEYS: update key. ARGV: ttl ms. Returns 1
-// (claimed), 2 (in progress) or 3 (done).
-const claimScript = `
-if redis.call('SET', KEYS[1], 'p', 'NX', 'PX', ARGV[1]) then return 1 end
-if redis.call('GET', KEYS[1]) == 'd' then return 3 end
-return 2
-`
-
-// completeScript marks an update done (updDone). KEYS: update key. ARGV:
-// keep ms.
-const completeScript = `
-redis.call('SET', KEYS[1], 'd', 'PX', ARGV[1])
-return 1
-`
-
-// releaseScript deletes an update key only while it holds a claim. KEYS:
-// update key.
-const releaseScript = `
-if redis.call('GET', KEYS[1]) == 'p' then return redis.call('DEL', KEYS[1]) end
-return 0
-`
 
 // NewRedis returns a Store that keeps its keys under prefix (DefaultRedisPrefix
 // when empty) in the Redis reached by client. When client is a
@@ -305,15 +75,19 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 	r := &Redis{
 		client:     client,
 		prefix:     prefix,
-		putToken:   redis.NewScript(putTokenScript),
-		userToken:  redis.NewScript(userTokenScript),
-		unlink:     redis.NewScript(unlinkScript),
-		unlinkChat: redis.NewScript(unlinkChatScript),
-		unlinkFrom: redis.NewScript(unlinkFromChatScript),
+		putToken:   loadScript("link_token_put"),
+		userToken:  loadScript("link_token_get"),
+		unlink:     loadScript("unlink"),
+		unlinkChat: loadScript("unlink_chat"),
+		unlinkFrom: loadScript("unlink_from_chat"),
+
+		acquireLease: loadScript("lease_acquire"),
+		releaseLease: loadScript("lease_release"),
+		fencedOffset: loadScript("poll_offset_fenced"),
 	}
-	r.consume, r.claim = newOOMScript(r, consumeScript), newOOMScript(r, claimScript)
-	r.release, r.complete = newOOMScript(r, releaseScript), newOOMScript(r, completeScript)
-	r.migrate = newOOMScript(r, migrateChatScript)
+	r.consume, r.claim = newOOMScript(r, "link_token_consume"), newOOMScript(r, "update_claim")
+	r.release, r.complete = newOOMScript(r, "update_release"), newOOMScript(r, "update_complete")
+	r.migrate = newOOMScript(r, "migrate_chat")
 	return r
 }
 
@@ -362,26 +136,6 @@ func OpenRedis(ctx context.Context, rawURL string) (redis.UniversalClient, error
 func unavailable(op string, err error) error {
 	return fmt.Errorf("store: %s: %w: %w", op, ErrUnavailable, err)
 }
-
-// Key builders; see the layout at the top of this file.
-
-func (r *Redis) tokenKey(token string) string    { return r.prefix + ":lt:" + token }
-func (r *Redis) userTokenKey(user string) string { return r.prefix + ":user:" + user + ":lt" }
-
-// linkKey is the links bucket of user.
-func (r *Redis) linkKey(user string) string {
-	return r.prefix + ":links:" + strconv.Itoa(linkBucket(user))
-}
-
-// chatKeys returns the chat index bucket of chat and the key of its set of
-// users (used only while it has several).
-func (r *Redis) chatKeys(chat int64) []string {
-	c := strconv.FormatInt(chat, 10)
-	return []string{r.prefix + ":chats:" + strconv.Itoa(linkBucket(c)), r.prefix + ":chat:" + c + ":many"}
-}
-
-func (r *Redis) updateKey(id int64) string { return r.prefix + ":upd:" + strconv.FormatInt(id, 10) }
-func (r *Redis) offsetKey() string         { return r.prefix + ":poll:offset" }
 
 // PutLinkToken stores tok until tok.ExpiresAt and makes it the user's current
 // token. Tokens the user minted before stay valid until they expire. An

@@ -18,8 +18,8 @@ func TestLinkBucketsConstant(t *testing.T) {
 	if 65536%linkBuckets != 0 {
 		t.Fatalf("linkBuckets %d does not divide 65536: buckets would be uneven", linkBuckets)
 	}
-	if want := "% " + strconv.Itoa(linkBuckets) + "\n"; !strings.Contains(linkLua, want) {
-		t.Fatalf("linkLua's link_bucket does not reduce modulo linkBuckets (%q not found)", want)
+	if want := "% " + strconv.Itoa(linkBuckets) + "\n"; !strings.Contains(mustReadLua("lib/keys.lua"), want) {
+		t.Fatalf("lib/keys.lua's link_bucket does not reduce modulo linkBuckets (%q not found)", want)
 	}
 }
 
@@ -41,7 +41,7 @@ func TestLinkBucketLuaMatchesGo(t *testing.T) {
 	for i, s := range inputs {
 		args[i] = s
 	}
-	got, err := c.Eval(t.Context(), linkLua+`
+	got, err := c.Eval(t.Context(), mustReadLua("lib/keys.lua")+`
 local out = {}
 for i, s in ipairs(ARGV) do out[i] = link_bucket(s) end
 return out

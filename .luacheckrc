@@ -1,0 +1,25 @@
+-- luacheck configuration for the Redis scripts (store/lua, see store/scripts.go).
+-- Redis runs them as Lua 5.1 with these globals, read-only.
+std = "lua51"
+read_globals = {"redis", "KEYS", "ARGV", "cjson", "cmsgpack", "bit"}
+
+-- A script runs with the libraries its "-- uses:" header line names
+-- prepended (store/scripts.go), so the scripts see the libraries' local
+-- functions; luacheck checks each file alone, so they are declared here.
+local libs = {
+  -- lib/keys.lua
+  "link_bucket", "record_key", "backlog_key", "pacing_key", "migration_key", "summary_key", "token_key",
+  "user_token_key", "link_key", "index_key", "index_set_key",
+  -- lib/link.lua
+  "link_chat_of", "link_chat", "index_add", "index_del", "index_users", "index_clear",
+  -- lib/gcra.lua
+  "gcra_now", "gcra_wait", "gcra",
+  -- lib/claim.lua
+  "claim_limit", "claim",
+  -- lib/settle.lua
+  "lease_chat", "settle",
+}
+files["store/lua"] = {read_globals = libs}
+-- A library defines functions for the scripts that include it: unused
+-- within the library itself.
+files["store/lua/lib"] = {read_globals = libs, ignore = {"211"}}

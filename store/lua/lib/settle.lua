@@ -1,0 +1,87 @@
+-- lib/settle.lua: settle, the step behind Settle (settle.lua) and the
+-- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua.
+
+-- lease_chat returns the chat and backlog key where the lease with token
+-- taken on chat is now: chat itself, or the chat it migrated to while the
+-- lease was held (the migration marker, see migrate_chat.lua); false when
+-- the lease was lost.
+local function lease_chat(p, leasetok, chat, token, backlog)
+  if redis.call('HGET', leasetok, chat) == token then return chat, backlog end
+  local to = redis.call('GET', migration_key(p, chat))
+  if to and redis.call('HGET', leasetok, to) == token then return to, backlog_key(p, to) end
+  return false
+end
+
+-- settle applies an outcome to the claimed notification, releases the
+-- lease and reschedules the chat if its backlog is not empty. p is the
+-- prefix; k holds the keys record, backlog, sched, lease, leasetok and
+-- pending; o the outcome, all strings as passed in ARGV: chat, token, id,
+-- now (ms), kind ('sent', 'retry', 'fail' or 'release'), retention (ms),
+-- next_at (ms), message_id, attempts, retries (to add), last_error,
+-- reason. It returns 1, or 0 when the lease was lost.
+local function settle(p, k, o)
+  local id = o.id
+  local chat, backlog = lease_chat(p, k.leasetok, o.chat, o.token, k.backlog) -- follows a migration
+  if not chat then return 0 end
+  redis.call('ZREM', k.lease, chat)
+  redis.call('HDEL', k.leasetok, chat)
+  local function unqueue()
+    if redis.call('LINDEX', backlog, 0) == id then redis.call('LPOP', backlog)
+    else redis.call('LREM', backlog, 1, id) end
+    redis.call('ZREM', k.pending, id)
+  end
+  local rec = k.record
+  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply')
+  if r[1] then
+    local kind, final = o.kind, nil
+    if o.attempts ~= '0' then redis.call('HINCRBY', rec, 'attempts', o.attempts) end
+    if o.retries ~= '0' then redis.call('HINCRBY', rec, 'retries', o.retries) end
+    local set = {'updated_at', o.now}
+    if o.last_error ~= '' then set[#set + 1] = 'last_error'; set[#set + 1] = o.last_error end
+    if kind == 'sent' then
+      local ids = r[4] or ''
+      if ids ~= '' then ids = ids .. ',' end
+      local np = (tonumber(r[2]) or 0) + 1
+      set[#set + 1] = 'message_ids'; set[#set + 1] = ids .. o.message_id
+      set[#set + 1] = 'next_part'; set[#set + 1] = tostring(np)
+      set[#set + 1] = 'state'
+      if np >= (tonumber(r[3]) or 1) then
+        set[#set + 1] = '3'
+        final = 'sent'
+      else
+        set[#set + 1] = '2'
+      end
+    elseif kind == 'fail' then
+      set[#set + 1] = 'state'; set[#set + 1] = '4'
+      set[#set + 1] = 'failure_reason'; set[#set + 1] = o.reason
+      final = 'failed'
+    elseif (r[2] or '0') == '0' then
+      set[#set + 1] = 'state'; set[#set + 1] = '1'
+    end
+    redis.call('HSET', rec, unpack(set))
+    if final == 'sent' then
+      -- Drop the text once sent; text_len and text_sha256 stay (textdrop.go).
+      redis.call('HDEL', rec, 'parts')
+    end
+    redis.call('PEXPIRE', rec, o.retention)
+    if final then unqueue() end
+    if r[5] ~= '1' then -- a reply is in no summary
+      local us = summary_key(p, r[1])
+      if final then
+        redis.call('HINCRBY', us, 'queued', -1)
+        redis.call('HINCRBY', us, final, 1)
+      end
+      redis.call('PEXPIRE', us, o.retention)
+    end
+  else
+    unqueue()
+  end
+  if redis.call('LLEN', backlog) > 0 then
+    redis.call('ZADD', k.sched, o.next_at, chat)
+  elseif tonumber(o.next_at) > tonumber(o.now) then
+    -- The backlog is empty: remember when the chat may send again, so a
+    -- notification enqueued before then waits for its pacing too.
+    redis.call('SET', pacing_key(p, chat), o.next_at, 'PXAT', o.next_at)
+  end
+  return 1
+end

@@ -1,0 +1,38 @@
+-- settle.lua: applies an outcome to the claimed notification, releases the
+-- lease and reschedules the chat at next_at if its backlog is not empty
+-- (RedisQueue.Settle). Follows the lease to the chat it migrated to.
+-- uses: lib/keys.lua lib/settle.lua
+--
+-- KEYS[1] -> <p>:n:<id>, the record
+-- KEYS[2] -> <p>:q:<chat>, the backlog of the claimed chat
+-- KEYS[3] -> <p>:sched
+-- KEYS[4] -> <p>:lease
+-- KEYS[5] -> <p>:leasetok
+-- KEYS[6] -> <p>:pending
+--
+-- ARGV[1]  -> prefix <p>
+-- ARGV[2]  -> chat id
+-- ARGV[3]  -> fencing token of the lease
+-- ARGV[4]  -> notification id
+-- ARGV[5]  -> now, unix ms
+-- ARGV[6]  -> kind: 'sent' (a part), 'retry', 'fail' or 'release'
+-- ARGV[7]  -> retention ms
+-- ARGV[8]  -> next_at, unix ms: when the chat may send next
+-- ARGV[9]  -> message id of the sent part
+-- ARGV[10] -> attempts to add
+-- ARGV[11] -> retries to add
+-- ARGV[12] -> last error ("" keeps it)
+-- ARGV[13] -> failure reason (kind 'fail')
+--
+-- Returns 1, or 0 when the lease was lost (nothing changed).
+
+local prefix = ARGV[1]
+local outcome = {
+  chat = ARGV[2], token = ARGV[3], id = ARGV[4], now = ARGV[5], kind = ARGV[6], retention = ARGV[7],
+  next_at = ARGV[8], message_id = ARGV[9], attempts = ARGV[10], retries = ARGV[11], last_error = ARGV[12],
+  reason = ARGV[13],
+}
+
+local k = {record = KEYS[1], backlog = KEYS[2], sched = KEYS[3], lease = KEYS[4], leasetok = KEYS[5],
+  pending = KEYS[6]}
+return settle(prefix, k, outcome)
