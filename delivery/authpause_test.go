@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/delivery"
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
@@ -49,7 +48,7 @@ func TestProxyErrorPagesAreRetriedNotVerdicts(t *testing.T) {
 			h.link("u", 50)
 			tc.fault(h.tg)
 			n := waitFinal(t, h.d, h.enqueue(delivery.Request{UserID: "u", ChatID: 50, Text: "hi"}).ID)
-			if n.State != store.StateSent || n.Retries != 1 || n.Attempts != 2 {
+			if n.State != delivery.StateSent || n.Retries != 1 || n.Attempts != 2 {
 				t.Fatalf("notification %+v, want SENT after one retry", n)
 			}
 			if l, err := h.b.links.GetLink(ctxT(t), "u"); err != nil || l.ChatID != 50 {
@@ -91,7 +90,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			}
 			anyFinal := func() bool {
 				for _, id := range ids {
-					if n, err := h.d.Get(ctxT(t), id); err == nil && (n.State == store.StateSent || n.State == store.StateFailed) {
+					if n, err := h.d.Get(ctxT(t), id); err == nil && (n.State == delivery.StateSent || n.State == delivery.StateFailed) {
 						return true
 					}
 				}
@@ -101,7 +100,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			waitFor(t, "six sends while revoked", func() bool { return h.tg.Calls("sendMessage") >= 6 || anyFinal() })
 			for _, id := range ids {
 				n, err := h.d.Get(ctxT(t), id)
-				if err != nil || (n.State != store.StateQueued && n.State != store.StateSending) || n.Retries != 0 {
+				if err != nil || (n.State != delivery.StateQueued && n.State != delivery.StateSending) || n.Retries != 0 {
 					t.Fatalf("while revoked: %+v, %v; want QUEUED (or SENDING) with no retry counted", n, err)
 				}
 			}
@@ -137,7 +136,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 
 			h.tg.SetTokenRevoked(false)
 			for _, id := range ids {
-				if n := waitFinal(t, h.d, id); n.State != store.StateSent || n.Retries != 0 {
+				if n := waitFinal(t, h.d, id); n.State != delivery.StateSent || n.Retries != 0 {
 					t.Fatalf("after the token works again: %+v, want SENT", n)
 				}
 			}

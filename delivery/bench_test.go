@@ -25,7 +25,7 @@ var longTests = flag.Bool("delivery.long", false, "run the long rate-accuracy te
 func BenchmarkEnqueueRedis(b *testing.B) {
 	srv := redistest.Start(b)
 	st := store.NewRedis(srv.Client(b), "bench")
-	d := delivery.New(delivery.DefaultConfig(), st.Queue(), st.Limiter(), st, nil, zap.NewNop())
+	d := delivery.New(delivery.DefaultConfig(), st.Queue(), nil, zap.NewNop())
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -109,7 +109,7 @@ func benchThroughput(b *testing.B, workers int) {
 	cfg.Workers = workers
 	cfg.GlobalRate, cfg.GlobalBurst = 1e6, 1000
 	cfg.PrivateChatInterval = time.Nanosecond
-	d := delivery.New(cfg, st.Queue(), st.Limiter(), st, botClient(tg, workers), zap.NewNop())
+	d := delivery.New(cfg, st.Queue(), botClient(tg, workers), zap.NewNop())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i := range b.N {
@@ -171,7 +171,7 @@ func measureTelegramLimits(tb testing.TB) (float64, int) {
 		}
 	}()
 	for replica := range 2 { // two replicas share one budget
-		d := delivery.New(cfg, st.Queue(), st.Limiter(), st, botClient(tg, cfg.Workers), zap.NewNop())
+		d := delivery.New(cfg, st.Queue(), botClient(tg, cfg.Workers), zap.NewNop())
 		if replica == 0 {
 			for i := range 600 {
 				c := i%chats + 1

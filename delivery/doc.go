@@ -3,8 +3,8 @@
 // before Telegram enforces them, retries, idempotency, long-text splitting
 // and delivery status.
 //
-//	q, lim := st.Queue(), st.Limiter() // st is a *store.Redis (or store.NewMemoryQueue / NewMemoryLimiter)
-//	d := delivery.New(delivery.DefaultConfig(), q, lim, st, tgClient, logger)
+//	q := st.Queue() // st is a *store.Redis or a *store.Memory: links, queue and limit in one state
+//	d := delivery.New(delivery.DefaultConfig(), q, tgClient, logger)
 //	go d.Run(ctx) // workers; on ctx end they drain within Config.DrainTimeout
 //	n, dup, err := d.Enqueue(ctx, delivery.Request{UserID: "u1", ChatID: chat, Text: "hi", IdempotencyKey: "k1"})
 //	n, err = d.Get(ctx, n.ID)
@@ -16,15 +16,17 @@
 // on; a lease set (chat → expiry) plus a lease-token hash lists the chats a
 // worker holds. Records live in their own hash with a retention TTL. The
 // Redis layout is documented in store/queue_redis.go; every operation is one
-// Lua script, hence atomic, and [store.MemoryQueue] gives the same semantics
-// in process. asynq and similar queues were not used: they have no per-key
+// Lua script, hence atomic, and store.MemoryQueue gives the same semantics
+// in process. The model ([Notification], [Claim], [Outcome]) and the
+// interface the queues implement ([Queue]) are declared here, in model.go
+// and queue.go; the store package imports them. asynq and similar queues were not used: they have no per-key
 // ordering.
 //
 // Enqueue writes, in one script: the record, the backlog entry, the chat in
 // the schedule (score now, unless it is scheduled or leased already), the
 // idempotency key and the user's summary counters. Notify can therefore
 // answer QUEUED only when everything is durable; when Redis is down the
-// script fails and Enqueue returns store.ErrUnavailable.
+// script fails and Enqueue returns an error wrapping ErrUnavailable.
 //
 // Claim first returns chats whose lease expired to the schedule (the
 // visibility timeout: the work of a dead worker is taken over after
@@ -35,8 +37,8 @@
 //
 // One send costs one store round trip besides the sendMessage call:
 // recording an outcome claims the worker's next chat in the same script
-// (SettleAndClaim), and in Redis that claim also reads the user's link and
-// reserves the global rate slot (below). Enqueue also adds the id to a
+// (SettleAndClaim), and that claim also reads the user's link and
+// reserves the global rate slot (below), with either backend. Enqueue also adds the id to a
 // pending set (id → created_at) that the final settle removes, so
 // [Dispatcher.Backlog] answers the queue depth and the oldest notification's
 // age in O(log n) for the gauges.
@@ -55,11 +57,10 @@
 //
 // Before every sendMessage the worker reserves a slot from a GCRA limiter in
 // Redis (Lua using the Redis server's clock, so all replicas share one
-// budget: Config.GlobalRate per second, Config.GlobalBurst at once). With
-// the Redis queue and limiter of one store the claim script reserves it,
-// only for a notification that will be sent (linked user, younger than
-// MaxAge); otherwise, and for a plain-text resend, the worker calls the
-// limiter. The limiter returns "not before T" and the worker waits on a
+// budget: Config.GlobalRate per second, Config.GlobalBurst at once). The
+// claim reserves it, only for a notification that will be sent (linked
+// user, younger than MaxAge); for a plain-text resend, or a slot gone
+// stale, the worker calls the queue's [Limiter]. The limiter returns "not before T" and the worker waits on a
 // context-aware timer. A 429 sets a global pause key with PX =
 // retry_after; claims and reservations made while it lasts return the
 // pause instead (a worker already holding a claim hands it back), every
@@ -87,12 +88,12 @@
 //     "too_long"; can't parse entities: resent once without parse_mode when
 //     the request asked for PlainTextFallback, else FAILED "parse_entities"
 //     with Telegram's description. Other 4xx: FAILED "rejected".
-//   - 400 with migrate_to_chat_id: the links move to the supergroup
-//     (store.Store.UpdateChatID), the chat's whole backlog moves atomically
-//     in front of the new chat's backlog, and the head is resent there.
-//   - Before each send the user's link is checked (read by the claim
-//     script in Redis, else from the link store): unlinked, or linked to
-//     another chat now, fails "not_linked" without calling Telegram.
+//   - 400 with migrate_to_chat_id: the links and the chat's whole backlog
+//     move atomically to the supergroup (Queue.Migrate), in front of the
+//     new chat's backlog, and the head is resent there.
+//   - Before each send the user's link is checked (read by the claim):
+//     unlinked, or linked to another chat now, fails "not_linked" without
+//     calling Telegram.
 //
 // # Ambiguous sends and crash safety
 //
@@ -110,7 +111,7 @@
 // are released (the lease is handed back at once rather than waiting for
 // expiry) so another replica or the next start resends them.
 //
-// When Redis is down, Enqueue fails with store.ErrUnavailable, workers back
+// When Redis is down, Enqueue fails with an error wrapping ErrUnavailable, workers back
 // off (50 ms doubling to 2 s, jittered) and resume by themselves; an outcome
 // that cannot be recorded is retried until the lease would expire, after
 // which the notification is sent again (another at-least-once case).

@@ -77,7 +77,7 @@ func TestObserver(t *testing.T) {
 			h := newHarness(t, b, testConfig())
 			h.stop() // restart with an observer and a sender that times out once
 			obs := &recObserver{}
-			d := delivery.New(testConfig(), b.q, b.lim, b.links, &timeoutOnce{next: h.tg.Client(), chat: 11}, nil)
+			d := delivery.New(testConfig(), b.q, &timeoutOnce{next: h.tg.Client(), chat: 11}, nil)
 			d.SetObserver(obs)
 			h.d = d
 			t.Cleanup(h.run(d))
@@ -120,7 +120,7 @@ func TestDispatcherBacklog(t *testing.T) {
 	for _, mk := range backends() {
 		b := mk(t)
 		t.Run(b.name, func(t *testing.T) {
-			d := delivery.New(testConfig(), b.q, b.lim, b.links, nil, nil) // not running: nothing leaves
+			d := delivery.New(testConfig(), b.q, nil, nil) // not running: nothing leaves
 			if n, oldest, err := d.Backlog(ctxT(t)); err != nil || n != 0 || !oldest.IsZero() {
 				t.Fatalf("empty Backlog = %d, %v, %v", n, oldest, err)
 			}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"net/http"
 	"strings"
 	"testing"
@@ -11,8 +12,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/tgnotify/tgnotify/store"
 )
 
 // TestAdmissionConfig checks the variables of findings 7 and 13 of issue 8.
@@ -61,7 +60,7 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 // TestAdmissionStatus: an enqueue refused by a backlog limit answers
 // RESOURCE_EXHAUSTED (HTTP 429) with a RetryInfo.
 func TestAdmissionStatus(t *testing.T) {
-	for _, sentinel := range []error{store.ErrBacklogFull, store.ErrQueueFull} {
+	for _, sentinel := range []error{delivery.ErrBacklogFull, delivery.ErrQueueFull} {
 		t.Run(sentinel.Error(), func(t *testing.T) {
 			st, _ := status.FromError(toStatus(fmt.Errorf("delivery: enqueue: %w", sentinel)))
 			if st.Code() != codes.ResourceExhausted || runtime.HTTPStatusFromCode(st.Code()) != http.StatusTooManyRequests {

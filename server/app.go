@@ -38,7 +38,6 @@ type App struct {
 	log     *zap.Logger
 	store   store.Store
 	queue   delivery.Queue
-	limiter delivery.Limiter
 	disp    *delivery.Dispatcher
 	client  *telegram.Client
 	sandbox *fakebot.Server
@@ -93,7 +92,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
-		a.store, a.queue, a.limiter = mem, mem.Queue(), store.NewMemoryLimiter(nil)
+		a.store, a.queue = mem, mem.Queue()
 	} else {
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 		if err != nil {
@@ -102,7 +101,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		rc.AddHook(a.metrics.RedisHook())
 		rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
 		rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
-		a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
+		a.store, a.queue = rs, rs.Queue()
 		log.Info("using redis store")
 	}
 
@@ -122,7 +121,7 @@ func NewApp(ctx context.Context, cfg Config, log *zap.Logger) (_ *App, err error
 		a.bot.Set(cfg.BotUsername)
 	}
 
-	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, a.store, a.client, log.Named("delivery"))
+	a.disp = delivery.New(cfg.Delivery, a.queue, a.client, log.Named("delivery"))
 	a.disp.SetObserver(deliveryMetrics{a.metrics})
 	// Welcome and /stop replies are queued like notifications: they share
 	// Telegram's budget, the chats' pacing, retries and 429 pauses.

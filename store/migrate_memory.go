@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"time"
 )
 
@@ -19,15 +20,16 @@ type memMigration struct {
 }
 
 // Queue returns the notification queue of m, created on the first call on
-// m's clock. Its group migrations ([Memory.UpdateChatID] and
+// m's clock: one state for links, queue and limiter. Its enqueues and
+// claims read m's links, its claims reserve in its own limiter, and its
+// group migrations ([Memory.UpdateChatID] and
 // [MemoryQueue.Migrate]) move the links of m and the chat's backlog,
 // pacing and lease in one step. Closing m does not close the queue.
 func (m *Memory) Queue() *MemoryQueue {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.queue == nil {
-		m.queue = NewMemoryQueue(m.now)
-		m.queue.links = m
+		m.queue = newMemoryQueue(m.now, m)
 	}
 	return m.queue
 }
@@ -45,14 +47,14 @@ func (m *Memory) attachedQueue() *MemoryQueue {
 // [Memory.Queue] moves the chat's links too. The lease may have followed
 // an earlier migration of the chat to newChat. It fails with ErrLeaseLost,
 // changing nothing, when the lease was taken over.
-func (m *MemoryQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
+func (m *MemoryQueue) Migrate(ctx context.Context, c delivery.Claim, newChat int64, now time.Time) error {
 	_, err := m.migrateChat(ctx, c.ChatID, newChat, c.Token, now)
 	return err
 }
 
 // followLocked returns c with ChatID set to the chat its lease moved to
 // when the chat migrated while c held it; c otherwise.
-func (m *MemoryQueue) followLocked(c Claim, clock time.Time) Claim {
+func (m *MemoryQueue) followLocked(c delivery.Claim, clock time.Time) delivery.Claim {
 	if l, ok := m.leases[c.ChatID]; ok && l.token == c.Token {
 		return c
 	}
@@ -94,7 +96,7 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 			if l, ok := m.leases[oldID]; !ok || l.token != token {
 				to, ok := m.migratedLocked(oldID, clock)
 				if l, leased := m.leases[newID]; !ok || to != newID || !leased || l.token != token {
-					return nil, fmt.Errorf("store: migrate chat %d: %w", oldID, ErrLeaseLost)
+					return nil, fmt.Errorf("store: migrate chat %d: %w", oldID, delivery.ErrLeaseLost)
 				}
 				from = newID
 			}
