@@ -11,14 +11,6 @@ import (
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
-// authObserver is a recObserver that also records auth events.
-type authObserver struct{ recObserver }
-
-var _ delivery.AuthObserver = (*authObserver)(nil)
-
-func (o *authObserver) AuthFailed(reason string) { o.add("auth failed " + reason) }
-func (o *authObserver) AuthRecovered()           { o.add("auth recovered") }
-
 // TestProxyErrorPagesAreRetriedNotVerdicts: an answer that is not
 // Telegram's JSON (an HTML page from a proxy or WAF, JSON without the Bot
 // API envelope) says nothing about the chat, so the notification is retried
@@ -54,7 +46,7 @@ func TestProxyErrorPagesAreRetriedNotVerdicts(t *testing.T) {
 			if l, err := h.b.links.GetLink(ctxT(t), "u"); err != nil || l.ChatID != 50 {
 				t.Fatalf("GetLink = %+v, %v; want the user still linked to 50", l, err)
 			}
-			if st := h.d.Stats(); len(st.Failed) != 0 || st.AuthFailures != 0 {
+			if st := h.obs.stats(); len(st.Failed) != 0 || st.AuthFailures != 0 {
 				t.Fatalf("stats %+v, want nothing failed and no auth failure", st)
 			}
 			if got := texts(h.tg, 50); fmt.Sprint(got) != "[hi]" {
@@ -78,8 +70,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			cfg := testConfig()
 			cfg.MaxAttempts = 2
 			h := newHarness(t, b, cfg)
-			obs := &authObserver{}
-			h.d.SetObserver(obs)
+			obs := h.obs
 			h.link("u1", 51)
 			h.link("u2", 52)
 			h.tg.SetTokenRevoked(true)
@@ -146,7 +137,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			if reason, failing := h.d.AuthFailure(); failing {
 				t.Fatalf("AuthFailure = %q, true after a successful send", reason)
 			}
-			st := h.d.Stats()
+			st := h.obs.stats()
 			if len(st.Failed) != 0 || st.AuthFailures < 6 {
 				t.Fatalf("stats %+v, want nothing failed and every 401 counted", st)
 			}

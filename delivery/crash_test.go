@@ -126,6 +126,8 @@ func TestKillAndRestart(t *testing.T) {
 	}
 	crash := &crashSender{next: tg.Client(), crashAfter: 60, release: make(chan struct{})}
 	d1 := delivery.New(cfg, st1.Queue(), crash, zaptest.NewLogger(t))
+	obs1 := &recObserver{}
+	d1.SetObserver(obs1)
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	d1done := make(chan struct{})
 	go func() { defer close(d1done); _ = d1.Run(ctx1) }()
@@ -189,7 +191,7 @@ func TestKillAndRestart(t *testing.T) {
 	cancel1()
 	crash.unblock()
 	<-d1done
-	if st := d1.Stats(); st.LeaseLost != int64(cfg.Workers) {
+	if st := obs1.stats(); st.LeaseLost != int64(cfg.Workers) {
 		t.Fatalf("dead process stats %+v: want %d fenced outcomes", st, cfg.Workers)
 	}
 	for _, id := range ids {

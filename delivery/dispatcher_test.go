@@ -115,6 +115,7 @@ type harness struct {
 	b      backend
 	d      *delivery.Dispatcher
 	sender *recSender
+	obs    *recObserver // records h.d's events
 	stop   func()
 }
 
@@ -122,8 +123,9 @@ func newHarness(t *testing.T, b backend, cfg delivery.Config) *harness {
 	t.Helper()
 	tg := fakebot.NewServer()
 	t.Cleanup(tg.Close)
-	h := &harness{t: t, tg: tg, b: b, sender: &recSender{next: tg.Client()}}
+	h := &harness{t: t, tg: tg, b: b, sender: &recSender{next: tg.Client()}, obs: &recObserver{}}
 	h.d = delivery.New(cfg, b.q, h.sender, zaptest.NewLogger(t))
+	h.d.SetObserver(h.obs)
 	h.stop = h.run(h.d)
 	t.Cleanup(h.stop)
 	return h
@@ -250,7 +252,7 @@ func TestDeliveryExactlyOnceInOrderUnderFaults(t *testing.T) {
 					t.Fatalf("chat %d got %v, want %v (exactly once, in order)", 100+c, got, want)
 				}
 			}
-			st := h.d.Stats()
+			st := h.obs.stats()
 			if st.Sent != chats*per || st.RateLimited != 1 || st.Retries == 0 {
 				t.Fatalf("stats = %+v", st)
 			}
@@ -370,8 +372,8 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 				if len(msgs) != 1 || msgs[0].PlainText != "a-b" || msgs[0].ParseMode != "" || n.Attempts != 2 {
 					t.Fatalf("messages %+v, record %+v", msgs, n)
 				}
-				if h.d.Stats().Fallbacks != 1 {
-					t.Fatalf("stats %+v", h.d.Stats())
+				if h.obs.stats().Fallbacks != 1 {
+					t.Fatalf("stats %+v", h.obs.stats())
 				}
 			},
 		},
@@ -408,8 +410,8 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 				t.Fatalf("got state %v reason %q error %q; want %v %q containing %q", n.State, n.FailureReason, n.LastError,
 					tc.wantState, tc.wantReason, tc.wantErr)
 			}
-			if tc.wantReason != "" && h.d.Stats().Failed[tc.wantReason] == 0 {
-				t.Fatalf("stats %+v lack reason %s", h.d.Stats(), tc.wantReason)
+			if tc.wantReason != "" && h.obs.stats().Failed[tc.wantReason] == 0 {
+				t.Fatalf("stats %+v lack reason %s", h.obs.stats(), tc.wantReason)
 			}
 			if tc.check != nil {
 				tc.check(t, h, n)
@@ -445,8 +447,8 @@ func TestGroupMigration(t *testing.T) {
 			if l, err := b.links.GetLink(ctxT(t), "g"); err != nil || l.ChatID != newID {
 				t.Fatalf("link = %+v, %v", l, err)
 			}
-			if h.d.Stats().Migrated != 1 {
-				t.Fatalf("stats %+v", h.d.Stats())
+			if h.obs.stats().Migrated != 1 {
+				t.Fatalf("stats %+v", h.obs.stats())
 			}
 		})
 	}
@@ -481,7 +483,7 @@ func TestSendTimeoutIsRetriedAndCountedAmbiguous(t *testing.T) {
 	h.link("u", 70)
 	h.tg.SetHang(true)
 	n := h.enqueue(delivery.Request{UserID: "u", ChatID: 70, Text: "slow"})
-	waitFor(t, "an ambiguous send", func() bool { return h.d.Stats().Ambiguous >= 1 })
+	waitFor(t, "an ambiguous send", func() bool { return h.obs.stats().Ambiguous >= 1 })
 	h.tg.SetHang(false)
 	got := waitFinal(t, h.d, n.ID)
 	if got.State != delivery.StateSent || got.Attempts < 2 || got.LastError == "" {
@@ -517,7 +519,7 @@ func TestConcurrentDuplicateEnqueues(t *testing.T) {
 			if msgs := h.tg.Messages(80); len(msgs) != 1 {
 				t.Fatalf("%d messages, want 1", len(msgs))
 			}
-			if st := h.d.Stats(); st.Enqueued != 1 || st.Duplicates != 49 {
+			if st := h.obs.stats(); st.Enqueued != 1 || st.Duplicates != 49 {
 				t.Fatalf("stats %+v", st)
 			}
 		})

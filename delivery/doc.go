@@ -80,7 +80,7 @@
 //     telegram.IsAuthFailure. Nothing is failed or unlinked and the retry
 //     does not count against MaxAttempts: every send of this process pauses
 //     (1 s, doubling to 30 s, with jitter), [Dispatcher.AuthFailure] reports
-//     it and an [AuthObserver] is told, until a send succeeds again.
+//     it and the [Observer] is told (AuthFailed), until a send succeeds again.
 //   - Telegram's JSON 403 (blocked, user deactivated, kicked): FAILED "blocked" and the user
 //     is unlinked; their other queued notifications then fail "not_linked"
 //     without calling Telegram.
@@ -100,7 +100,7 @@
 // The Bot API has no idempotency key, so a send that timed out or whose
 // connection broke after the request was written may have been delivered.
 // Policy: retry (at-least-once; a rare duplicate beats a lost message). Such
-// sends are counted in Stats.Ambiguous. Likewise after kill -9 the chats the
+// sends are reported to Observer.Ambiguous. Likewise after kill -9 the chats the
 // dead process held are taken over after LeaseTimeout and their heads
 // resent: duplicates are limited to messages in flight at the crash (at most
 // Workers per process). Nothing accepted is lost as long as Redis keeps its
@@ -135,8 +135,21 @@
 //
 // # Status
 //
-// [Dispatcher.Stats] counts events since start; [Dispatcher.SetObserver]
-// reports the same events as they happen (for metrics).
+// [Dispatcher.SetObserver] reports delivery events as they happen (the
+// metrics feed on them; tests record them).
+//
+// # Deciding and recording
+//
+// A worker's round (worker.go) takes a claim (from the last settle, or a
+// fresh Claim), checks it (sendable), waits for its slot (waitToSend) and
+// sends. A pure function, classify (decide.go), turns the answer into a
+// decision (sent, plain-text fallback, auth pause, 429, migrate, fail with
+// a reason, retry, release); record (record.go) is the one place that
+// carries it out: the pause, the unlink after a 403, the migration, and the
+// outcome settled. The global pause and the saturated limit reach the
+// workers by one route, the sendGate (gate.go), whatever their source (a
+// 429, an auth failure, another replica's pause seen by a claim or an
+// Acquire).
 //
 // Records hold state (QUEUED, SENDING, SENT, FAILED), attempts (sendMessage
 // calls), retries, last error, failure reason, message ids and times; they
