@@ -21,7 +21,6 @@ import (
 type RedisLimiter struct {
 	client  redis.UniversalClient
 	prefix  string
-	reserve *redis.Script
 	acquire *redis.Script
 	pause   *redis.Script
 }
@@ -31,7 +30,6 @@ func (r *Redis) Limiter() *RedisLimiter {
 	return &RedisLimiter{
 		client:  r.client,
 		prefix:  r.prefix,
-		reserve: redis.NewScript(gcraScript),
 		acquire: redis.NewScript(acquireScript),
 		pause:   redis.NewScript(pauseScript),
 	}
@@ -111,22 +109,7 @@ func pauseKey(prefix string) string       { return prefix + ":pause" }
 func (l *RedisLimiter) limitKey(name string) string { return limitKey(l.prefix, name) }
 func (l *RedisLimiter) pauseKey() string            { return pauseKey(l.prefix) }
 
-// Reserve takes the next slot of the limit name (rate per second, up to
-// burst at once) and returns how long the caller must wait before using it
-// (0: now). The slot is taken even if the caller does not use it.
-func (l *RedisLimiter) Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error) {
-	T, tau, err := gcraParams(rate, burst)
-	if err != nil {
-		return 0, err
-	}
-	us, err := l.reserve.Run(ctx, l.client, []string{l.limitKey(name)}, T, tau).Int64()
-	if err != nil {
-		return 0, unavailable("rate limit", err)
-	}
-	return time.Duration(us) * time.Microsecond, nil
-}
-
-// Acquire is Paused and Reserve in one step, bounded by maxWait: while a
+// Acquire checks the pause and takes a slot in one step, bounded by maxWait: while a
 // pause is in force it returns how long it still lasts (paused > 0) and
 // takes no slot; when the next slot is more than maxWait away it takes
 // none and returns its wait (wait > maxWait: try again after wait −
@@ -154,7 +137,7 @@ func (l *RedisLimiter) Acquire(ctx context.Context, name string, rate float64, b
 	return time.Duration(res[1]) * time.Microsecond, 0, nil
 }
 
-// Pause makes Paused report at least d for every replica (an existing
+// Pause pauses every sender of every replica for at least d (an existing
 // longer pause is kept).
 func (l *RedisLimiter) Pause(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -164,13 +147,4 @@ func (l *RedisLimiter) Pause(ctx context.Context, d time.Duration) error {
 		return unavailable("pause", err)
 	}
 	return nil
-}
-
-// Paused returns how long the current pause still lasts (0: none).
-func (l *RedisLimiter) Paused(ctx context.Context) (time.Duration, error) {
-	d, err := l.client.PTTL(ctx, l.pauseKey()).Result()
-	if err != nil {
-		return 0, unavailable("paused", err)
-	}
-	return max(d, 0), nil
 }

@@ -19,27 +19,13 @@ type memMigration struct {
 	expires time.Time
 }
 
-// Queue returns the notification queue of m, created on the first call on
-// m's clock: one state for links, queue and limiter. Its enqueues and
-// claims read m's links, its claims reserve in its own limiter, and its
-// group migrations ([Memory.UpdateChatID] and
-// [MemoryQueue.Migrate]) move the links of m and the chat's backlog,
-// pacing and lease in one step. Closing m does not close the queue.
-func (m *Memory) Queue() *MemoryQueue {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.queue == nil {
-		m.queue = newMemoryQueue(m.now, m)
-	}
-	return m.queue
-}
-
-// attachedQueue returns the queue made by Queue, or nil.
-func (m *Memory) attachedQueue() *MemoryQueue {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.queue
-}
+// Queue returns the notification queue of m, on m's clock: one state for
+// links, queue and limiter. Its enqueues and claims read m's links, its
+// claims reserve in its own limiter, and its group migrations
+// ([Memory.UpdateChatID] and [MemoryQueue.Migrate]) move the links of m
+// and the chat's backlog, pacing and lease in one step. Closing m does not
+// close the queue.
+func (m *Memory) Queue() *MemoryQueue { return m.queue }
 
 // Migrate atomically moves the claimed chat's whole backlog (in order, in
 // front of newChat's backlog; the records' chat id set) and pacing to
@@ -82,8 +68,7 @@ func (m *MemoryQueue) migratedLocked(chat int64, clock time.Time) (int64, bool) 
 // migrateChat moves everything of chat oldID to newID (see
 // migrate_redis.go): with token "" (the migration update) a lease held on
 // oldID moves to newID; else the caller's lease, on oldID or followed to
-// newID, is released. It returns the moved user ids (none when the queue
-// has no link store).
+// newID, is released. It returns the moved user ids.
 func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token string, now time.Time) ([]string, error) {
 	clock, err := m.lock(ctx, "migrate chat")
 	if err != nil {
@@ -107,14 +92,11 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 			held = l
 		}
 	}
-	users := []string{}
-	if m.links != nil {
-		if _, err := m.links.lock(ctx, "migrate chat"); err != nil {
-			return nil, err
-		}
-		defer m.links.mu.Unlock()
-		users = m.links.moveChatLocked(oldID, newID)
+	if _, err := m.links.lock(ctx, "migrate chat"); err != nil {
+		return nil, err
 	}
+	defer m.links.mu.Unlock()
+	users := m.links.moveChatLocked(oldID, newID)
 	if oldID == newID {
 		return users, nil
 	}
@@ -142,7 +124,13 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 		}
 		m.migrated[oldID] = memMigration{to: newID, expires: clock.Add(migrationMarkerTTL)}
 	}
-	// Pacing: the new chat is due no earlier than either chat was.
+	m.movePacingLocked(oldID, newID, now)
+	return users, nil
+}
+
+// movePacingLocked moves the schedule and pacing of chat oldID to newID:
+// the new chat is due no earlier than either chat was.
+func (m *MemoryQueue) movePacingLocked(oldID, newID int64, now time.Time) {
 	at := now
 	later := func(t time.Time, ok bool) {
 		if ok && t.After(at) {
@@ -169,5 +157,4 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 			m.sched[newID] = at
 		}
 	}
-	return users, nil
 }
