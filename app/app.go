@@ -44,7 +44,7 @@ import (
 // storage is what the wiring itself uses of the store: the poller lease
 // and the offset it fences, readiness, and closing. The API, update
 // handling and delivery are given the concrete store and declare their
-// own needs ([server.LinkStore], [updates.Store], delivery.New's links).
+// own needs ([server.LinkStore], [updates.Store]; delivery reads links through its queue).
 type storage interface {
 	// AcquireLease takes or renews the named lease for holder for ttl.
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
@@ -71,7 +71,6 @@ type App struct {
 	log     *zap.Logger
 	store   storage
 	queue   delivery.Queue
-	limiter delivery.Limiter
 	disp    *delivery.Dispatcher
 	client  *telegram.Client
 	sandbox *fakebot.Server
@@ -118,7 +117,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	}
 	a.newClient()
 
-	a.disp = delivery.New(cfg.Delivery, a.queue, a.limiter, st.delivery, a.client, log.Named("delivery"))
+	a.disp = delivery.New(cfg.Delivery, a.queue, a.client, log.Named("delivery"))
 	a.disp.SetObserver(deliveryMetrics{a.metrics})
 	// Welcome and /stop replies are queued like notifications: they share
 	// Telegram's budget, the chats' pacing, retries and 429 pauses.
@@ -156,9 +155,8 @@ func (a *App) openAuth(ctx context.Context) error {
 
 // consumers is the store as each of its consumers declares it.
 type consumers struct {
-	api      server.LinkStore
-	updates  updates.Store
-	delivery store.Store // delivery.New's link store
+	api     server.LinkStore
+	updates updates.Store
 }
 
 // openStore opens Redis, or the in-memory store without REDIS_URL, and
@@ -168,8 +166,8 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
-		a.store, a.queue, a.limiter = mem, mem.Queue(), store.NewMemoryLimiter(nil)
-		return consumers{api: mem, updates: mem, delivery: mem}, nil
+		a.store, a.queue = mem, mem.Queue()
+		return consumers{api: mem, updates: mem}, nil
 	}
 	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
@@ -178,9 +176,9 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	rc.AddHook(a.metrics.RedisHook())
 	rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
 	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
-	a.store, a.queue, a.limiter = rs, rs.Queue(), rs.Limiter()
+	a.store, a.queue = rs, rs.Queue()
 	log.Info("using redis store")
-	return consumers{api: rs, updates: rs, delivery: rs}, nil
+	return consumers{api: rs, updates: rs}, nil
 }
 
 // newClient builds the Bot API client, against the sandbox's fake Bot API

@@ -29,13 +29,19 @@ func (o deliveryMetrics) Reply(outcome string) { o.m.BotReply(outcome) }
 
 func (o deliveryMetrics) RateLimited(retryAfter time.Duration) { o.m.RetryAfter(retryAfter.Seconds()) }
 
-var _ delivery.AuthObserver = deliveryMetrics{}
-
 // AuthFailed counts a send rejected with 401/404 (readiness reads
 // Dispatcher.AuthFailure).
 func (o deliveryMetrics) AuthFailed(string) { o.m.TelegramAuthFailure("sendMessage") }
 
 func (o deliveryMetrics) AuthRecovered() {}
+
+// Events without a metric of their own.
+func (deliveryMetrics) Duplicate() {}
+func (deliveryMetrics) PartSent()  {}
+func (deliveryMetrics) Retried()   {}
+func (deliveryMetrics) Fallback()  {}
+func (deliveryMetrics) Migrated()  {}
+func (deliveryMetrics) LeaseLost() {}
 
 // backlogGauges serves the queue-depth and oldest-age gauges from one
 // store read per second at most, however often /metrics is scraped.

@@ -23,19 +23,6 @@ const (
 	authStale = 2 * authPauseMax
 )
 
-// AuthObserver is an optional interface of an [Observer], told when
-// Telegram rejects the bot itself ([telegram.IsAuthFailure]: the token was
-// revoked, or the Bot API address is wrong). Methods must be fast and safe
-// for concurrent use.
-type AuthObserver interface {
-	// AuthFailed: a send was answered with an auth failure described by
-	// reason (Telegram's answer, never the token). Every send of this
-	// process is paused; the notification is retried later.
-	AuthFailed(reason string)
-	// AuthRecovered: a send succeeded after auth failures.
-	AuthRecovered()
-}
-
 // authState is whether Telegram currently rejects the bot's sends. An
 // auth failure is not a verdict on the chat: nothing is failed or unlinked,
 // the notification is retried after a pause that every send of this
@@ -95,13 +82,10 @@ func (d *Dispatcher) authFailed(log *zap.Logger, err error) time.Time {
 	until, step := a.until, a.step
 	a.mu.Unlock()
 
-	d.stats.authFailures.Add(1)
 	if extend {
 		d.notePause(until.Sub(now))
 	}
-	if ao, ok := d.observer().(AuthObserver); ok {
-		ao.AuthFailed(reason)
-	}
+	d.observer().AuthFailed(reason)
 	switch {
 	case first:
 		log.Error("delivery: Telegram rejects the bot token or the Bot API address "+
@@ -127,7 +111,5 @@ func (d *Dispatcher) authOK(log *zap.Logger) {
 		return
 	}
 	log.Info("delivery: Telegram accepts the bot token again; sends resumed")
-	if ao, ok := d.observer().(AuthObserver); ok {
-		ao.AuthRecovered()
-	}
+	d.observer().AuthRecovered()
 }

@@ -7,18 +7,9 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/delivery"
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
-
-// authObserver is a recObserver that also records auth events.
-type authObserver struct{ recObserver }
-
-var _ delivery.AuthObserver = (*authObserver)(nil)
-
-func (o *authObserver) AuthFailed(reason string) { o.add("auth failed " + reason) }
-func (o *authObserver) AuthRecovered()           { o.add("auth recovered") }
 
 // TestProxyErrorPagesAreRetriedNotVerdicts: an answer that is not
 // Telegram's JSON (an HTML page from a proxy or WAF, JSON without the Bot
@@ -49,13 +40,13 @@ func TestProxyErrorPagesAreRetriedNotVerdicts(t *testing.T) {
 			h.link("u", 50)
 			tc.fault(h.tg)
 			n := waitFinal(t, h.d, h.enqueue(delivery.Request{UserID: "u", ChatID: 50, Text: "hi"}).ID)
-			if n.State != store.StateSent || n.Retries != 1 || n.Attempts != 2 {
+			if n.State != delivery.StateSent || n.Retries != 1 || n.Attempts != 2 {
 				t.Fatalf("notification %+v, want SENT after one retry", n)
 			}
 			if l, err := h.b.links.GetLink(ctxT(t), "u"); err != nil || l.ChatID != 50 {
 				t.Fatalf("GetLink = %+v, %v; want the user still linked to 50", l, err)
 			}
-			if st := h.d.Stats(); len(st.Failed) != 0 || st.AuthFailures != 0 {
+			if st := h.obs.stats(); len(st.Failed) != 0 || st.AuthFailures != 0 {
 				t.Fatalf("stats %+v, want nothing failed and no auth failure", st)
 			}
 			if got := texts(h.tg, 50); fmt.Sprint(got) != "[hi]" {
@@ -79,8 +70,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			cfg := testConfig()
 			cfg.MaxAttempts = 2
 			h := newHarness(t, b, cfg)
-			obs := &authObserver{}
-			h.d.SetObserver(obs)
+			obs := h.obs
 			h.link("u1", 51)
 			h.link("u2", 52)
 			h.tg.SetTokenRevoked(true)
@@ -91,7 +81,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			}
 			anyFinal := func() bool {
 				for _, id := range ids {
-					if n, err := h.d.Get(ctxT(t), id); err == nil && (n.State == store.StateSent || n.State == store.StateFailed) {
+					if n, err := h.d.Get(ctxT(t), id); err == nil && (n.State == delivery.StateSent || n.State == delivery.StateFailed) {
 						return true
 					}
 				}
@@ -101,7 +91,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			waitFor(t, "six sends while revoked", func() bool { return h.tg.Calls("sendMessage") >= 6 || anyFinal() })
 			for _, id := range ids {
 				n, err := h.d.Get(ctxT(t), id)
-				if err != nil || (n.State != store.StateQueued && n.State != store.StateSending) || n.Retries != 0 {
+				if err != nil || (n.State != delivery.StateQueued && n.State != delivery.StateSending) || n.Retries != 0 {
 					t.Fatalf("while revoked: %+v, %v; want QUEUED (or SENDING) with no retry counted", n, err)
 				}
 			}
@@ -137,7 +127,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 
 			h.tg.SetTokenRevoked(false)
 			for _, id := range ids {
-				if n := waitFinal(t, h.d, id); n.State != store.StateSent || n.Retries != 0 {
+				if n := waitFinal(t, h.d, id); n.State != delivery.StateSent || n.Retries != 0 {
 					t.Fatalf("after the token works again: %+v, want SENT", n)
 				}
 			}
@@ -147,7 +137,7 @@ func TestRevokedTokenPausesSendsAndResumes(t *testing.T) {
 			if reason, failing := h.d.AuthFailure(); failing {
 				t.Fatalf("AuthFailure = %q, true after a successful send", reason)
 			}
-			st := h.d.Stats()
+			st := h.obs.stats()
 			if len(st.Failed) != 0 || st.AuthFailures < 6 {
 				t.Fatalf("stats %+v, want nothing failed and every 401 counted", st)
 			}

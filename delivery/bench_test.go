@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,12 +21,20 @@ import (
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
+// partCounter counts the parts sent, at the cost of an atomic add.
+type partCounter struct {
+	delivery.NopObserver
+	n atomic.Int64
+}
+
+func (c *partCounter) PartSent() { c.n.Add(1) }
+
 var longTests = flag.Bool("delivery.long", false, "run the long rate-accuracy test (about 15 s)")
 
 func BenchmarkEnqueueRedis(b *testing.B) {
 	srv := redistest.Start(b)
 	st := store.NewRedis(srv.Client(b), "bench")
-	d := delivery.New(delivery.DefaultConfig(), st.Queue(), st.Limiter(), st, nil, zap.NewNop())
+	d := delivery.New(delivery.DefaultConfig(), st.Queue(), nil, zap.NewNop())
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -109,7 +118,9 @@ func benchThroughput(b *testing.B, workers int) {
 	cfg.Workers = workers
 	cfg.GlobalRate, cfg.GlobalBurst = 1e6, 1000
 	cfg.PrivateChatInterval = time.Nanosecond
-	d := delivery.New(cfg, st.Queue(), st.Limiter(), st, botClient(tg, workers), zap.NewNop())
+	d := delivery.New(cfg, st.Queue(), botClient(tg, workers), zap.NewNop())
+	parts := &partCounter{}
+	d.SetObserver(parts)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for i := range b.N {
@@ -123,7 +134,7 @@ func benchThroughput(b *testing.B, workers int) {
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
-	for d.Stats().PartsSent < int64(b.N) {
+	for parts.n.Load() < int64(b.N) {
 		time.Sleep(time.Millisecond) // polling for completion
 	}
 	elapsed := time.Since(start)
@@ -171,7 +182,7 @@ func measureTelegramLimits(tb testing.TB) (float64, int) {
 		}
 	}()
 	for replica := range 2 { // two replicas share one budget
-		d := delivery.New(cfg, st.Queue(), st.Limiter(), st, botClient(tg, cfg.Workers), zap.NewNop())
+		d := delivery.New(cfg, st.Queue(), botClient(tg, cfg.Workers), zap.NewNop())
 		if replica == 0 {
 			for i := range 600 {
 				c := i%chats + 1

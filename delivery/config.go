@@ -1,12 +1,6 @@
 package delivery
 
-import (
-	"context"
-	"time"
-
-	"github.com/tgnotify/tgnotify/store"
-	"github.com/tgnotify/tgnotify/telegram"
-)
+import "time"
 
 // Config tunes a [Dispatcher]. Zero fields take the [DefaultConfig] value.
 type Config struct {
@@ -54,7 +48,7 @@ type Config struct {
 	// raise GlobalRate accordingly.
 	AllowPaidBroadcast bool
 	// MaxUserBacklog and MaxQueued, when positive, refuse Enqueue (an error
-	// wrapping store.ErrBacklogFull or store.ErrQueueFull) while the user,
+	// wrapping ErrBacklogFull or ErrQueueFull) while the user,
 	// or the whole queue, has that many notifications QUEUED or SENDING
 	// (NOTIFIER_MAX_USER_BACKLOG, NOTIFIER_MAX_QUEUED); 0 means no limit.
 	MaxUserBacklog, MaxQueued int64
@@ -129,58 +123,4 @@ func (c Config) normalized() Config {
 	c.LeaseTimeout = max(c.LeaseTimeout, 3*c.SendTimeout)
 	c.MaxBackoff = max(c.MaxBackoff, c.MinBackoff)
 	return c
-}
-
-// Queue is the durable notification queue the dispatcher works on:
-// *store.RedisQueue (from store.Redis.Queue) and *store.MemoryQueue. See
-// the package documentation for the semantics.
-type Queue interface {
-	// Enqueue atomically records n and appends it to its chat's backlog,
-	// or returns the earlier notification with duplicate true when n's
-	// idempotency key was used by the same user.
-	Enqueue(ctx context.Context, n store.Notification, opts store.EnqueueOptions) (store.Notification, bool, error)
-	// Claim leases the due chat with the earliest schedule time (taking
-	// over expired leases first); ok is false when none is due. When the
-	// claim reports the user's link (store.Claim.LinkChecked) and the
-	// queue has a method Links() store.Store returning the link store
-	// given to [New], the dispatcher does not read the link again. When
-	// the queue has a method SharesLimiter(any) bool that accepts the
-	// [Limiter] given to New, the dispatcher passes the global limit in
-	// opts.Limit and uses the slot the claim reserved.
-	Claim(ctx context.Context, now time.Time, opts store.ClaimOptions) (c store.Claim, ok bool, err error)
-	// Settle applies an outcome, releases the lease and reschedules the
-	// chat; store.ErrLeaseLost when the lease was taken over.
-	Settle(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, retention time.Duration) error
-	// SettleAndClaim is Settle followed by Claim in one atomic step (one
-	// round trip per send); on ErrLeaseLost nothing is claimed.
-	SettleAndClaim(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, opts store.ClaimOptions) (next store.Claim, ok bool, err error)
-	// Migrate moves the claimed chat's backlog to newChat.
-	Migrate(ctx context.Context, c store.Claim, newChat int64, now time.Time) error
-	// NextDue returns when the next chat becomes due.
-	NextDue(ctx context.Context) (at time.Time, ok bool, err error)
-	// Get returns a notification or store.ErrNotFound.
-	Get(ctx context.Context, id string) (store.Notification, error)
-	// Summary returns the user's delivery summary.
-	Summary(ctx context.Context, userID string) (store.UserSummary, error)
-	// Backlog returns the number of notifications QUEUED or SENDING
-	// across all chats and the CreatedAt of the oldest (zero when none).
-	Backlog(ctx context.Context) (depth int64, oldest time.Time, err error)
-}
-
-// Limiter is the bot-wide rate limit and pause switch shared by all
-// replicas: *store.RedisLimiter (from store.Redis.Limiter) and
-// *store.MemoryLimiter.
-type Limiter interface {
-	// Pause stops every sender for at least d (after a 429).
-	Pause(ctx context.Context, d time.Duration) error
-	// Acquire returns the pause left while paused (taking no slot); else,
-	// when the next slot of the named limit is more than maxWait away,
-	// its wait (> maxWait, taking no slot); else it takes the slot and
-	// returns how long to wait before using it (<= maxWait).
-	Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error)
-}
-
-// Sender sends one Telegram message; *telegram.Client implements it.
-type Sender interface {
-	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 }

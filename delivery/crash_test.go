@@ -32,10 +32,10 @@ func fastClient(t *testing.T, addr string) redis.UniversalClient {
 func TestRedisOutage(t *testing.T) {
 	srv := redistest.StartWith(t, redistest.Options{AOF: true})
 	st := store.NewRedis(fastClient(t, srv.Addr()), "outage")
-	h := newHarness(t, backend{name: "redis", q: st.Queue(), lim: st.Limiter(), links: st}, testConfig())
+	h := newHarness(t, backend{name: "redis", q: st.Queue(), links: st}, testConfig())
 	h.link("u", 90)
 	req := delivery.Request{UserID: "u", ChatID: 90, Text: "before"}
-	if n := waitFinal(t, h.d, h.enqueue(req).ID); n.State != store.StateSent {
+	if n := waitFinal(t, h.d, h.enqueue(req).ID); n.State != delivery.StateSent {
 		t.Fatalf("before outage: %+v", n)
 	}
 	srv.Stop()
@@ -45,13 +45,13 @@ func TestRedisOutage(t *testing.T) {
 	}
 	srv.Restart()
 	req.Text = "after"
-	var n store.Notification
+	var n delivery.Notification
 	waitFor(t, "Enqueue to succeed after the restart", func() bool {
 		var err error
 		n, _, err = h.d.Enqueue(ctxT(t), req)
 		return err == nil
 	})
-	if got := waitFinal(t, h.d, n.ID); got.State != store.StateSent {
+	if got := waitFinal(t, h.d, n.ID); got.State != delivery.StateSent {
 		t.Fatalf("after outage: %+v", got)
 	}
 	if got := texts(h.tg, 90); fmt.Sprint(got) != "[before after]" {
@@ -125,7 +125,9 @@ func TestKillAndRestart(t *testing.T) {
 		}
 	}
 	crash := &crashSender{next: tg.Client(), crashAfter: 60, release: make(chan struct{})}
-	d1 := delivery.New(cfg, st1.Queue(), st1.Limiter(), st1, crash, zaptest.NewLogger(t))
+	d1 := delivery.New(cfg, st1.Queue(), crash, zaptest.NewLogger(t))
+	obs1 := &recObserver{}
+	d1.SetObserver(obs1)
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	d1done := make(chan struct{})
 	go func() { defer close(d1done); _ = d1.Run(ctx1) }()
@@ -151,12 +153,12 @@ func TestKillAndRestart(t *testing.T) {
 	srv.Restart()
 
 	st2 := store.NewRedis(srv.Client(t), "kill")
-	d2 := delivery.New(cfg, st2.Queue(), st2.Limiter(), st2, tg.Client(), zaptest.NewLogger(t))
+	d2 := delivery.New(cfg, st2.Queue(), tg.Client(), zaptest.NewLogger(t))
 	h := &harness{t: t}
 	stop2 := h.run(d2)
 	t.Cleanup(stop2)
 	for _, id := range ids {
-		if n := waitFinal(t, d2, id); n.State != store.StateSent {
+		if n := waitFinal(t, d2, id); n.State != delivery.StateSent {
 			t.Fatalf("notification %s: %+v", id, n)
 		}
 	}
@@ -189,11 +191,11 @@ func TestKillAndRestart(t *testing.T) {
 	cancel1()
 	crash.unblock()
 	<-d1done
-	if st := d1.Stats(); st.LeaseLost != int64(cfg.Workers) {
+	if st := obs1.stats(); st.LeaseLost != int64(cfg.Workers) {
 		t.Fatalf("dead process stats %+v: want %d fenced outcomes", st, cfg.Workers)
 	}
 	for _, id := range ids {
-		if n, err := d2.Get(ctxT(t), id); err != nil || n.State != store.StateSent {
+		if n, err := d2.Get(ctxT(t), id); err != nil || n.State != delivery.StateSent {
 			t.Fatalf("after the late outcomes: %+v %v", n, err)
 		}
 	}

@@ -6,9 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +14,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
@@ -33,12 +30,9 @@ var (
 	ErrTooLong = errors.New("delivery: text longer than one Telegram message")
 	// ErrInvalidRequest means a required field is missing or malformed.
 	ErrInvalidRequest = errors.New("delivery: invalid request")
-	// ErrNotLinked means [Dispatcher.EnqueueLinked] found no link for the
-	// user.
-	ErrNotLinked = errors.New("delivery: user is not linked")
 )
 
-// Failure reasons recorded in store.Notification.FailureReason.
+// Failure reasons recorded in Notification.FailureReason.
 const (
 	ReasonBlocked       = "blocked"
 	ReasonChatNotFound  = "chat_not_found"
@@ -88,35 +82,21 @@ type Request struct {
 type Dispatcher struct {
 	cfg    Config
 	q      Queue
-	lim    Limiter
-	links  store.Store
 	sender Sender
 	log    *zap.Logger
-	stats  statsCounters
 	obs    atomic.Pointer[observerBox]
 	now    func() time.Time
 
-	// claimLinks is true when the queue's claims report the links of
-	// links (store.Claim.LinkChecked), sparing a read before each send.
-	claimLinks bool
-	// linkedQ is set when the queue can read the links of links in the
-	// same step as an enqueue (EnqueueLinked then makes one store call).
-	linkedQ linkedEnqueuer
-	// claimOpts are the options of every claim; their Limit is set when
-	// the queue reserves in lim's budget (sparing a call before each send).
-	claimOpts store.ClaimOptions
-	// pausedUntil (unix ns) is the end of the latest global pause this
-	// process saw; workers do not claim before it.
-	pausedUntil atomic.Int64
+	// claimOpts are the options of every claim: the claim reads the link,
+	// honours the pause and reserves the global slot (sparing a call
+	// before each send).
+	claimOpts ClaimOptions
 	// maxWait is the longest a claimed chat waits for a global slot; a
-	// slot further away is not taken (see store.ClaimOptions.MaxWait).
+	// slot further away is not taken (see ClaimOptions.MaxWait).
 	maxWait time.Duration
-	// throttledUntil (unix ns) is when, by the latest answer of the
-	// limit, a slot within maxWait may be had. While it lies ahead the
-	// workers of this process claim one at a time through slotGate, so a
-	// saturated limit costs one claim per slot, not one per worker.
-	throttledUntil atomic.Int64
-	slotGate       chan struct{}
+	// gate is the pause and the saturated limit as this process knows
+	// them (gate.go): the one route by which they reach the workers.
+	gate sendGate
 	// auth is whether Telegram rejects the bot token (authpause.go).
 	auth authState
 
@@ -130,34 +110,25 @@ type Dispatcher struct {
 	drainedOnce sync.Once
 }
 
-// New returns a dispatcher; cfg's zero fields take defaults. links is
-// consulted before every send (an unlinked user's notifications fail with
-// "not_linked"), and updated on 403 (unlink) and group migration.
-func New(cfg Config, q Queue, lim Limiter, links store.Store, sender Sender, log *zap.Logger) *Dispatcher {
+// New returns a dispatcher working on q; cfg's zero fields take defaults.
+// The links q reads are checked before every send (an unlinked user's
+// notifications fail with "not_linked"), and updated on 403 (unlink) and
+// group migration.
+func New(cfg Config, q Queue, sender Sender, log *zap.Logger) *Dispatcher {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	d := &Dispatcher{
-		cfg: cfg.normalized(), q: q, lim: lim, links: links, sender: sender, log: log,
-		now: time.Now, wake: make(chan struct{}), drained: make(chan struct{}), slotGate: make(chan struct{}, 1),
+		cfg: cfg.normalized(), q: q, sender: sender, log: log,
+		now: time.Now, wake: make(chan struct{}), drained: make(chan struct{}), gate: newSendGate(),
 	}
 	// A claim waits at most a second for its slot (less when the lease
 	// leaves less room beside the send and a plain-text resend): at most
 	// rate × 1 s slots are ever reserved ahead, and a slot is never taken
 	// that its claim cannot use in time.
 	d.maxWait = max(min(d.cfg.LeaseTimeout-2*d.cfg.SendTimeout, time.Second), time.Millisecond)
-	if lq, ok := q.(interface{ Links() store.Store }); ok && links != nil {
-		d.claimLinks = lq.Links() == links
-		if lq, ok := q.(linkedEnqueuer); ok && d.claimLinks {
-			d.linkedQ = lq
-		}
-	}
-	d.claimOpts = store.ClaimOptions{Lease: d.cfg.LeaseTimeout, Retention: d.cfg.Retention}
-	if sq, ok := q.(interface{ SharesLimiter(any) bool }); ok && lim != nil && sq.SharesLimiter(lim) {
-		d.claimOpts.Limit = store.RateLimit{Name: globalLimit, Rate: d.cfg.GlobalRate, Burst: d.cfg.GlobalBurst}
-		d.claimOpts.MaxAge = d.cfg.MaxAge
-		d.claimOpts.MaxWait = d.maxWait
-	}
+	d.claimOpts = ClaimOptions{Lease: d.cfg.LeaseTimeout, Retention: d.cfg.Retention, MaxAge: d.cfg.MaxAge,
+		MaxWait: d.maxWait, Limit: RateLimit{Name: globalLimit, Rate: d.cfg.GlobalRate, Burst: d.cfg.GlobalBurst}}
 	return d
 }
 
@@ -173,118 +144,92 @@ func newID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// linkedEnqueuer is a queue that can enqueue to the chat a user is linked
-// to, reading the link in the same atomic step ([store.RedisQueue]).
-type linkedEnqueuer interface {
-	EnqueueLinked(ctx context.Context, n store.Notification, opts store.EnqueueOptions) (store.Notification, bool, error)
-}
-
-// Links returns the link store given to [New].
-func (d *Dispatcher) Links() store.Store { return d.links }
-
 // Enqueue validates r, splits its text and records it durably (record,
 // backlog entry and idempotency key in one atomic step), then wakes the
 // workers; it does not wait for Telegram. With an IdempotencyKey already
 // used by r.UserID it returns the earlier notification and duplicate true
 // and writes nothing. Errors: ErrInvalidRequest, ErrInvalidText,
 // ErrCannotSplit, ErrTooLong (policy LongTextReject), and
-// store.ErrUnavailable when the queue cannot record it (nothing was
+// ErrUnavailable when the queue cannot record it (nothing was
 // accepted).
-func (d *Dispatcher) Enqueue(ctx context.Context, r Request) (store.Notification, bool, error) {
+func (d *Dispatcher) Enqueue(ctx context.Context, r Request) (Notification, bool, error) {
 	if r.UserID != "" && r.ChatID == 0 {
-		return store.Notification{}, false, fmt.Errorf("%w: chat id is zero", ErrInvalidRequest)
+		return Notification{}, false, fmt.Errorf("%w: chat id is zero", ErrInvalidRequest)
 	}
 	return d.enqueue(ctx, r, false)
 }
 
-// EnqueueLinked is Enqueue to the chat r.UserID is linked to in the link
-// store given to [New] (r.ChatID is ignored). When the queue reads those
-// links itself ([store.RedisQueue] of the same [store.Redis]) the link is
-// read in the same atomic step as the enqueue, else just before it. It
-// fails with ErrNotLinked when the user is not linked (before the
-// idempotency key is looked at).
-func (d *Dispatcher) EnqueueLinked(ctx context.Context, r Request) (store.Notification, bool, error) {
-	if d.linkedQ == nil && r.UserID != "" {
-		l, err := d.links.GetLink(ctx, r.UserID)
-		if errors.Is(err, store.ErrNotFound) {
-			return store.Notification{}, false, fmt.Errorf("%w: %w", ErrNotLinked, err)
-		}
-		if err != nil {
-			return store.Notification{}, false, fmt.Errorf("delivery: get link: %w", err)
-		}
-		r.ChatID = l.ChatID
-		return d.Enqueue(ctx, r)
-	}
+// EnqueueLinked is Enqueue to the chat r.UserID is linked to (r.ChatID is
+// ignored), the link read by the queue in the same atomic step. It fails
+// with ErrNotLinked when the user is not linked (before the idempotency
+// key is looked at).
+func (d *Dispatcher) EnqueueLinked(ctx context.Context, r Request) (Notification, bool, error) {
 	return d.enqueue(ctx, r, true)
 }
 
-// enqueue is Enqueue, with linked EnqueueLinked through d.linkedQ.
-func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (store.Notification, bool, error) {
+// enqueue is Enqueue, or with linked EnqueueLinked.
+func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notification, bool, error) {
 	switch {
 	case r.UserID == "":
-		return store.Notification{}, false, fmt.Errorf("%w: user id is empty", ErrInvalidRequest)
+		return Notification{}, false, fmt.Errorf("%w: user id is empty", ErrInvalidRequest)
 	case strings.TrimSpace(r.Text) == "":
-		return store.Notification{}, false, fmt.Errorf("%w: text is empty", ErrInvalidRequest)
+		return Notification{}, false, fmt.Errorf("%w: text is empty", ErrInvalidRequest)
 	case !telegram.ValidParseMode(r.ParseMode):
-		return store.Notification{}, false, fmt.Errorf("%w: parse mode %q", ErrInvalidRequest, r.ParseMode)
+		return Notification{}, false, fmt.Errorf("%w: parse mode %q", ErrInvalidRequest, r.ParseMode)
 	}
 	parts, err := Split(r.Text, r.ParseMode, telegram.MaxMessageLen)
 	if err != nil {
-		return store.Notification{}, false, err
+		return Notification{}, false, err
 	}
 	if len(parts) > 1 && r.LongText == LongTextReject {
-		return store.Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, telegram.MaxMessageLen)
+		return Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, telegram.MaxMessageLen)
 	}
 	id, err := newID()
 	if err != nil {
-		return store.Notification{}, false, err
+		return Notification{}, false, err
 	}
-	n := store.Notification{
+	n := Notification{
 		ID: id, UserID: r.UserID, ChatID: r.ChatID, Parts: parts, ParseMode: r.ParseMode,
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
 	}
-	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
+	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
 		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}
 	var (
-		got store.Notification
+		got Notification
 		dup bool
 	)
 	if linked {
-		got, dup, err = d.linkedQ.EnqueueLinked(ctx, n, opts)
-		if errors.Is(err, store.ErrNotFound) {
-			return store.Notification{}, false, fmt.Errorf("%w: %w", ErrNotLinked, err)
-		}
+		got, dup, err = d.q.EnqueueLinked(ctx, n, opts)
 	} else {
 		got, dup, err = d.q.Enqueue(ctx, n, opts)
 	}
 	if err != nil {
-		return store.Notification{}, false, fmt.Errorf("delivery: enqueue: %w", err)
+		return Notification{}, false, fmt.Errorf("delivery: enqueue: %w", err)
 	}
 	if dup {
-		d.stats.duplicates.Add(1)
+		d.observer().Duplicate()
 		return got, true, nil
 	}
-	d.stats.enqueued.Add(1)
 	d.observer().Accepted()
 	d.signal()
 	return got, false, nil
 }
 
-// Get returns the notification id or an error wrapping store.ErrNotFound.
-func (d *Dispatcher) Get(ctx context.Context, id string) (store.Notification, error) {
+// Get returns the notification id or the queue's error (store.ErrNotFound when unknown).
+func (d *Dispatcher) Get(ctx context.Context, id string) (Notification, error) {
 	n, err := d.q.Get(ctx, id)
 	if err != nil {
-		return store.Notification{}, fmt.Errorf("delivery: get %q: %w", id, err)
+		return Notification{}, fmt.Errorf("delivery: get %q: %w", id, err)
 	}
 	return n, nil
 }
 
 // Summary returns the user's delivery summary.
-func (d *Dispatcher) Summary(ctx context.Context, userID string) (store.UserSummary, error) {
+func (d *Dispatcher) Summary(ctx context.Context, userID string) (UserSummary, error) {
 	s, err := d.q.Summary(ctx, userID)
 	if err != nil {
-		return store.UserSummary{}, fmt.Errorf("delivery: summary of %q: %w", userID, err)
+		return UserSummary{}, fmt.Errorf("delivery: summary of %q: %w", userID, err)
 	}
 	return s, nil
 }
@@ -362,160 +307,6 @@ func sleep(ctx context.Context, dur time.Duration) bool {
 	}
 }
 
-// rateLimited counts a 429 and pauses all sends for ra, here at once and
-// for every replica through the limiter.
-func (d *Dispatcher) rateLimited(ctx context.Context, log *zap.Logger, ra time.Duration) {
-	d.stats.rateLimited.Add(1)
-	d.observer().RateLimited(ra)
-	log.Warn("delivery: 429 from Telegram; pausing all sends", zap.Duration("retry_after", ra))
-	d.notePause(ra)
-	if err := d.lim.Pause(ctx, ra); err != nil {
-		log.Warn("delivery: cannot record the global pause", zap.Error(err))
-	}
-}
-
-// notePause records that every send is paused for p from now.
-func (d *Dispatcher) notePause(p time.Duration) {
-	until := d.now().Add(p).UnixNano()
-	for {
-		cur := d.pausedUntil.Load()
-		if until <= cur || d.pausedUntil.CompareAndSwap(cur, until) {
-			return
-		}
-	}
-}
-
-// localPause returns how long the latest pause this process saw still
-// lasts.
-func (d *Dispatcher) localPause() time.Duration {
-	return max(time.Duration(d.pausedUntil.Load()-d.now().UnixNano()), 0)
-}
-
-// mayClaim reports whether a worker may take new work now: ctx is live,
-// no pause is known and the limit is not known to be saturated.
-func (d *Dispatcher) mayClaim(ctx context.Context) bool {
-	return ctx.Err() == nil && d.localPause() <= 0 && d.localThrottle() <= 0
-}
-
-// noteThrottle records that the global limit has no slot within maxWait
-// for t from now.
-func (d *Dispatcher) noteThrottle(t time.Duration) {
-	d.throttledUntil.Store(d.now().Add(t).UnixNano())
-}
-
-// localThrottle returns how long, by the latest answer of the limit, no
-// slot may be had within maxWait.
-func (d *Dispatcher) localThrottle() time.Duration {
-	return max(time.Duration(d.throttledUntil.Load()-d.now().UnixNano()), 0)
-}
-
-// claim claims the next due chat. While the limit is saturated the
-// workers of this process claim one at a time: each waits for the gate,
-// then until the latest throttle ends, then claims, so that a saturated
-// limit is asked once per slot and not by every worker at once.
-func (d *Dispatcher) claim(ctx context.Context) (store.Claim, bool, error) {
-	if d.localThrottle() > 0 {
-		select {
-		case d.slotGate <- struct{}{}:
-		case <-ctx.Done():
-			return store.Claim{}, false, ctx.Err()
-		}
-		defer func() { <-d.slotGate }()
-		if !sleep(ctx, d.localThrottle()) {
-			return store.Claim{}, false, ctx.Err()
-		}
-	}
-	return d.q.Claim(ctx, d.now(), d.claimOpts)
-}
-
-// worker claims and sends until ctx ends. hard outlives ctx by the drain
-// timeout and carries the in-flight work. Settling a claim usually claims
-// the next chat in the same store call, so the loop only calls Claim when
-// it has nothing in hand.
-func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
-	log := d.log.With(zap.Int("worker", id))
-	storeBackoff := time.Duration(0)
-	storeDown := func(op string, err error) bool {
-		if storeBackoff == 0 {
-			log.Warn("delivery: store unavailable, backing off", zap.String("op", op), zap.Error(err))
-		}
-		storeBackoff = min(max(2*storeBackoff, 50*time.Millisecond), storeRetryMax)
-		return sleep(ctx, jitter(storeBackoff))
-	}
-	var (
-		c    store.Claim
-		have bool
-	)
-	defer func() {
-		if have { // claimed while settling just as ctx ended: hand it back
-			d.release(log, c, d.now(), 0, "")
-		}
-	}()
-	for ctx.Err() == nil {
-		if !have {
-			if p := d.localPause(); p > 0 {
-				if !sleep(ctx, p) {
-					return
-				}
-				continue
-			}
-			wake := d.wakeChan()
-			var err error
-			c, have, err = d.claim(ctx)
-			if err != nil {
-				have = false
-				if ctx.Err() != nil {
-					return
-				}
-				if !storeDown("claim", err) {
-					return
-				}
-				continue
-			}
-			if storeBackoff > 0 {
-				log.Info("delivery: store available again")
-				storeBackoff = 0
-			}
-			if !have {
-				switch {
-				case c.Paused > 0:
-					d.notePause(c.Paused)
-				case c.Throttled > 0:
-					d.noteThrottle(c.Throttled)
-				default:
-					d.idle(ctx, wake)
-				}
-				continue
-			}
-		}
-		c, have = d.process(ctx, hard, log, c)
-		if !have { // settled, then found the pause or the limit saturated
-			if c.Paused > 0 {
-				d.notePause(c.Paused)
-			}
-			if c.Throttled > 0 {
-				d.noteThrottle(c.Throttled)
-			}
-		}
-	}
-}
-
-// idle waits until the next chat is due, a local enqueue, or at most
-// PollInterval.
-func (d *Dispatcher) idle(ctx context.Context, wake <-chan struct{}) {
-	wait := d.cfg.PollInterval
-	if at, ok, err := d.q.NextDue(ctx); err == nil && ok {
-		wait = min(wait, max(at.Sub(d.now()), time.Millisecond))
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-wake:
-	case <-ctx.Done():
-	}
-}
-
 // jitter returns a duration uniformly in [d/2, d].
 func jitter(d time.Duration) time.Duration {
 	if d <= 1 {
@@ -530,357 +321,6 @@ func (d *Dispatcher) chatInterval(chat int64) time.Duration {
 		return d.cfg.GroupChatInterval
 	}
 	return d.cfg.PrivateChatInterval
-}
-
-// settleTimeout bounds one attempt to record an outcome.
-const settleTimeout = 5 * time.Second
-
-// settle records o, retrying while the store is down until the lease would
-// have expired (after which another worker owns the chat anyway) or Run's
-// drain deadline has passed (shutdown must not outlast it; the lease then
-// lapses and the chat is taken over). It tries at least once, even after
-// the drain deadline, so that unfinished work is handed back.
-// With next, the first attempt also claims the next due chat in the same
-// store call and returns it (ok true); retries never claim.
-func (d *Dispatcher) settle(log *zap.Logger, c store.Claim, o store.Outcome, next bool) (store.Claim, bool) {
-	backoff := 50 * time.Millisecond
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-		var (
-			nc  store.Claim
-			ok  bool
-			err error
-		)
-		if next {
-			nc, ok, err = d.q.SettleAndClaim(ctx, c, o, d.now(), d.claimOpts)
-		} else {
-			err = d.q.Settle(ctx, c, o, d.now(), d.cfg.Retention)
-		}
-		cancel()
-		if err == nil {
-			return nc, ok // nc.Paused may be set when !ok
-		}
-		next = false
-		if errors.Is(err, store.ErrLeaseLost) {
-			d.stats.leaseLost.Add(1)
-			log.Warn("delivery: lease lost before settling; another worker took the chat over",
-				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID))
-			return store.Claim{}, false
-		}
-		select {
-		case <-d.drained:
-		default:
-			if d.now().Add(backoff).Before(c.LeaseUntil) {
-				t := time.NewTimer(jitter(backoff)) // bounded by the lease and the drain
-				select {
-				case <-t.C:
-				case <-d.drained: // one last attempt, then give up
-				}
-				t.Stop()
-				backoff = min(2*backoff, storeRetryMax)
-				continue
-			}
-		}
-		log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
-			zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
-		return store.Claim{}, false
-	}
-}
-
-// release gives the claim back, schedulable at at.
-func (d *Dispatcher) release(log *zap.Logger, c store.Claim, at time.Time, attempts int, lastErr string) {
-	d.stats.released.Add(1)
-	d.settle(log, c, store.Outcome{Kind: store.OutcomeRelease, NextAt: at, Attempts: attempts, LastError: lastErr}, false)
-}
-
-// fail settles c as FAILED and returns the next claim, if it took one.
-func (d *Dispatcher) fail(ctx context.Context, log *zap.Logger, c store.Claim, reason, lastErr string, attempts int) (store.Claim, bool) {
-	d.stats.fail(reason)
-	if c.Notification.Reply {
-		d.observer().Reply(ReplyFailed)
-	} else {
-		d.observer().Finished(FinishedFailed, reason)
-	}
-	log.Info("delivery: notification failed", zap.String("id", c.Notification.ID), zap.Int64("chat", c.ChatID),
-		zap.String("reason", reason), zap.String("error", lastErr))
-	return d.settle(log, c, store.Outcome{Kind: store.OutcomeFail, Reason: reason, LastError: lastErr,
-		Attempts: attempts, NextAt: d.now()}, d.mayClaim(ctx))
-}
-
-// linkedChat returns the chat the claimed notification's user is linked
-// to, from the claim when the queue read it, else from the link store.
-func (d *Dispatcher) linkedChat(ctx context.Context, c store.Claim) (int64, error) {
-	if d.claimLinks && c.LinkChecked {
-		if c.LinkedChat == 0 {
-			return 0, store.ErrNotFound
-		}
-		return c.LinkedChat, nil
-	}
-	l, err := d.links.GetLink(ctx, c.Notification.UserID)
-	if err != nil {
-		return 0, err
-	}
-	return l.ChatID, nil
-}
-
-// process handles one claim: checks, rate limits, one part sent (or a
-// failure handled), outcome recorded. It returns the next claim when
-// recording the outcome took one.
-func (d *Dispatcher) process(ctx, hard context.Context, log *zap.Logger, c store.Claim) (store.Claim, bool) {
-	n := c.Notification
-	now := d.now()
-	if now.Sub(n.CreatedAt) >= d.cfg.MaxAge {
-		return d.fail(ctx, log, c, ReasonExpired, orDefault(n.LastError, "not delivered within max age"), 0)
-	}
-	if n.NextPart >= len(n.Parts) { // cannot happen: settling the last part makes it SENT
-		return d.fail(ctx, log, c, ReasonRejected, "corrupt record: no part left to send", 0)
-	}
-	linked, err := c.ChatID, error(nil)
-	if !n.Reply { // a reply goes to its chat, linked or not
-		linked, err = d.linkedChat(ctx, c)
-	}
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return d.fail(ctx, log, c, ReasonNotLinked, "user is not linked to a Telegram chat", 0)
-	case err != nil:
-		d.release(log, c, now.Add(d.cfg.MinBackoff), 0, "")
-		return store.Claim{}, false
-	case linked != c.ChatID:
-		return d.fail(ctx, log, c, ReasonNotLinked, "user is now linked to another chat", 0)
-	}
-	text, mode := n.Parts[n.NextPart], n.ParseMode
-	attempts := 0
-	for {
-		if !d.waitToSend(ctx, log, c, attempts) {
-			return store.Claim{}, false
-		}
-		attempts++
-		msg, err := d.send(hard, c.ChatID, text, mode, n.DisableNotification)
-		if err == nil {
-			return d.partSent(ctx, log, c, msg.MessageID, attempts)
-		}
-		if telegram.IsParseEntities(err) && mode != "" && n.PlainTextFallback {
-			d.stats.fallbacks.Add(1)
-			log.Info("delivery: can't parse entities; resending as plain text", zap.String("id", n.ID), zap.Error(err))
-			mode = ""
-			continue
-		}
-		return d.handleError(ctx, hard, log, c, err, attempts)
-	}
-}
-
-// waitToSend honours the global pause and takes a global rate slot: the
-// one the claim reserved for the first attempt, else one from the
-// limiter, within what the lease leaves. It releases the claim and
-// returns false when paused, when no slot can be had in time (none is
-// taken then: the chat is due again when one may be, and the workers wait
-// for the limit through claim), or when ctx ends.
-func (d *Dispatcher) waitToSend(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) bool {
-	reserved := attempts == 0 && c.Reserved
-	for try := 0; ; try++ {
-		if p := d.localPause(); p > 0 {
-			d.release(log, c, d.now().Add(p), attempts, "")
-			return false
-		}
-		wait := c.Wait // counted from the claim's answer, like Acquire's: never early
-		if !reserved {
-			var ok bool
-			if wait, ok = d.acquireSlot(ctx, log, c, attempts); !ok {
-				return false
-			}
-		}
-		slotAt := d.now().Add(wait)
-		if !sleep(ctx, wait) {
-			d.release(log, c, d.now(), attempts, "")
-			return false
-		}
-		// A worker that wakes late (a loaded machine, a slow store) would
-		// send its slot together with the later ones, and Telegram counts
-		// arrivals, not slots: once, it takes a fresh slot instead.
-		if d.now().Sub(slotAt) > staleSlot && try == 0 {
-			reserved = false
-			continue
-		}
-		if p := d.localPause(); p > 0 { // a 429 while waiting: the slot is lost, the pause kept
-			d.release(log, c, d.now().Add(p), attempts, "")
-			return false
-		}
-		return true
-	}
-}
-
-// staleSlot is how late a worker may wake for its slot and still use it.
-const staleSlot = 100 * time.Millisecond
-
-// acquireSlot takes a global slot within what c's lease leaves beside the
-// send and a plain-text resend. It releases c and returns false when the
-// store fails, a pause is in force or no slot is near enough (none is
-// taken then; the workers wait for the limit through claim).
-func (d *Dispatcher) acquireSlot(ctx context.Context, log *zap.Logger, c store.Claim, attempts int) (time.Duration, bool) {
-	maxWait := max(min(c.LeaseUntil.Sub(d.now())-2*d.cfg.SendTimeout, d.maxWait), 0)
-	wait, paused, err := d.lim.Acquire(ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst, maxWait)
-	switch {
-	case err != nil:
-		d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, "")
-		return 0, false
-	case paused > 0: // another replica's 429: this process waits too
-		d.notePause(paused)
-		d.release(log, c, d.now().Add(paused), attempts, "")
-		return 0, false
-	case wait > maxWait: // no slot taken
-		d.noteThrottle(wait - maxWait)
-		d.release(log, c, d.now().Add(wait-maxWait), attempts, "")
-		return 0, false
-	}
-	return wait, true
-}
-
-// send calls sendMessage bounded by SendTimeout.
-func (d *Dispatcher) send(hard context.Context, chat int64, text, mode string, silent bool) (telegram.Message, error) {
-	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
-	defer cancel()
-	return d.sender.SendMessage(ctx, telegram.SendMessageParams{
-		ChatID: chat, Text: text, ParseMode: mode, DisableNotification: silent,
-		AllowPaidBroadcast: d.cfg.AllowPaidBroadcast,
-	})
-}
-
-// partSent records a sent part and returns the next claim, if it took one.
-func (d *Dispatcher) partSent(ctx context.Context, log *zap.Logger, c store.Claim, msgID int64, attempts int) (store.Claim, bool) {
-	n := c.Notification
-	d.authOK(log)
-	d.stats.partsSent.Add(1)
-	if n.NextPart+1 >= len(n.Parts) {
-		d.stats.sent.Add(1)
-		if n.Reply {
-			d.observer().Reply(ReplySent)
-		} else {
-			d.observer().Finished(FinishedSent, "")
-		}
-	}
-	return d.settle(log, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: msgID, Attempts: attempts,
-		NextAt: d.now().Add(d.chatInterval(c.ChatID))}, d.mayClaim(ctx))
-}
-
-// ambiguous reports whether a failed send may nevertheless have reached
-// Telegram: a timeout or a connection cut after the request was written.
-func ambiguous(err error) bool {
-	var te *telegram.Error
-	if errors.As(err, &te) {
-		return false
-	}
-	var he *telegram.HTTPError
-	if errors.As(err, &he) { // a proxy's page: 502/504 may come after it forwarded the request
-		return he.StatusCode == 502 || he.StatusCode == 504
-	}
-	msg := strings.ToLower(err.Error())
-	if strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") {
-		return false
-	}
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		(errors.As(err, &ne) && ne.Timeout()) || strings.Contains(msg, "reset") || strings.Contains(msg, "timeout")
-}
-
-// handleError classifies a failed send, records what follows and returns
-// the next claim, if recording took one.
-func (d *Dispatcher) handleError(ctx, hard context.Context, log *zap.Logger, c store.Claim, err error, attempts int) (store.Claim, bool) {
-	n := c.Notification
-	desc := err.Error()
-	var te *telegram.Error
-	if errors.As(err, &te) {
-		desc = te.Description
-	}
-	if telegram.IsAuthFailure(err) { // the bot is rejected, not the chat: pause and retry
-		return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
-			NextAt: d.authFailed(log, err)}, d.mayClaim(ctx))
-	}
-	if ra, ok := telegram.RetryAfter(err); ok {
-		d.rateLimited(hard, log, ra)
-		return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, LastError: desc,
-			NextAt: d.now().Add(ra)}, d.mayClaim(ctx))
-	}
-	if newChat, ok := telegram.MigratedTo(err); ok {
-		d.migrate(hard, log, c, newChat, attempts)
-		return store.Claim{}, false
-	}
-	switch {
-	case telegram.IsBlocked(err):
-		// A reply's chat is unlinked by the my_chat_member update that
-		// comes with the block.
-		if !n.Reply {
-			if uerr := d.links.UnlinkFromChat(hard, n.UserID, c.ChatID); uerr != nil && !errors.Is(uerr, store.ErrNotFound) {
-				log.Warn("delivery: cannot unlink blocked user", zap.String("user", n.UserID), zap.Error(uerr))
-			}
-		}
-		return d.fail(ctx, log, c, ReasonBlocked, desc, attempts)
-	case telegram.IsChatNotFound(err):
-		return d.fail(ctx, log, c, ReasonChatNotFound, desc, attempts)
-	case telegram.IsParseEntities(err):
-		return d.fail(ctx, log, c, ReasonParseEntities, desc, attempts)
-	case telegram.IsTooLong(err):
-		return d.fail(ctx, log, c, ReasonTooLong, desc, attempts)
-	}
-	if !telegram.IsTemporary(err) && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
-		return d.fail(ctx, log, c, ReasonRejected, desc, attempts)
-	}
-	if ambiguous(err) {
-		d.stats.ambiguous.Add(1)
-		d.observer().Ambiguous()
-		log.Warn("delivery: send outcome unknown; retrying (a duplicate is possible)",
-			zap.String("id", n.ID), zap.Int64("chat", c.ChatID), zap.Error(err))
-	}
-	if hard.Err() != nil { // shutdown cut the send: give the work back untouched
-		d.release(log, c, d.now(), attempts, desc)
-		return store.Claim{}, false
-	}
-	retries := n.Retries + 1
-	if retries >= d.cfg.MaxAttempts {
-		return d.fail(ctx, log, c, ReasonMaxAttempts, desc, attempts)
-	}
-	backoff := d.cfg.MinBackoff << min(n.Retries, 30)
-	if backoff <= 0 || backoff > d.cfg.MaxBackoff {
-		backoff = d.cfg.MaxBackoff
-	}
-	next := d.now().Add(jitter(backoff))
-	if next.Sub(n.CreatedAt) >= d.cfg.MaxAge {
-		return d.fail(ctx, log, c, ReasonExpired, desc, attempts)
-	}
-	d.stats.retries.Add(1)
-	return d.settle(log, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: attempts, Retries: 1,
-		LastError: desc, NextAt: next}, d.mayClaim(ctx))
-}
-
-// migrate moves the links and the chat's backlog to the supergroup newChat;
-// the head is resent there.
-func (d *Dispatcher) migrate(hard context.Context, log *zap.Logger, c store.Claim, newChat int64, attempts int) {
-	d.stats.migrated.Add(1)
-	log.Info("delivery: group migrated to a supergroup", zap.Int64("from", c.ChatID), zap.Int64("to", newChat))
-	if _, err := d.links.UpdateChatID(hard, c.ChatID, newChat); err != nil {
-		log.Warn("delivery: cannot move links to the supergroup", zap.Error(err))
-		d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, err.Error())
-		return
-	}
-	backoff := 50 * time.Millisecond
-	for {
-		err := d.q.Migrate(hard, c, newChat, d.now())
-		if err == nil {
-			break
-		}
-		if errors.Is(err, store.ErrLeaseLost) || !d.now().Add(backoff).Before(c.LeaseUntil) || hard.Err() != nil {
-			// The links moved already: the next claim of the old chat fails
-			// with not_linked unless this is fixed by hand. Rare (Redis
-			// outage in the middle of a migration); logged loudly.
-			log.Error("delivery: cannot move the backlog to the supergroup", zap.Int64("from", c.ChatID),
-				zap.Int64("to", newChat), zap.Error(err))
-			d.release(log, c, d.now().Add(d.cfg.MinBackoff), attempts, err.Error())
-			return
-		}
-		time.Sleep(jitter(backoff)) // bounded by the lease; not synchronisation
-		backoff = min(2*backoff, storeRetryMax)
-	}
-	d.signal()
 }
 
 func orDefault(s, def string) string {

@@ -35,7 +35,6 @@ const waitTimeout = 20 * time.Second
 type backend struct {
 	name  string
 	q     delivery.Queue
-	lim   delivery.Limiter
 	links store.Store
 }
 
@@ -43,7 +42,7 @@ func memoryBackend(t *testing.T) backend {
 	t.Helper()
 	links := store.NewMemory()
 	t.Cleanup(func() { _ = links.Close() })
-	return backend{name: "memory", q: store.NewMemoryQueue(nil), lim: store.NewMemoryLimiter(nil), links: links}
+	return backend{name: "memory", q: links.Queue(), links: links}
 }
 
 var redisPrefixes atomic.Int64
@@ -51,7 +50,7 @@ var redisPrefixes atomic.Int64
 func redisBackendOn(t *testing.T, srv *redistest.Server, prefix string) backend {
 	t.Helper()
 	st := store.NewRedis(srv.Client(t), prefix)
-	return backend{name: "redis", q: st.Queue(), lim: st.Limiter(), links: st}
+	return backend{name: "redis", q: st.Queue(), links: st}
 }
 
 func redisBackend(t *testing.T) backend {
@@ -117,6 +116,7 @@ type harness struct {
 	b      backend
 	d      *delivery.Dispatcher
 	sender *recSender
+	obs    *recObserver // records h.d's events
 	stop   func()
 }
 
@@ -124,8 +124,9 @@ func newHarness(t *testing.T, b backend, cfg delivery.Config) *harness {
 	t.Helper()
 	tg := fakebot.NewServer()
 	t.Cleanup(tg.Close)
-	h := &harness{t: t, tg: tg, b: b, sender: &recSender{next: tg.Client()}}
-	h.d = delivery.New(cfg, b.q, b.lim, b.links, h.sender, zaptest.NewLogger(t))
+	h := &harness{t: t, tg: tg, b: b, sender: &recSender{next: tg.Client()}, obs: &recObserver{}}
+	h.d = delivery.New(cfg, b.q, h.sender, zaptest.NewLogger(t))
+	h.d.SetObserver(h.obs)
 	h.stop = h.run(h.d)
 	t.Cleanup(h.stop)
 	return h
@@ -171,25 +172,25 @@ func (h *harness) link(user string, chat int64) {
 	}
 }
 
-func (h *harness) enqueue(r delivery.Request) store.Notification {
+func (h *harness) enqueue(r delivery.Request) delivery.Notification {
 	h.t.Helper()
 	n, dup, err := h.d.Enqueue(ctxT(h.t), r)
 	if err != nil || dup {
 		h.t.Fatalf("Enqueue = dup %v, %v", dup, err)
 	}
-	if n.State != store.StateQueued || n.ID == "" {
+	if n.State != delivery.StateQueued || n.ID == "" {
 		h.t.Fatalf("Enqueue returned %+v", n)
 	}
 	return n
 }
 
 // waitFinal polls until notification id is SENT or FAILED.
-func waitFinal(t *testing.T, d *delivery.Dispatcher, id string) store.Notification {
+func waitFinal(t *testing.T, d *delivery.Dispatcher, id string) delivery.Notification {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
 		n, err := d.Get(ctxT(t), id)
-		if err == nil && (n.State == store.StateSent || n.State == store.StateFailed) {
+		if err == nil && (n.State == delivery.StateSent || n.State == delivery.StateFailed) {
 			return n
 		}
 		if time.Now().After(deadline) {
@@ -233,7 +234,7 @@ func TestDeliveryExactlyOnceInOrderUnderFaults(t *testing.T) {
 				}
 			}
 			for _, id := range ids {
-				if n := waitFinal(t, h.d, id); n.State != store.StateSent || len(n.MessageIDs) != 1 {
+				if n := waitFinal(t, h.d, id); n.State != delivery.StateSent || len(n.MessageIDs) != 1 {
 					t.Fatalf("notification %s: %+v", id, n)
 				}
 			}
@@ -246,7 +247,7 @@ func TestDeliveryExactlyOnceInOrderUnderFaults(t *testing.T) {
 					t.Fatalf("chat %d got %v, want %v (exactly once, in order)", 100+c, got, want)
 				}
 			}
-			st := h.d.Stats()
+			st := h.obs.stats()
 			if st.Sent != chats*per || st.RateLimited != 1 || st.Retries == 0 {
 				t.Fatalf("stats = %+v", st)
 			}
@@ -268,7 +269,7 @@ func TestDeliveryExactlyOnceInOrderUnderFaults(t *testing.T) {
 				t.Fatalf("%d sendMessage calls during the 429 pause, want at most %d in flight", during, testConfig().Workers)
 			}
 			s, err := h.d.Summary(ctxT(t), "u0")
-			if err != nil || s.Sent != per || s.Queued != 0 || s.LastState != store.StateSent {
+			if err != nil || s.Sent != per || s.Queued != 0 || s.LastState != delivery.StateSent {
 				t.Fatalf("Summary = %+v, %v", s, err)
 			}
 		})
@@ -281,14 +282,14 @@ func TestBusyChatDoesNotBlockOthers(t *testing.T) {
 	h := newHarness(t, memoryBackend(t), cfg)
 	h.link("a", 1)
 	h.link("b", 2)
-	var last store.Notification
+	var last delivery.Notification
 	for i := range 4 {
 		last = h.enqueue(delivery.Request{UserID: "a", ChatID: 1, Text: fmt.Sprintf("a%d", i)})
 	}
 	other := h.enqueue(delivery.Request{UserID: "b", ChatID: 2, Text: "b0"})
 	nb := waitFinal(t, h.d, other.ID)
 	na := waitFinal(t, h.d, last.ID)
-	if nb.State != store.StateSent || na.State != store.StateSent {
+	if nb.State != delivery.StateSent || na.State != delivery.StateSent {
 		t.Fatalf("states %v %v", nb.State, na.State)
 	}
 	msgs := h.tg.Messages(1)
@@ -310,17 +311,17 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 		name       string
 		setup      func(h *harness) // links "u" to 50 unless it says otherwise
 		req        delivery.Request
-		wantState  store.NotificationState
+		wantState  delivery.NotificationState
 		wantReason string
 		wantErr    string
-		check      func(t *testing.T, h *harness, n store.Notification)
+		check      func(t *testing.T, h *harness, n delivery.Notification)
 	}{
 		{
 			name:  "blocked unlinks",
 			setup: func(h *harness) { h.link("u", 50); h.tg.Block(50) },
-			req:   delivery.Request{Text: "hi"}, wantState: store.StateFailed, wantReason: delivery.ReasonBlocked,
+			req:   delivery.Request{Text: "hi"}, wantState: delivery.StateFailed, wantReason: delivery.ReasonBlocked,
 			wantErr: "blocked",
-			check: func(t *testing.T, h *harness, n store.Notification) {
+			check: func(t *testing.T, h *harness, n delivery.Notification) {
 				if _, err := h.b.links.GetLink(ctxT(t), "u"); !errors.Is(err, store.ErrNotFound) {
 					t.Fatalf("GetLink after 403 = %v, want ErrNotFound", err)
 				}
@@ -337,7 +338,7 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 		{
 			name:  "deactivated",
 			setup: func(h *harness) { h.link("u", 50); h.tg.Deactivate(50) },
-			req:   delivery.Request{Text: "hi"}, wantState: store.StateFailed, wantReason: delivery.ReasonBlocked,
+			req:   delivery.Request{Text: "hi"}, wantState: delivery.StateFailed, wantReason: delivery.ReasonBlocked,
 			wantErr: "deactivated",
 		},
 		{
@@ -349,39 +350,39 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 				}
 			},
 			req:       delivery.Request{ChatID: 999, Text: "hi"},
-			wantState: store.StateFailed, wantReason: delivery.ReasonChatNotFound, wantErr: "chat not found",
+			wantState: delivery.StateFailed, wantReason: delivery.ReasonChatNotFound, wantErr: "chat not found",
 		},
 		{
 			name:  "can't parse entities",
 			setup: func(h *harness) { h.link("u", 50) },
-			req:   delivery.Request{Text: "a-b", ParseMode: "MarkdownV2"}, wantState: store.StateFailed,
+			req:   delivery.Request{Text: "a-b", ParseMode: "MarkdownV2"}, wantState: delivery.StateFailed,
 			wantReason: delivery.ReasonParseEntities, wantErr: "can't parse entities",
 		},
 		{
 			name:  "can't parse entities with plain text fallback",
 			setup: func(h *harness) { h.link("u", 50) },
-			req:   delivery.Request{Text: "a-b", ParseMode: "MarkdownV2", PlainTextFallback: true}, wantState: store.StateSent,
-			check: func(t *testing.T, h *harness, n store.Notification) {
+			req:   delivery.Request{Text: "a-b", ParseMode: "MarkdownV2", PlainTextFallback: true}, wantState: delivery.StateSent,
+			check: func(t *testing.T, h *harness, n delivery.Notification) {
 				msgs := h.tg.Messages(50)
 				if len(msgs) != 1 || msgs[0].PlainText != "a-b" || msgs[0].ParseMode != "" || n.Attempts != 2 {
 					t.Fatalf("messages %+v, record %+v", msgs, n)
 				}
-				if h.d.Stats().Fallbacks != 1 {
-					t.Fatalf("stats %+v", h.d.Stats())
+				if h.obs.stats().Fallbacks != 1 {
+					t.Fatalf("stats %+v", h.obs.stats())
 				}
 			},
 		},
 		{
 			name:  "not linked",
 			setup: func(h *harness) { h.tg.SendText(50, "u", "hi") },
-			req:   delivery.Request{Text: "hi"}, wantState: store.StateFailed, wantReason: delivery.ReasonNotLinked,
+			req:   delivery.Request{Text: "hi"}, wantState: delivery.StateFailed, wantReason: delivery.ReasonNotLinked,
 		},
 		{
 			name:  "max attempts",
 			setup: func(h *harness) { h.link("u", 50); h.tg.SetErrorRate("sendMessage", 1, 500) },
-			req:   delivery.Request{Text: "hi"}, wantState: store.StateFailed, wantReason: delivery.ReasonMaxAttempts,
+			req:   delivery.Request{Text: "hi"}, wantState: delivery.StateFailed, wantReason: delivery.ReasonMaxAttempts,
 			wantErr: "Internal Server Error",
-			check: func(t *testing.T, h *harness, n store.Notification) {
+			check: func(t *testing.T, h *harness, n delivery.Notification) {
 				if n.Attempts != 3 || n.Retries != 2 {
 					t.Fatalf("attempts %d retries %d, want 3 and 2", n.Attempts, n.Retries)
 				}
@@ -404,8 +405,8 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 				t.Fatalf("got state %v reason %q error %q; want %v %q containing %q", n.State, n.FailureReason, n.LastError,
 					tc.wantState, tc.wantReason, tc.wantErr)
 			}
-			if tc.wantReason != "" && h.d.Stats().Failed[tc.wantReason] == 0 {
-				t.Fatalf("stats %+v lack reason %s", h.d.Stats(), tc.wantReason)
+			if tc.wantReason != "" && h.obs.stats().Failed[tc.wantReason] == 0 {
+				t.Fatalf("stats %+v lack reason %s", h.obs.stats(), tc.wantReason)
 			}
 			if tc.check != nil {
 				tc.check(t, h, n)
@@ -431,7 +432,7 @@ func TestGroupMigration(t *testing.T) {
 			}
 			h.tg.SetHang(false)
 			for _, id := range ids {
-				if n := waitFinal(t, h.d, id); n.State != store.StateSent || n.ChatID != newID {
+				if n := waitFinal(t, h.d, id); n.State != delivery.StateSent || n.ChatID != newID {
 					t.Fatalf("notification %+v", n)
 				}
 			}
@@ -441,8 +442,8 @@ func TestGroupMigration(t *testing.T) {
 			if l, err := b.links.GetLink(ctxT(t), "g"); err != nil || l.ChatID != newID {
 				t.Fatalf("link = %+v, %v", l, err)
 			}
-			if h.d.Stats().Migrated != 1 {
-				t.Fatalf("stats %+v", h.d.Stats())
+			if h.obs.stats().Migrated != 1 {
+				t.Fatalf("stats %+v", h.obs.stats())
 			}
 		})
 	}
@@ -457,7 +458,7 @@ func TestLongTextIsSplitAndSentInOrder(t *testing.T) {
 	}
 	text := strings.Join(paras, "\n\n")
 	n := waitFinal(t, h.d, h.enqueue(delivery.Request{UserID: "u", ChatID: 60, Text: text}).ID)
-	if n.State != store.StateSent || len(n.Parts) < 3 || len(n.MessageIDs) != len(n.Parts) {
+	if n.State != delivery.StateSent || len(n.Parts) < 3 || len(n.MessageIDs) != len(n.Parts) {
 		t.Fatalf("record %+v", n)
 	}
 	if got := strings.Join(texts(h.tg, 60), ""); got != text {
@@ -477,10 +478,10 @@ func TestSendTimeoutIsRetriedAndCountedAmbiguous(t *testing.T) {
 	h.link("u", 70)
 	h.tg.SetHang(true)
 	n := h.enqueue(delivery.Request{UserID: "u", ChatID: 70, Text: "slow"})
-	waitFor(t, "an ambiguous send", func() bool { return h.d.Stats().Ambiguous >= 1 })
+	waitFor(t, "an ambiguous send", func() bool { return h.obs.stats().Ambiguous >= 1 })
 	h.tg.SetHang(false)
 	got := waitFinal(t, h.d, n.ID)
-	if got.State != store.StateSent || got.Attempts < 2 || got.LastError == "" {
+	if got.State != delivery.StateSent || got.Attempts < 2 || got.LastError == "" {
 		t.Fatalf("record %+v", got)
 	}
 	if msgs := h.tg.Messages(70); len(msgs) != 1 {
@@ -513,7 +514,7 @@ func TestConcurrentDuplicateEnqueues(t *testing.T) {
 			if msgs := h.tg.Messages(80); len(msgs) != 1 {
 				t.Fatalf("%d messages, want 1", len(msgs))
 			}
-			if st := h.d.Stats(); st.Enqueued != 1 || st.Duplicates != 49 {
+			if st := h.obs.stats(); st.Enqueued != 1 || st.Duplicates != 49 {
 				t.Fatalf("stats %+v", st)
 			}
 		})
@@ -522,7 +523,7 @@ func TestConcurrentDuplicateEnqueues(t *testing.T) {
 
 func TestEnqueueValidation(t *testing.T) {
 	b := memoryBackend(t)
-	d := delivery.New(testConfig(), b.q, b.lim, b.links, nil, nil)
+	d := delivery.New(testConfig(), b.q, nil, nil)
 	tests := []struct {
 		name string
 		r    delivery.Request

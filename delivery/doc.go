@@ -3,8 +3,8 @@
 // before Telegram enforces them, retries, idempotency, long-text splitting
 // and delivery status.
 //
-//	q, lim := st.Queue(), st.Limiter() // st is a *store.Redis (or store.NewMemoryQueue / NewMemoryLimiter)
-//	d := delivery.New(delivery.DefaultConfig(), q, lim, st, tgClient, logger)
+//	q := st.Queue() // st is a *store.Redis or a *store.Memory: links, queue and limit in one state
+//	d := delivery.New(delivery.DefaultConfig(), q, tgClient, logger)
 //	go d.Run(ctx) // workers; on ctx end they drain within Config.DrainTimeout
 //	n, dup, err := d.Enqueue(ctx, delivery.Request{UserID: "u1", ChatID: chat, Text: "hi", IdempotencyKey: "k1"})
 //	n, err = d.Get(ctx, n.ID)
@@ -16,15 +16,17 @@
 // on; a lease set (chat → expiry) plus a lease-token hash lists the chats a
 // worker holds. Records live in their own hash with a retention TTL. The
 // Redis layout is documented in store/queue_redis.go; every operation is one
-// Lua script, hence atomic, and [store.MemoryQueue] gives the same semantics
-// in process. asynq and similar queues were not used: they have no per-key
+// Lua script, hence atomic, and store.MemoryQueue gives the same semantics
+// in process. The model ([Notification], [Claim], [Outcome]) and the
+// interface the queues implement ([Queue]) are declared here, in model.go
+// and queue.go; the store package imports them. asynq and similar queues were not used: they have no per-key
 // ordering.
 //
 // Enqueue writes, in one script: the record, the backlog entry, the chat in
 // the schedule (score now, unless it is scheduled or leased already), the
 // idempotency key and the user's summary counters. Notify can therefore
 // answer QUEUED only when everything is durable; when Redis is down the
-// script fails and Enqueue returns store.ErrUnavailable.
+// script fails and Enqueue returns an error wrapping ErrUnavailable.
 //
 // Claim first returns chats whose lease expired to the schedule (the
 // visibility timeout: the work of a dead worker is taken over after
@@ -35,8 +37,8 @@
 //
 // One send costs one store round trip besides the sendMessage call:
 // recording an outcome claims the worker's next chat in the same script
-// (SettleAndClaim), and in Redis that claim also reads the user's link and
-// reserves the global rate slot (below). Enqueue also adds the id to a
+// (SettleAndClaim), and that claim also reads the user's link and
+// reserves the global rate slot (below), with either backend. Enqueue also adds the id to a
 // pending set (id → created_at) that the final settle removes, so
 // [Dispatcher.Backlog] answers the queue depth and the oldest notification's
 // age in O(log n) for the gauges.
@@ -55,11 +57,10 @@
 //
 // Before every sendMessage the worker reserves a slot from a GCRA limiter in
 // Redis (Lua using the Redis server's clock, so all replicas share one
-// budget: Config.GlobalRate per second, Config.GlobalBurst at once). With
-// the Redis queue and limiter of one store the claim script reserves it,
-// only for a notification that will be sent (linked user, younger than
-// MaxAge); otherwise, and for a plain-text resend, the worker calls the
-// limiter. The limiter returns "not before T" and the worker waits on a
+// budget: Config.GlobalRate per second, Config.GlobalBurst at once). The
+// claim reserves it, only for a notification that will be sent (linked
+// user, younger than MaxAge); for a plain-text resend, or a slot gone
+// stale, the worker calls the queue's [Limiter]. The limiter returns "not before T" and the worker waits on a
 // context-aware timer. A 429 sets a global pause key with PX =
 // retry_after; claims and reservations made while it lasts return the
 // pause instead (a worker already holding a claim hands it back), every
@@ -79,7 +80,7 @@
 //     telegram.IsAuthFailure. Nothing is failed or unlinked and the retry
 //     does not count against MaxAttempts: every send of this process pauses
 //     (1 s, doubling to 30 s, with jitter), [Dispatcher.AuthFailure] reports
-//     it and an [AuthObserver] is told, until a send succeeds again.
+//     it and the [Observer] is told (AuthFailed), until a send succeeds again.
 //   - Telegram's JSON 403 (blocked, user deactivated, kicked): FAILED "blocked" and the user
 //     is unlinked; their other queued notifications then fail "not_linked"
 //     without calling Telegram.
@@ -87,19 +88,19 @@
 //     "too_long"; can't parse entities: resent once without parse_mode when
 //     the request asked for PlainTextFallback, else FAILED "parse_entities"
 //     with Telegram's description. Other 4xx: FAILED "rejected".
-//   - 400 with migrate_to_chat_id: the links move to the supergroup
-//     (store.Store.UpdateChatID), the chat's whole backlog moves atomically
-//     in front of the new chat's backlog, and the head is resent there.
-//   - Before each send the user's link is checked (read by the claim
-//     script in Redis, else from the link store): unlinked, or linked to
-//     another chat now, fails "not_linked" without calling Telegram.
+//   - 400 with migrate_to_chat_id: the links and the chat's whole backlog
+//     move atomically to the supergroup (Queue.Migrate), in front of the
+//     new chat's backlog, and the head is resent there.
+//   - Before each send the user's link is checked (read by the claim):
+//     unlinked, or linked to another chat now, fails "not_linked" without
+//     calling Telegram.
 //
 // # Ambiguous sends and crash safety
 //
 // The Bot API has no idempotency key, so a send that timed out or whose
 // connection broke after the request was written may have been delivered.
 // Policy: retry (at-least-once; a rare duplicate beats a lost message). Such
-// sends are counted in Stats.Ambiguous. Likewise after kill -9 the chats the
+// sends are reported to Observer.Ambiguous. Likewise after kill -9 the chats the
 // dead process held are taken over after LeaseTimeout and their heads
 // resent: duplicates are limited to messages in flight at the crash (at most
 // Workers per process). Nothing accepted is lost as long as Redis keeps its
@@ -110,7 +111,7 @@
 // are released (the lease is handed back at once rather than waiting for
 // expiry) so another replica or the next start resends them.
 //
-// When Redis is down, Enqueue fails with store.ErrUnavailable, workers back
+// When Redis is down, Enqueue fails with an error wrapping ErrUnavailable, workers back
 // off (50 ms doubling to 2 s, jittered) and resume by themselves; an outcome
 // that cannot be recorded is retried until the lease would expire, after
 // which the notification is sent again (another at-least-once case).
@@ -134,8 +135,21 @@
 //
 // # Status
 //
-// [Dispatcher.Stats] counts events since start; [Dispatcher.SetObserver]
-// reports the same events as they happen (for metrics).
+// [Dispatcher.SetObserver] reports delivery events as they happen (the
+// metrics feed on them; tests record them).
+//
+// # Deciding and recording
+//
+// A worker's round (worker.go) takes a claim (from the last settle, or a
+// fresh Claim), checks it (sendable), waits for its slot (waitToSend) and
+// sends. A pure function, classify (decide.go), turns the answer into a
+// decision (sent, plain-text fallback, auth pause, 429, migrate, fail with
+// a reason, retry, release); record (record.go) is the one place that
+// carries it out: the pause, the unlink after a 403, the migration, and the
+// outcome settled. The global pause and the saturated limit reach the
+// workers by one route, the sendGate (gate.go), whatever their source (a
+// 429, an auth failure, another replica's pause seen by a claim or an
+// Acquire).
 //
 // Records hold state (QUEUED, SENDING, SENT, FAILED), attempts (sendMessage
 // calls), retries, last error, failure reason, message ids and times; they

@@ -8,17 +8,16 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tgnotify/tgnotify/delivery"
-	"github.com/tgnotify/tgnotify/store"
 )
 
 func TestShutdownDrains(t *testing.T) {
 	tests := []struct {
 		name      string
 		hang      bool // sends never finish: the drain deadline cuts them
-		wantState store.NotificationState
+		wantState delivery.NotificationState
 	}{
-		{"in-flight sends finish", false, store.StateSent},
-		{"sends cut by the deadline are handed back", true, store.StateQueued},
+		{"in-flight sends finish", false, delivery.StateSent},
+		{"sends cut by the deadline are handed back", true, delivery.StateQueued},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,11 +52,11 @@ func TestShutdownDrains(t *testing.T) {
 			}
 			// A new process picks the handed-back work up at once.
 			h.tg.SetHang(false)
-			d2 := delivery.New(cfg, b.q, b.lim, b.links, h.tg.Client(), zaptest.NewLogger(t))
+			d2 := delivery.New(cfg, b.q, h.tg.Client(), zaptest.NewLogger(t))
 			stop := h.run(d2)
 			defer stop()
 			for _, id := range ids {
-				if n := waitFinal(t, d2, id); n.State != store.StateSent {
+				if n := waitFinal(t, d2, id); n.State != delivery.StateSent {
 					t.Fatalf("after restart: %+v", n)
 				}
 			}

@@ -47,7 +47,7 @@ func TestBlockedUnlinksOnlyThatChat(t *testing.T) {
 			h.tg.Block(50)
 			h.stop()
 			rs := &relinkSender{next: h.tg.Client(), links: b.links, user: "u", to: 60}
-			h.d = delivery.New(testConfig(), b.q, b.lim, b.links, rs, nil)
+			h.d = delivery.New(testConfig(), b.q, rs, nil)
 			h.stop = h.run(h.d)
 			n := h.enqueue(delivery.Request{UserID: "u", ChatID: 50, Text: "to the old chat"})
 			if got := waitFinal(t, h.d, n.ID); got.FailureReason != delivery.ReasonBlocked {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
@@ -55,10 +54,10 @@ func (d *Dispatcher) EnqueueReply(ctx context.Context, r Reply) (queued bool, er
 	if err != nil {
 		return false, err
 	}
-	n := store.Notification{ID: id, ChatID: r.ChatID, Parts: parts, Reply: true, CreatedAt: d.now()}
+	n := Notification{ID: id, ChatID: r.ChatID, Parts: parts, Reply: true, CreatedAt: d.now()}
 	// Replies count against the global queued limit (a flood of updates
 	// cannot grow the queue without bound) but not a user's backlog.
-	opts := store.EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: time.Millisecond, MaxQueued: d.cfg.MaxQueued}
+	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: time.Millisecond, MaxQueued: d.cfg.MaxQueued}
 	if r.Once != "" {
 		n.IdempotencyKey = "reply:" + strconv.FormatInt(r.ChatID, 10) + ":" + r.Once
 		opts.IdempotencyTTL = d.chatInterval(r.ChatID)

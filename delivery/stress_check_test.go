@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/delivery"
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -36,7 +35,7 @@ type stressNote struct {
 	chat  int64
 	parts []string
 	at    time.Time // when Enqueue returned
-	final store.Notification
+	final delivery.Notification
 	err   error // reading the final record
 }
 
@@ -286,14 +285,14 @@ func checkStress(in checkIn) checkOut {
 			if lost <= 5 {
 				out.violate("loss: notification %s (chat %d): %v", n.id, n.chat, n.err)
 			}
-		case f.State == store.StateSent:
+		case f.State == delivery.StateSent:
 			out.sent++
 			for _, p := range n.parts {
 				if seen[p] == 0 {
 					out.violate("loss: notification %s SENT but Telegram never got %q", n.id, short(p))
 				}
 			}
-		case f.State == store.StateFailed:
+		case f.State == delivery.StateFailed:
 			out.failed++
 			faults := 0
 			for _, p := range n.parts {
@@ -390,7 +389,7 @@ func checkLiveness(in checkIn, out *checkOut, want map[string]expected, byChat m
 			end, ok := first[p]
 			if !ok {
 				end = far
-				if n.final.State == store.StateFailed {
+				if n.final.State == delivery.StateFailed {
 					end = n.final.UpdatedAt
 				}
 			}

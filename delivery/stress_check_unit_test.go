@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/delivery"
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -24,7 +23,7 @@ func checkFixture() checkIn {
 	}
 	add := func(chat int64, text string, at time.Time) {
 		in.notes = append(in.notes, stressNote{id: text, chat: chat, parts: []string{text}, at: t0,
-			final: store.Notification{State: store.StateSent}})
+			final: delivery.Notification{State: delivery.StateSent}})
 		in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: chat, PlainText: text, Time: at})
 		in.net = append(in.net, netEvent{at: at, chat: chat, text: text, status: 200, delivered: true, acked: true, end: at})
 	}
@@ -90,10 +89,10 @@ func TestStressChecks(t *testing.T) {
 			in.msgs = append(in.msgs, fakebot.SentMessage{ChatID: 1001, PlainText: "a", Time: in.start.Add(5 * time.Second)})
 		}},
 		{name: "not final", want: "still QUEUED", mutate: func(in *checkIn) {
-			in.notes[1].final.State = store.StateQueued
+			in.notes[1].final.State = delivery.StateQueued
 		}},
 		{name: "not final in a partial run", mutate: func(in *checkIn) {
-			in.notes[1].final.State = store.StateQueued
+			in.notes[1].final.State = delivery.StateQueued
 			in.partial = true
 		}},
 		{name: "SENT but never delivered", want: "never got", mutate: func(in *checkIn) {
@@ -101,38 +100,38 @@ func TestStressChecks(t *testing.T) {
 			in.msgs = append(in.msgs, checkFixture().msgs[2:]...)
 		}},
 		{name: "unexplained failure", want: `FAILED "expired"`, mutate: func(in *checkIn) {
-			in.notes[1].final = store.Notification{State: store.StateFailed, FailureReason: delivery.ReasonExpired}
+			in.notes[1].final = delivery.Notification{State: delivery.StateFailed, FailureReason: delivery.ReasonExpired}
 		}},
 		{name: "blocked without a block", want: `FAILED "blocked"`, mutate: func(in *checkIn) {
-			in.notes[1].final = store.Notification{State: store.StateFailed, FailureReason: delivery.ReasonBlocked}
+			in.notes[1].final = delivery.Notification{State: delivery.StateFailed, FailureReason: delivery.ReasonBlocked}
 		}},
 		{name: "blocked by the user", mutate: func(in *checkIn) {
-			in.notes[1].final = store.Notification{State: store.StateFailed, FailureReason: delivery.ReasonBlocked}
+			in.notes[1].final = delivery.Notification{State: delivery.StateFailed, FailureReason: delivery.ReasonBlocked}
 			in.blocked[1001] = true
 			in.net[1].delivered, in.net[1].fault = false, fault403
 			in.msgs = append(in.msgs[:1:1], in.msgs[2:]...)
 		}},
 		{name: "max attempts after enough faults", mutate: func(in *checkIn) {
-			in.notes[1].final = store.Notification{State: store.StateFailed, FailureReason: delivery.ReasonMaxAttempts}
+			in.notes[1].final = delivery.Notification{State: delivery.StateFailed, FailureReason: delivery.ReasonMaxAttempts}
 			in.msgs = append(in.msgs[:1:1], in.msgs[2:]...)
 			for i := range 3 {
 				in.net[1+i] = netEvent{at: in.start.Add(time.Duration(1+i) * time.Second), chat: 1001, text: "b", fault: fault5xx}
 			}
 		}},
 		{name: "max attempts without faults", want: `FAILED "max_attempts"`, mutate: func(in *checkIn) {
-			in.notes[1].final = store.Notification{State: store.StateFailed, FailureReason: delivery.ReasonMaxAttempts}
+			in.notes[1].final = delivery.Notification{State: delivery.StateFailed, FailureReason: delivery.ReasonMaxAttempts}
 		}},
 		{name: "stall while work is due", want: "liveness", mutate: func(in *checkIn) {
 			for i := range 40 {
 				in.notes = append(in.notes, stressNote{id: fmt.Sprint(i), chat: int64(5000 + i), parts: []string{fmt.Sprintf("s%d", i)},
-					at: in.start, final: store.Notification{State: store.StateQueued}})
+					at: in.start, final: delivery.Notification{State: delivery.StateQueued}})
 			}
 			in.partial = true
 		}},
 		{name: "stall during a 429 pause", mutate: func(in *checkIn) {
 			for i := range 40 {
 				in.notes = append(in.notes, stressNote{id: fmt.Sprint(i), chat: int64(5000 + i), parts: []string{fmt.Sprintf("s%d", i)},
-					at: in.start, final: store.Notification{State: store.StateQueued}})
+					at: in.start, final: delivery.Notification{State: delivery.StateQueued}})
 			}
 			in.partial = true
 			in.net = append(in.net, netEvent{at: in.start.Add(time.Second / 2), chat: 3000, fault: faultStorm, retryAfter: 10 * time.Second})

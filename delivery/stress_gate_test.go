@@ -1,7 +1,7 @@
 package delivery_test
 
-// Kill switches for the stress test's replicas. A replica's queue,
-// limiter, link store and sender are wrapped in one gate; killing the
+// Kill switches for the stress test's replicas. A replica's queue (with
+// its links and limiter) and sender are wrapped in one gate; killing the
 // replica closes the gate: every call it makes from then on (and every
 // answer still on its way back) blocks until the end of the run, like a
 // process that got kill -9. Nothing is released, drained or settled: its
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/delivery"
-	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
@@ -84,77 +83,92 @@ func (g *gate) pass() bool {
 // gives up on fastest.
 func killedErr(kind error) error { return fmt.Errorf("%w: %w", kind, errKilled) }
 
-// gatedQueue is a delivery.Queue behind a gate. It forwards the optional
-// methods the dispatcher looks for (Links, SharesLimiter) so that a gated
-// Redis queue keeps the claim-time link check and slot reservation.
+// gatedQueue is a delivery.Queue (with its links and limiter) behind a
+// gate.
 type gatedQueue struct {
-	q     delivery.Queue
-	g     *gate
-	links store.Store // the gated link store handed to delivery.New
-	inner store.Store // the link store q reads (to answer Links)
+	q delivery.Queue
+	g *gate
 }
 
 var _ delivery.Queue = (*gatedQueue)(nil)
 
-func (q *gatedQueue) Links() store.Store {
-	lq, ok := q.q.(interface{ Links() store.Store })
-	if !ok || lq.Links() != q.inner {
-		return nil
-	}
-	return q.links
-}
-
-func (q *gatedQueue) SharesLimiter(l any) bool {
-	sq, ok := q.q.(interface{ SharesLimiter(any) bool })
-	if !ok {
-		return false
-	}
-	if gl, ok := l.(*gatedLimiter); ok {
-		return sq.SharesLimiter(gl.lim)
-	}
-	return false
-}
-
-func (q *gatedQueue) Enqueue(ctx context.Context, n store.Notification, opts store.EnqueueOptions) (store.Notification, bool, error) {
+// call runs f behind the gate: a killed replica's call, or its answer,
+// blocks until the end of the run and then fails with kind.
+func (q *gatedQueue) call(kind error, f func() error) error {
 	if q.g.pass() {
-		return store.Notification{}, false, killedErr(store.ErrUnavailable)
+		return killedErr(kind)
+	}
+	err := f()
+	if q.g.pass() {
+		return killedErr(kind)
+	}
+	return err
+}
+
+func (q *gatedQueue) EnqueueLinked(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions) (got delivery.Notification, dup bool, err error) {
+	err = q.call(delivery.ErrUnavailable, func() (err error) {
+		got, dup, err = q.q.EnqueueLinked(ctx, n, opts)
+		return err
+	})
+	return got, dup, err
+}
+
+func (q *gatedQueue) Pause(ctx context.Context, d time.Duration) error {
+	return q.call(delivery.ErrUnavailable, func() error { return q.q.Pause(ctx, d) })
+}
+
+func (q *gatedQueue) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (w, p time.Duration, err error) {
+	err = q.call(delivery.ErrUnavailable, func() (err error) {
+		w, p, err = q.q.Acquire(ctx, name, rate, burst, maxWait)
+		return err
+	})
+	return w, p, err
+}
+
+func (q *gatedQueue) UnlinkBlocked(ctx context.Context, userID string, chatID int64) error {
+	return q.call(delivery.ErrUnavailable, func() error { return q.q.UnlinkBlocked(ctx, userID, chatID) })
+}
+
+func (q *gatedQueue) Enqueue(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions) (delivery.Notification, bool, error) {
+	if q.g.pass() {
+		return delivery.Notification{}, false, killedErr(delivery.ErrUnavailable)
 	}
 	got, dup, err := q.q.Enqueue(ctx, n, opts)
 	if q.g.pass() {
-		return store.Notification{}, false, killedErr(store.ErrUnavailable)
+		return delivery.Notification{}, false, killedErr(delivery.ErrUnavailable)
 	}
 	return got, dup, err
 }
 
-func (q *gatedQueue) Claim(ctx context.Context, now time.Time, opts store.ClaimOptions) (store.Claim, bool, error) {
+func (q *gatedQueue) Claim(ctx context.Context, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
 	if q.g.pass() {
-		return store.Claim{}, false, killedErr(store.ErrUnavailable)
+		return delivery.Claim{}, false, killedErr(delivery.ErrUnavailable)
 	}
 	c, ok, err := q.q.Claim(ctx, now, opts)
 	if err == nil && ok {
 		q.g.hold(c.ChatID, true)
 	}
 	if q.g.pass() {
-		return store.Claim{}, false, killedErr(store.ErrUnavailable)
+		return delivery.Claim{}, false, killedErr(delivery.ErrUnavailable)
 	}
 	return c, ok, err
 }
 
-func (q *gatedQueue) Settle(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, retention time.Duration) error {
+func (q *gatedQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) error {
 	if q.g.pass() {
-		return killedErr(store.ErrLeaseLost)
+		return killedErr(delivery.ErrLeaseLost)
 	}
 	err := q.q.Settle(ctx, c, o, now, retention)
 	q.g.hold(c.ChatID, false)
 	if q.g.pass() {
-		return killedErr(store.ErrLeaseLost)
+		return killedErr(delivery.ErrLeaseLost)
 	}
 	return err
 }
 
-func (q *gatedQueue) SettleAndClaim(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, opts store.ClaimOptions) (store.Claim, bool, error) {
+func (q *gatedQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
 	if q.g.pass() {
-		return store.Claim{}, false, killedErr(store.ErrLeaseLost)
+		return delivery.Claim{}, false, killedErr(delivery.ErrLeaseLost)
 	}
 	next, ok, err := q.q.SettleAndClaim(ctx, c, o, now, opts)
 	q.g.hold(c.ChatID, false)
@@ -162,123 +176,53 @@ func (q *gatedQueue) SettleAndClaim(ctx context.Context, c store.Claim, o store.
 		q.g.hold(next.ChatID, true)
 	}
 	if q.g.pass() {
-		return store.Claim{}, false, killedErr(store.ErrLeaseLost)
+		return delivery.Claim{}, false, killedErr(delivery.ErrLeaseLost)
 	}
 	return next, ok, err
 }
 
-func (q *gatedQueue) Migrate(ctx context.Context, c store.Claim, newChat int64, now time.Time) error {
+func (q *gatedQueue) Migrate(ctx context.Context, c delivery.Claim, newChat int64, now time.Time) error {
 	if q.g.pass() {
-		return killedErr(store.ErrLeaseLost)
+		return killedErr(delivery.ErrLeaseLost)
 	}
 	err := q.q.Migrate(ctx, c, newChat, now)
 	q.g.hold(c.ChatID, false)
 	if q.g.pass() {
-		return killedErr(store.ErrLeaseLost)
+		return killedErr(delivery.ErrLeaseLost)
 	}
 	return err
 }
 
 func (q *gatedQueue) NextDue(ctx context.Context) (time.Time, bool, error) {
 	if q.g.pass() {
-		return time.Time{}, false, killedErr(store.ErrUnavailable)
+		return time.Time{}, false, killedErr(delivery.ErrUnavailable)
 	}
 	at, ok, err := q.q.NextDue(ctx)
 	if q.g.pass() {
-		return time.Time{}, false, killedErr(store.ErrUnavailable)
+		return time.Time{}, false, killedErr(delivery.ErrUnavailable)
 	}
 	return at, ok, err
 }
 
-func (q *gatedQueue) Get(ctx context.Context, id string) (store.Notification, error) {
+func (q *gatedQueue) Get(ctx context.Context, id string) (delivery.Notification, error) {
 	if q.g.pass() {
-		return store.Notification{}, killedErr(store.ErrUnavailable)
+		return delivery.Notification{}, killedErr(delivery.ErrUnavailable)
 	}
 	return q.q.Get(ctx, id)
 }
 
-func (q *gatedQueue) Summary(ctx context.Context, userID string) (store.UserSummary, error) {
+func (q *gatedQueue) Summary(ctx context.Context, userID string) (delivery.UserSummary, error) {
 	if q.g.pass() {
-		return store.UserSummary{}, killedErr(store.ErrUnavailable)
+		return delivery.UserSummary{}, killedErr(delivery.ErrUnavailable)
 	}
 	return q.q.Summary(ctx, userID)
 }
 
 func (q *gatedQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
 	if q.g.pass() {
-		return 0, time.Time{}, killedErr(store.ErrUnavailable)
+		return 0, time.Time{}, killedErr(delivery.ErrUnavailable)
 	}
 	return q.q.Backlog(ctx)
-}
-
-// gatedLimiter is a delivery.Limiter behind a gate.
-type gatedLimiter struct {
-	lim delivery.Limiter
-	g   *gate
-}
-
-var _ delivery.Limiter = (*gatedLimiter)(nil)
-
-func (l *gatedLimiter) Pause(ctx context.Context, d time.Duration) error {
-	if l.g.pass() {
-		return killedErr(store.ErrUnavailable)
-	}
-	err := l.lim.Pause(ctx, d)
-	if l.g.pass() {
-		return killedErr(store.ErrUnavailable)
-	}
-	return err
-}
-
-func (l *gatedLimiter) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (time.Duration, time.Duration, error) {
-	if l.g.pass() {
-		return 0, 0, killedErr(store.ErrUnavailable)
-	}
-	w, p, err := l.lim.Acquire(ctx, name, rate, burst, maxWait)
-	if l.g.pass() {
-		return 0, 0, killedErr(store.ErrUnavailable)
-	}
-	return w, p, err
-}
-
-// gatedLinks is a link store behind a gate for the calls the dispatcher
-// makes; the rest pass through.
-type gatedLinks struct {
-	store.Store
-	g *gate
-}
-
-func (s *gatedLinks) GetLink(ctx context.Context, userID string) (store.Link, error) {
-	if s.g.pass() {
-		return store.Link{}, killedErr(store.ErrUnavailable)
-	}
-	l, err := s.Store.GetLink(ctx, userID)
-	if s.g.pass() {
-		return store.Link{}, killedErr(store.ErrUnavailable)
-	}
-	return l, err
-}
-
-func (s *gatedLinks) Unlink(ctx context.Context, userID string) error {
-	if s.g.pass() {
-		return killedErr(store.ErrUnavailable)
-	}
-	err := s.Store.Unlink(ctx, userID)
-	if s.g.pass() {
-		return killedErr(store.ErrUnavailable)
-	}
-	return err
-}
-
-func (s *gatedLinks) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error) {
-	if s.g.pass() {
-		return nil, killedErr(store.ErrUnavailable)
-	}
-	users, err := s.Store.UpdateChatID(ctx, oldID, newID)
-	if s.g.pass() {
-		return nil, killedErr(store.ErrUnavailable)
-	}
-	return users, err
 }
 
 // gatedSender is a delivery.Sender behind a gate: a send in flight when

@@ -331,7 +331,7 @@ type stressBackend struct {
 
 func memoryStressBackend(t *testing.T) stressBackend {
 	links := store.NewMemory()
-	b := backend{name: "memory", q: store.NewMemoryQueue(nil), lim: store.NewMemoryLimiter(nil), links: links}
+	b := backend{name: "memory", q: links.Queue(), links: links}
 	return stressBackend{name: "memory", virtual: true, front: b, replica: func() backend { return b },
 		close: func() { _ = links.Close() }, timeout: time.Hour,
 		log: func() *zap.Logger { return zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)) }}
@@ -344,7 +344,7 @@ func redisStressBackend(t *testing.T, srv *redistest.Server, prefix string, pool
 			ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
 		clients = append(clients, c)
 		st := store.NewRedis(c, prefix)
-		return backend{name: "redis", q: st.Queue(), lim: st.Limiter(), links: st}
+		return backend{name: "redis", q: st.Queue(), links: st}
 	}
 	return stressBackend{name: "redis", front: mk(), replica: mk, timeout: 10 * time.Second,
 		close: func() {
@@ -434,7 +434,7 @@ func runScenario(t *testing.T, sc scenario, sb stressBackend) stressResult {
 	}
 	r.net = newStressNet(r.tg, sc.net, sc.seed)
 	r.bot = r.net.client(r.tg)
-	r.front = delivery.New(r.cfg, sb.front.q, sb.front.lim, sb.front.links, r.bot, zap.NewNop())
+	r.front = delivery.New(r.cfg, sb.front.q, r.bot, zap.NewNop())
 	r.setup()
 	for i := range sc.replicas {
 		r.replicas = append(r.replicas, r.start(i))
@@ -491,10 +491,9 @@ func userOf(chat int64) string { return fmt.Sprintf("u%d", chat) }
 func (r *stressRun) start(i int) *replica {
 	b := r.sb.replica()
 	g := newGate()
-	gl := &gatedLinks{Store: b.links, g: g}
-	gq := &gatedQueue{q: b.q, g: g, links: gl, inner: b.links}
+	gq := &gatedQueue{q: b.q, g: g}
 	rep := &replica{g: g, sender: &gatedSender{next: r.bot, g: g}, done: make(chan struct{})}
-	rep.d = delivery.New(r.cfg, gq, &gatedLimiter{lim: b.lim, g: g}, gl, rep.sender, r.sb.log().With(zap.Int("replica", i)))
+	rep.d = delivery.New(r.cfg, gq, rep.sender, r.sb.log().With(zap.Int("replica", i)))
 	ctx, cancel := context.WithCancel(r.ctx)
 	rep.cancel = cancel
 	r.mu.Lock()
@@ -644,7 +643,7 @@ func (r *stressRun) awaitFinal(start time.Time) {
 		ctx, cancel := context.WithTimeout(r.ctx, r.sb.timeout)
 		pending = slices.DeleteFunc(pending, func(i int) bool {
 			n, err := r.sb.front.q.Get(ctx, r.notes[i].id)
-			return err == nil && (n.State == store.StateSent || n.State == store.StateFailed)
+			return err == nil && (n.State == delivery.StateSent || n.State == delivery.StateFailed)
 		})
 		cancel()
 		if (len(pending) == 0 && r.repliesDelivered() >= r.sc.reply) || !time.Now().Before(deadline) {

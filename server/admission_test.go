@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"net/http"
 	"testing"
 
@@ -9,14 +10,12 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/tgnotify/tgnotify/store"
 )
 
 // TestAdmissionStatus: an enqueue refused by a backlog limit answers
 // RESOURCE_EXHAUSTED (HTTP 429) with a RetryInfo.
 func TestAdmissionStatus(t *testing.T) {
-	for _, sentinel := range []error{store.ErrBacklogFull, store.ErrQueueFull} {
+	for _, sentinel := range []error{delivery.ErrBacklogFull, delivery.ErrQueueFull} {
 		t.Run(sentinel.Error(), func(t *testing.T) {
 			st, _ := status.FromError(toStatus(fmt.Errorf("delivery: enqueue: %w", sentinel)))
 			if st.Code() != codes.ResourceExhausted || runtime.HTTPStatusFromCode(st.Code()) != http.StatusTooManyRequests {

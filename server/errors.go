@@ -76,7 +76,7 @@ func toStatus(err error) error {
 	case errors.Is(err, delivery.ErrCannotSplit), errors.Is(err, delivery.ErrInvalidText), errors.Is(err, delivery.ErrInvalidRequest):
 		return withDetails(status.New(codes.InvalidArgument, "invalid text: "+err.Error()),
 			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "text", Description: err.Error()}}})
-	case errors.Is(err, store.ErrBacklogFull), errors.Is(err, store.ErrQueueFull):
+	case errors.Is(err, delivery.ErrBacklogFull), errors.Is(err, delivery.ErrQueueFull):
 		// Admission control: nothing was accepted; a slot frees as sends
 		// finish.
 		return withDetails(status.New(codes.ResourceExhausted, err.Error()),
@@ -85,7 +85,7 @@ func toStatus(err error) error {
 		return status.Error(codes.NotFound, "not found (unknown id, or its record expired)")
 	case errors.Is(err, ErrBotUnknown):
 		return status.Error(codes.Unavailable, err.Error())
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, delivery.ErrUnavailable):
 		return status.Error(codes.Unavailable, "storage unavailable, retry later")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, err.Error())

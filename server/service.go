@@ -41,22 +41,14 @@ type LinkStore interface {
 // Deliverer is what the service needs from the delivery engine
 // (*delivery.Dispatcher).
 type Deliverer interface {
-	Enqueue(ctx context.Context, r delivery.Request) (store.Notification, bool, error)
-	Get(ctx context.Context, id string) (store.Notification, error)
-	Summary(ctx context.Context, userID string) (store.UserSummary, error)
+	// EnqueueLinked enqueues to the chat the user is linked to (the link
+	// read with the enqueue) or fails with delivery.ErrNotLinked.
+	EnqueueLinked(ctx context.Context, r delivery.Request) (delivery.Notification, bool, error)
+	Get(ctx context.Context, id string) (delivery.Notification, error)
+	Summary(ctx context.Context, userID string) (delivery.UserSummary, error)
 }
 
 var _ Deliverer = (*delivery.Dispatcher)(nil)
-
-// linkedDeliverer is a Deliverer that looks up the user's link itself
-// (*delivery.Dispatcher): Notify uses it when its link store is the
-// service's, sparing a store call when the queue reads the links.
-type linkedDeliverer interface {
-	Links() store.Store
-	EnqueueLinked(ctx context.Context, r delivery.Request) (store.Notification, bool, error)
-}
-
-var _ linkedDeliverer = (*delivery.Dispatcher)(nil)
 
 // Service implements notifier.v1.NotifierService.
 type Service struct {
@@ -185,26 +177,10 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 		IdempotencyKey:      req.GetIdempotencyKey(),
 		LongText:            policy,
 	}
-	var (
-		n   store.Notification
-		dup bool
-	)
-	if le, ok := s.delivery.(linkedDeliverer); ok && le.Links() == s.store {
-		// One store call: the link is read with the enqueue.
-		n, dup, err = le.EnqueueLinked(ctx, r)
-		if errors.Is(err, delivery.ErrNotLinked) {
-			return nil, toStatus(ErrNotLinked)
-		}
-	} else {
-		link, lerr := s.store.GetLink(ctx, req.GetUserId())
-		if errors.Is(lerr, store.ErrNotFound) {
-			return nil, toStatus(ErrNotLinked)
-		}
-		if lerr != nil {
-			return nil, toStatus(fmt.Errorf("get link: %w", lerr))
-		}
-		r.ChatID = link.ChatID
-		n, dup, err = s.delivery.Enqueue(ctx, r)
+	// One store call: the link is read with the enqueue.
+	n, dup, err := s.delivery.EnqueueLinked(ctx, r)
+	if errors.Is(err, delivery.ErrNotLinked) {
+		return nil, toStatus(ErrNotLinked)
 	}
 	if err != nil {
 		return nil, toStatus(err)

@@ -27,22 +27,7 @@ func NewMemoryLimiter(now func() time.Time) *MemoryLimiter {
 	return &MemoryLimiter{clock: now, tats: make(map[string]time.Time)}
 }
 
-// Reserve takes the next slot of the limit name (rate per second, up to
-// burst at once) and returns how long the caller must wait before using it.
-func (l *MemoryLimiter) Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("store: rate limit: %w: %w", ErrUnavailable, err)
-	}
-	T, tau, err := gcraParams(rate, burst)
-	if err != nil {
-		return 0, err
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.reserveLocked(l.clock(), name, T, tau), nil
-}
-
-// Acquire is Paused and Reserve in one step, bounded by maxWait, with the
+// Acquire checks the pause and takes a slot in one step, bounded by maxWait, with the
 // semantics of [RedisLimiter.Acquire]: paused > 0 while a pause is in
 // force; wait > maxWait (no slot taken) when the next slot is further
 // away; else the slot is taken and wait <= maxWait.
@@ -91,7 +76,8 @@ func (l *MemoryLimiter) reserveLocked(now time.Time, name string, T, tau int64) 
 	return at.Sub(now)
 }
 
-// Pause makes Paused report at least d (a longer pause is kept).
+// Pause makes Acquire and the claims report a pause of at least d (a
+// longer pause is kept).
 func (l *MemoryLimiter) Pause(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store: pause: %w: %w", ErrUnavailable, err)
@@ -102,14 +88,4 @@ func (l *MemoryLimiter) Pause(ctx context.Context, d time.Duration) error {
 		l.paused = until
 	}
 	return nil
-}
-
-// Paused returns how long the current pause still lasts (0: none).
-func (l *MemoryLimiter) Paused(ctx context.Context) (time.Duration, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, fmt.Errorf("store: paused: %w: %w", ErrUnavailable, err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return max(l.paused.Sub(l.clock()), 0), nil
 }

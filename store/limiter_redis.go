@@ -20,7 +20,6 @@ import (
 type RedisLimiter struct {
 	client  redis.UniversalClient
 	prefix  string
-	reserve *redis.Script
 	acquire *redis.Script
 	pause   *redis.Script
 }
@@ -30,7 +29,6 @@ func (r *Redis) Limiter() *RedisLimiter {
 	return &RedisLimiter{
 		client:  r.client,
 		prefix:  r.prefix,
-		reserve: loadScript("limit_reserve"),
 		acquire: loadScript("limit_acquire"),
 		pause:   loadScript("pause"),
 	}
@@ -46,22 +44,7 @@ func gcraParams(rate float64, burst int) (int64, int64, error) {
 	return T, T * int64(max(burst, 1)-1), nil
 }
 
-// Reserve takes the next slot of the limit name (rate per second, up to
-// burst at once) and returns how long the caller must wait before using it
-// (0: now). The slot is taken even if the caller does not use it.
-func (l *RedisLimiter) Reserve(ctx context.Context, name string, rate float64, burst int) (time.Duration, error) {
-	T, tau, err := gcraParams(rate, burst)
-	if err != nil {
-		return 0, err
-	}
-	us, err := l.reserve.Run(ctx, l.client, []string{l.limitKey(name)}, T, tau).Int64()
-	if err != nil {
-		return 0, unavailable("rate limit", err)
-	}
-	return time.Duration(us) * time.Microsecond, nil
-}
-
-// Acquire is Paused and Reserve in one step, bounded by maxWait: while a
+// Acquire checks the pause and takes a slot in one step, bounded by maxWait: while a
 // pause is in force it returns how long it still lasts (paused > 0) and
 // takes no slot; when the next slot is more than maxWait away it takes
 // none and returns its wait (wait > maxWait: try again after wait −
@@ -89,7 +72,7 @@ func (l *RedisLimiter) Acquire(ctx context.Context, name string, rate float64, b
 	return time.Duration(res[1]) * time.Microsecond, 0, nil
 }
 
-// Pause makes Paused report at least d for every replica (an existing
+// Pause pauses every sender of every replica for at least d (an existing
 // longer pause is kept).
 func (l *RedisLimiter) Pause(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
@@ -99,13 +82,4 @@ func (l *RedisLimiter) Pause(ctx context.Context, d time.Duration) error {
 		return unavailable("pause", err)
 	}
 	return nil
-}
-
-// Paused returns how long the current pause still lasts (0: none).
-func (l *RedisLimiter) Paused(ctx context.Context) (time.Duration, error) {
-	d, err := l.client.PTTL(ctx, l.pauseKey()).Result()
-	if err != nil {
-		return 0, unavailable("paused", err)
-	}
-	return max(d, 0), nil
 }

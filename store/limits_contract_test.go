@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,35 +30,35 @@ func TestRedisQueueLimits(t *testing.T) {
 // fix every enqueue was accepted.
 func runLimitsContract(t *testing.T, newQueue func(t *testing.T) queue) {
 	t0 := time.Now().Truncate(time.Millisecond)
-	limited := func(user, queued int64) store.EnqueueOptions {
+	limited := func(user, queued int64) delivery.EnqueueOptions {
 		o := qOpts
 		o.MaxUserBacklog, o.MaxQueued = user, queued
 		return o
 	}
-	enqueue := func(t *testing.T, q queue, n store.Notification, opts store.EnqueueOptions) error {
+	enqueue := func(t *testing.T, q queue, n delivery.Notification, opts delivery.EnqueueOptions) error {
 		t.Helper()
 		_, _, err := q.Enqueue(qctx(t), n, opts)
 		return err
 	}
 	tests := []struct {
 		name      string
-		opts      store.EnqueueOptions
-		queued    []store.Notification // accepted first
-		next      store.Notification
+		opts      delivery.EnqueueOptions
+		queued    []delivery.Notification // accepted first
+		next      delivery.Notification
 		wantErr   error
 		afterSent bool // the next one is accepted once the first queued is sent
 	}{
 		{name: "user backlog full", opts: limited(2, 0),
-			queued: []store.Notification{notif("a", "u", 1, t0), notif("b", "u", 2, t0), notif("x", "v", 3, t0)},
-			next:   notif("c", "u", 1, t0), wantErr: store.ErrBacklogFull, afterSent: true},
+			queued: []delivery.Notification{notif("a", "u", 1, t0), notif("b", "u", 2, t0), notif("x", "v", 3, t0)},
+			next:   notif("c", "u", 1, t0), wantErr: delivery.ErrBacklogFull, afterSent: true},
 		{name: "another user is not limited by it", opts: limited(2, 0),
-			queued: []store.Notification{notif("a", "u", 1, t0), notif("b", "u", 1, t0)},
+			queued: []delivery.Notification{notif("a", "u", 1, t0), notif("b", "u", 1, t0)},
 			next:   notif("c", "v", 1, t0)},
 		{name: "queue full", opts: limited(0, 3),
-			queued: []store.Notification{notif("a", "u", 1, t0), notif("b", "v", 2, t0), notif("x", "w", 3, t0)},
-			next:   notif("c", "z", 4, t0), wantErr: store.ErrQueueFull, afterSent: true},
+			queued: []delivery.Notification{notif("a", "u", 1, t0), notif("b", "v", 2, t0), notif("x", "w", 3, t0)},
+			next:   notif("c", "z", 4, t0), wantErr: delivery.ErrQueueFull, afterSent: true},
 		{name: "no limits", opts: limited(0, 0),
-			queued: []store.Notification{notif("a", "u", 1, t0), notif("b", "u", 1, t0)},
+			queued: []delivery.Notification{notif("a", "u", 1, t0), notif("b", "u", 1, t0)},
 			next:   notif("c", "u", 1, t0)},
 	}
 	for _, tc := range tests {
@@ -86,7 +87,7 @@ func runLimitsContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				return
 			}
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
 			if err := enqueue(t, q, tc.next, tc.opts); err != nil {
 				t.Fatalf("Enqueue(%s) after a send = %v", tc.next.ID, err)
 			}

@@ -33,7 +33,7 @@ type Memory struct {
 	updates   map[int64]updateRecord    // update id → state
 	offset    int64
 	leases    map[string]leaseRecord // lease name → holder
-	queue     *MemoryQueue           // see Queue; nil until then
+	queue     *MemoryQueue           // see Queue
 }
 
 // updateRecord is what Memory remembers about one update id.
@@ -55,7 +55,7 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{
+	m := &Memory{
 		now:       now,
 		memGuard:  memGuard{lastSweep: now()},
 		tokens:    make(map[string]LinkToken),
@@ -65,6 +65,8 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 		updates:   make(map[int64]updateRecord),
 		leases:    make(map[string]leaseRecord),
 	}
+	m.queue = newMemoryQueue(now, m)
+	return m
 }
 
 // lock takes the mutex after checking ctx and the closed flag. On success the
@@ -199,17 +201,10 @@ func (m *Memory) GetLink(ctx context.Context, userID string) (Link, error) {
 }
 
 // UpdateChatID moves every link of chat oldID to newID and returns the moved
-// user ids, sorted. When m has a queue ([Memory.Queue]) the chat's backlog,
-// pacing and lease move in the same step (see [MemoryQueue.Migrate]).
+// user ids, sorted. The chat's backlog, pacing and lease in m's queue
+// ([Memory.Queue]) move in the same step (see [MemoryQueue.Migrate]).
 func (m *Memory) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error) {
-	if q := m.attachedQueue(); q != nil {
-		return q.migrateChat(ctx, oldID, newID, "", m.now())
-	}
-	if _, err := m.lock(ctx, "update chat id"); err != nil {
-		return nil, err
-	}
-	defer m.mu.Unlock()
-	return m.moveChatLocked(oldID, newID), nil
+	return m.queue.migrateChat(ctx, oldID, newID, "", m.now())
 }
 
 // moveChatLocked moves every link of chat oldID to newID and returns the

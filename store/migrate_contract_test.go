@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -62,7 +63,7 @@ func drainChats(t *testing.T, q queue, now time.Time, want int64) []string {
 			t.Fatalf("claim of %s: chat %d, record chat %d; want %d", c.Notification.ID, c.ChatID, c.Notification.ChatID, want)
 		}
 		ids = append(ids, c.Notification.ID)
-		mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: now}, now)
+		mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: now}, now)
 	}
 	t.Fatal("drain did not end")
 	return nil
@@ -79,8 +80,8 @@ func runMigrationContract(t *testing.T, newQueue func(t *testing.T) linkedQueue)
 	t0 := time.Now().Truncate(time.Millisecond)
 	later := t0.Add(time.Minute) // after the migration's wall-clock "now"
 	soon := t0.Add(time.Second)  // the same, within the lease of a claim at t0
-	sent := func(at time.Time) store.Outcome {
-		return store.Outcome{Kind: store.OutcomePartSent, MessageID: 7, Attempts: 1, NextAt: at}
+	sent := func(at time.Time) delivery.Outcome {
+		return delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 7, Attempts: 1, NextAt: at}
 	}
 	// setup links u to the old chat and queues a, b, c for it.
 	setup := func(t *testing.T, lq linkedQueue) {
@@ -114,7 +115,7 @@ func runMigrationContract(t *testing.T, newQueue func(t *testing.T) linkedQueue)
 			if got := drainChats(t, lq.q, later, newChat); !slices.Equal(got, []string{"a", "b", "c", "z"}) {
 				t.Fatalf("sent %v, want [a b c z]", got)
 			}
-			if n := mustGet(t, lq.q, "b"); n.ChatID != newChat || n.State != store.StateSent {
+			if n := mustGet(t, lq.q, "b"); n.ChatID != newChat || n.State != delivery.StateSent {
 				t.Fatalf("record b = %+v", n)
 			}
 			checkBacklog(t, lq.q, 0, time.Time{})
@@ -152,7 +153,7 @@ func runMigrationContract(t *testing.T, newQueue func(t *testing.T) linkedQueue)
 			if got := drainChats(t, lq.q, soon, newChat); !slices.Equal(got, []string{"c"}) {
 				t.Fatalf("sent %v, want [c]", got)
 			}
-			if n := mustGet(t, lq.q, "a"); n.State != store.StateSent || len(n.MessageIDs) != 1 {
+			if n := mustGet(t, lq.q, "a"); n.State != delivery.StateSent || len(n.MessageIDs) != 1 {
 				t.Fatalf("record a = %+v", n)
 			}
 		}},
@@ -160,7 +161,7 @@ func runMigrationContract(t *testing.T, newQueue func(t *testing.T) linkedQueue)
 			setup(t, lq)
 			c := mustClaim(t, lq.q, t0)
 			update(t, lq, "u")
-			mustSettle(t, lq.q, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: 1, LastError: "5xx", NextAt: later}, t0)
+			mustSettle(t, lq.q, c, delivery.Outcome{Kind: delivery.OutcomeRetry, Attempts: 1, LastError: "5xx", NextAt: later}, t0)
 			if got := drainChats(t, lq.q, later, newChat); !slices.Equal(got, []string{"a", "b", "c"}) {
 				t.Fatalf("sent %v, want [a b c]", got)
 			}
@@ -183,7 +184,7 @@ func runMigrationContract(t *testing.T, newQueue func(t *testing.T) linkedQueue)
 			if got := drainChats(t, lq.q, t0.Add(qLease), newChat); !slices.Equal(got, []string{"a", "b", "c"}) {
 				t.Fatalf("sent after the lease expired %v, want [a b c]", got)
 			}
-			if err := lq.q.Settle(qctx(t), c, sent(t0), t0, qRetention); !errors.Is(err, store.ErrLeaseLost) {
+			if err := lq.q.Settle(qctx(t), c, sent(t0), t0, qRetention); !errors.Is(err, delivery.ErrLeaseLost) {
 				t.Fatalf("stale Settle = %v, want ErrLeaseLost", err)
 			}
 		}},

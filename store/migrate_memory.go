@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"time"
 )
 
@@ -18,26 +19,13 @@ type memMigration struct {
 	expires time.Time
 }
 
-// Queue returns the notification queue of m, created on the first call on
-// m's clock. Its group migrations ([Memory.UpdateChatID] and
-// [MemoryQueue.Migrate]) move the links of m and the chat's backlog,
-// pacing and lease in one step. Closing m does not close the queue.
-func (m *Memory) Queue() *MemoryQueue {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.queue == nil {
-		m.queue = NewMemoryQueue(m.now)
-		m.queue.links = m
-	}
-	return m.queue
-}
-
-// attachedQueue returns the queue made by Queue, or nil.
-func (m *Memory) attachedQueue() *MemoryQueue {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.queue
-}
+// Queue returns the notification queue of m, on m's clock: one state for
+// links, queue and limiter. Its enqueues and claims read m's links, its
+// claims reserve in its own limiter, and its group migrations
+// ([Memory.UpdateChatID] and [MemoryQueue.Migrate]) move the links of m
+// and the chat's backlog, pacing and lease in one step. Closing m does not
+// close the queue.
+func (m *Memory) Queue() *MemoryQueue { return m.queue }
 
 // Migrate atomically moves the claimed chat's whole backlog (in order, in
 // front of newChat's backlog; the records' chat id set) and pacing to
@@ -45,14 +33,14 @@ func (m *Memory) attachedQueue() *MemoryQueue {
 // [Memory.Queue] moves the chat's links too. The lease may have followed
 // an earlier migration of the chat to newChat. It fails with ErrLeaseLost,
 // changing nothing, when the lease was taken over.
-func (m *MemoryQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
+func (m *MemoryQueue) Migrate(ctx context.Context, c delivery.Claim, newChat int64, now time.Time) error {
 	_, err := m.migrateChat(ctx, c.ChatID, newChat, c.Token, now)
 	return err
 }
 
 // followLocked returns c with ChatID set to the chat its lease moved to
 // when the chat migrated while c held it; c otherwise.
-func (m *MemoryQueue) followLocked(c Claim, clock time.Time) Claim {
+func (m *MemoryQueue) followLocked(c delivery.Claim, clock time.Time) delivery.Claim {
 	if l, ok := m.leases[c.ChatID]; ok && l.token == c.Token {
 		return c
 	}
@@ -80,8 +68,7 @@ func (m *MemoryQueue) migratedLocked(chat int64, clock time.Time) (int64, bool) 
 // migrateChat moves everything of chat oldID to newID (see
 // migrate_redis.go): with token "" (the migration update) a lease held on
 // oldID moves to newID; else the caller's lease, on oldID or followed to
-// newID, is released. It returns the moved user ids (none when the queue
-// has no link store).
+// newID, is released. It returns the moved user ids.
 func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token string, now time.Time) ([]string, error) {
 	clock, err := m.lock(ctx, "migrate chat")
 	if err != nil {
@@ -94,7 +81,7 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 			if l, ok := m.leases[oldID]; !ok || l.token != token {
 				to, ok := m.migratedLocked(oldID, clock)
 				if l, leased := m.leases[newID]; !ok || to != newID || !leased || l.token != token {
-					return nil, fmt.Errorf("store: migrate chat %d: %w", oldID, ErrLeaseLost)
+					return nil, fmt.Errorf("store: migrate chat %d: %w", oldID, delivery.ErrLeaseLost)
 				}
 				from = newID
 			}
@@ -105,14 +92,11 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 			held = l
 		}
 	}
-	users := []string{}
-	if m.links != nil {
-		if _, err := m.links.lock(ctx, "migrate chat"); err != nil {
-			return nil, err
-		}
-		defer m.links.mu.Unlock()
-		users = m.links.moveChatLocked(oldID, newID)
+	if _, err := m.links.lock(ctx, "migrate chat"); err != nil {
+		return nil, err
 	}
+	defer m.links.mu.Unlock()
+	users := m.links.moveChatLocked(oldID, newID)
 	if oldID == newID {
 		return users, nil
 	}
@@ -140,7 +124,13 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 		}
 		m.migrated[oldID] = memMigration{to: newID, expires: clock.Add(migrationMarkerTTL)}
 	}
-	// Pacing: the new chat is due no earlier than either chat was.
+	m.movePacingLocked(oldID, newID, now)
+	return users, nil
+}
+
+// movePacingLocked moves the schedule and pacing of chat oldID to newID:
+// the new chat is due no earlier than either chat was.
+func (m *MemoryQueue) movePacingLocked(oldID, newID int64, now time.Time) {
 	at := now
 	later := func(t time.Time, ok bool) {
 		if ok && t.After(at) {
@@ -167,5 +157,4 @@ func (m *MemoryQueue) migrateChat(ctx context.Context, oldID, newID int64, token
 			m.sched[newID] = at
 		}
 	}
-	return users, nil
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"strconv"
 	"time"
 )
@@ -50,7 +51,7 @@ func (r *Redis) migrateChat(ctx context.Context, oldID, newID int64, token strin
 	case len(res) > 0 && res[0] == "ok":
 		return append([]string{}, res[1:]...), nil
 	case len(res) == 1 && res[0] == "lost":
-		return nil, fmt.Errorf("store: migrate chat %d: %w", oldID, ErrLeaseLost)
+		return nil, fmt.Errorf("store: migrate chat %d: %w", oldID, delivery.ErrLeaseLost)
 	case len(res) == 1 && res[0] == "busy":
 		return nil, fmt.Errorf("store: migrate chat %d to %d: %w", oldID, newID, ErrMigrationBusy)
 	}

@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +62,7 @@ func TestRedisDrainsWhenOutOfMemory(t *testing.T) {
 		t.Fatalf("drained %v under OOM, want %v", got, ids)
 	}
 	for _, id := range ids {
-		if n := mustGet(t, q, id); n.State != store.StateSent {
+		if n := mustGet(t, q, id); n.State != delivery.StateSent {
 			t.Fatalf("%s = %+v, want SENT", id, n)
 		}
 	}

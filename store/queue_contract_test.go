@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"reflect"
 	"slices"
 	"sync"
@@ -15,24 +16,9 @@ import (
 	"github.com/tgnotify/tgnotify/store/redistest"
 )
 
-// queue is the method set shared by RedisQueue and MemoryQueue (the
-// delivery package declares the same interface).
-type queue interface {
-	Enqueue(ctx context.Context, n store.Notification, qOpts store.EnqueueOptions) (store.Notification, bool, error)
-	Claim(ctx context.Context, now time.Time, opts store.ClaimOptions) (store.Claim, bool, error)
-	Settle(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, qRetention time.Duration) error
-	SettleAndClaim(ctx context.Context, c store.Claim, o store.Outcome, now time.Time, opts store.ClaimOptions) (store.Claim, bool, error)
-	Backlog(ctx context.Context) (int64, time.Time, error)
-	Migrate(ctx context.Context, c store.Claim, newChat int64, now time.Time) error
-	NextDue(ctx context.Context) (time.Time, bool, error)
-	Get(ctx context.Context, id string) (store.Notification, error)
-	Summary(ctx context.Context, userID string) (store.UserSummary, error)
-}
-
-var (
-	_ queue = (*store.RedisQueue)(nil)
-	_ queue = (*store.MemoryQueue)(nil)
-)
+// queue is what the contract suites call: delivery's interface, which
+// both queues satisfy (checked next to them).
+type queue = delivery.Queue
 
 const (
 	qLease     = 10 * time.Second
@@ -40,8 +26,8 @@ const (
 )
 
 var (
-	qOpts      = store.EnqueueOptions{Retention: qRetention, IdempotencyTTL: 25 * time.Hour}
-	qClaimOpts = store.ClaimOptions{Lease: qLease, Retention: qRetention}
+	qOpts      = delivery.EnqueueOptions{Retention: qRetention, IdempotencyTTL: 25 * time.Hour}
+	qClaimOpts = delivery.ClaimOptions{Lease: qLease, Retention: qRetention}
 )
 
 func TestMemoryQueueContract(t *testing.T) {
@@ -65,21 +51,21 @@ func qctx(t *testing.T) context.Context {
 }
 
 // notif builds a notification.
-func notif(id, user string, chat int64, at time.Time, parts ...string) store.Notification {
+func notif(id, user string, chat int64, at time.Time, parts ...string) delivery.Notification {
 	if len(parts) == 0 {
 		parts = []string{"text of " + id}
 	}
-	return store.Notification{ID: id, UserID: user, ChatID: chat, Parts: parts, ParseMode: "HTML", CreatedAt: at}
+	return delivery.Notification{ID: id, UserID: user, ChatID: chat, Parts: parts, ParseMode: "HTML", CreatedAt: at}
 }
 
-func mustEnqueue(t *testing.T, q queue, n store.Notification) {
+func mustEnqueue(t *testing.T, q queue, n delivery.Notification) {
 	t.Helper()
 	if _, dup, err := q.Enqueue(qctx(t), n, qOpts); err != nil || dup {
 		t.Fatalf("Enqueue(%s) = dup %v, %v", n.ID, dup, err)
 	}
 }
 
-func mustClaim(t *testing.T, q queue, now time.Time) store.Claim {
+func mustClaim(t *testing.T, q queue, now time.Time) delivery.Claim {
 	t.Helper()
 	c, ok, err := q.Claim(qctx(t), now, qClaimOpts)
 	if err != nil || !ok {
@@ -96,14 +82,14 @@ func mustNoClaim(t *testing.T, q queue, now time.Time) {
 	}
 }
 
-func mustSettle(t *testing.T, q queue, c store.Claim, o store.Outcome, now time.Time) {
+func mustSettle(t *testing.T, q queue, c delivery.Claim, o delivery.Outcome, now time.Time) {
 	t.Helper()
 	if err := q.Settle(qctx(t), c, o, now, qRetention); err != nil {
 		t.Fatalf("Settle(%s, kind %d) = %v", c.Notification.ID, o.Kind, err)
 	}
 }
 
-func mustGet(t *testing.T, q queue, id string) store.Notification {
+func mustGet(t *testing.T, q queue, id string) delivery.Notification {
 	t.Helper()
 	n, err := q.Get(qctx(t), id)
 	if err != nil {
@@ -126,7 +112,7 @@ func drainOrder(t *testing.T, q queue, now time.Time) []string {
 			return ids
 		}
 		ids = append(ids, c.Notification.ID)
-		mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: now}, now)
+		mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: now}, now)
 	}
 	t.Fatal("drain did not end")
 	return nil
@@ -151,9 +137,9 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		{"a reply goes to the head of the backlog and into no summary", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
 			mustEnqueue(t, q, notif("n2", "u1", 42, t0))
-			r := store.Notification{ID: "r1", ChatID: 42, Parts: []string{"welcome"}, Reply: true, CreatedAt: t0}
+			r := delivery.Notification{ID: "r1", ChatID: 42, Parts: []string{"welcome"}, Reply: true, CreatedAt: t0}
 			mustEnqueue(t, q, r)
-			if got := mustGet(t, q, "r1"); !got.Reply || got.UserID != "" || got.State != store.StateQueued {
+			if got := mustGet(t, q, "r1"); !got.Reply || got.UserID != "" || got.State != delivery.StateQueued {
 				t.Fatalf("reply record = %+v", got)
 			}
 			checkBacklog(t, q, 3, t0)
@@ -164,33 +150,33 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			if err != nil || s.Sent != 2 || s.Queued != 0 || s.LastID != "n2" {
 				t.Fatalf("summary = %+v, %v; want the two notifications only", s, err)
 			}
-			if s, err := q.Summary(qctx(t), ""); err != nil || s != (store.UserSummary{}) {
+			if s, err := q.Summary(qctx(t), ""); err != nil || s != (delivery.UserSummary{}) {
 				t.Fatalf("summary of the empty user = %+v, %v; want none", s, err)
 			}
 		}},
 		{"a reply waits behind a head whose first part is sent", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("n1", "u1", 43, t0, "part one", "part two"))
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0}, t0)
-			mustEnqueue(t, q, store.Notification{ID: "r1", ChatID: 43, Parts: []string{"bye"}, Reply: true, CreatedAt: t0})
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0}, t0)
+			mustEnqueue(t, q, delivery.Notification{ID: "r1", ChatID: 43, Parts: []string{"bye"}, Reply: true, CreatedAt: t0})
 			if got := drainOrder(t, q, t0); !slices.Equal(got, []string{"n1", "r1"}) {
 				t.Fatalf("sent %v, want n1's second part before the reply", got)
 			}
 		}},
 		{"record round trip", func(t *testing.T, q queue) {
-			bare := store.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
-			full := store.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},
+			bare := delivery.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
+			full := delivery.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},
 				ParseMode: "MarkdownV2", DisableNotification: true, PlainTextFallback: true, IdempotencyKey: "k1",
 				CreatedAt: t0.Add(time.Millisecond)}
-			for _, n := range []store.Notification{bare, full} {
+			for _, n := range []delivery.Notification{bare, full} {
 				mustEnqueue(t, q, n)
 				want := withDigest(n)
-				want.State, want.UpdatedAt = store.StateQueued, n.CreatedAt
+				want.State, want.UpdatedAt = delivery.StateQueued, n.CreatedAt
 				if got := mustGet(t, q, n.ID); !reflect.DeepEqual(got, want) {
 					t.Errorf("Get(%s) =\n%+v, want\n%+v", n.ID, got, want)
 				}
 				s, err := q.Summary(qctx(t), n.UserID)
-				if err != nil || s.Queued != 1 || s.LastID != n.ID || s.LastState != store.StateQueued ||
+				if err != nil || s.Queued != 1 || s.LastID != n.ID || s.LastState != delivery.StateQueued ||
 					!s.LastUpdatedAt.Equal(n.CreatedAt) || s.LastError != "" {
 					t.Errorf("Summary(%s) = %+v, %v", n.UserID, s, err)
 				}
@@ -199,23 +185,23 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		{"enqueue claim complete", func(t *testing.T, q queue) {
 			mustNoClaim(t, q, t0)
 			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
-			if n := mustGet(t, q, "n1"); n.State != store.StateQueued || n.ChatID != 42 || n.ParseMode != "HTML" {
+			if n := mustGet(t, q, "n1"); n.State != delivery.StateQueued || n.ChatID != 42 || n.ParseMode != "HTML" {
 				t.Fatalf("after enqueue: %+v", n)
 			}
 			c := mustClaim(t, q, t0)
-			if c.ChatID != 42 || c.Notification.ID != "n1" || c.Notification.State != store.StateSending {
+			if c.ChatID != 42 || c.Notification.ID != "n1" || c.Notification.State != delivery.StateSending {
 				t.Fatalf("claim = %+v", c)
 			}
 			mustNoClaim(t, q, t0) // leased
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 7, Attempts: 1, NextAt: t0}, t0.Add(time.Second))
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 7, Attempts: 1, NextAt: t0}, t0.Add(time.Second))
 			n := mustGet(t, q, "n1")
-			if n.State != store.StateSent || n.Attempts != 1 || len(n.MessageIDs) != 1 || n.MessageIDs[0] != 7 ||
+			if n.State != delivery.StateSent || n.Attempts != 1 || len(n.MessageIDs) != 1 || n.MessageIDs[0] != 7 ||
 				!n.UpdatedAt.Equal(t0.Add(time.Second)) || !n.CreatedAt.Equal(t0) {
 				t.Fatalf("after settle: %+v", n)
 			}
 			mustNoClaim(t, q, t0.Add(time.Hour))
 			s, err := q.Summary(qctx(t), "u1")
-			if err != nil || s.Sent != 1 || s.Queued != 0 || s.LastID != "n1" || s.LastState != store.StateSent {
+			if err != nil || s.Sent != 1 || s.Queued != 0 || s.LastID != "n1" || s.LastState != delivery.StateSent {
 				t.Fatalf("Summary = %+v, %v", s, err)
 			}
 			if _, err := q.Get(qctx(t), "nope"); !errors.Is(err, store.ErrNotFound) {
@@ -225,8 +211,8 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		{"multi-part waits for the chat interval", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("n1", "u1", 42, t0, "p1", "p2"))
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0.Add(time.Second)}, t0)
-			if n := mustGet(t, q, "n1"); n.State != store.StateSending || n.NextPart != 1 {
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0.Add(time.Second)}, t0)
+			if n := mustGet(t, q, "n1"); n.State != delivery.StateSending || n.NextPart != 1 {
 				t.Fatalf("after part 1: %+v", n)
 			}
 			due, ok, err := q.NextDue(qctx(t))
@@ -238,15 +224,15 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			if c.Notification.NextPart != 1 {
 				t.Fatalf("second claim: %+v", c.Notification)
 			}
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 2, Attempts: 1, NextAt: t0}, t0)
-			if n := mustGet(t, q, "n1"); n.State != store.StateSent || fmt.Sprint(n.MessageIDs) != "[1 2]" || n.Attempts != 2 {
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 2, Attempts: 1, NextAt: t0}, t0)
+			if n := mustGet(t, q, "n1"); n.State != delivery.StateSent || fmt.Sprint(n.MessageIDs) != "[1 2]" || n.Attempts != 2 {
 				t.Fatalf("after part 2: %+v", n)
 			}
 		}},
 		{"an idle chat keeps its pacing for the next notification", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("n1", "u1", 42, t0))
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0.Add(10 * time.Second)}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0.Add(10 * time.Second)}, t0)
 			// The backlog is empty now; a new notification must still wait
 			// for the chat's interval.
 			mustEnqueue(t, q, notif("n2", "u1", 42, t0))
@@ -259,9 +245,9 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			mustEnqueue(t, q, notif("a", "u1", 42, t0))
 			mustEnqueue(t, q, notif("b", "u1", 42, t0))
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeRetry, Attempts: 1, Retries: 1, LastError: "500 oops", NextAt: t0.Add(time.Minute)}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomeRetry, Attempts: 1, Retries: 1, LastError: "500 oops", NextAt: t0.Add(time.Minute)}, t0)
 			n := mustGet(t, q, "a")
-			if n.State != store.StateQueued || n.Retries != 1 || n.Attempts != 1 || n.LastError != "500 oops" {
+			if n.State != delivery.StateQueued || n.Retries != 1 || n.Attempts != 1 || n.LastError != "500 oops" {
 				t.Fatalf("after retry: %+v", n)
 			}
 			mustNoClaim(t, q, t0.Add(time.Second))
@@ -273,9 +259,9 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			mustEnqueue(t, q, notif("a", "u1", 42, t0))
 			mustEnqueue(t, q, notif("b", "u1", 42, t0))
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeFail, Attempts: 1, Reason: "blocked", LastError: "Forbidden", NextAt: t0}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomeFail, Attempts: 1, Reason: "blocked", LastError: "Forbidden", NextAt: t0}, t0)
 			n := mustGet(t, q, "a")
-			if n.State != store.StateFailed || n.FailureReason != "blocked" || n.LastError != "Forbidden" {
+			if n.State != delivery.StateFailed || n.FailureReason != "blocked" || n.LastError != "Forbidden" {
 				t.Fatalf("after fail: %+v", n)
 			}
 			if c := mustClaim(t, q, t0); c.Notification.ID != "b" {
@@ -298,23 +284,23 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			if nw.Notification.ID != "a" || nw.Token == old.Token {
 				t.Fatalf("takeover claim = %+v", nw)
 			}
-			err := q.Settle(qctx(t), old, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0, qRetention)
-			if !errors.Is(err, store.ErrLeaseLost) {
+			err := q.Settle(qctx(t), old, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0}, t0, qRetention)
+			if !errors.Is(err, delivery.ErrLeaseLost) {
 				t.Fatalf("stale Settle = %v, want ErrLeaseLost", err)
 			}
-			if err := q.Migrate(qctx(t), old, 43, t0); !errors.Is(err, store.ErrLeaseLost) {
+			if err := q.Migrate(qctx(t), old, 43, t0); !errors.Is(err, delivery.ErrLeaseLost) {
 				t.Fatalf("stale Migrate = %v, want ErrLeaseLost", err)
 			}
-			mustSettle(t, q, nw, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
-			if n := mustGet(t, q, "a"); n.State != store.StateSent || len(n.MessageIDs) != 1 {
+			mustSettle(t, q, nw, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			if n := mustGet(t, q, "a"); n.State != delivery.StateSent || len(n.MessageIDs) != 1 {
 				t.Fatalf("after takeover: %+v", n)
 			}
 		}},
 		{"release gives the chat back", func(t *testing.T, q queue) {
 			mustEnqueue(t, q, notif("a", "u1", 42, t0))
 			c := mustClaim(t, q, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeRelease, NextAt: t0}, t0)
-			if n := mustGet(t, q, "a"); n.State != store.StateQueued {
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomeRelease, NextAt: t0}, t0)
+			if n := mustGet(t, q, "a"); n.State != delivery.StateQueued {
 				t.Fatalf("after release: %+v", n)
 			}
 			if c := mustClaim(t, q, t0); c.Notification.ID != "a" {
@@ -345,8 +331,8 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				t.Fatalf("second claim chat %d, want 2", cb.ChatID)
 			}
 			// chat 1 sent and must wait a second; chat 2 continues meanwhile.
-			mustSettle(t, q, ca, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0.Add(time.Second)}, t0)
-			mustSettle(t, q, cb, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			mustSettle(t, q, ca, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0.Add(time.Second)}, t0)
+			mustSettle(t, q, cb, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
 			mustNoClaim(t, q, t0.Add(500*time.Millisecond))
 			if c := mustClaim(t, q, t0.Add(time.Second)); c.Notification.ID != "a2" {
 				t.Fatalf("claim = %s", c.Notification.ID)
@@ -427,22 +413,22 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			checkBacklog(t, q, 4, t0)
 			c := mustClaim(t, q, t0.Add(5*time.Second)) // a, SENDING
 			checkBacklog(t, q, 4, t0)
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0}, t0)
 			checkBacklog(t, q, 4, t0) // one part of two sent
 			c = mustClaim(t, q, t0.Add(5*time.Second))
 			if c.Notification.ID != "a" {
 				t.Fatalf("claim = %s, want a", c.Notification.ID)
 			}
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 2, NextAt: t0}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 2, NextAt: t0}, t0)
 			checkBacklog(t, q, 3, t0.Add(time.Second))
 			c = mustClaim(t, q, t0.Add(5*time.Second))
 			if c.Notification.ID != "b" {
 				t.Fatalf("claim = %s, want b", c.Notification.ID)
 			}
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeRetry, Retries: 1, NextAt: t0}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomeRetry, Retries: 1, NextAt: t0}, t0)
 			checkBacklog(t, q, 3, t0.Add(time.Second))
 			c = mustClaim(t, q, t0.Add(5*time.Second))
-			mustSettle(t, q, c, store.Outcome{Kind: store.OutcomeFail, Reason: "blocked", NextAt: t0.Add(time.Minute)}, t0)
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomeFail, Reason: "blocked", NextAt: t0.Add(time.Minute)}, t0)
 			checkBacklog(t, q, 2, t0.Add(2*time.Second))
 			c = mustClaim(t, q, t0.Add(5*time.Second))
 			if c.ChatID != -2 {
@@ -466,22 +452,22 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				t.Fatalf("claim = %s, want a1", ca.Notification.ID)
 			}
 			// a1 sent; chat 1 waits a second, so the next claim is chat 2.
-			cb, ok, err := q.SettleAndClaim(qctx(t), ca, store.Outcome{Kind: store.OutcomePartSent, MessageID: 5, Attempts: 1,
+			cb, ok, err := q.SettleAndClaim(qctx(t), ca, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 5, Attempts: 1,
 				NextAt: t0.Add(time.Second)}, t0.Add(time.Millisecond), qClaimOpts)
-			if err != nil || !ok || cb.Notification.ID != "b1" || cb.ChatID != 2 || cb.Notification.State != store.StateSending ||
+			if err != nil || !ok || cb.Notification.ID != "b1" || cb.ChatID != 2 || cb.Notification.State != delivery.StateSending ||
 				cb.Token == "" || cb.Token == ca.Token || !cb.LeaseUntil.Equal(t0.Add(time.Millisecond+qLease)) {
 				t.Fatalf("SettleAndClaim = %+v, %v, %v; want b1", cb, ok, err)
 			}
-			if n := mustGet(t, q, "a1"); n.State != store.StateSent || fmt.Sprint(n.MessageIDs) != "[5]" || n.Attempts != 1 {
+			if n := mustGet(t, q, "a1"); n.State != delivery.StateSent || fmt.Sprint(n.MessageIDs) != "[5]" || n.Attempts != 1 {
 				t.Fatalf("a1 after SettleAndClaim: %+v", n)
 			}
 			// The stale a1 claim is fenced and claims nothing.
-			if _, ok, err := q.SettleAndClaim(qctx(t), ca, store.Outcome{Kind: store.OutcomePartSent, MessageID: 6, NextAt: t0},
-				t0.Add(2*time.Second), qClaimOpts); !errors.Is(err, store.ErrLeaseLost) || ok {
+			if _, ok, err := q.SettleAndClaim(qctx(t), ca, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 6, NextAt: t0},
+				t0.Add(2*time.Second), qClaimOpts); !errors.Is(err, delivery.ErrLeaseLost) || ok {
 				t.Fatalf("stale SettleAndClaim = %v, %v; want ErrLeaseLost", ok, err)
 			}
 			// b1 sent; chat 1 is not due before t0+1s: nothing claimed.
-			_, ok, err = q.SettleAndClaim(qctx(t), cb, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0},
+			_, ok, err = q.SettleAndClaim(qctx(t), cb, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0},
 				t0.Add(2*time.Millisecond), qClaimOpts)
 			if err != nil || ok {
 				t.Fatalf("SettleAndClaim with nothing due = %v, %v", ok, err)
@@ -494,7 +480,7 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 		{"records expire after qRetention", func(t *testing.T, q queue) {
 			n := notif("short", "u1", 42, time.Now())
 			n.IdempotencyKey = "k"
-			if _, _, err := q.Enqueue(qctx(t), n, store.EnqueueOptions{Retention: 150 * time.Millisecond, IdempotencyTTL: time.Hour}); err != nil {
+			if _, _, err := q.Enqueue(qctx(t), n, delivery.EnqueueOptions{Retention: 150 * time.Millisecond, IdempotencyTTL: time.Hour}); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(5 * time.Second)
@@ -521,157 +507,5 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newQueue(t)) })
-	}
-}
-
-func TestRedisQueueClaimReportsLink(t *testing.T) {
-	srv := redistest.Start(t)
-	st := store.NewRedis(srv.Client(t), "ql")
-	q := st.Queue()
-	if q.Links() != store.Store(st) {
-		t.Fatal("Links() is not the store the queue was made from")
-	}
-	t0 := time.Now().Truncate(time.Millisecond)
-	if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "tok", UserID: "u1", ExpiresAt: t0.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ConsumeLinkToken(qctx(t), "tok", 42, "alice", t0); err != nil {
-		t.Fatal(err)
-	}
-	mustEnqueue(t, q, notif("a", "u1", 42, t0))
-	mustEnqueue(t, q, notif("b", "u2", 43, t0.Add(time.Millisecond))) // u2 is not linked
-	c := mustClaim(t, q, t0.Add(time.Second))
-	if c.Notification.ID != "a" || !c.LinkChecked || c.LinkedChat != 42 {
-		t.Fatalf("claim = %+v; want a, linked to 42", c)
-	}
-	if err := st.Unlink(qctx(t), "u1"); err != nil {
-		t.Fatal(err)
-	}
-	next, ok, err := q.SettleAndClaim(qctx(t), c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0},
-		t0.Add(time.Second), qClaimOpts)
-	if err != nil || !ok || next.Notification.ID != "b" || !next.LinkChecked || next.LinkedChat != 0 {
-		t.Fatalf("SettleAndClaim = %+v, %v, %v; want b, not linked", next, ok, err)
-	}
-	m := store.NewMemoryQueue(nil)
-	mustEnqueue(t, m, notif("a", "u1", 42, t0))
-	if c := mustClaim(t, m, t0); c.LinkChecked {
-		t.Fatalf("memory claim = %+v; want LinkChecked false", c)
-	}
-}
-
-func TestRedisQueueClaimReservesGlobalSlot(t *testing.T) {
-	srv := redistest.Start(t)
-	st := store.NewRedis(srv.Client(t), "qr")
-	q, lim := st.Queue(), st.Limiter()
-	if !q.SharesLimiter(lim) || q.SharesLimiter(store.NewRedis(srv.Client(t), "other").Limiter()) ||
-		q.SharesLimiter(store.NewMemoryLimiter(nil)) {
-		t.Fatal("SharesLimiter is wrong")
-	}
-	t0 := time.Now().Truncate(time.Millisecond)
-	link := func(user string, chat int64) {
-		t.Helper()
-		if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "t" + user, UserID: user, ExpiresAt: t0.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ConsumeLinkToken(qctx(t), "t"+user, chat, user, t0); err != nil {
-			t.Fatal(err)
-		}
-	}
-	link("u1", 1)
-	link("u3", 3)
-	link("u4", 4)
-	mustEnqueue(t, q, notif("a", "u1", 1, t0))
-	mustEnqueue(t, q, notif("b", "u2", 2, t0.Add(time.Millisecond)))    // not linked
-	mustEnqueue(t, q, notif("c", "u3", 33, t0.Add(2*time.Millisecond))) // linked to another chat
-	mustEnqueue(t, q, notif("d", "u4", 4, t0.Add(-2*time.Hour)))        // older than MaxAge
-	mustEnqueue(t, q, notif("e", "u1", 1, t0.Add(3*time.Millisecond)))  // behind a
-	opts := store.ClaimOptions{Lease: qLease, Retention: qRetention, MaxAge: time.Hour,
-		Limit: store.RateLimit{Name: "global", Rate: 1, Burst: 1}}
-	now := t0.Add(time.Second)
-	got := map[string]store.Claim{}
-	for range 4 {
-		c, ok, err := q.Claim(qctx(t), now, opts)
-		if err != nil || !ok {
-			t.Fatalf("Claim = %v, %v", ok, err)
-		}
-		got[c.Notification.ID] = c
-	}
-	if c := got["a"]; !c.Reserved || c.Wait > 5*time.Millisecond || c.LinkedChat != 1 {
-		t.Fatalf("claim of a = %+v; want a slot now", c)
-	}
-	for _, id := range []string{"b", "c", "d"} {
-		if c, ok := got[id]; !ok || c.Reserved {
-			t.Fatalf("claim of %s = %+v (claimed %v); want claimed without a slot", id, c, ok)
-		}
-	}
-	// One slot was taken: the next is one interval (1 s) later, not four.
-	if w, err := lim.Reserve(qctx(t), "global", 1, 1); err != nil || w < 500*time.Millisecond || w > time.Second {
-		t.Fatalf("Reserve after the claims = %v, %v; want about 1s", w, err)
-	}
-	// The pause stops claims (and settles still go through).
-	if err := lim.Pause(qctx(t), time.Second); err != nil {
-		t.Fatal(err)
-	}
-	next, ok, err := q.SettleAndClaim(qctx(t), got["a"], store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: now}, now, opts)
-	if err != nil || ok || next.Paused <= 500*time.Millisecond || next.Paused > time.Second {
-		t.Fatalf("SettleAndClaim while paused = %+v, %v, %v; want settled, paused about 1s", next, ok, err)
-	}
-	if n := mustGet(t, q, "a"); n.State != store.StateSent {
-		t.Fatalf("a = %+v; want SENT", n)
-	}
-	if c, ok, err := q.Claim(qctx(t), now, opts); err != nil || ok || c.Paused <= 0 {
-		t.Fatalf("Claim while paused = %+v, %v, %v", c, ok, err)
-	}
-	if c := mustClaim(t, q, now); c.Notification.ID != "e" || c.Reserved { // no limit given: the pause does not apply
-		t.Fatalf("claim without a limit = %+v", c)
-	}
-}
-
-// Finding 1 of the Hardening issue: a claim whose slot lies past what it may
-// wait takes neither the chat nor the slot, however many workers ask, so the
-// limit never runs away from the work it paces.
-func TestRedisQueueClaimThrottledTakesNothing(t *testing.T) {
-	srv := redistest.Start(t)
-	st := store.NewRedis(srv.Client(t), "qt")
-	q, lim := st.Queue(), st.Limiter()
-	t0 := time.Now().Truncate(time.Millisecond)
-	for i := range 3 {
-		user, chat := fmt.Sprintf("u%d", i), int64(i+1)
-		if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "t" + user, UserID: user, ExpiresAt: t0.Add(time.Hour)}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := st.ConsumeLinkToken(qctx(t), "t"+user, chat, user, t0); err != nil {
-			t.Fatal(err)
-		}
-		mustEnqueue(t, q, notif(fmt.Sprintf("n%d", i), user, chat, t0))
-	}
-	start := time.Now()
-	opts := store.ClaimOptions{Lease: qLease, Retention: qRetention, MaxAge: time.Hour, MaxWait: 200 * time.Millisecond,
-		Limit: store.RateLimit{Name: "global", Rate: 1, Burst: 1}}
-	c, ok, err := q.Claim(qctx(t), t0, opts)
-	if err != nil || !ok || !c.Reserved || c.Wait > 5*time.Millisecond {
-		t.Fatalf("first Claim = %+v, %v, %v; want a claim with a slot now", c, ok, err)
-	}
-	// The next slot is 1 s away, past the 200 ms max wait: 500 claims take
-	// nothing and say how long until a slot is within reach.
-	for i := 0; i < 500 && time.Since(start) < 500*time.Millisecond; i++ {
-		c, ok, err := q.Claim(qctx(t), t0, opts)
-		if err != nil || ok || c.Throttled <= 0 || c.Throttled > 800*time.Millisecond {
-			t.Fatalf("saturated Claim %d = %+v, %v, %v; want nothing claimed, throttled ≤ 800ms", i, c, ok, err)
-		}
-	}
-	for _, id := range []string{"n1", "n2"} {
-		if n := mustGet(t, q, id); n.State != store.StateQueued {
-			t.Fatalf("%s = %v after the throttled claims; want QUEUED (not claimed)", id, n.State)
-		}
-	}
-	// The refused claims took no slot: the next is the second, 1 s after the first.
-	if w, err := lim.Reserve(qctx(t), "global", 1, 1); err != nil || w+time.Since(start) > 1100*time.Millisecond {
-		t.Fatalf("Reserve after the throttled claims = %v, %v; want the second slot (1 s after the start)", w, err)
-	}
-	// SettleAndClaim reports the throttle too.
-	next, ok, err := q.SettleAndClaim(qctx(t), c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: t0}, t0, opts)
-	if err != nil || ok || next.Throttled <= 0 {
-		t.Fatalf("SettleAndClaim = %+v, %v, %v; want settled and throttled", next, ok, err)
 	}
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"sync"
 	"testing"
 	"time"
@@ -10,60 +11,6 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 )
-
-func TestRedisQueueEnqueueLinked(t *testing.T) {
-	srv := redistest.Start(t)
-	st := store.NewRedis(srv.Client(t), "qel")
-	q := st.Queue()
-	t0 := time.Now().Truncate(time.Millisecond)
-	if err := st.PutLinkToken(qctx(t), store.LinkToken{Token: "tok", UserID: "u1", ExpiresAt: t0.Add(time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.ConsumeLinkToken(qctx(t), "tok", -1001234, "alice", t0); err != nil {
-		t.Fatal(err)
-	}
-	opts := store.EnqueueOptions{Retention: time.Hour, IdempotencyTTL: time.Hour}
-
-	// Not linked: nothing written, even with a fresh idempotency key.
-	n := notif("x", "u2", 0, t0)
-	n.IdempotencyKey = "k"
-	if _, _, err := q.EnqueueLinked(qctx(t), n, opts); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("EnqueueLinked of an unlinked user: err = %v; want ErrNotFound", err)
-	}
-	if _, err := q.Get(qctx(t), "x"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("Get after a refused enqueue: err = %v; want ErrNotFound", err)
-	}
-
-	// Linked: the chat comes from the link (n.ChatID is ignored).
-	n = notif("a", "u1", 7, t0)
-	n.IdempotencyKey = "k"
-	got, dup, err := q.EnqueueLinked(qctx(t), n, opts)
-	if err != nil || dup || got.ChatID != -1001234 || got.State != store.StateQueued {
-		t.Fatalf("EnqueueLinked = %+v, %v, %v; want chat -1001234, fresh", got, dup, err)
-	}
-	if rec := mustGet(t, q, "a"); rec.ChatID != -1001234 || rec.UserID != "u1" {
-		t.Fatalf("record = %+v; want chat -1001234", rec)
-	}
-	checkBacklog(t, q, 1, t0)
-	c := mustClaim(t, q, t0.Add(time.Second))
-	if c.ChatID != -1001234 || c.Notification.ID != "a" {
-		t.Fatalf("claim = %+v; want a in chat -1001234", c)
-	}
-
-	// Same idempotency key: the first notification, nothing written.
-	n2 := notif("b", "u1", 0, t0)
-	n2.IdempotencyKey = "k"
-	got, dup, err = q.EnqueueLinked(qctx(t), n2, opts)
-	if err != nil || !dup || got.ID != "a" {
-		t.Fatalf("EnqueueLinked again = %+v, %v, %v; want duplicate a", got, dup, err)
-	}
-
-	// Plain Enqueue still uses the given chat.
-	mustEnqueue(t, q, notif("c", "u1", 99, t0))
-	if rec := mustGet(t, q, "c"); rec.ChatID != 99 {
-		t.Fatalf("record = %+v; want chat 99", rec)
-	}
-}
 
 // TestRedisQueueConcurrentEnqueues sends many enqueues at once, so that
 // they share script runs (batches): linked and unlinked users, explicit
@@ -84,11 +31,11 @@ func TestRedisQueueConcurrentEnqueues(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	opts := store.EnqueueOptions{Retention: time.Hour, IdempotencyTTL: time.Hour}
+	opts := delivery.EnqueueOptions{Retention: time.Hour, IdempotencyTTL: time.Hour}
 	type answer struct {
 		user, key string
-		sent      store.Notification
-		got       store.Notification
+		sent      delivery.Notification
+		got       delivery.Notification
 		dup       bool
 		err       error
 	}
@@ -127,7 +74,7 @@ func TestRedisQueueConcurrentEnqueues(t *testing.T) {
 			dups = append(dups, a)
 		default:
 			enqueued++
-			if a.got.ID != a.sent.ID || a.got.ChatID != a.sent.ChatID || a.got.State != store.StateQueued {
+			if a.got.ID != a.sent.ID || a.got.ChatID != a.sent.ChatID || a.got.State != delivery.StateQueued {
 				t.Errorf("%s: enqueued %+v", a.sent.ID, a.got)
 			}
 			if a.key != "" {
@@ -162,7 +109,7 @@ func TestRedisQueueSummaryOfExpiredRecord(t *testing.T) {
 	t0 := time.Now().Truncate(time.Millisecond)
 	mustEnqueue(t, q, notif("n1", "u1", 42, t0))
 	s, err := q.Summary(qctx(t), "u1")
-	if err != nil || s.LastID != "n1" || s.LastState != store.StateQueued || !s.LastUpdatedAt.Equal(t0) {
+	if err != nil || s.LastID != "n1" || s.LastState != delivery.StateQueued || !s.LastUpdatedAt.Equal(t0) {
 		t.Fatalf("Summary = %+v, %v", s, err)
 	}
 	if err := rc.Del(qctx(t), "qse:n:n1").Err(); err != nil {
@@ -172,7 +119,7 @@ func TestRedisQueueSummaryOfExpiredRecord(t *testing.T) {
 	if err != nil || s.LastID != "n1" || s.Queued != 1 || s.LastState != 0 || !s.LastUpdatedAt.IsZero() || s.LastError != "" {
 		t.Fatalf("Summary after the record expired = %+v, %v", s, err)
 	}
-	if s, err := q.Summary(qctx(t), "nobody"); err != nil || s != (store.UserSummary{}) {
+	if s, err := q.Summary(qctx(t), "nobody"); err != nil || s != (delivery.UserSummary{}) {
 		t.Fatalf("Summary of a user with none = %+v, %v", s, err)
 	}
 }

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"strconv"
 	"time"
 )
@@ -24,12 +26,13 @@ type MemoryQueue struct {
 	notBefore map[int64]time.Time // idle chats' pacing: no send before this
 	leases    map[int64]memLease
 	users     map[string]*memSummary
-	links     *Memory                // set by Memory.Queue: migrations move its links
+	links     *Memory                // the links enqueues and claims read and migrations move
+	lim       *MemoryLimiter         // the limit claims reserve in (lock order: mu, lim.mu, links.mu)
 	migrated  map[int64]memMigration // leases moved by a migration (migrate_memory.go)
 }
 
 type memRecord struct {
-	n       Notification
+	n       delivery.Notification
 	expires time.Time
 }
 
@@ -49,13 +52,20 @@ type memSummary struct {
 	expires              time.Time
 }
 
+var _ delivery.Queue = (*MemoryQueue)(nil)
+
 // NewMemoryQueue returns an empty in-process queue whose record expiry
-// follows now (time.Now when nil). The times given to Claim, Settle and
-// the notifications' CreatedAt drive scheduling and leases.
+// follows now (time.Now when nil), with links of its own (an empty
+// [Memory]: nobody is linked): NewMemoryWithClock(now).Queue(). The times
+// given to Claim, Settle and the notifications' CreatedAt drive
+// scheduling and leases.
 func NewMemoryQueue(now func() time.Time) *MemoryQueue {
-	if now == nil {
-		now = time.Now
-	}
+	return NewMemoryWithClock(now).Queue()
+}
+
+// newMemoryQueue returns an empty queue on links, with a limiter of its
+// own, reading the time from now.
+func newMemoryQueue(now func() time.Time, links *Memory) *MemoryQueue {
 	return &MemoryQueue{
 		clock:     now,
 		memGuard:  memGuard{lastSweep: now()},
@@ -66,7 +76,28 @@ func NewMemoryQueue(now func() time.Time) *MemoryQueue {
 		notBefore: make(map[int64]time.Time),
 		leases:    make(map[int64]memLease),
 		users:     make(map[string]*memSummary),
+		links:     links,
+		lim:       NewMemoryLimiter(now),
 	}
+}
+
+// Pause stops every sender for at least d (after a 429): claims given a
+// Limit and Acquire report the pause while it lasts.
+func (m *MemoryQueue) Pause(ctx context.Context, d time.Duration) error { return m.lim.Pause(ctx, d) }
+
+// Acquire takes a slot of the named limit in the budget the claims
+// reserve in; see [MemoryLimiter.Acquire].
+func (m *MemoryQueue) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error) {
+	return m.lim.Acquire(ctx, name, rate, burst, maxWait)
+}
+
+// UnlinkBlocked removes userID's link while it points at chatID (the chat
+// answered 403); nil, changing nothing, when it does not.
+func (m *MemoryQueue) UnlinkBlocked(ctx context.Context, userID string, chatID int64) error {
+	if err := m.links.UnlinkFromChat(ctx, userID, chatID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // Close drops all state; later calls fail with ErrUnavailable.
@@ -140,35 +171,67 @@ func (m *MemoryQueue) summaryLocked(user string, now time.Time) *memSummary {
 func idemKey(user, key string) string { return strconv.Itoa(len(user)) + ":" + user + ":" + key }
 
 // Enqueue stores n (State QUEUED) at the tail of its chat's backlog (a
-// reply at its head, see [Notification.Reply]) and
+// reply at its head, see [delivery.Notification.Reply]) and
 // schedules the chat now unless it is scheduled or leased already. When
 // n.IdempotencyKey was used by n.UserID before and is still remembered,
 // nothing is written and the earlier notification is returned with
 // duplicate true (its record may have expired: then only ID is set).
-func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOptions) (Notification, bool, error) {
+func (m *MemoryQueue) Enqueue(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions) (delivery.Notification, bool, error) {
 	clock, err := m.lock(ctx, "enqueue")
 	if err != nil {
-		return Notification{}, false, err
+		return delivery.Notification{}, false, err
 	}
 	defer m.mu.Unlock()
+	return m.enqueueLocked(clock, n, opts)
+}
+
+// EnqueueLinked is Enqueue to the chat n.UserID is linked to in the
+// queue's links, read in the same step (n.ChatID is ignored; the returned
+// notification carries the chat). When the user is not linked nothing is
+// written and the error wraps delivery.ErrNotLinked and ErrNotFound.
+func (m *MemoryQueue) EnqueueLinked(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions) (delivery.Notification, bool, error) {
+	clock, err := m.lock(ctx, "enqueue")
+	if err != nil {
+		return delivery.Notification{}, false, err
+	}
+	defer m.mu.Unlock()
+	chat, ok := m.linkedChatLocked(n.UserID)
+	if !ok {
+		return delivery.Notification{}, false, fmt.Errorf("store: link of user %q: %w: %w", n.UserID,
+			delivery.ErrNotLinked, ErrNotFound)
+	}
+	n.ChatID = chat
+	return m.enqueueLocked(clock, n, opts)
+}
+
+// linkedChatLocked returns the chat user is linked to in m's links.
+func (m *MemoryQueue) linkedChatLocked(user string) (int64, bool) {
+	m.links.mu.Lock()
+	defer m.links.mu.Unlock()
+	l, ok := m.links.links[user]
+	return l.ChatID, ok
+}
+
+// enqueueLocked is Enqueue under the lock.
+func (m *MemoryQueue) enqueueLocked(clock time.Time, n delivery.Notification, opts delivery.EnqueueOptions) (delivery.Notification, bool, error) {
 	k := ""
 	if n.IdempotencyKey != "" {
 		k = idemKey(n.UserID, n.IdempotencyKey)
 		if e, ok := m.idem[k]; ok && clock.Before(e.expires) {
 			if r := m.recLocked(e.id, clock); r != nil {
-				return r.n.clone(), true, nil
+				return r.n.Clone(), true, nil
 			}
-			return Notification{ID: e.id}, true, nil
+			return delivery.Notification{ID: e.id}, true, nil
 		}
 	}
 	if err := m.admitLocked(n.UserID, opts, clock); err != nil { // limits.go
-		return Notification{}, false, err
+		return delivery.Notification{}, false, err
 	}
 	if k != "" {
 		m.idem[k] = memIdem{id: n.ID, expires: clock.Add(opts.IdempotencyTTL)}
 	}
-	n = n.clone()
-	n.State = StateQueued
+	n = n.Clone()
+	n.State = delivery.StateQueued
 	n.UpdatedAt = n.CreatedAt
 	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
 	m.recs[n.ID] = &memRecord{n: n, expires: clock.Add(opts.Retention)}
@@ -193,7 +256,7 @@ func (m *MemoryQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueO
 		s.last = n.ID
 		s.expires = clock.Add(opts.Retention)
 	}
-	return n.clone(), false, nil
+	return n.Clone(), false, nil
 }
 
 // withReplyLocked returns backlog q with the reply id at its head, or just
@@ -210,20 +273,70 @@ func (m *MemoryQueue) withReplyLocked(q []string, id string, clock time.Time) []
 // Claim first returns chats whose lease expired before now to the schedule
 // (the visibility timeout), then leases the due chat with the earliest
 // schedule time for opts.Lease and marks its head notification SENDING.
-// ok is false when no chat is due. opts.Limit and MaxAge are ignored: the
-// claim reserves nothing and reads no link.
-func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, opts ClaimOptions) (Claim, bool, error) {
+// ok is false when no chat is due, or when opts.Limit is given and the
+// global pause is in force or no slot is to be had within opts.MaxWait
+// (see delivery.Claim's Paused and Throttled). The claim reports the
+// user's link (LinkedChat) and, with opts.Limit, the slot reserved
+// (Reserved, Wait), read and taken in the same step.
+func (m *MemoryQueue) Claim(ctx context.Context, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
 	clock, err := m.lock(ctx, "claim")
 	if err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
 	defer m.mu.Unlock()
+	return m.claimLimitedLocked(clock, now, opts)
+}
+
+// claimLimitedLocked is Claim under the lock: the limit's gate, the claim,
+// the link read and the reservation, with the limiter locked throughout.
+func (m *MemoryQueue) claimLimitedLocked(clock, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
+	if opts.Limit.Rate <= 0 {
+		c, ok := m.claimLocked(clock, now, opts.Lease, opts.Retention)
+		if ok {
+			c.LinkedChat = m.claimLinkLocked(c)
+		}
+		return c, ok, nil
+	}
+	T, tau, err := gcraParams(opts.Limit.Rate, opts.Limit.Burst)
+	if err != nil {
+		return delivery.Claim{}, false, fmt.Errorf("store: claim: %w", err)
+	}
+	l := m.lim
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lnow := l.clock()
+	if p := l.paused.Sub(lnow); p > 0 {
+		return delivery.Claim{Paused: p}, false, nil
+	}
+	if opts.MaxWait > 0 {
+		if w := l.waitLocked(lnow, opts.Limit.Name, tau); w > opts.MaxWait {
+			return delivery.Claim{Throttled: w - opts.MaxWait}, false, nil
+		}
+	}
 	c, ok := m.claimLocked(clock, now, opts.Lease, opts.Retention)
-	return c, ok, nil
+	if !ok {
+		return c, false, nil
+	}
+	c.LinkedChat = m.claimLinkLocked(c)
+	n := c.Notification
+	if (n.Reply || c.LinkedChat == c.ChatID) && (opts.MaxAge <= 0 || now.Sub(n.CreatedAt) < opts.MaxAge) {
+		c.Reserved, c.Wait = true, l.reserveLocked(lnow, opts.Limit.Name, T, tau)
+	}
+	return c, true, nil
+}
+
+// claimLinkLocked returns the chat the claimed notification's user is
+// linked to (0: not linked; always 0 for a reply, sent without a check).
+func (m *MemoryQueue) claimLinkLocked(c delivery.Claim) int64 {
+	if c.Notification.Reply {
+		return 0
+	}
+	chat, _ := m.linkedChatLocked(c.Notification.UserID)
+	return chat
 }
 
 // claimLocked is Claim under the lock.
-func (m *MemoryQueue) claimLocked(clock, now time.Time, lease, retention time.Duration) (Claim, bool) {
+func (m *MemoryQueue) claimLocked(clock, now time.Time, lease, retention time.Duration) (delivery.Claim, bool) {
 	for chat, l := range m.leases {
 		if !now.Before(l.until) {
 			delete(m.leases, chat)
@@ -242,7 +355,7 @@ func (m *MemoryQueue) claimLocked(clock, now time.Time, lease, retention time.Du
 			}
 		}
 		if !found {
-			return Claim{}, false
+			return delivery.Claim{}, false
 		}
 		q := m.queues[chat]
 		if len(q) == 0 {
@@ -257,14 +370,14 @@ func (m *MemoryQueue) claimLocked(clock, now time.Time, lease, retention time.Du
 		}
 		delete(m.sched, chat)
 		m.tokenSeq++
-		c := Claim{ChatID: chat, Token: strconv.FormatUint(m.tokenSeq, 10), LeaseUntil: now.Add(lease)}
+		c := delivery.Claim{ChatID: chat, Token: strconv.FormatUint(m.tokenSeq, 10), LeaseUntil: now.Add(lease)}
 		m.leases[chat] = memLease{token: c.Token, until: c.LeaseUntil}
-		if r.n.State == StateQueued {
-			r.n.State = StateSending
+		if r.n.State == delivery.StateQueued {
+			r.n.State = delivery.StateSending
 			r.n.UpdatedAt = now
 		}
 		r.expires = clock.Add(retention)
-		c.Notification = r.n.clone()
+		c.Notification = r.n.Clone()
 		return c, true
 	}
 }
@@ -286,9 +399,9 @@ func (m *MemoryQueue) removeIDLocked(chat int64, id string) {
 }
 
 // checkLeaseLocked verifies that c still holds its chat's lease.
-func (m *MemoryQueue) checkLeaseLocked(c Claim) error {
+func (m *MemoryQueue) checkLeaseLocked(c delivery.Claim) error {
 	if l, ok := m.leases[c.ChatID]; !ok || l.token != c.Token {
-		return fmt.Errorf("store: chat %d: %w", c.ChatID, ErrLeaseLost)
+		return fmt.Errorf("store: chat %d: %w", c.ChatID, delivery.ErrLeaseLost)
 	}
 	return nil
 }
@@ -296,7 +409,7 @@ func (m *MemoryQueue) checkLeaseLocked(c Claim) error {
 // Settle applies o to the claimed notification, releases the lease and
 // reschedules the chat at o.NextAt if its backlog is not empty. It fails
 // with ErrLeaseLost (changing nothing) when c's lease was taken over.
-func (m *MemoryQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Time, retention time.Duration) error {
+func (m *MemoryQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) error {
 	clock, err := m.lock(ctx, "settle")
 	if err != nil {
 		return err
@@ -309,22 +422,26 @@ func (m *MemoryQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.T
 // the next due chat like Claim (at now, with opts). It fails with
 // ErrLeaseLost, changing and claiming nothing, when c's lease was taken
 // over; ok is false when it settled and no chat is due.
-func (m *MemoryQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now time.Time, opts ClaimOptions) (Claim, bool, error) {
+func (m *MemoryQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
+	if opts.Limit.Rate > 0 { // as Redis does, refuse bad limits before settling
+		if _, _, err := gcraParams(opts.Limit.Rate, opts.Limit.Burst); err != nil {
+			return delivery.Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
+		}
+	}
 	clock, err := m.lock(ctx, "settle and claim")
 	if err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
 	defer m.mu.Unlock()
 	if err := m.settleLocked(clock, c, o, now, opts.Retention); err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
-	next, ok := m.claimLocked(clock, now, opts.Lease, opts.Retention)
-	return next, ok, nil
+	return m.claimLimitedLocked(clock, now, opts)
 }
 
 // settleLocked is Settle under the lock.
-func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time.Time, retention time.Duration) error {
-	if o.Kind < OutcomePartSent || o.Kind > OutcomeRelease {
+func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) error {
+	if o.Kind < delivery.OutcomePartSent || o.Kind > delivery.OutcomeRelease {
 		return fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
 	}
 	c = m.followLocked(c, clock) // a migration may have moved the lease (migrate_memory.go)
@@ -345,24 +462,24 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c Claim, o Outcome, now time
 			s = m.summaryLocked(n.UserID, clock)
 		}
 		switch o.Kind {
-		case OutcomePartSent:
+		case delivery.OutcomePartSent:
 			n.MessageIDs = append(n.MessageIDs, o.MessageID)
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
-				n.State = StateSent
+				n.State = delivery.StateSent
 				dropText(n) // textdrop.go
 				m.removeIDLocked(c.ChatID, id)
 				s.queued--
 				s.sent++
 			} else {
-				n.State = StateSending
+				n.State = delivery.StateSending
 			}
-		case OutcomeRetry, OutcomeRelease:
+		case delivery.OutcomeRetry, delivery.OutcomeRelease:
 			if n.NextPart == 0 {
-				n.State = StateQueued
+				n.State = delivery.StateQueued
 			}
-		case OutcomeFail:
-			n.State = StateFailed
+		case delivery.OutcomeFail:
+			n.State = delivery.StateFailed
 			n.FailureReason = o.Reason
 			m.removeIDLocked(c.ChatID, id)
 			s.queued--
@@ -434,31 +551,31 @@ func (m *MemoryQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
 }
 
 // Get returns the notification id or ErrNotFound.
-func (m *MemoryQueue) Get(ctx context.Context, id string) (Notification, error) {
+func (m *MemoryQueue) Get(ctx context.Context, id string) (delivery.Notification, error) {
 	clock, err := m.lock(ctx, "get notification")
 	if err != nil {
-		return Notification{}, err
+		return delivery.Notification{}, err
 	}
 	defer m.mu.Unlock()
 	r := m.recLocked(id, clock)
 	if r == nil {
-		return Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
+		return delivery.Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
 	}
-	return r.n.clone(), nil
+	return r.n.Clone(), nil
 }
 
 // Summary returns the user's delivery summary (zero when none).
-func (m *MemoryQueue) Summary(ctx context.Context, userID string) (UserSummary, error) {
+func (m *MemoryQueue) Summary(ctx context.Context, userID string) (delivery.UserSummary, error) {
 	clock, err := m.lock(ctx, "summary")
 	if err != nil {
-		return UserSummary{}, err
+		return delivery.UserSummary{}, err
 	}
 	defer m.mu.Unlock()
 	s := m.users[userID]
 	if s == nil || !clock.Before(s.expires) {
-		return UserSummary{}, nil
+		return delivery.UserSummary{}, nil
 	}
-	out := UserSummary{Queued: max(s.queued, 0), Sent: s.sent, Failed: s.failed, LastID: s.last}
+	out := delivery.UserSummary{Queued: max(s.queued, 0), Sent: s.sent, Failed: s.failed, LastID: s.last}
 	if r := m.recLocked(s.last, clock); r != nil {
 		out.LastState, out.LastUpdatedAt, out.LastError = r.n.State, r.n.UpdatedAt, r.n.LastError
 	}

@@ -32,6 +32,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,7 @@ type RedisQueue struct {
 	client redis.UniversalClient
 	prefix string
 	owner  *Redis
+	lim    *RedisLimiter // the limiter whose budget claims reserve in
 
 	enqueue *redis.Script
 	// enqueueBatch groups concurrent enqueues into one enqueue.lua run.
@@ -55,13 +57,18 @@ type RedisQueue struct {
 	backlog      *oomScript
 }
 
+var _ delivery.Queue = (*RedisQueue)(nil)
+
 // Queue returns the notification queue stored under r's prefix, on r's
-// client (closing r closes it). Its claims read the users' links of r.
+// client (closing r closes it). Its enqueues and claims read the users'
+// links of r, its claims reserve in the budget of r's [Redis.Limiter] and
+// honour its pause, and its migrations move r's links.
 func (r *Redis) Queue() *RedisQueue {
 	q := &RedisQueue{
 		client:      r.client,
 		prefix:      r.prefix,
 		owner:       r,
+		lim:         r.Limiter(),
 		enqueue:     loadScript("enqueue"),
 		claim:       newOOMScript(r, "claim"),
 		settle:      newOOMScript(r, "settle"),
@@ -72,9 +79,24 @@ func (r *Redis) Queue() *RedisQueue {
 	return q
 }
 
-// Links returns the link store whose links the claims report
-// ([Claim.LinkChecked]): the [Redis] the queue was made from.
-func (q *RedisQueue) Links() Store { return q.owner }
+// Pause stops every sender of every replica for at least d (after a 429);
+// see [RedisLimiter.Pause].
+func (q *RedisQueue) Pause(ctx context.Context, d time.Duration) error { return q.lim.Pause(ctx, d) }
+
+// Acquire takes a slot of the named limit in the budget the claims reserve
+// in; see [RedisLimiter.Acquire].
+func (q *RedisQueue) Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error) {
+	return q.lim.Acquire(ctx, name, rate, burst, maxWait)
+}
+
+// UnlinkBlocked removes userID's link while it points at chatID (the chat
+// answered 403); nil, changing nothing, when it does not.
+func (q *RedisQueue) UnlinkBlocked(ctx context.Context, userID string, chatID int64) error {
+	if err := q.owner.UnlinkFromChat(ctx, userID, chatID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil
+}
 
 func boolStr(b bool) string {
 	if b {
@@ -88,16 +110,16 @@ func boolStr(b bool) string {
 // the idempotency key and counts it in the user's summary. When the key was
 // used before, nothing is written and the earlier notification is returned
 // with duplicate true (only ID is set when its record expired).
-func (q *RedisQueue) Enqueue(ctx context.Context, n Notification, opts EnqueueOptions) (Notification, bool, error) {
+func (q *RedisQueue) Enqueue(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions) (delivery.Notification, bool, error) {
 	return q.enqueueNotification(ctx, n, opts, false)
 }
 
 // EnqueueLinked is Enqueue to the chat n.UserID is linked to in the links
-// of the queue's store ([RedisQueue.Links]), read in the same atomic step
-// (n.ChatID is ignored; the returned notification carries the chat). When
-// the user is not linked nothing is written and the error wraps
-// ErrNotFound.
-func (q *RedisQueue) EnqueueLinked(ctx context.Context, n Notification, opts EnqueueOptions) (Notification, bool, error) {
+// of the queue's store, read in the same atomic step (n.ChatID is
+// ignored; the returned notification carries the chat). When the user is
+// not linked nothing is written and the error wraps delivery.ErrNotLinked
+// and ErrNotFound.
+func (q *RedisQueue) EnqueueLinked(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions) (delivery.Notification, bool, error) {
 	return q.enqueueNotification(ctx, n, opts, true)
 }
 
@@ -154,13 +176,13 @@ func (q *RedisQueue) runEnqueue(ctx context.Context, items []enqueueItem) ([]any
 	return res, nil
 }
 
-func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, opts EnqueueOptions, linked bool) (Notification, bool, error) {
+func (q *RedisQueue) enqueueNotification(ctx context.Context, n delivery.Notification, opts delivery.EnqueueOptions, linked bool) (delivery.Notification, bool, error) {
 	parts, err := json.Marshal(n.Parts)
 	if err != nil {
-		return Notification{}, false, fmt.Errorf("store: enqueue: encode parts: %w", err)
+		return delivery.Notification{}, false, fmt.Errorf("store: enqueue: encode parts: %w", err)
 	}
-	n = n.clone()
-	n.State = StateQueued
+	n = n.Clone()
+	n.State = delivery.StateQueued
 	n.UpdatedAt = n.CreatedAt
 	created := strconv.FormatInt(n.CreatedAt.UnixMilli(), 10)
 	// Without an idempotency key, the idem key is a placeholder that is
@@ -180,7 +202,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		backlog = q.backlogKey(n.ChatID)
 	}
 	fields := make([]any, 0, 20)
-	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", string(parts), "state", int(StateQueued),
+	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", string(parts), "state", int(delivery.StateQueued),
 		"created_at", created)
 	// Fields at their zero value are left out (see the record's fields).
 	if len(n.Parts) != 1 {
@@ -213,7 +235,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		err, _ = reply.(error) // not acknowledged by enough replicas
 	}
 	if err != nil {
-		return Notification{}, false, err
+		return delivery.Notification{}, false, err
 	}
 	res, _ := reply.([]any)
 	code := int64(-1)
@@ -225,26 +247,26 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n Notification, op
 		if linked {
 			s, _ := res[2].(string)
 			if n.ChatID, err = strconv.ParseInt(s, 10, 64); err != nil || n.ChatID == 0 {
-				return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected linked chat %q", s))
+				return delivery.Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected linked chat %q", s))
 			}
 		}
 		return n, false, nil
 	case code == 2 && linked:
-		return Notification{}, false, fmt.Errorf("store: link of user %q: %w", n.UserID, ErrNotFound)
+		return delivery.Notification{}, false, fmt.Errorf("store: link of user %q: %w: %w", n.UserID, delivery.ErrNotLinked, ErrNotFound)
 	case code == 3 && len(res) == 2:
-		return Notification{}, false, unavailable("enqueue", fmt.Errorf("%v", res[1]))
+		return delivery.Notification{}, false, unavailable("enqueue", fmt.Errorf("%v", res[1]))
 	case code == 4 && len(res) == 2:
-		return Notification{}, false, limitError(n.UserID, res[1], opts)
+		return delivery.Notification{}, false, limitError(n.UserID, res[1], opts)
 	case code != 0 || len(res) != 2:
-		return Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
+		return delivery.Notification{}, false, unavailable("enqueue", fmt.Errorf("unexpected script reply %v", res))
 	}
 	id, _ := res[1].(string)
 	prev, err := q.Get(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return Notification{ID: id}, true, nil
+		return delivery.Notification{ID: id}, true, nil
 	}
 	if err != nil {
-		return Notification{}, false, err
+		return delivery.Notification{}, false, err
 	}
 	return prev, true, nil
 }
@@ -258,17 +280,9 @@ func newToken() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// SharesLimiter reports whether l is the [RedisLimiter] of the queue's
-// store (same client and prefix): only then does a ClaimOptions.Limit
-// reserve in l's budget and honour l's pause.
-func (q *RedisQueue) SharesLimiter(l any) bool {
-	rl, ok := l.(*RedisLimiter)
-	return ok && rl != nil && rl.client == q.client && rl.prefix == q.prefix
-}
-
 // claimArgs returns the claim function's arguments after the prefix and
 // now: lease ms, token, retention ms, then the limit's.
-func (q *RedisQueue) claimArgs(tok string, opts ClaimOptions) ([]any, error) {
+func (q *RedisQueue) claimArgs(tok string, opts delivery.ClaimOptions) ([]any, error) {
 	args := []any{ttlMillis(opts.Lease), tok, ttlMillis(opts.Retention)}
 	if opts.Limit.Rate <= 0 {
 		return append(args, "", "", 0, 0, 0, -1), nil
@@ -291,28 +305,28 @@ func (q *RedisQueue) claimArgs(tok string, opts ClaimOptions) ([]any, error) {
 // ok is false when no chat is due, or when opts.Limit is given and the
 // global pause is in force (then the returned Claim's Paused says for how
 // long). The claim reports the user's link as read in the same step
-// (LinkChecked) and, with opts.Limit, the slot reserved (Reserved, Wait).
-func (q *RedisQueue) Claim(ctx context.Context, now time.Time, opts ClaimOptions) (Claim, bool, error) {
+// (LinkedChat) and, with opts.Limit, the slot reserved (Reserved, Wait).
+func (q *RedisQueue) Claim(ctx context.Context, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
 	tok, err := newToken()
 	if err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
 	rest, err := q.claimArgs(tok, opts)
 	if err != nil {
-		return Claim{}, false, fmt.Errorf("store: claim: %w", err)
+		return delivery.Claim{}, false, fmt.Errorf("store: claim: %w", err)
 	}
 	args := append([]any{q.prefix, now.UnixMilli()}, rest...)
 	res, err := q.claim.Run(ctx, q.client, []string{q.schedKey(), q.leaseKey(), q.leaseTokKey(), q.pendingKey()},
 		args...).StringSlice()
 	if errors.Is(err, redis.Nil) {
-		return Claim{}, false, nil
+		return delivery.Claim{}, false, nil
 	}
 	if err != nil {
-		return Claim{}, false, unavailable("claim", err)
+		return delivery.Claim{}, false, unavailable("claim", err)
 	}
 	c, ok, err := parseClaim(res, tok, now, opts.Lease)
 	if err != nil {
-		return Claim{}, false, unavailable("claim", err)
+		return delivery.Claim{}, false, unavailable("claim", err)
 	}
 	return c, ok, nil
 }
@@ -320,38 +334,38 @@ func (q *RedisQueue) Claim(ctx context.Context, now time.Time, opts ClaimOptions
 // parseClaim decodes the claim function's reply: {'p', pause ms}, {'r',
 // throttle µs} or {chat, linked chat or empty, wait µs or empty, record field/value
 // pairs...}.
-func parseClaim(res []string, tok string, now time.Time, lease time.Duration) (Claim, bool, error) {
+func parseClaim(res []string, tok string, now time.Time, lease time.Duration) (delivery.Claim, bool, error) {
 	if len(res) == 2 && res[0] == "p" {
 		ms, err := strconv.ParseInt(res[1], 10, 64)
 		if err != nil {
-			return Claim{}, false, fmt.Errorf("corrupt pause: %w", err)
+			return delivery.Claim{}, false, fmt.Errorf("corrupt pause: %w", err)
 		}
-		return Claim{Paused: time.Duration(ms) * time.Millisecond}, false, nil
+		return delivery.Claim{Paused: time.Duration(ms) * time.Millisecond}, false, nil
 	}
 	if len(res) == 2 && res[0] == "r" {
 		us, err := strconv.ParseInt(res[1], 10, 64)
 		if err != nil {
-			return Claim{}, false, fmt.Errorf("corrupt throttle: %w", err)
+			return delivery.Claim{}, false, fmt.Errorf("corrupt throttle: %w", err)
 		}
-		return Claim{Throttled: max(time.Duration(us)*time.Microsecond, time.Microsecond)}, false, nil
+		return delivery.Claim{Throttled: max(time.Duration(us)*time.Microsecond, time.Microsecond)}, false, nil
 	}
 	if len(res) < 3 || len(res)%2 != 1 {
-		return Claim{}, false, fmt.Errorf("unexpected script reply of %d items", len(res))
+		return delivery.Claim{}, false, fmt.Errorf("unexpected script reply of %d items", len(res))
 	}
-	c := Claim{Token: tok, LinkChecked: true, LeaseUntil: now.Add(time.Duration(ttlMillis(lease)) * time.Millisecond)}
+	c := delivery.Claim{Token: tok, LeaseUntil: now.Add(time.Duration(ttlMillis(lease)) * time.Millisecond)}
 	var err error
 	if c.ChatID, err = strconv.ParseInt(res[0], 10, 64); err != nil {
-		return Claim{}, false, fmt.Errorf("corrupt chat id: %w", err)
+		return delivery.Claim{}, false, fmt.Errorf("corrupt chat id: %w", err)
 	}
 	if res[1] != "" {
 		if c.LinkedChat, err = strconv.ParseInt(res[1], 10, 64); err != nil {
-			return Claim{}, false, fmt.Errorf("corrupt linked chat id: %w", err)
+			return delivery.Claim{}, false, fmt.Errorf("corrupt linked chat id: %w", err)
 		}
 	}
 	if res[2] != "" {
 		us, err := strconv.ParseInt(res[2], 10, 64)
 		if err != nil {
-			return Claim{}, false, fmt.Errorf("corrupt reservation: %w", err)
+			return delivery.Claim{}, false, fmt.Errorf("corrupt reservation: %w", err)
 		}
 		c.Reserved, c.Wait = true, time.Duration(us)*time.Microsecond
 	}
@@ -360,18 +374,18 @@ func parseClaim(res []string, tok string, now time.Time, lease time.Duration) (C
 		fields[res[i]] = res[i+1]
 	}
 	if c.Notification, err = parseRecord(fields); err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
 	return c, true, nil
 }
 
 // parseRecord decodes a record hash.
-func parseRecord(f map[string]string) (Notification, error) {
+func parseRecord(f map[string]string) (delivery.Notification, error) {
 	num := func(k string) int64 {
 		v, _ := strconv.ParseInt(f[k], 10, 64)
 		return v
 	}
-	n := Notification{
+	n := delivery.Notification{
 		ID:                  f["id"],
 		UserID:              f["user_id"],
 		ChatID:              num("chat_id"),
@@ -380,7 +394,7 @@ func parseRecord(f map[string]string) (Notification, error) {
 		PlainTextFallback:   f["plain_text_fallback"] == "1",
 		Reply:               f["reply"] == "1",
 		IdempotencyKey:      f["idem_key"],
-		State:               NotificationState(num("state")),
+		State:               delivery.NotificationState(num("state")),
 		Attempts:            int(num("attempts")),
 		Retries:             int(num("retries")),
 		NextPart:            int(num("next_part")),
@@ -393,16 +407,16 @@ func parseRecord(f map[string]string) (Notification, error) {
 		n.UpdatedAt = time.UnixMilli(num("updated_at"))
 	}
 	if n.ID == "" {
-		return Notification{}, errors.New("corrupt record: no id")
+		return delivery.Notification{}, errors.New("corrupt record: no id")
 	}
 	if err := parseParts(&n, f); err != nil {
-		return Notification{}, err
+		return delivery.Notification{}, err
 	}
 	if ids := f["message_ids"]; ids != "" {
 		for _, s := range strings.Split(ids, ",") {
 			v, err := strconv.ParseInt(s, 10, 64)
 			if err != nil {
-				return Notification{}, fmt.Errorf("corrupt record %s: message ids: %w", n.ID, err)
+				return delivery.Notification{}, fmt.Errorf("corrupt record %s: message ids: %w", n.ID, err)
 			}
 			n.MessageIDs = append(n.MessageIDs, v)
 		}
@@ -411,22 +425,22 @@ func parseRecord(f map[string]string) (Notification, error) {
 }
 
 // outcomeName is the settle script's name of kind.
-func outcomeName(kind OutcomeKind) (string, bool) {
+func outcomeName(kind delivery.OutcomeKind) (string, bool) {
 	switch kind {
-	case OutcomePartSent:
+	case delivery.OutcomePartSent:
 		return "sent", true
-	case OutcomeRetry:
+	case delivery.OutcomeRetry:
 		return "retry", true
-	case OutcomeFail:
+	case delivery.OutcomeFail:
 		return "fail", true
-	case OutcomeRelease:
+	case delivery.OutcomeRelease:
 		return "release", true
 	}
 	return "", false
 }
 
 // settleArgs returns the keys and arguments of the settle function.
-func (q *RedisQueue) settleArgs(c Claim, o Outcome, now time.Time, retention time.Duration) ([]string, []any, error) {
+func (q *RedisQueue) settleArgs(c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) ([]string, []any, error) {
 	kind, ok := outcomeName(o.Kind)
 	if !ok {
 		return nil, nil, fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
@@ -443,7 +457,7 @@ func (q *RedisQueue) settleArgs(c Claim, o Outcome, now time.Time, retention tim
 // reschedules the chat at o.NextAt if its backlog is not empty, atomically.
 // It fails with ErrLeaseLost (changing nothing) when c's lease was taken
 // over.
-func (q *RedisQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Time, retention time.Duration) error {
+func (q *RedisQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) error {
 	keys, args, err := q.settleArgs(c, o, now, retention)
 	if err != nil {
 		return err
@@ -453,7 +467,7 @@ func (q *RedisQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Ti
 		return unavailable("settle", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("store: settle chat %d: %w", c.ChatID, ErrLeaseLost)
+		return fmt.Errorf("store: settle chat %d: %w", c.ChatID, delivery.ErrLeaseLost)
 	}
 	return nil
 }
@@ -464,37 +478,37 @@ func (q *RedisQueue) Settle(ctx context.Context, c Claim, o Outcome, now time.Ti
 // over; ok is false when it settled and claimed nothing (nothing due, or
 // paused: see Claim). When it fails with ErrUnavailable the outcome may or
 // may not have been recorded.
-func (q *RedisQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now time.Time, opts ClaimOptions) (Claim, bool, error) {
+func (q *RedisQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, opts delivery.ClaimOptions) (delivery.Claim, bool, error) {
 	keys, args, err := q.settleArgs(c, o, now, opts.Retention)
 	if err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
 	tok, err := newToken()
 	if err != nil {
-		return Claim{}, false, err
+		return delivery.Claim{}, false, err
 	}
 	rest, err := q.claimArgs(tok, opts)
 	if err != nil {
-		return Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
+		return delivery.Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
 	}
 	args = append(args, rest...)
 	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
 	if err != nil {
-		return Claim{}, false, unavailable("settle and claim", err)
+		return delivery.Claim{}, false, unavailable("settle and claim", err)
 	}
 	switch {
 	case len(res) == 0:
-		return Claim{}, false, unavailable("settle and claim", errors.New("empty script reply"))
+		return delivery.Claim{}, false, unavailable("settle and claim", errors.New("empty script reply"))
 	case res[0] == "0":
-		return Claim{}, false, fmt.Errorf("store: settle chat %d: %w", c.ChatID, ErrLeaseLost)
+		return delivery.Claim{}, false, fmt.Errorf("store: settle chat %d: %w", c.ChatID, delivery.ErrLeaseLost)
 	case len(res) == 1:
-		return Claim{}, false, nil
+		return delivery.Claim{}, false, nil
 	}
 	next, ok, err := parseClaim(res[1:], tok, now, opts.Lease)
 	if err != nil {
 		// The outcome is recorded; only the next claim is unreadable (its
 		// lease expires and another worker takes it over).
-		return Claim{}, false, nil
+		return delivery.Claim{}, false, nil
 	}
 	return next, ok, nil
 }
@@ -505,7 +519,7 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c Claim, o Outcome, now
 // migrate_redis.go). The lease may have followed an earlier migration of
 // the chat to newChat. It fails with ErrLeaseLost, changing nothing, when
 // the lease was taken over.
-func (q *RedisQueue) Migrate(ctx context.Context, c Claim, newChat int64, now time.Time) error {
+func (q *RedisQueue) Migrate(ctx context.Context, c delivery.Claim, newChat int64, now time.Time) error {
 	_, err := q.owner.migrateChat(ctx, c.ChatID, newChat, c.Token, now)
 	return err
 }
@@ -556,39 +570,39 @@ func (q *RedisQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
 }
 
 // Get returns the notification id or ErrNotFound.
-func (q *RedisQueue) Get(ctx context.Context, id string) (Notification, error) {
+func (q *RedisQueue) Get(ctx context.Context, id string) (delivery.Notification, error) {
 	f, err := q.client.HGetAll(ctx, q.recordKey(id)).Result()
 	if err != nil {
-		return Notification{}, unavailable("get notification", err)
+		return delivery.Notification{}, unavailable("get notification", err)
 	}
 	if len(f) == 0 {
-		return Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
+		return delivery.Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
 	}
 	n, err := parseRecord(f)
 	if err != nil {
-		return Notification{}, unavailable("get notification", err)
+		return delivery.Notification{}, unavailable("get notification", err)
 	}
 	return n, nil
 }
 
 // Summary returns the user's delivery summary (zero when none).
-func (q *RedisQueue) Summary(ctx context.Context, userID string) (UserSummary, error) {
+func (q *RedisQueue) Summary(ctx context.Context, userID string) (delivery.UserSummary, error) {
 	v, err := q.client.HMGet(ctx, q.summaryKey(userID), "queued", "sent", "failed", "last").Result()
 	if err != nil {
-		return UserSummary{}, unavailable("summary", err)
+		return delivery.UserSummary{}, unavailable("summary", err)
 	}
 	str := func(x any) string { s, _ := x.(string); return s }
 	num := func(x any) int64 { n, _ := strconv.ParseInt(str(x), 10, 64); return n }
-	s := UserSummary{Queued: max(num(v[0]), 0), Sent: num(v[1]), Failed: num(v[2]), LastID: str(v[3])}
+	s := delivery.UserSummary{Queued: max(num(v[0]), 0), Sent: num(v[1]), Failed: num(v[2]), LastID: str(v[3])}
 	if s.LastID == "" {
 		return s, nil
 	}
 	r, err := q.client.HMGet(ctx, q.recordKey(s.LastID), "state", "updated_at", "last_error", "created_at").Result()
 	if err != nil {
-		return UserSummary{}, unavailable("summary", err)
+		return delivery.UserSummary{}, unavailable("summary", err)
 	}
 	if r[0] != nil {
-		s.LastState = NotificationState(num(r[0]))
+		s.LastState = delivery.NotificationState(num(r[0]))
 		updated := r[1]
 		if updated == nil { // never changed since enqueue
 			updated = r[3]

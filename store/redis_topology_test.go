@@ -7,6 +7,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -145,7 +146,7 @@ func TestClusterContract(t *testing.T) {
 		q := st.Queue()
 		mustEnqueue(t, q, notif("n1", "u1", 7, now))
 		c := mustClaim(t, q, now)
-		mustSettle(t, q, c, store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, NextAt: now}, now)
+		mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: now}, now)
 		l := st.Limiter()
 		if _, _, err := l.Acquire(ctx, "global", 10, 1, time.Second); err != nil {
 			t.Fatal(err)

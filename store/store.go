@@ -14,6 +14,7 @@ package store
 import (
 	"context"
 	"errors"
+	"github.com/tgnotify/tgnotify/delivery"
 	"time"
 )
 
@@ -23,9 +24,23 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrTokenInvalid means a link token is unknown, already used or expired.
 	ErrTokenInvalid = errors.New("link token unknown, used or expired")
-	// ErrUnavailable wraps failures of the backing store (Redis down, timeouts).
-	ErrUnavailable = errors.New("store unavailable")
+	// ErrUnavailable wraps failures of the backing store (Redis down,
+	// timeouts). It matches delivery.ErrUnavailable too (errors.Is), so
+	// that the delivery package, which does not import store, recognises
+	// the queue's failures.
+	ErrUnavailable error = unavailableError{}
+	// ErrLeaseLost is returned by SetPollOffsetLeased when the caller no
+	// longer holds the poll lease.
+	ErrLeaseLost = errors.New("lease lost")
 )
+
+// unavailableError is the type of ErrUnavailable.
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "store unavailable" }
+
+// Is makes ErrUnavailable match delivery.ErrUnavailable.
+func (unavailableError) Is(target error) bool { return target == delivery.ErrUnavailable }
 
 // LinkToken is a single-use deep-link token minted for one application user.
 type LinkToken struct {

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"strconv"
 )
 
@@ -27,7 +28,7 @@ func textDigest(parts []string) (int, string) {
 }
 
 // dropText empties the parts of n, keeping their number.
-func dropText(n *Notification) {
+func dropText(n *delivery.Notification) {
 	for i := range n.Parts {
 		n.Parts[i] = ""
 	}
@@ -35,7 +36,7 @@ func dropText(n *Notification) {
 
 // parseParts decodes the parts, text_len and text_sha256 of a record hash
 // into n; without parts (dropped once sent) n gets nparts empty parts.
-func parseParts(n *Notification, f map[string]string) error {
+func parseParts(n *delivery.Notification, f map[string]string) error {
 	n.TextLen, _ = strconv.Atoi(f["text_len"])
 	n.TextSHA256 = f["text_sha256"]
 	raw, ok := f["parts"]

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/tgnotify/tgnotify/delivery"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,16 +45,16 @@ func runTextDrop(t *testing.T, newQueue func(t *testing.T) (queue, rawTextCheck)
 	parts := []string{"first <b>part</b>", "second part ✓"}
 	sum := sha256.Sum256([]byte(parts[0] + parts[1]))
 	wantLen, wantSum := len(parts[0])+len(parts[1]), hex.EncodeToString(sum[:])
-	sent := store.Outcome{Kind: store.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0}
+	sent := delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1, NextAt: t0}
 	tests := []struct {
 		name     string
-		outcomes []store.Outcome
-		state    store.NotificationState
+		outcomes []delivery.Outcome
+		state    delivery.NotificationState
 		keepText bool
 	}{
-		{"sent drops the text", []store.Outcome{sent, sent}, store.StateSent, false},
-		{"part way keeps it", []store.Outcome{sent}, store.StateSending, true},
-		{"failed keeps it", []store.Outcome{{Kind: store.OutcomeFail, Reason: "rejected", NextAt: t0}}, store.StateFailed, true},
+		{"sent drops the text", []delivery.Outcome{sent, sent}, delivery.StateSent, false},
+		{"part way keeps it", []delivery.Outcome{sent}, delivery.StateSending, true},
+		{"failed keeps it", []delivery.Outcome{{Kind: delivery.OutcomeFail, Reason: "rejected", NextAt: t0}}, delivery.StateFailed, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +81,7 @@ func runTextDrop(t *testing.T, newQueue func(t *testing.T) (queue, rawTextCheck)
 }
 
 // withDigest returns n with the TextLen and TextSHA256 the queue records.
-func withDigest(n store.Notification) store.Notification {
+func withDigest(n delivery.Notification) delivery.Notification {
 	h := sha256.New()
 	n.TextLen = 0
 	for _, p := range n.Parts {

@@ -1,19 +1,37 @@
-package store
+package delivery
+
+// The delivery model: the records, claims and outcomes that the dispatcher
+// and the queues it works on ([Queue]) exchange. The store package
+// implements the queue (Redis and in memory) on these types.
 
 import (
 	"errors"
 	"time"
 )
 
-// The notification queue: records, per-chat FIFO backlogs, a schedule of
-// chats that may send next and leases with fencing tokens. [RedisQueue] and
-// [MemoryQueue] implement it with the same semantics; the delivery package
-// declares the interface it consumes and documents the design.
-
-// ErrLeaseLost is returned by the settle operations of a queue when the
-// caller's lease on the chat was taken over (it expired and another worker
-// claimed the chat) or released: the caller must drop its work.
-var ErrLeaseLost = errors.New("lease lost")
+// Errors of a [Queue]. Callers test them with errors.Is.
+var (
+	// ErrLeaseLost is returned by the settle operations of a queue when
+	// the caller's lease on the chat was taken over (it expired and
+	// another worker claimed the chat) or released: the caller must drop
+	// its work.
+	ErrLeaseLost = errors.New("lease lost")
+	// ErrBacklogFull means the user has EnqueueOptions.MaxUserBacklog
+	// notifications queued already (the service answers
+	// RESOURCE_EXHAUSTED, HTTP 429, with a RetryInfo).
+	ErrBacklogFull = errors.New("user's backlog is full")
+	// ErrQueueFull means the whole queue holds EnqueueOptions.MaxQueued
+	// notifications.
+	ErrQueueFull = errors.New("notification queue is full")
+	// ErrNotLinked means [Queue.EnqueueLinked] (hence
+	// [Dispatcher.EnqueueLinked]) found no link for the user.
+	ErrNotLinked = errors.New("delivery: user is not linked")
+	// ErrUnavailable is wrapped by every failure of the backing store
+	// (Redis down, timeouts, a closed memory store): nothing was done, or
+	// for a settle the outcome may not have been recorded. The store's own
+	// store.ErrUnavailable matches it too.
+	ErrUnavailable = errors.New("queue unavailable")
+)
 
 // NotificationState is the delivery state of a notification. The numbers
 // match notifier.v1.NotificationState.
@@ -96,8 +114,8 @@ type Notification struct {
 	Reply bool
 }
 
-// clone returns a deep copy of n.
-func (n Notification) clone() Notification {
+// Clone returns a deep copy of n (its slices are not shared).
+func (n Notification) Clone() Notification {
 	n.Parts = append([]string(nil), n.Parts...)
 	n.MessageIDs = append([]int64(nil), n.MessageIDs...)
 	return n
@@ -111,7 +129,7 @@ type EnqueueOptions struct {
 	// IdempotencyTTL is how long the idempotency key is remembered.
 	IdempotencyTTL time.Duration
 	// MaxUserBacklog and MaxQueued, when positive, refuse the enqueue
-	// (ErrBacklogFull, ErrQueueFull; nothing written) while the user has
+	// ([ErrBacklogFull], [ErrQueueFull]; nothing written) while the user has
 	// that many notifications QUEUED or SENDING, or the whole queue has.
 	MaxUserBacklog, MaxQueued int64
 }
@@ -128,12 +146,10 @@ type Claim struct {
 	Notification Notification
 	// LeaseUntil is when the lease expires unless settled.
 	LeaseUntil time.Time
-	// LinkChecked reports that the queue read the user's link in the same
-	// atomic step as the claim ([RedisQueue] does, from the links of the
-	// store returned by its Links method); LinkedChat is then the chat the
-	// user is linked to, 0 when not linked. [MemoryQueue] leaves both zero.
-	LinkChecked bool
-	LinkedChat  int64
+	// LinkedChat is the chat the notification's user is linked to, read
+	// in the same atomic step as the claim; 0 when not linked (and for a
+	// reply, which is sent without a link check).
+	LinkedChat int64
 	// Reserved reports that the claim took a slot of ClaimOptions.Limit
 	// for this notification, to be used after Wait. A claim reserves only
 	// when the user is linked to the claimed chat and the notification is
@@ -164,9 +180,8 @@ type ClaimOptions struct {
 	// Limit, when its Rate is positive, makes the claim honour the global
 	// pause (claiming nothing while it lasts; see Claim.Paused) and reserve
 	// a slot of the named limit for the claimed notification (see
-	// Claim.Reserved), in the same atomic step. [RedisQueue] does so in
-	// the budget of the [RedisLimiter] of its store (see
-	// RedisQueue.SharesLimiter); [MemoryQueue] ignores it.
+	// Claim.Reserved), in the same atomic step, in the budget that the
+	// queue's [Limiter] methods use.
 	Limit RateLimit
 	// MaxAge is the age from which a notification reserves no slot (it
 	// is failed unsent); 0 means no bound.

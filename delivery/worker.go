@@ -1,0 +1,301 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tgnotify/tgnotify/telegram"
+)
+
+// worker is the state of one sending loop.
+type worker struct {
+	d *Dispatcher
+	// ctx ends when the worker must stop claiming; hard outlives it by
+	// the drain timeout and carries the in-flight work.
+	ctx, hard context.Context
+	log       *zap.Logger
+	// next is the claim that the last settle took in the same store call
+	// (SettleAndClaim), held while have is true: the worker's next work.
+	next Claim
+	have bool
+	// storeBackoff is the current backoff while the store is down.
+	storeBackoff time.Duration
+}
+
+// worker claims and sends until ctx ends. Settling a claim usually claims
+// the next chat in the same store call (worker.next), so the loop only
+// calls Claim when it has nothing in hand.
+func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
+	w := &worker{d: d, ctx: ctx, hard: hard, log: d.log.With(zap.Int("worker", id))}
+	defer func() {
+		if w.have { // claimed while settling just as ctx ended: hand it back
+			w.have = false
+			w.release(w.next, d.now(), 0, "")
+		}
+	}()
+	for ctx.Err() == nil {
+		if c, ok := w.take(); ok {
+			w.process(c)
+		}
+	}
+}
+
+// take returns the claim the last settle took, else claims the next due
+// chat. Without one it has waited: out the pause, the store's backoff,
+// or idle until work is due (the throttle is waited out by claim).
+func (w *worker) take() (Claim, bool) {
+	if w.have {
+		w.have = false
+		return w.next, true
+	}
+	d := w.d
+	if p := d.localPause(); p > 0 {
+		sleep(w.ctx, p)
+		return Claim{}, false
+	}
+	wake := d.wakeChan()
+	c, ok, err := d.claim(w.ctx)
+	if err != nil {
+		if w.ctx.Err() == nil {
+			w.storeDown("claim", err)
+		}
+		return Claim{}, false
+	}
+	if w.storeBackoff > 0 {
+		w.log.Info("delivery: store available again")
+		w.storeBackoff = 0
+	}
+	if !ok && !d.noteLimit(c.Paused, c.Throttled) {
+		d.idle(w.ctx, wake)
+	}
+	return c, ok
+}
+
+// storeDown backs off after a failed store call.
+func (w *worker) storeDown(op string, err error) {
+	if w.storeBackoff == 0 {
+		w.log.Warn("delivery: store unavailable, backing off", zap.String("op", op), zap.Error(err))
+	}
+	w.storeBackoff = min(max(2*w.storeBackoff, 50*time.Millisecond), storeRetryMax)
+	sleep(w.ctx, jitter(w.storeBackoff))
+}
+
+// idle waits until the next chat is due, a local enqueue, or at most
+// PollInterval.
+func (d *Dispatcher) idle(ctx context.Context, wake <-chan struct{}) {
+	wait := d.cfg.PollInterval
+	if at, ok, err := d.q.NextDue(ctx); err == nil && ok {
+		wait = min(wait, max(at.Sub(d.now()), time.Millisecond))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-wake:
+	case <-ctx.Done():
+	}
+}
+
+// process handles one claim: checks, rate limits, one part sent (or a
+// failure classified), and the decision carried out (record).
+func (w *worker) process(c Claim) {
+	d, n := w.d, c.Notification
+	if reason, desc, ok := d.sendable(c); !ok {
+		w.fail(c, reason, desc, 0)
+		return
+	}
+	text, mode := n.Parts[n.NextPart], n.ParseMode
+	attempts := 0
+	for {
+		if !w.waitToSend(c, attempts) {
+			return
+		}
+		attempts++
+		msg, err := d.send(w.hard, c.ChatID, text, mode, n.DisableNotification)
+		dec := classify(sendResult{Err: err, CanFallback: mode != "" && n.PlainTextFallback, Reply: n.Reply,
+			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil})
+		if dec.Verdict == verdictFallback {
+			d.observer().Fallback()
+			w.log.Info("delivery: can't parse entities; resending as plain text", zap.String("id", n.ID), zap.Error(err))
+			mode = ""
+			continue
+		}
+		w.record(c, dec, msg.MessageID, attempts, err)
+		return
+	}
+}
+
+// sendable reports whether the claimed notification may be sent; else the
+// reason and error to fail it with. The claim read the user's link.
+func (d *Dispatcher) sendable(c Claim) (reason, desc string, ok bool) {
+	n := c.Notification
+	switch {
+	case d.now().Sub(n.CreatedAt) >= d.cfg.MaxAge:
+		return ReasonExpired, orDefault(n.LastError, "not delivered within max age"), false
+	case n.NextPart >= len(n.Parts): // cannot happen: settling the last part makes it SENT
+		return ReasonRejected, "corrupt record: no part left to send", false
+	case n.Reply: // a reply goes to its chat, linked or not
+		return "", "", true
+	case c.LinkedChat == 0:
+		return ReasonNotLinked, "user is not linked to a Telegram chat", false
+	case c.LinkedChat != c.ChatID:
+		return ReasonNotLinked, "user is now linked to another chat", false
+	}
+	return "", "", true
+}
+
+// waitToSend honours the global pause and takes a global rate slot: the
+// one the claim reserved for the first attempt, else one from the
+// limiter, within what the lease leaves. It releases the claim and
+// returns false when paused, when no slot can be had in time (none is
+// taken then: the chat is due again when one may be, and the workers wait
+// for the limit through claim), or when the worker must stop.
+func (w *worker) waitToSend(c Claim, attempts int) bool {
+	d := w.d
+	reserved := attempts == 0 && c.Reserved
+	for try := 0; ; try++ {
+		if p := d.localPause(); p > 0 {
+			w.release(c, d.now().Add(p), attempts, "")
+			return false
+		}
+		wait := c.Wait // counted from the claim's answer, like Acquire's: never early
+		if !reserved {
+			var ok bool
+			if wait, ok = w.acquireSlot(c, attempts); !ok {
+				return false
+			}
+		}
+		slotAt := d.now().Add(wait)
+		if !sleep(w.ctx, wait) {
+			w.release(c, d.now(), attempts, "")
+			return false
+		}
+		// A worker that wakes late (a loaded machine, a slow store) would
+		// send its slot together with the later ones, and Telegram counts
+		// arrivals, not slots: once, it takes a fresh slot instead.
+		if d.now().Sub(slotAt) > staleSlot && try == 0 {
+			reserved = false
+			continue
+		}
+		if p := d.localPause(); p > 0 { // a 429 while waiting: the slot is lost, the pause kept
+			w.release(c, d.now().Add(p), attempts, "")
+			return false
+		}
+		return true
+	}
+}
+
+// staleSlot is how late a worker may wake for its slot and still use it.
+const staleSlot = 100 * time.Millisecond
+
+// acquireSlot takes a global slot within what c's lease leaves beside the
+// send and a plain-text resend. It releases c and returns false when the
+// store fails, a pause is in force or no slot is near enough (none is
+// taken then; the workers wait for the limit through claim).
+func (w *worker) acquireSlot(c Claim, attempts int) (time.Duration, bool) {
+	d := w.d
+	maxWait := max(min(c.LeaseUntil.Sub(d.now())-2*d.cfg.SendTimeout, d.maxWait), 0)
+	wait, paused, err := d.q.Acquire(w.ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst, maxWait)
+	if err != nil {
+		w.release(c, d.now().Add(d.cfg.MinBackoff), attempts, "")
+		return 0, false
+	}
+	throttled := time.Duration(0)
+	if paused <= 0 {
+		throttled = max(wait-maxWait, 0) // no slot taken
+	}
+	if d.noteLimit(paused, throttled) { // another replica's 429, or the limit saturated
+		w.release(c, d.now().Add(paused+throttled), attempts, "")
+		return 0, false
+	}
+	return wait, true
+}
+
+// send calls sendMessage bounded by SendTimeout.
+func (d *Dispatcher) send(hard context.Context, chat int64, text, mode string, silent bool) (telegram.Message, error) {
+	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
+	defer cancel()
+	return d.sender.SendMessage(ctx, telegram.SendMessageParams{
+		ChatID: chat, Text: text, ParseMode: mode, DisableNotification: silent,
+		AllowPaidBroadcast: d.cfg.AllowPaidBroadcast,
+	})
+}
+
+// settleTimeout bounds one attempt to record an outcome.
+const settleTimeout = 5 * time.Second
+
+// settle records o, retrying while the store is down until the lease would
+// have expired (after which another worker owns the chat anyway) or Run's
+// drain deadline has passed (shutdown must not outlast it; the lease then
+// lapses and the chat is taken over). It tries at least once, even after
+// the drain deadline, so that unfinished work is handed back. Unless o
+// releases the claim or the worker may not take new work, the first
+// attempt also claims the next due chat in the same store call: the
+// worker's next work (w.next), or the pause or throttle it found.
+func (w *worker) settle(c Claim, o Outcome) {
+	d := w.d
+	next := o.Kind != OutcomeRelease && d.mayClaim(w.ctx)
+	backoff := 50 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+		var (
+			nc  Claim
+			ok  bool
+			err error
+		)
+		if next {
+			nc, ok, err = d.q.SettleAndClaim(ctx, c, o, d.now(), d.claimOpts)
+		} else {
+			err = d.q.Settle(ctx, c, o, d.now(), d.cfg.Retention)
+		}
+		cancel()
+		switch {
+		case err == nil && ok:
+			w.next, w.have = nc, true
+			return
+		case err == nil:
+			d.noteLimit(nc.Paused, nc.Throttled)
+			return
+		case errors.Is(err, ErrLeaseLost):
+			d.observer().LeaseLost()
+			w.log.Warn("delivery: lease lost before settling; another worker took the chat over",
+				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID))
+			return
+		}
+		next = false
+		if !d.settleBackoff(c, &backoff) {
+			w.log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
+				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
+			return
+		}
+	}
+}
+
+// settleBackoff waits before settling c again and reports whether to try:
+// not after the drain deadline, nor when the wait would outlast c's lease.
+func (d *Dispatcher) settleBackoff(c Claim, backoff *time.Duration) bool {
+	select {
+	case <-d.drained:
+		return false
+	default:
+	}
+	if !d.now().Add(*backoff).Before(c.LeaseUntil) {
+		return false
+	}
+	t := time.NewTimer(jitter(*backoff)) // bounded by the lease and the drain
+	select {
+	case <-t.C:
+	case <-d.drained: // one last attempt, then give up
+	}
+	t.Stop()
+	*backoff = min(2**backoff, storeRetryMax)
+	return true
+}
+
+// release gives the claim back, schedulable at at.
+func (w *worker) release(c Claim, at time.Time, attempts int, lastErr string) {
+	w.settle(c, Outcome{Kind: OutcomeRelease, NextAt: at, Attempts: attempts, LastError: lastErr})
+}
