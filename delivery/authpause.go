@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
@@ -77,7 +78,7 @@ func (d *Dispatcher) authFailed(log *zap.Logger, err error) time.Time {
 	extend := !now.Before(a.until)
 	if extend {
 		a.step = min(max(2*a.step, authPauseMin), authPauseMax)
-		a.until = now.Add(jitter(a.step))
+		a.until = now.Add(retry.Jitter(a.step))
 	}
 	until, step := a.until, a.step
 	a.mu.Unlock()

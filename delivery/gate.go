@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/tgnotify/tgnotify/retry"
 )
 
 // sendGate is what holds this process's workers back from sending: the
@@ -83,7 +85,7 @@ func (d *Dispatcher) claim(ctx context.Context) (Claim, bool, error) {
 			return Claim{}, false, ctx.Err()
 		}
 		defer func() { <-d.gate.slot }()
-		if !sleep(ctx, d.localThrottle()) {
+		if !retry.Sleep(ctx, d.localThrottle()) {
 			return Claim{}, false, ctx.Err()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/tgnotify/tgnotify/retry"
 	"go.uber.org/zap"
 )
 
@@ -62,11 +63,7 @@ func (d *Dispatcher) retryPlan(n Notification) (next time.Time, failReason strin
 	if n.Retries+1 >= d.cfg.MaxAttempts {
 		return time.Time{}, ReasonMaxAttempts
 	}
-	backoff := d.cfg.MinBackoff << min(n.Retries, 30)
-	if backoff <= 0 || backoff > d.cfg.MaxBackoff {
-		backoff = d.cfg.MaxBackoff
-	}
-	next = d.now().Add(jitter(backoff))
+	next = d.now().Add(retry.Delay(d.cfg.MinBackoff, d.cfg.MaxBackoff, n.Retries))
 	if next.Sub(n.CreatedAt) >= d.cfg.MaxAge {
 		return time.Time{}, ReasonExpired
 	}
@@ -119,13 +116,14 @@ func (w *worker) migrate(c Claim, newChat int64, attempts int) {
 	d := w.d
 	d.observer().Migrated()
 	w.log.Info("delivery: group migrated to a supergroup", zap.Int64("from", c.ChatID), zap.Int64("to", newChat))
-	backoff := 50 * time.Millisecond
+	bo := retry.New(50*time.Millisecond, storeRetryMax)
 	for {
 		err := d.q.Migrate(w.hard, c, newChat, d.now())
 		if err == nil {
 			break
 		}
-		if errors.Is(err, ErrLeaseLost) || !d.now().Add(backoff).Before(c.LeaseUntil) || w.hard.Err() != nil {
+		wait := bo.Next()
+		if errors.Is(err, ErrLeaseLost) || !d.now().Add(wait).Before(c.LeaseUntil) || w.hard.Err() != nil {
 			// Nothing moved (the links move with the backlog): the head is
 			// sent to the old chat again and answered with the migration
 			// again. Rare (a store outage); logged loudly.
@@ -134,8 +132,7 @@ func (w *worker) migrate(c Claim, newChat int64, attempts int) {
 			w.release(c, d.now().Add(d.cfg.MinBackoff), attempts, err.Error())
 			return
 		}
-		time.Sleep(jitter(backoff)) // bounded by the lease; not synchronisation
-		backoff = min(2*backoff, storeRetryMax)
+		time.Sleep(wait) // bounded by the lease; not synchronisation
 	}
 	d.signal()
 }

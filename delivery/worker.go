@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/telegram"
 )
 
@@ -21,15 +22,17 @@ type worker struct {
 	// (SettleAndClaim), held while have is true: the worker's next work.
 	next Claim
 	have bool
-	// storeBackoff is the current backoff while the store is down.
-	storeBackoff time.Duration
+	// storeBackoff paces the retries while the store is down (storeIsDown).
+	storeBackoff *retry.Backoff
+	storeIsDown  bool
 }
 
 // worker claims and sends until ctx ends. Settling a claim usually claims
 // the next chat in the same store call (worker.next), so the loop only
 // calls Claim when it has nothing in hand.
 func (d *Dispatcher) worker(ctx, hard context.Context, id int) {
-	w := &worker{d: d, ctx: ctx, hard: hard, log: d.log.With(zap.Int("worker", id))}
+	w := &worker{d: d, ctx: ctx, hard: hard, log: d.log.With(zap.Int("worker", id)),
+		storeBackoff: retry.New(50*time.Millisecond, storeRetryMax)}
 	defer func() {
 		if w.have { // claimed while settling just as ctx ended: hand it back
 			w.have = false
@@ -53,7 +56,7 @@ func (w *worker) take() (Claim, bool) {
 	}
 	d := w.d
 	if p := d.localPause(); p > 0 {
-		sleep(w.ctx, p)
+		retry.Sleep(w.ctx, p)
 		return Claim{}, false
 	}
 	wake := d.wakeChan()
@@ -64,9 +67,10 @@ func (w *worker) take() (Claim, bool) {
 		}
 		return Claim{}, false
 	}
-	if w.storeBackoff > 0 {
+	if w.storeIsDown {
 		w.log.Info("delivery: store available again")
-		w.storeBackoff = 0
+		w.storeIsDown = false
+		w.storeBackoff.Reset()
 	}
 	if !ok && !d.noteLimit(c.Paused, c.Throttled) {
 		d.idle(w.ctx, wake)
@@ -76,11 +80,11 @@ func (w *worker) take() (Claim, bool) {
 
 // storeDown backs off after a failed store call.
 func (w *worker) storeDown(op string, err error) {
-	if w.storeBackoff == 0 {
+	if !w.storeIsDown {
 		w.log.Warn("delivery: store unavailable, backing off", zap.String("op", op), zap.Error(err))
+		w.storeIsDown = true
 	}
-	w.storeBackoff = min(max(2*w.storeBackoff, 50*time.Millisecond), storeRetryMax)
-	sleep(w.ctx, jitter(w.storeBackoff))
+	retry.Sleep(w.ctx, w.storeBackoff.Next())
 }
 
 // idle waits until the next chat is due, a local enqueue, or at most
@@ -169,7 +173,7 @@ func (w *worker) waitToSend(c Claim, attempts int) bool {
 			}
 		}
 		slotAt := d.now().Add(wait)
-		if !sleep(w.ctx, wait) {
+		if !retry.Sleep(w.ctx, wait) {
 			w.release(c, d.now(), attempts, "")
 			return false
 		}
@@ -238,7 +242,7 @@ const settleTimeout = 5 * time.Second
 func (w *worker) settle(c Claim, o Outcome) {
 	d := w.d
 	next := o.Kind != OutcomeRelease && d.mayClaim(w.ctx)
-	backoff := 50 * time.Millisecond
+	bo := retry.New(50*time.Millisecond, storeRetryMax)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 		var (
@@ -266,7 +270,7 @@ func (w *worker) settle(c Claim, o Outcome) {
 			return
 		}
 		next = false
-		if !d.settleBackoff(c, &backoff) {
+		if !d.settleBackoff(c, bo.Next()) {
 			w.log.Error("delivery: cannot record outcome; the notification will be retried after the lease expires",
 				zap.Int64("chat", c.ChatID), zap.String("id", c.Notification.ID), zap.Error(err))
 			return
@@ -276,22 +280,21 @@ func (w *worker) settle(c Claim, o Outcome) {
 
 // settleBackoff waits before settling c again and reports whether to try:
 // not after the drain deadline, nor when the wait would outlast c's lease.
-func (d *Dispatcher) settleBackoff(c Claim, backoff *time.Duration) bool {
+func (d *Dispatcher) settleBackoff(c Claim, wait time.Duration) bool {
 	select {
 	case <-d.drained:
 		return false
 	default:
 	}
-	if !d.now().Add(*backoff).Before(c.LeaseUntil) {
+	if !d.now().Add(wait).Before(c.LeaseUntil) {
 		return false
 	}
-	t := time.NewTimer(jitter(*backoff)) // bounded by the lease and the drain
+	t := time.NewTimer(wait) // bounded by the lease and the drain
 	select {
 	case <-t.C:
 	case <-d.drained: // one last attempt, then give up
 	}
 	t.Stop()
-	*backoff = min(2**backoff, storeRetryMax)
 	return true
 }
 
