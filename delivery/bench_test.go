@@ -66,7 +66,7 @@ func linkAll(tb testing.TB, tg *fakebot.Server, links store.Store, n int) {
 }
 
 // botClient returns a Bot API client for tg that keeps a connection per
-// worker alive, like the production client (server/app.go).
+// worker alive, like the production client (app/app.go).
 func botClient(tg *fakebot.Server, workers int) *telegram.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = max(100, workers)

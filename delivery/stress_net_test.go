@@ -225,7 +225,7 @@ func htmlPage(req *http.Request, code int) *http.Response {
 }
 
 // botReply queues one bot reply (the answer to a /start or /stop) the
-// way server/bot.go does: at the head of the chat's backlog, for the
+// way updates.Handler does: at the head of the chat's backlog, for the
 // workers to send within the limits like any notification.
 func botReply(ctx context.Context, d *delivery.Dispatcher, _ delivery.Sender, chat int64, text string) {
 	_, _ = d.EnqueueReply(ctx, delivery.Reply{ChatID: chat, Text: text})
