@@ -341,6 +341,8 @@ func (s *Server) getUpdates(ctx context.Context, p params) (result any, apiErr *
 	}
 	mine := make(chan struct{})
 	s.pollCancel = mine
+	s.polls++
+	s.notifyLocked()
 	defer func() {
 		if s.pollCancel == mine {
 			s.pollCancel = nil

@@ -129,6 +129,10 @@ type Server struct {
 	allowed      []string // allowed_updates; nil: the default set
 	webhook      webhookState
 	pollCancel   chan struct{} // closed to terminate the running getUpdates
+	// polls counts the getUpdates requests that became the running long
+	// poll (WaitForPolls), which a call count alone cannot tell: two
+	// concurrent requests may take the lock in either order.
+	polls int
 	calls        map[string]int
 	faults       faultState
 }

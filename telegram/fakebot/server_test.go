@@ -318,7 +318,7 @@ func TestGetUpdatesLongPoll(t *testing.T) {
 		ups, err := c.GetUpdates(ctx, telegram.GetUpdatesParams{Timeout: 30})
 		first <- result{ups, err}
 	}()
-	if err := srv.WaitForCalls(ctx, "getUpdates", 1); err != nil {
+	if err := srv.WaitForPolls(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	u := srv.Start(3, "c", "")
@@ -333,7 +333,7 @@ func TestGetUpdatesLongPoll(t *testing.T) {
 		ups, err := c.GetUpdates(ctx, telegram.GetUpdatesParams{Offset: u.UpdateID + 1, Timeout: 30})
 		first <- result{ups, err}
 	}()
-	if err := srv.WaitForCalls(ctx, "getUpdates", 2); err != nil {
+	if err := srv.WaitForPolls(ctx, 2); err != nil {
 		t.Fatal(err)
 	}
 	second := make(chan result, 1)
@@ -355,7 +355,7 @@ func TestGetUpdatesLongPoll(t *testing.T) {
 		ups, err := c.GetUpdates(ctx, telegram.GetUpdatesParams{Timeout: 30})
 		first <- result{ups, err}
 	}()
-	if err := srv.WaitForCalls(ctx, "getUpdates", 4); err != nil {
+	if err := srv.WaitForPolls(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetWebhook(ctx, telegram.SetWebhookParams{URL: "https://example.invalid/x"}); err != nil {

@@ -398,6 +398,20 @@ func (s *Server) WaitForCalls(ctx context.Context, method string, n int) error {
 	return nil
 }
 
+// WaitForPolls waits until n getUpdates requests in all have become the
+// running long poll (each one ends the one before it with a 409).
+func (s *Server) WaitForPolls(ctx context.Context, n int) error {
+	var got int
+	err := s.waitFor(ctx, func() bool {
+		got = s.polls
+		return got >= n
+	})
+	if err != nil {
+		return fmt.Errorf("fakebot: waiting for %d long polls (got %d): %w", n, got, err)
+	}
+	return nil
+}
+
 // WaitForPending waits until at most n updates are pending (queued and not
 // yet confirmed by getUpdates or delivered to the webhook).
 func (s *Server) WaitForPending(ctx context.Context, n int) error {
