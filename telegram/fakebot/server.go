@@ -132,9 +132,9 @@ type Server struct {
 	// polls counts the getUpdates requests that became the running long
 	// poll (WaitForPolls), which a call count alone cannot tell: two
 	// concurrent requests may take the lock in either order.
-	polls int
-	calls        map[string]int
-	faults       faultState
+	polls  int
+	calls  map[string]int
+	faults faultState
 }
 
 type chatState struct {
