@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/internal/cputime"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -130,7 +131,7 @@ func benchThroughput(b *testing.B, workers int) {
 		}
 	}
 	b.ResetTimer()
-	cpu0, rcpu0 := processCPU(), redisCPU(rc)
+	cpu0, rcpu0 := cputime.Process(), redisCPU(rc)
 	start := time.Now()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
@@ -139,7 +140,7 @@ func benchThroughput(b *testing.B, workers int) {
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
-	cpu, rcpu := processCPU()-cpu0, redisCPU(rc)-rcpu0
+	cpu, rcpu := cputime.Process()-cpu0, redisCPU(rc)-rcpu0
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "sends/s")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "go-cpu-µs/send")
 	b.ReportMetric(float64(rcpu.Microseconds())/float64(b.N), "redis-cpu-µs/send")

@@ -660,88 +660,111 @@ func lineBreakBefore(s string, i int) bool {
 // are allowed only where no inline entity is open.
 func (t *tokenizer) nextMarkdown() atom {
 	s, i := t.s, t.pos
-	st := &t.md
-	legacy := t.mode == modeMarkdown
-	atomOf := func(end, width, plainBrk int) atom {
-		brk := plainBrk
-		if st.inside() || st.quote == quoteEnding {
-			brk = brkNever
-		}
-		vis := false
-		if width > 0 {
-			r, _ := utf8.DecodeRuneInString(s[i:end])
-			if r == '\\' && end-i > 1 {
-				r, _ = utf8.DecodeRuneInString(s[i+1 : end])
-			}
-			vis = width > utf16Width(r) || !unicode.IsSpace(r) // a backslash shown in code is visible
-		}
-		return atom{start: i, end: end, width: width, brk: brk, visible: vis}
-	}
 	r, size := utf8.DecodeRuneInString(s[i:])
-	rest := s[i:]
-	if closer := st.legacyCloser(legacy); closer != "" && !strings.HasPrefix(rest, closer) {
+	if closer := t.md.legacyCloser(t.mode == modeMarkdown); closer != "" && !strings.HasPrefix(s[i:], closer) {
 		// Legacy entities do not nest and know no escapes: all but the
 		// closing marker is text.
-		return atomOf(i+size, utf16Width(r), brkHard)
+		return t.mdAtom(i+size, utf16Width(r), brkHard)
 	}
+	if r == '\\' && i+1 < len(s) {
+		return t.mdEscape()
+	}
+	if a, ok := t.mdMarker(r, size); ok {
+		return a
+	}
+	return t.mdText(r, size)
+}
+
+// mdAtom returns the Markdown atom from the tokenizer's position to end, of
+// the given width: it allows the break plainBrk only outside entities and
+// outside a blockquote's ending mark.
+func (t *tokenizer) mdAtom(end, width, plainBrk int) atom {
+	s, i := t.s, t.pos
+	brk := plainBrk
+	if t.md.inside() || t.md.quote == quoteEnding {
+		brk = brkNever
+	}
+	vis := false
+	if width > 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:end])
+		if r == '\\' && end-i > 1 {
+			r, _ = utf8.DecodeRuneInString(s[i+1 : end])
+		}
+		vis = width > utf16Width(r) || !unicode.IsSpace(r) // a backslash shown in code is visible
+	}
+	return atom{start: i, end: end, width: width, brk: brk, visible: vis}
+}
+
+// mdEscape returns the escape (a backslash and the character after it) at
+// the tokenizer's position.
+func (t *tokenizer) mdEscape() atom {
+	s, i, st := t.s, t.pos, &t.md
+	r2, size2 := utf8.DecodeRuneInString(s[i+1:])
+	w := utf16Width(r2)
+	if (st.code || st.pre) && r2 != '`' && r2 != '\\' {
+		w++ // the backslash stays visible in code
+	} else if t.mode == modeMarkdown && !strings.ContainsRune("_*`[", r2) {
+		w++ // legacy Markdown escapes only these: the backslash shows
+	}
+	if r2 != '\r' {
+		st.canQuote = r2 == '\n'
+	}
+	return t.mdAtom(i+1+size2, w, brkHard)
+}
+
+// mdMarker returns the marker atom at the tokenizer's position, whose first
+// rune is r of size bytes, updating the open entities; ok is false when r is
+// text there.
+func (t *tokenizer) mdMarker(r rune, size int) (_ atom, ok bool) {
+	s, i, st := t.s, t.pos, &t.md
+	legacy := t.mode == modeMarkdown
+	rest := s[i:]
 	switch {
-	case r == '\\' && i+1 < len(s):
-		r2, size2 := utf8.DecodeRuneInString(s[i+1:])
-		w := utf16Width(r2)
-		if (st.code || st.pre) && r2 != '`' && r2 != '\\' {
-			w++ // the backslash stays visible in code
-		} else if legacy && !strings.ContainsRune("_*`[", r2) {
-			w++ // legacy Markdown escapes only these: the backslash shows
-		}
-		if r2 != '\r' {
-			st.canQuote = r2 == '\n'
-		}
-		return atomOf(i+1+size2, w, brkHard)
 	case st.pre:
 		if strings.HasPrefix(rest, "```") {
 			st.pre = false
-			return atomOf(i+3, 0, brkHard)
+			return t.mdAtom(i+3, 0, brkHard), true
 		}
 	case st.code:
 		if r == '`' {
 			st.code = false
-			return atomOf(i+1, 0, brkHard)
+			return t.mdAtom(i+1, 0, brkHard), true
 		}
 	case st.url:
 		if r == ')' {
 			st.url = false
-			return atomOf(i+1, 0, brkHard)
+			return t.mdAtom(i+1, 0, brkHard), true
 		}
-		return atomOf(i+size, 0, brkNever)
+		return t.mdAtom(i+size, 0, brkNever), true
 	case strings.HasPrefix(rest, "```"):
 		st.pre = true
-		return atomOf(i+3, 0, brkNever)
+		return t.mdAtom(i+3, 0, brkNever), true
 	case r == '`':
 		st.code = true
-		return atomOf(i+1, 0, brkNever)
+		return t.mdAtom(i+1, 0, brkNever), true
 	case r == '[':
 		st.linkText++
-		return atomOf(i+1, 0, brkNever)
+		return t.mdAtom(i+1, 0, brkNever), true
 	case r == ']' && st.linkText > 0:
 		st.linkText--
 		if strings.HasPrefix(s[i+1:], "(") {
 			st.url = true
-			return atomOf(i+2, 0, brkNever)
+			return t.mdAtom(i+2, 0, brkNever), true
 		}
-		return atomOf(i+1, 0, brkHard)
+		return t.mdAtom(i+1, 0, brkHard), true
 	case t.quoteMarkAt(i):
 		st.quote = quoteEnding
 		if st.inside() {
-			return atom{start: i, end: i + 2, brk: brkNever} // markup Telegram rejects anyway
+			return atom{start: i, end: i + 2, brk: brkNever}, true // markup Telegram rejects anyway
 		}
-		return atom{start: i, end: i + 2, brk: brkHard, closing: true}
+		return atom{start: i, end: i + 2, brk: brkHard, closing: true}, true
 	case !legacy && (strings.HasPrefix(rest, "__") || strings.HasPrefix(rest, "||")):
 		if rest[0] == '_' {
 			st.toggles ^= mdUnderline
 		} else {
 			st.toggles ^= mdSpoiler
 		}
-		return atomOf(i+2, 0, brkHard)
+		return t.mdAtom(i+2, 0, brkHard), true
 	case r == '*' || r == '_' || (!legacy && r == '~'):
 		switch r {
 		case '*':
@@ -751,16 +774,22 @@ func (t *tokenizer) nextMarkdown() atom {
 		default:
 			st.toggles ^= mdStrike
 		}
-		return atomOf(i+1, 0, brkHard)
+		return t.mdAtom(i+1, 0, brkHard), true
 	case !legacy && r == '>' && st.canQuote:
 		if st.quote == quoteNone {
 			st.quote, st.quoteStart = quoteOpen, i
 		}
-		return atomOf(i+1, 0, brkNever)
+		return t.mdAtom(i+1, 0, brkNever), true
 	}
-	// A character of text.
+	return atom{}, false
+}
+
+// mdText returns the character of text r (of size bytes) at the tokenizer's
+// position, tracking where a blockquote may start or ends.
+func (t *tokenizer) mdText(r rune, size int) atom {
+	s, i, st := t.s, t.pos, &t.md
 	switch {
-	case st.code || st.pre || legacy:
+	case st.code || st.pre || t.mode == modeMarkdown:
 		if r != '\r' {
 			st.canQuote = false
 		}
@@ -772,5 +801,5 @@ func (t *tokenizer) nextMarkdown() atom {
 	case r != '\r':
 		st.canQuote = false
 	}
-	return atomOf(i+size, utf16Width(r), whitespaceBreak(s, i, r))
+	return t.mdAtom(i+size, utf16Width(r), whitespaceBreak(s, i, r))
 }

@@ -84,69 +84,39 @@ func New() *Metrics {
 	m := &Metrics{
 		reg:  prometheus.NewRegistry(),
 		grpc: newGRPCMetrics(),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "http_requests_total",
-			Help: "HTTP requests served, by route and status code.",
-		}, []string{"route", "code"}),
-		httpSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "http_request_duration_seconds",
-			Help:    "Time taken to serve HTTP requests, by route and status code.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"route", "code"}),
-		updates: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "telegram_updates_received_total",
-			Help: "Telegram updates received (webhook or polling), by kind and outcome.",
-		}, []string{"kind", "outcome"}),
-		links: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "links_total",
-			Help: "Users linked to a Telegram chat.",
-		}),
-		unlinks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "unlinks_total",
-			Help: "Users unlinked from a Telegram chat, by reason.",
-		}, []string{"reason"}),
-		notifAccepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "notifications_accepted_total",
-			Help: "Notifications accepted by Notify.",
-		}),
-		notifFinished: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "notifications_finished_total",
-			Help: "Notifications that reached a final state, by state and reason.",
-		}, []string{"state", "reason"}),
-		ambiguous: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "notifications_ambiguous_sends_total",
-			Help: "Sends whose outcome is unknown (the request may have reached Telegram).",
-		}),
-		botReplies: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "bot_replies_total",
-			Help: "The bot's own replies (welcome, /start and /stop answers), by outcome: queued, suppressed (the same reply within the chat's interval), sent, failed.",
-		}, []string{"outcome"}),
-		tgCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "telegram_api_calls_total",
-			Help: "Telegram Bot API calls, by method and HTTP status code (0: transport error).",
-		}, []string{"method", "code"}),
-		tgSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: namespace, Name: "telegram_api_call_duration_seconds",
-			Help:    "Duration of Telegram Bot API calls made through TelegramTransport, by method.",
-			Buckets: []float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-		}, []string{"method"}),
-		tgRateLimited: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: namespace, Name: "telegram_rate_limited_total",
-			Help: "Telegram answers with 429 Too Many Requests.",
-		}),
+		httpRequests: counterVec("http_requests_total",
+			"HTTP requests served, by route and status code.", "route", "code"),
+		httpSeconds: histogramVec("http_request_duration_seconds",
+			"Time taken to serve HTTP requests, by route and status code.", prometheus.DefBuckets, "route", "code"),
+		updates: counterVec("telegram_updates_received_total",
+			"Telegram updates received (webhook or polling), by kind and outcome.", "kind", "outcome"),
+		links: counter("links_total", "Users linked to a Telegram chat."),
+		unlinks: counterVec("unlinks_total",
+			"Users unlinked from a Telegram chat, by reason.", "reason"),
+		notifAccepted: counter("notifications_accepted_total", "Notifications accepted by Notify."),
+		notifFinished: counterVec("notifications_finished_total",
+			"Notifications that reached a final state, by state and reason.", "state", "reason"),
+		ambiguous: counter("notifications_ambiguous_sends_total",
+			"Sends whose outcome is unknown (the request may have reached Telegram)."),
+		botReplies: counterVec("bot_replies_total",
+			"The bot's own replies (welcome, /start and /stop answers), by outcome: queued, suppressed (the same reply within the chat's interval), sent, failed.",
+			"outcome"),
+		tgCalls: counterVec("telegram_api_calls_total",
+			"Telegram Bot API calls, by method and HTTP status code (0: transport error).", "method", "code"),
+		tgSeconds: histogramVec("telegram_api_call_duration_seconds",
+			"Duration of Telegram Bot API calls made through TelegramTransport, by method.",
+			[]float64{.025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}, "method"),
+		tgRateLimited: counter("telegram_rate_limited_total", "Telegram answers with 429 Too Many Requests."),
 		tgRetryAfter: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "telegram_retry_after_seconds",
 			Help:    "retry_after values that Telegram asked for with 429 answers.",
 			Buckets: []float64{1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
-		tgAuthFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "telegram_auth_failures_total",
-			Help: "Telegram answers rejecting the bot itself (401: token invalid or revoked; 404: wrong Bot API URL), by method.",
-		}, []string{"method"}),
-		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: namespace, Name: "redis_errors_total",
-			Help: "Redis command errors (not redis.Nil), by command or operation.",
-		}, []string{"op"}),
+		tgAuthFailed: counterVec("telegram_auth_failures_total",
+			"Telegram answers rejecting the bot itself (401: token invalid or revoked; 404: wrong Bot API URL), by method.",
+			"method"),
+		redisErrors: counterVec("redis_errors_total",
+			"Redis command errors (not redis.Nil), by command or operation.", "op"),
 		callers:       newLabelGuard(maxCallers),
 		unlinkReasons: newLabelGuard(maxReasons),
 		states:        newLabelGuard(maxStates),
@@ -170,6 +140,24 @@ func New() *Metrics {
 		}
 	}
 	return m
+}
+
+// counter returns the tgnotify_<name> counter.
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help})
+}
+
+// counterVec returns the tgnotify_<name> counter with the given labels.
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: name, Help: help}, labels)
+}
+
+// histogramVec returns the tgnotify_<name> histogram with the given buckets
+// and labels.
+func histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace, Name: name, Help: help, Buckets: buckets,
+	}, labels)
 }
 
 // Handler serves the registry in the Prometheus exposition format.

@@ -201,10 +201,28 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n delivery.Notific
 	} else {
 		backlog = q.backlogKey(n.ChatID)
 	}
-	fields := make([]any, 0, 20)
-	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", string(parts), "state", int(delivery.StateQueued),
+	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
+	fields, kind := enqueueFields(n, string(parts), created)
+	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, kind, len(fields)}, fields...)
+	args = append(args, max(opts.MaxUserBacklog, 0), max(opts.MaxQueued, 0))
+	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
+	reply, err := q.enqueueBatch.do(ctx, item)
+	if err == nil {
+		err, _ = reply.(error) // not acknowledged by enough replicas
+	}
+	if err != nil {
+		return delivery.Notification{}, false, err
+	}
+	return q.enqueueReply(ctx, n, reply, linked, opts)
+}
+
+// enqueueFields returns the new record's hash fields (fields at their zero
+// value are left out, see the record's fields) and the backlog entry's kind
+// ("r" for the bot's own replies).
+func enqueueFields(n delivery.Notification, parts, created string) (fields []any, kind string) {
+	fields = make([]any, 0, 20)
+	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", parts, "state", int(delivery.StateQueued),
 		"created_at", created)
-	// Fields at their zero value are left out (see the record's fields).
 	if len(n.Parts) != 1 {
 		fields = append(fields, "nparts", len(n.Parts))
 	}
@@ -220,23 +238,17 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n delivery.Notific
 	if n.IdempotencyKey != "" {
 		fields = append(fields, "idem_key", n.IdempotencyKey)
 	}
-	kind := ""
 	if n.Reply {
 		fields = append(fields, "reply", boolStr(true))
 		kind = "r"
 	}
-	n.TextLen, n.TextSHA256 = textDigest(n.Parts)
-	fields = append(fields, "text_len", n.TextLen, "text_sha256", n.TextSHA256)
-	args := append([]any{n.ID, chat, created, idemTTL, ttlMillis(opts.Retention), n.UserID, kind, len(fields)}, fields...)
-	args = append(args, max(opts.MaxUserBacklog, 0), max(opts.MaxQueued, 0))
-	item := enqueueItem{keys: [4]string{idem, q.recordKey(n.ID), backlog, q.summaryKey(n.UserID)}, args: args}
-	reply, err := q.enqueueBatch.do(ctx, item)
-	if err == nil {
-		err, _ = reply.(error) // not acknowledged by enough replicas
-	}
-	if err != nil {
-		return delivery.Notification{}, false, err
-	}
+	return append(fields, "text_len", n.TextLen, "text_sha256", n.TextSHA256), kind
+}
+
+// enqueueReply interprets the enqueue script's reply for n: the queued
+// notification, or the earlier one with the same idempotency key (dup), or
+// the error the script reported.
+func (q *RedisQueue) enqueueReply(ctx context.Context, n delivery.Notification, reply any, linked bool, opts delivery.EnqueueOptions) (_ delivery.Notification, dup bool, err error) {
 	res, _ := reply.([]any)
 	code := int64(-1)
 	if len(res) > 0 {

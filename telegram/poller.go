@@ -134,24 +134,12 @@ func NewPoller(c *Client, offsets OffsetStore, h UpdateHandler, logger *zap.Logg
 // by itself once the token works again. Run always returns nil.
 func (p *Poller) Run(ctx context.Context) error {
 	bo := retry.New(p.minBackoff, p.maxBackoff)
-	authFailing := false
-	var offset int64
-	for {
-		o, err := p.offsets.PollOffset(ctx)
-		if err == nil {
-			offset = o
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := bo.Next()
-		p.log.Warn("telegram poller: loading the poll offset failed", zap.Error(err), zap.Duration("backoff", wait))
-		if !retry.Sleep(ctx, wait) {
-			return nil
-		}
+	offset, ok := p.loadOffset(ctx, bo)
+	if !ok {
+		return nil
 	}
 	saved := offset
+	authFailing := false
 	p.log.Info("telegram poller: started", zap.Int64("offset", offset), zap.Int("timeout_s", p.timeout))
 	for {
 		if ctx.Err() != nil {
@@ -183,32 +171,8 @@ func (p *Poller) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			wait := bo.Next()
-			switch ra, is429 := RetryAfter(err); {
-			case IsAuthFailure(err):
-				if !authFailing {
-					p.log.Error("telegram poller: Telegram rejected the bot token or the Bot API address "+
-						"(401: token invalid or revoked; 404: wrong base URL or token); "+
-						"no updates are received until it is fixed, retrying",
-						zap.Error(err), zap.Duration("backoff", wait))
-				} else {
-					p.log.Debug("telegram poller: still rejected", zap.Error(err), zap.Duration("backoff", wait))
-				}
-				authFailing = true
-				if p.report != nil {
-					p.report(err)
-				}
-			case IsConflict(err):
-				p.log.Warn("telegram poller: getUpdates conflict: either a webhook is set for this bot "+
-					"(the service must call deleteWebhook before polling) or another instance is polling "+
-					"with the same token (only one poller may run)",
-					zap.Error(err), zap.Duration("backoff", wait))
-			case is429:
-				wait = ra
-				p.log.Warn("telegram poller: rate limited", zap.Error(err), zap.Duration("backoff", wait))
-			default:
-				p.log.Warn("telegram poller: getUpdates failed", zap.Error(err), zap.Duration("backoff", wait))
-			}
+			var wait time.Duration
+			wait, authFailing = p.pollFailed(err, bo.Next(), authFailing)
 			if !retry.Sleep(ctx, wait) {
 				return nil
 			}
@@ -221,35 +185,94 @@ func (p *Poller) Run(ctx context.Context) error {
 				p.report(nil)
 			}
 		}
-		failed := false
-		for _, u := range updates {
-			if err := p.h.HandleUpdate(ctx, u); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				wait := bo.Next()
-				p.log.Error("telegram poller: handling update failed; it will be retried",
-					zap.Int64("update_id", u.UpdateID), zap.String("kind", u.Kind()),
-					zap.Error(err), zap.Duration("backoff", wait))
-				if !retry.Sleep(ctx, wait) {
-					return nil
-				}
-				failed = true
-				break
-			}
-			offset = u.UpdateID + 1
-			if err := p.save(ctx, offset); err != nil {
-				// Retried at the top of the loop before polling again.
-				p.log.Warn("telegram poller: saving the poll offset failed", zap.Int64("offset", offset), zap.Error(err))
-				failed = true
-				break
-			}
-			saved = offset
+		handled, stop := p.handle(ctx, updates, bo, &offset, &saved)
+		if stop {
+			return nil
 		}
-		if !failed {
+		if handled {
 			bo.Reset()
 		}
 	}
+}
+
+// loadOffset reads the stored poll offset, retrying with bo until it succeeds;
+// ok is false when ctx ends first.
+func (p *Poller) loadOffset(ctx context.Context, bo *retry.Backoff) (offset int64, ok bool) {
+	for {
+		o, err := p.offsets.PollOffset(ctx)
+		if err == nil {
+			return o, true
+		}
+		if ctx.Err() != nil {
+			return 0, false
+		}
+		wait := bo.Next()
+		p.log.Warn("telegram poller: loading the poll offset failed", zap.Error(err), zap.Duration("backoff", wait))
+		if !retry.Sleep(ctx, wait) {
+			return 0, false
+		}
+	}
+}
+
+// pollFailed logs a failed getUpdates by its kind and returns how long to wait
+// (wait, or Telegram's retry_after on a 429) and whether the token is now
+// known to be rejected (authFailing stays as it was for other errors).
+func (p *Poller) pollFailed(err error, wait time.Duration, authFailing bool) (time.Duration, bool) {
+	switch ra, is429 := RetryAfter(err); {
+	case IsAuthFailure(err):
+		if !authFailing {
+			p.log.Error("telegram poller: Telegram rejected the bot token or the Bot API address "+
+				"(401: token invalid or revoked; 404: wrong base URL or token); "+
+				"no updates are received until it is fixed, retrying",
+				zap.Error(err), zap.Duration("backoff", wait))
+		} else {
+			p.log.Debug("telegram poller: still rejected", zap.Error(err), zap.Duration("backoff", wait))
+		}
+		if p.report != nil {
+			p.report(err)
+		}
+		return wait, true
+	case IsConflict(err):
+		p.log.Warn("telegram poller: getUpdates conflict: either a webhook is set for this bot "+
+			"(the service must call deleteWebhook before polling) or another instance is polling "+
+			"with the same token (only one poller may run)",
+			zap.Error(err), zap.Duration("backoff", wait))
+	case is429:
+		wait = ra
+		p.log.Warn("telegram poller: rate limited", zap.Error(err), zap.Duration("backoff", wait))
+	default:
+		p.log.Warn("telegram poller: getUpdates failed", zap.Error(err), zap.Duration("backoff", wait))
+	}
+	return wait, authFailing
+}
+
+// handle passes updates to the handler in order, advancing and saving *offset
+// (and *saved) after each. handled is false when a handler or a save failed
+// (the rest of the batch is fetched again); stop is true when ctx ended.
+func (p *Poller) handle(ctx context.Context, updates []Update, bo *retry.Backoff, offset, saved *int64) (handled, stop bool) {
+	for _, u := range updates {
+		if err := p.h.HandleUpdate(ctx, u); err != nil {
+			if ctx.Err() != nil {
+				return false, true
+			}
+			wait := bo.Next()
+			p.log.Error("telegram poller: handling update failed; it will be retried",
+				zap.Int64("update_id", u.UpdateID), zap.String("kind", u.Kind()),
+				zap.Error(err), zap.Duration("backoff", wait))
+			if !retry.Sleep(ctx, wait) {
+				return false, true
+			}
+			return false, false
+		}
+		*offset = u.UpdateID + 1
+		if err := p.save(ctx, *offset); err != nil {
+			// Retried at the top of Run's loop before polling again.
+			p.log.Warn("telegram poller: saving the poll offset failed", zap.Int64("offset", *offset), zap.Error(err))
+			return false, false
+		}
+		*saved = *offset
+	}
+	return true, false
 }
 
 // save stores offset even if ctx was cancelled right after the update was

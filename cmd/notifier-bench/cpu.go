@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tgnotify/tgnotify/internal/cputime"
 )
 
 // cpuSnap is a reading of CPU counters: this process's and, on Linux, the
@@ -33,7 +35,7 @@ type cpuUse struct {
 }
 
 func snapCPU() cpuSnap {
-	return cpuSnap{wall: time.Now(), proc: processCPU(), sysBusy: systemBusy()}
+	return cpuSnap{wall: time.Now(), proc: cputime.Process(), sysBusy: systemBusy()}
 }
 
 // since returns the CPU used from s until now.

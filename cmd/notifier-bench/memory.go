@@ -126,11 +126,8 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 	if err := probe.FlushAll(ctx).Err(); err != nil {
 		return res, err
 	}
-	if res.UsedMemoryBefore, err = settledUsedMemory(ctx, probe); err != nil {
-		return res, err
-	}
-	ds0, err := infoInt(ctx, probe, "memory", "used_memory_dataset")
-	if err != nil {
+	var ds0, ds1 int64
+	if res.UsedMemoryBefore, ds0, err = readMemory(ctx, probe); err != nil {
 		return res, err
 	}
 
@@ -142,11 +139,7 @@ func runMemory(ctx context.Context, o memoryOptions, w io.Writer) (memoryResult,
 	if err != nil {
 		return res, err
 	}
-	if res.UsedMemoryAfter, err = settledUsedMemory(ctx, probe); err != nil {
-		return res, err
-	}
-	ds1, err := infoInt(ctx, probe, "memory", "used_memory_dataset")
-	if err != nil {
+	if res.UsedMemoryAfter, ds1, err = readMemory(ctx, probe); err != nil {
 		return res, err
 	}
 	if res.Keys, err = probe.DBSize(ctx).Result(); err != nil {
@@ -226,6 +219,18 @@ func linkDirect(ctx context.Context, st store.Store, users []benchUser, conc int
 		}
 		return nil
 	})
+}
+
+// readMemory returns redis-server's used_memory once settled (see
+// settledUsedMemory) and its used_memory_dataset.
+func readMemory(ctx context.Context, c *redis.Client) (used, dataset int64, err error) {
+	if used, err = settledUsedMemory(ctx, c); err != nil {
+		return 0, 0, err
+	}
+	if dataset, err = infoInt(ctx, c, "memory", "used_memory_dataset"); err != nil {
+		return 0, 0, err
+	}
+	return used, dataset, nil
 }
 
 // settledUsedMemory disconnects every other client (the linkers' pool is

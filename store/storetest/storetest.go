@@ -140,11 +140,22 @@ func chatUsers(t *testing.T, st store.Store, chat int64) []string {
 	return sorted(users)
 }
 
+// storeCase is one subtest of a contract test, run on a fresh store.
+type storeCase struct {
+	name string
+	run  func(t *testing.T, st store.Store)
+}
+
+// runCases runs each case as a subtest on its own store from newStore.
+func runCases(t *testing.T, newStore func(t *testing.T) store.Store, cases []storeCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) { c.run(t, newStore(t)) })
+	}
+}
+
 func testLinkToken(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, st store.Store)
-	}{
+	runCases(t, newStore, []storeCase{
 		{"unknown user has no token", func(t *testing.T, st store.Store) {
 			wantNoToken(t, st, "nobody")
 		}},
@@ -208,40 +219,12 @@ func testLinkToken(t *testing.T, newStore func(t *testing.T) store.Store) {
 				}
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
-	}
+	})
 }
 
 func testConsume(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, st store.Store)
-	}{
-		{"links user and is single use", func(t *testing.T, st store.Store) {
-			mustPut(t, st, store.LinkToken{Token: "t1", UserID: "u1", ExpiresAt: time.Now().Add(time.Hour)})
-			now := time.Now()
-			got, err := st.ConsumeLinkToken(ctx(t), "t1", -1001234567890, "alice", now)
-			if err != nil {
-				t.Fatalf("ConsumeLinkToken: %v", err)
-			}
-			want := store.Link{UserID: "u1", ChatID: -1001234567890, Username: "alice"}
-			if got.UserID != want.UserID || got.ChatID != want.ChatID || got.Username != want.Username || !sameMillis(got.LinkedAt, now) {
-				t.Fatalf("ConsumeLinkToken = %+v, want %+v linked at %v", got, want, now)
-			}
-			stored, err := st.GetLink(ctx(t), "u1")
-			if err != nil {
-				t.Fatalf("GetLink: %v", err)
-			}
-			if stored.UserID != want.UserID || stored.ChatID != want.ChatID || stored.Username != want.Username || !sameMillis(stored.LinkedAt, now) {
-				t.Fatalf("GetLink = %+v, want %+v linked at %v", stored, want, now)
-			}
-			if _, err := st.ConsumeLinkToken(ctx(t), "t1", 99, "mallory", time.Now()); !errors.Is(err, store.ErrTokenInvalid) {
-				t.Fatalf("second ConsumeLinkToken = %v, want ErrTokenInvalid", err)
-			}
-			wantLink(t, st, "u1", -1001234567890)
-		}},
+	runCases(t, newStore, []storeCase{
+		{"links user and is single use", consumeLinksOnce},
 		{"unknown token changes nothing", func(t *testing.T, st store.Store) {
 			link(t, st, "u1", 10)
 			mustPut(t, st, store.LinkToken{Token: "live", UserID: "u1", ExpiresAt: time.Now().Add(time.Hour)})
@@ -293,10 +276,7 @@ func testConsume(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Fatalf("chat 10 users = %v, want [u1]", got)
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
-	}
+	})
 }
 
 func testConsumeConcurrent(t *testing.T, newStore func(t *testing.T) store.Store) {
@@ -338,10 +318,7 @@ func testConsumeConcurrent(t *testing.T, newStore func(t *testing.T) store.Store
 }
 
 func testLink(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, st store.Store)
-	}{
+	runCases(t, newStore, []storeCase{
 		{"get unknown link", func(t *testing.T, st store.Store) {
 			wantNoLink(t, st, "nobody")
 		}},
@@ -359,73 +336,24 @@ func testLink(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Fatalf("chat 10 users = %v, want [u2]", got)
 			}
 		}},
-		{"unlink from chat removes only a link to that chat", func(t *testing.T, st store.Store) {
-			link(t, st, "u1", 10)
-			link(t, st, "u2", 10)
-			link(t, st, "u1", 11) // relinked elsewhere since
-			if err := st.UnlinkFromChat(ctx(t), "u1", 10); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("UnlinkFromChat(u1, 10) after relink to 11 = %v, want ErrNotFound", err)
-			}
-			wantLink(t, st, "u1", 11)
-			if err := st.UnlinkFromChat(ctx(t), "u2", 10); err != nil {
-				t.Fatalf("UnlinkFromChat(u2, 10) = %v", err)
-			}
-			wantNoLink(t, st, "u2")
-			if got := chatUsers(t, st, 10); len(got) != 0 {
-				t.Fatalf("chat 10 users = %v, want none", got)
-			}
-			if err := st.UnlinkFromChat(ctx(t), "u1", 11); err != nil {
-				t.Fatalf("UnlinkFromChat(u1, 11) = %v", err)
-			}
-			wantNoLink(t, st, "u1")
-			if err := st.UnlinkFromChat(ctx(t), "nobody", 11); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("UnlinkFromChat(nobody) = %v, want ErrNotFound", err)
-			}
-		}},
+		{"unlink from chat removes only a link to that chat", unlinkFromChatOnly},
 		{"unlink of never linked user", func(t *testing.T, st store.Store) {
 			if err := st.Unlink(ctx(t), "nobody"); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("Unlink = %v, want ErrNotFound", err)
 			}
 		}},
-		{"unlink chat returns all its users", func(t *testing.T, st store.Store) {
-			link(t, st, "u1", 10)
-			link(t, st, "u2", 10)
-			link(t, st, "u3", 20)
-			users, err := st.UnlinkChat(ctx(t), 10)
-			if err != nil {
-				t.Fatalf("UnlinkChat: %v", err)
-			}
-			if got := sorted(users); !slices.Equal(got, []string{"u1", "u2"}) {
-				t.Fatalf("UnlinkChat(10) = %v, want [u1 u2]", got)
-			}
-			wantNoLink(t, st, "u1")
-			wantNoLink(t, st, "u2")
-			wantLink(t, st, "u3", 20)
-			again, err := st.UnlinkChat(ctx(t), 10)
-			if err != nil || len(again) != 0 {
-				t.Fatalf("second UnlinkChat(10) = %v, %v; want empty", again, err)
-			}
-			if err := st.Unlink(ctx(t), "u1"); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("Unlink after UnlinkChat = %v, want ErrNotFound", err)
-			}
-		}},
+		{"unlink chat returns all its users", unlinkChatAll},
 		{"unlink chat with no users", func(t *testing.T, st store.Store) {
 			users, err := st.UnlinkChat(ctx(t), 42)
 			if err != nil || len(users) != 0 {
 				t.Fatalf("UnlinkChat(42) = %v, %v; want empty", users, err)
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
-	}
+	})
 }
 
 func testUpdateChatID(t *testing.T, newStore func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		run  func(t *testing.T, st store.Store)
-	}{
+	runCases(t, newStore, []storeCase{
 		{"moves every link of the chat", func(t *testing.T, st store.Store) {
 			link(t, st, "u1", -10)
 			link(t, st, "u2", -10)
@@ -490,10 +418,7 @@ func testUpdateChatID(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Fatalf("Unlink: %v", err)
 			}
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
-	}
+	})
 }
 
 func claim(t *testing.T, st store.Store, id int64, ttl time.Duration) store.UpdateState {
@@ -514,10 +439,7 @@ func wantClaim(t *testing.T, st store.Store, id int64, ttl time.Duration, want s
 
 func testUpdates(t *testing.T, newStore func(t *testing.T) store.Store) {
 	const long = time.Hour
-	tests := []struct {
-		name string
-		run  func(t *testing.T, st store.Store)
-	}{
+	runCases(t, newStore, []storeCase{
 		{"first claim wins, second sees in progress", func(t *testing.T, st store.Store) {
 			wantClaim(t, st, 1, long, store.UpdateClaimed)
 			wantClaim(t, st, 1, long, store.UpdateInProgress)
@@ -576,33 +498,7 @@ func testUpdates(t *testing.T, newStore func(t *testing.T) store.Store) {
 			}
 			wantClaim(t, st, 5, long, store.UpdateDone)
 		}},
-		{"concurrent claims: exactly one wins", func(t *testing.T, st store.Store) {
-			const workers = 20
-			c := ctx(t)
-			states := make([]store.UpdateState, workers)
-			errs := make([]error, workers)
-			var wg sync.WaitGroup
-			for i := range workers {
-				wg.Go(func() { states[i], errs[i] = st.ClaimUpdate(c, 7, long) })
-			}
-			wg.Wait()
-			claimed := 0
-			for i := range workers {
-				if errs[i] != nil {
-					t.Fatalf("worker %d: %v", i, errs[i])
-				}
-				switch states[i] {
-				case store.UpdateClaimed:
-					claimed++
-				case store.UpdateInProgress:
-				default:
-					t.Fatalf("worker %d: state %v", i, states[i])
-				}
-			}
-			if claimed != 1 {
-				t.Fatalf("%d workers claimed update 7, want 1", claimed)
-			}
-		}},
+		{"concurrent claims: exactly one wins", claimConcurrent},
 		{"non-positive TTL rejected", func(t *testing.T, st store.Store) {
 			if _, err := st.ClaimUpdate(ctx(t), 1, 0); err == nil {
 				t.Error("ClaimUpdate with TTL 0 succeeded, want error")
@@ -612,10 +508,7 @@ func testUpdates(t *testing.T, newStore func(t *testing.T) store.Store) {
 			}
 			wantClaim(t, st, 1, long, store.UpdateClaimed)
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { tt.run(t, newStore(t)) })
-	}
+	})
 }
 
 func testPollOffset(t *testing.T, newStore func(t *testing.T) store.Store) {
@@ -722,4 +615,108 @@ func testLease(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatal("zero TTL accepted")
 		}
 	})
+}
+
+// consumeLinksOnce checks that consuming a token links its user, and that a token works once.
+func consumeLinksOnce(t *testing.T, st store.Store) {
+	mustPut(t, st, store.LinkToken{Token: "t1", UserID: "u1", ExpiresAt: time.Now().Add(time.Hour)})
+	now := time.Now()
+	got, err := st.ConsumeLinkToken(ctx(t), "t1", -1001234567890, "alice", now)
+	if err != nil {
+		t.Fatalf("ConsumeLinkToken: %v", err)
+	}
+	want := store.Link{UserID: "u1", ChatID: -1001234567890, Username: "alice"}
+	if got.UserID != want.UserID || got.ChatID != want.ChatID || got.Username != want.Username || !sameMillis(got.LinkedAt, now) {
+		t.Fatalf("ConsumeLinkToken = %+v, want %+v linked at %v", got, want, now)
+	}
+	stored, err := st.GetLink(ctx(t), "u1")
+	if err != nil {
+		t.Fatalf("GetLink: %v", err)
+	}
+	if stored.UserID != want.UserID || stored.ChatID != want.ChatID || stored.Username != want.Username || !sameMillis(stored.LinkedAt, now) {
+		t.Fatalf("GetLink = %+v, want %+v linked at %v", stored, want, now)
+	}
+	if _, err := st.ConsumeLinkToken(ctx(t), "t1", 99, "mallory", time.Now()); !errors.Is(err, store.ErrTokenInvalid) {
+		t.Fatalf("second ConsumeLinkToken = %v, want ErrTokenInvalid", err)
+	}
+	wantLink(t, st, "u1", -1001234567890)
+}
+
+// unlinkFromChatOnly checks that UnlinkFromChat removes a link only while it points at that chat.
+func unlinkFromChatOnly(t *testing.T, st store.Store) {
+	link(t, st, "u1", 10)
+	link(t, st, "u2", 10)
+	link(t, st, "u1", 11) // relinked elsewhere since
+	if err := st.UnlinkFromChat(ctx(t), "u1", 10); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UnlinkFromChat(u1, 10) after relink to 11 = %v, want ErrNotFound", err)
+	}
+	wantLink(t, st, "u1", 11)
+	if err := st.UnlinkFromChat(ctx(t), "u2", 10); err != nil {
+		t.Fatalf("UnlinkFromChat(u2, 10) = %v", err)
+	}
+	wantNoLink(t, st, "u2")
+	if got := chatUsers(t, st, 10); len(got) != 0 {
+		t.Fatalf("chat 10 users = %v, want none", got)
+	}
+	if err := st.UnlinkFromChat(ctx(t), "u1", 11); err != nil {
+		t.Fatalf("UnlinkFromChat(u1, 11) = %v", err)
+	}
+	wantNoLink(t, st, "u1")
+	if err := st.UnlinkFromChat(ctx(t), "nobody", 11); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("UnlinkFromChat(nobody) = %v, want ErrNotFound", err)
+	}
+}
+
+// unlinkChatAll checks that UnlinkChat removes and returns every user linked to the chat.
+func unlinkChatAll(t *testing.T, st store.Store) {
+	link(t, st, "u1", 10)
+	link(t, st, "u2", 10)
+	link(t, st, "u3", 20)
+	users, err := st.UnlinkChat(ctx(t), 10)
+	if err != nil {
+		t.Fatalf("UnlinkChat: %v", err)
+	}
+	if got := sorted(users); !slices.Equal(got, []string{"u1", "u2"}) {
+		t.Fatalf("UnlinkChat(10) = %v, want [u1 u2]", got)
+	}
+	wantNoLink(t, st, "u1")
+	wantNoLink(t, st, "u2")
+	wantLink(t, st, "u3", 20)
+	again, err := st.UnlinkChat(ctx(t), 10)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("second UnlinkChat(10) = %v, %v; want empty", again, err)
+	}
+	if err := st.Unlink(ctx(t), "u1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Unlink after UnlinkChat = %v, want ErrNotFound", err)
+	}
+}
+
+// claimConcurrent checks that of concurrent claims of one update exactly one wins.
+func claimConcurrent(t *testing.T, st store.Store) {
+	const long = time.Hour
+	const workers = 20
+	c := ctx(t)
+	states := make([]store.UpdateState, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() { states[i], errs[i] = st.ClaimUpdate(c, 7, long) })
+	}
+	wg.Wait()
+	claimed := 0
+	for i := range workers {
+		if errs[i] != nil {
+			t.Fatalf("worker %d: %v", i, errs[i])
+		}
+		switch states[i] {
+		case store.UpdateClaimed:
+			claimed++
+		case store.UpdateInProgress:
+		default:
+			t.Fatalf("worker %d: state %v", i, states[i])
+		}
+	}
+	if claimed != 1 {
+		t.Fatalf("%d workers claimed update 7, want 1", claimed)
+	}
 }

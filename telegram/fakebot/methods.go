@@ -59,23 +59,9 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cs := s.resolveChatLocked(chatRef)
-	if cs == nil {
-		return nil, badRequest("chat not found")
-	}
-	if cs.migratedTo != 0 {
-		e := badRequest("group chat was upgraded to a supergroup chat")
-		e.migrateTo = cs.migratedTo
+	cs, e := s.writableChatLocked(chatRef)
+	if e != nil {
 		return nil, e
-	}
-	if cs.deactivated {
-		return nil, &apiError{code: 403, description: "Forbidden: user is deactivated"}
-	}
-	if cs.blocked {
-		if cs.chat.Type == telegram.ChatTypePrivate {
-			return nil, &apiError{code: 403, description: "Forbidden: bot was blocked by the user"}
-		}
-		return nil, &apiError{code: 403, description: "Forbidden: bot was kicked from the group chat"}
 	}
 	if telegram.UTF16Len(plain) > telegram.MaxMessageLen {
 		return nil, badRequest("message is too long")
@@ -106,14 +92,45 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 	}
 	if hasLPO {
 		msg.LinkPreviewOptions = &lpo
-		rec.LinkPreviewOptions = &telegram.LinkPreviewOptions{
-			IsDisabled: lpo.IsDisabled, URL: lpo.URL, PreferSmallMedia: lpo.PreferSmallMedia,
-			PreferLargeMedia: lpo.PreferLargeMedia, ShowAboveText: lpo.ShowAboveText,
-		}
+		rec.LinkPreviewOptions = toLinkPreviewOptions(lpo)
 	}
 	s.sent = append(s.sent, rec)
 	s.notifyLocked()
 	return msg, nil
+}
+
+// writableChatLocked returns the chat that ref names, or the error Telegram
+// answers a message to it with (unknown, migrated, deactivated, blocked or
+// kicked).
+func (s *Server) writableChatLocked(ref string) (*chatState, *apiError) {
+	cs := s.resolveChatLocked(ref)
+	if cs == nil {
+		return nil, badRequest("chat not found")
+	}
+	if cs.migratedTo != 0 {
+		e := badRequest("group chat was upgraded to a supergroup chat")
+		e.migrateTo = cs.migratedTo
+		return nil, e
+	}
+	if cs.deactivated {
+		return nil, &apiError{code: 403, description: "Forbidden: user is deactivated"}
+	}
+	if cs.blocked {
+		if cs.chat.Type == telegram.ChatTypePrivate {
+			return nil, &apiError{code: 403, description: "Forbidden: bot was blocked by the user"}
+		}
+		return nil, &apiError{code: 403, description: "Forbidden: bot was kicked from the group chat"}
+	}
+	return cs, nil
+}
+
+// toLinkPreviewOptions converts the wire options to the client's, for
+// SentMessage.
+func toLinkPreviewOptions(o wireLinkPreviewOptions) *telegram.LinkPreviewOptions {
+	return &telegram.LinkPreviewOptions{
+		IsDisabled: o.IsDisabled, URL: o.URL, PreferSmallMedia: o.PreferSmallMedia,
+		PreferLargeMedia: o.PreferLargeMedia, ShowAboveText: o.ShowAboveText,
+	}
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -309,24 +326,42 @@ const (
 
 // getUpdates long-polls. gone is true when the request went away (or the
 // server closed) and nothing must be written.
-func (s *Server) getUpdates(ctx context.Context, p params) (result any, apiErr *apiError, gone bool) {
-	offset, hasOffset, err := p.int64("offset")
-	if err != nil {
-		return nil, err, false
+// pollRequest is a getUpdates request's parameters.
+type pollRequest struct {
+	offset     int64
+	hasOffset  bool
+	limit      int // 1 to 100
+	timeout    int64
+	allowed    []string
+	hasAllowed bool
+}
+
+// pollParams reads a getUpdates request's parameters.
+func pollParams(p params) (pollRequest, *apiError) {
+	var r pollRequest
+	var err *apiError
+	if r.offset, r.hasOffset, err = p.int64("offset"); err != nil {
+		return r, err
 	}
 	limit, hasLimit, err := p.int64("limit")
 	if err != nil {
-		return nil, err, false
+		return r, err
 	}
 	if !hasLimit || limit > 100 {
 		limit = 100
 	}
-	limit = max(limit, 1)
-	timeout, _, err := p.int64("timeout")
-	if err != nil {
-		return nil, err, false
+	r.limit = int(max(limit, 1))
+	if r.timeout, _, err = p.int64("timeout"); err != nil {
+		return r, err
 	}
-	allowed, hasAllowed, err := p.stringList("allowed_updates")
+	if r.allowed, r.hasAllowed, err = p.stringList("allowed_updates"); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+func (s *Server) getUpdates(ctx context.Context, p params) (result any, apiErr *apiError, gone bool) {
+	req, err := pollParams(p)
 	if err != nil {
 		return nil, err, false
 	}
@@ -349,15 +384,15 @@ func (s *Server) getUpdates(ctx context.Context, p params) (result any, apiErr *
 		}
 		s.mu.Unlock()
 	}()
-	if hasAllowed {
-		s.setAllowedLocked(allowed)
+	if req.hasAllowed {
+		s.setAllowedLocked(req.allowed)
 	}
-	if hasOffset {
-		s.confirmLocked(offset)
+	if req.hasOffset {
+		s.confirmLocked(req.offset)
 	}
 	var timer <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(time.Duration(timeout) * time.Second)
+	if req.timeout > 0 {
+		t := time.NewTimer(time.Duration(req.timeout) * time.Second)
 		defer t.Stop()
 		timer = t.C
 	}
@@ -373,7 +408,7 @@ func (s *Server) getUpdates(ctx context.Context, p params) (result any, apiErr *
 		if s.faults.revoked { // a long poll in flight when the token is revoked ends with the 401
 			return nil, &apiError{code: 401, description: "Unauthorized"}, false
 		}
-		batch := s.batchLocked(int(limit))
+		batch := s.batchLocked(req.limit)
 		if len(batch) > 0 || timer == nil {
 			return batch, nil, false
 		}

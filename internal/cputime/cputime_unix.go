@@ -1,14 +1,15 @@
 //go:build unix
 
-package delivery_test
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// processCPU returns the CPU time (user + system) this process used so far.
-func processCPU() time.Duration {
+// Process returns the CPU time (user + system) this process has used so
+// far, or 0 if it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
