@@ -108,6 +108,8 @@ type Handler struct {
 	// identity is the bot's own username, to tell commands meant for it
 	// from commands meant for other bots in a group.
 	identity Identity
+	// forward, when set, records texts as MESSAGE_RECEIVED (forward.go).
+	forward *forwarding
 }
 
 // Replier queues the bot's replies for the delivery workers
@@ -224,7 +226,7 @@ func (b *Handler) process(ctx context.Context, u telegram.Update) (string, error
 	case u.Message != nil && u.Message.Text != "":
 		name, to, args, ok := telegram.ParseCommand(u.Message.Text)
 		if !ok {
-			break
+			return b.forwardText(ctx, u.Message)
 		}
 		forUs, err := b.commandForUs(to)
 		if err != nil {
