@@ -20,6 +20,7 @@ import (
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store/redistest"
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // startEventsHarness starts the service on backend ("memory" or "redis")
@@ -660,5 +661,39 @@ func TestWatchEventsEndsAtShutdown(t *testing.T) {
 	<-w.done
 	if st := status.Convert(w.err); st.Code() != codes.Unavailable || !strings.Contains(st.Message(), "reconnect") {
 		t.Fatalf("stream ended with %v, want UNAVAILABLE telling to reconnect", w.err)
+	}
+}
+
+// TestWatchEventsResumeAfterRestart: a client whose service restarted
+// resumes with its last cursor on the new process (the same Redis) and
+// gets every event after it once, in order.
+func TestWatchEventsResumeAfterRestart(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	fake := fakebot.NewServer()
+	t.Cleanup(fake.Close)
+	o := harnessOpts{redisURL: rs.URL(), fake: fake, env: map[string]string{"NOTIFIER_FORWARD_MESSAGES": "true"}}
+	h := startHarness(t, o)
+	h.link("hal", 8601)
+	w := watch(t, h.client, &notifierv1.WatchEventsRequest{})
+	before := w.waitFor(1)
+	h.stop()
+	<-w.done
+
+	h2 := startHarness(t, o)
+	for i := range 3 {
+		fake.SendText(8601, "user8601", fmt.Sprint("after restart ", i))
+	}
+	w2 := watch(t, h2.client, &notifierv1.WatchEventsRequest{AfterCursor: before[0].GetCursor()})
+	got := w2.waitFor(3)
+	var texts []string
+	for _, e := range got {
+		texts = append(texts, e.GetText())
+	}
+	if want := []string{"after restart 0", "after restart 1", "after restart 2"}; !slices.Equal(texts, want) {
+		t.Fatalf("after the restart: %q, want %q", texts, want)
+	}
+	if all := listAll(t, h2.client, "", 100); !slices.Equal(cursors(all), append(cursors(before), cursors(got)...)) {
+		t.Fatalf("log %q, want the link then the 3 texts", describeAll(all))
 	}
 }
