@@ -27,7 +27,14 @@ import (
 // with updates by webhook, texts forwarded and a short heartbeat.
 func startEventsHarness(t *testing.T, backend string, env map[string]string) *harness {
 	t.Helper()
-	o := harnessOpts{webhook: true, env: map[string]string{
+	return startEventsHarnessWith(t, backend, true, env)
+}
+
+// startEventsHarnessWith is startEventsHarness with updates by webhook or
+// by long polling.
+func startEventsHarnessWith(t *testing.T, backend string, webhook bool, env map[string]string) *harness {
+	t.Helper()
+	o := harnessOpts{webhook: webhook, env: map[string]string{
 		"NOTIFIER_FORWARD_MESSAGES": "true",
 		"NOTIFIER_EVENT_HEARTBEAT":  "200ms",
 	}}
@@ -176,13 +183,20 @@ func listAll(t *testing.T, c notifierv1.NotifierServiceClient, after string, lim
 // TestEventsFromTheRealFlows: every event type the real flows make
 // (button presses are issue "Rich messages"'), in order, live on a
 // WatchEvents stream, then the same by ListEvents paging, over gRPC and
-// REST, on both backends.
+// REST, on both backends, with updates by webhook and by polling.
 func TestEventsFromTheRealFlows(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{"memory", "redis"} {
-		t.Run(backend, func(t *testing.T) {
+	for _, tc := range []struct {
+		backend string
+		webhook bool
+	}{{"memory", true}, {"redis", true}, {"memory", false}, {"redis", false}} {
+		name := tc.backend + "/polling"
+		if tc.webhook {
+			name = tc.backend + "/webhook"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			h := startEventsHarness(t, backend, nil)
+			h := startEventsHarnessWith(t, tc.backend, tc.webhook, nil)
 			w := watch(t, h.client, &notifierv1.WatchEventsRequest{})
 			var want []string
 			// step expects the next events (in any order within the step).
@@ -240,7 +254,7 @@ func TestEventsFromTheRealFlows(t *testing.T) {
 // events each makes.
 func testEventFlows(t *testing.T, h *harness, step func(what string, next ...string)) {
 	ctx := ctxT(t)
-	h.link("alice", 7001) // by webhook
+	h.link("alice", 7001)
 	step("link", "USER_LINKED user=alice chat=7001")
 
 	n := h.notify(&notifierv1.NotifyRequest{UserId: "alice", Text: "hi"})
