@@ -50,6 +50,9 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	str("tls_cert_file", c.TLSCertFile)
 	str("tls_key_file", c.TLSKeyFile)
 	str("grpc_client_ca_file", c.GRPCClientCAFile)
+	if err := enc.AddObject("events", c.Events); err != nil {
+		return err
+	}
 	return enc.AddObject("delivery", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
 		marshalDelivery(enc, c.Delivery)
 		return nil
