@@ -34,6 +34,9 @@ type Memory struct {
 	offset    int64
 	leases    map[string]leaseRecord // lease name → holder
 	queue     *MemoryQueue           // see Queue
+
+	// evhookCursor is the event webhook's cursor (nil: never stored).
+	evhookCursor *string
 }
 
 // updateRecord is what Memory remembers about one update id.
