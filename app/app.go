@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	a.updates = updates.New(st.updates, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	a.updates.SetIdentity(a.bot)
 	(&backlogGauges{d: a.disp}).register(a.metrics)
-	svc := server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL, log.Named("api"))
+	svc := server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL, server.Events{}, log.Named("api"))
 
 	if err := a.listen(); err != nil {
 		return nil, err

@@ -48,6 +48,9 @@ var methodScopes = map[string][]Scope{
 	"Notify":          {ScopeNotify},
 	"GetNotification": {ScopeNotify},
 	"GetStatus":       {ScopeLink, ScopeNotify},
+	"Unlink":          {ScopeLink},
+	"ListEvents":      {ScopeEvents},
+	"WatchEvents":     {ScopeEvents},
 }
 
 // Exempt reports whether the gRPC full method name belongs to a service
@@ -196,7 +199,7 @@ func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
 // authenticate identifies the caller against ks (nil: open mode).
 func authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
 	if ks == nil {
-		return Caller{Name: AnonymousName, Scopes: []Scope{ScopeLink, ScopeNotify}}, nil
+		return Caller{Name: AnonymousName, Scopes: allScopes()}, nil
 	}
 	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
 	if len(vals) != 1 {

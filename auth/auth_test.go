@@ -503,6 +503,9 @@ func TestRequiredScopes(t *testing.T) {
 		{"/notifier.v1.NotifierService/Notify", "notify", true},
 		{"/notifier.v1.NotifierService/GetNotification", "notify", true},
 		{"/notifier.v1.NotifierService/GetStatus", "link,notify", true},
+		{"/notifier.v1.NotifierService/Unlink", "link", true},
+		{"/notifier.v1.NotifierService/ListEvents", "events", true},
+		{"/notifier.v1.NotifierService/WatchEvents", "events", true},
 		{"/notifier.v1.NotifierService/Nope", "", false},
 		{"/grpc.health.v1.Health/Check", "", false},
 	}

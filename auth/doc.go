@@ -24,8 +24,9 @@
 // and a RetryInfo detail saying when to retry (HTTP 429 on REST). A key
 // without a rate is unlimited. A reload keeps the bucket of a key that
 // keeps its name. Scope "link" allows
-// CreateLinkToken, GetLinkURL and GetStatus; scope "notify" allows Notify,
-// GetNotification and GetStatus; a key may hold both. A missing or unknown
+// CreateLinkToken, GetLinkURL, GetStatus and Unlink; scope "notify" allows
+// Notify, GetNotification and GetStatus; scope "events" allows ListEvents
+// and WatchEvents (the event log); a key may hold several. A missing or unknown
 // key is answered with UNAUTHENTICATED (HTTP 401), a known key without the
 // scope the method needs with PERMISSION_DENIED (HTTP 403). Health checks
 // and server reflection never need a key, and neither does the Telegram

@@ -28,11 +28,18 @@ type Scope string
 
 // The scopes a key may hold.
 const (
-	// ScopeLink allows CreateLinkToken, GetLinkURL and GetStatus.
+	// ScopeLink allows CreateLinkToken, GetLinkURL, GetStatus and Unlink.
 	ScopeLink Scope = "link"
 	// ScopeNotify allows Notify, GetNotification and GetStatus.
 	ScopeNotify Scope = "notify"
+	// ScopeEvents allows ListEvents and WatchEvents: the event log, which
+	// names every user and may carry their messages.
+	ScopeEvents Scope = "events"
 )
+
+// allScopes are the scopes a keys file may name, in the order messages
+// list them.
+func allScopes() []Scope { return []Scope{ScopeLink, ScopeNotify, ScopeEvents} }
 
 // AnonymousName is the caller name used when the service runs open.
 const AnonymousName = "anonymous"
@@ -258,12 +265,12 @@ func validateKey(fk fileKey) (key, error) {
 	}
 	copy(k.hash[:], h)
 	if len(fk.Scopes) == 0 {
-		return k, fmt.Errorf("no scopes: give at least one of %q, %q", ScopeLink, ScopeNotify)
+		return k, fmt.Errorf("no scopes: give at least one of %s", quoteScopes(allScopes()))
 	}
 	for _, s := range fk.Scopes {
 		sc := Scope(s)
-		if sc != ScopeLink && sc != ScopeNotify {
-			return k, fmt.Errorf("unknown scope %q: want %q or %q", s, ScopeLink, ScopeNotify)
+		if !slices.Contains(allScopes(), sc) {
+			return k, fmt.Errorf("unknown scope %q: want %s", s, quoteScopes(allScopes()))
 		}
 		if slices.Contains(k.scopes, sc) {
 			return k, fmt.Errorf("scope %q listed twice", s)

@@ -36,6 +36,7 @@ func TestLoadFileValid(t *testing.T) {
 		{"empty list", "keys.yaml", "keys: []\n", ""},
 		{"yaml with rates", "keys.yaml", rateKeysYAML(billingHourly), "web-frontend,billing,ops"},
 		{"json with rate", "keys.json", `{"keys": [{"name": "a", "sha256": "` + hashOf("a") + `", "scopes": ["notify"], "rate": "50/s", "burst": 100}]}`, "a"},
+		{"events scope", "keys.yaml", "keys:\n  - name: a\n    sha256: " + hashOf("a") + "\n    scopes: [events, link]\n", "a"},
 		{"yaml comments", "keys.yaml", "# keys\nkeys:\n  - name: a # comment\n    sha256: " + hashOf("a") + "\n    scopes:\n      - link\n", "a"},
 	}
 	for _, tc := range cases {
@@ -80,7 +81,7 @@ func TestLoadFileErrors(t *testing.T) {
 		{"short hash", "keys:\n" + entry("a", h1[:63], "[link]"), `key #1 ("a"): sha256 must be 64 hex digits, got 63`},
 		{"non-hex hash", "keys:\n" + entry("a", "z"+h1[1:], "[link]"), `key #1 ("a"): sha256 must be 64 hex digits`},
 		{"hash of empty key", "keys:\n" + entry("a", hashOf(""), "[link]"), "hash of an empty key"},
-		{"unknown scope", "keys:\n" + entry("a", h1, "[admin]"), `key #1 ("a"): unknown scope "admin"`},
+		{"unknown scope", "keys:\n" + entry("a", h1, "[admin]"), `key #1 ("a"): unknown scope "admin": want "link" or "notify" or "events"`},
 		{"no scopes", "keys:\n" + entry("a", h1, "[]"), `key #1 ("a"): no scopes`},
 		{"missing scopes", "keys:\n  - name: a\n    sha256: " + h1 + "\n", `key #1 ("a"): no scopes`},
 		{"repeated scope", "keys:\n" + entry("a", h1, "[link, link]"), `scope "link" listed twice`},

@@ -107,6 +107,9 @@ type Config struct {
 	// NOTIFIER_REDIS_WAIT_TIMEOUT, default 500ms).
 	RedisWaitReplicas int
 	RedisWaitTimeout  time.Duration
+	// Events configures the event log: message forwarding and retention
+	// (see EventsConfig for the variables).
+	Events EventsConfig
 }
 
 // Sandbox reports whether the service runs with its own fake Bot API.
@@ -162,6 +165,7 @@ func LoadFrom(lookup Lookup, names []string) (Config, error) {
 	c.Delivery = r.delivery(c.SendTimeout, c.ShutdownTimeout)
 	r.serving(&c)
 	c.EventWebhook = r.eventWebhook()
+	c.Events = r.events()
 	r.errs = append(r.errs, checkMode(c, lookup, names, r.boolean)...)
 	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
 		c.WelcomeMessage = v

@@ -55,6 +55,9 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		marshalEventWebhook(enc, c.EventWebhook, s.Replace)
 		return nil
 	}))
+	if err := enc.AddObject("events", c.Events); err != nil {
+		return err
+	}
 	return enc.AddObject("delivery", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
 		marshalDelivery(enc, c.Delivery)
 		return nil

@@ -86,26 +86,55 @@ func dropInvalidStrings(b []byte, fields protoreflect.FieldDescriptors) (kept []
 
 // rejectInvalidUTF8 answers INVALID_ARGUMENT for requests utf8Codec marked.
 func rejectInvalidUTF8(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if m, ok := req.(proto.Message); ok {
-		unknown := m.ProtoReflect().GetUnknown()
-		for len(unknown) > 0 {
-			num, typ, n := protowire.ConsumeTag(unknown)
-			if n < 0 {
-				break
-			}
-			if num == invalidUTF8Field && typ == protowire.BytesType {
-				names, _ := protowire.ConsumeString(unknown[n:])
-				if names == "request" {
-					return nil, toStatus(invalid(names, "malformed protobuf message"))
-				}
-				return nil, toStatus(invalid(names, "must be valid UTF-8"))
-			}
-			l := protowire.ConsumeFieldValue(num, typ, unknown[n:])
-			if l < 0 {
-				break
-			}
-			unknown = unknown[n+l:]
-		}
+	if err := utf8Problem(req); err != nil {
+		return nil, err
 	}
 	return handler(ctx, req)
+}
+
+// rejectInvalidUTF8Stream is rejectInvalidUTF8 for streaming calls: every
+// message the handler receives is checked (without it, a WatchEvents
+// request whose user_id is not UTF-8 would arrive with user_id dropped,
+// and watch every user).
+func rejectInvalidUTF8Stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, utf8Stream{ss})
+}
+
+// utf8Stream checks each received message with utf8Problem.
+type utf8Stream struct{ grpc.ServerStream }
+
+func (s utf8Stream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return utf8Problem(m)
+}
+
+// utf8Problem returns the INVALID_ARGUMENT status of a request utf8Codec
+// marked, or nil.
+func utf8Problem(req any) error {
+	m, ok := req.(proto.Message)
+	if !ok {
+		return nil
+	}
+	unknown := m.ProtoReflect().GetUnknown()
+	for len(unknown) > 0 {
+		num, typ, n := protowire.ConsumeTag(unknown)
+		if n < 0 {
+			break
+		}
+		if num == invalidUTF8Field && typ == protowire.BytesType {
+			names, _ := protowire.ConsumeString(unknown[n:])
+			if names == "request" {
+				return toStatus(invalid(names, "malformed protobuf message"))
+			}
+			return toStatus(invalid(names, "must be valid UTF-8"))
+		}
+		l := protowire.ConsumeFieldValue(num, typ, unknown[n:])
+		if l < 0 {
+			break
+		}
+		unknown = unknown[n+l:]
+	}
+	return nil
 }

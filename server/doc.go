@@ -6,9 +6,12 @@
 // endpoint ([NewWebhookHandler]) and TLS for the listeners ([LoadTLS]).
 //
 // It declares what it needs from the rest of the service ([LinkStore],
-// [Deliverer], [Identity]); the wiring (package app) builds it:
+// [Deliverer], [Identity], and for Unlink and the event log [Events]:
+// events.Reader, [Unlinker], [Replier]); the wiring (package app) builds
+// it:
 //
-//	svc := server.NewService(st, dispatcher, identity, cfg.LinkTokenTTL, log)
+//	svc := server.NewService(st, dispatcher, identity, cfg.LinkTokenTTL,
+//		server.Events{Log: st, Unlinker: st, Replier: dispatcher}, log)
 //	grpcSrv := server.NewGRPCServer(server.GRPCDeps{Service: svc, Health: h, Log: log, Metrics: m, Auth: a})
 //	handler, err := server.NewHTTPHandler(ctx, server.HTTPDeps{DialGateway: dial, Metrics: m, Webhook: wh})
 package server

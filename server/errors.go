@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/events"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 )
@@ -56,8 +57,9 @@ func toStatus(err error) error {
 		return err
 	}
 	var (
-		inv   *InvalidArgumentError
-		tgErr *telegram.Error
+		inv    *InvalidArgumentError
+		tgErr  *telegram.Error
+		tooOld *events.CursorTooOldError
 	)
 	switch {
 	case errors.As(err, &inv):
@@ -65,6 +67,17 @@ func toStatus(err error) error {
 		return withDetails(st, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 			{Field: inv.Field, Description: inv.Reason},
 		}})
+	case errors.As(err, &tooOld):
+		return withDetails(status.New(codes.OutOfRange, fmt.Sprintf(
+			"after_cursor is older than the oldest retained event: events after it were trimmed; the oldest cursor still available is %q (or pass an empty after_cursor to read from the oldest retained event)",
+			tooOld.Oldest)),
+			&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "after_cursor", Description: "trimmed by retention; oldest cursor " + tooOld.Oldest}}})
+	case errors.Is(err, events.ErrBadCursor):
+		return toStatus(invalid("after_cursor", "not a cursor this service made (pass an event's cursor or a next_cursor)"))
+	case errors.Is(err, ErrShuttingDown):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, ErrNoEventLog):
+		return status.Error(codes.Unimplemented, err.Error())
 	case errors.Is(err, ErrNotLinked):
 		st := status.New(codes.FailedPrecondition, err.Error())
 		return withDetails(st, &errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{

@@ -58,10 +58,15 @@ type grpcDeps struct {
 //     call" entry with method, code, duration, caller, request id; never
 //     payloads or metadata, so never a key)
 //  4. API-key authentication and scopes (health and reflection exempt),
-//     then the caller's name for the request log, then (unary) requests
-//     with invalid UTF-8 strings are refused (see utf8Codec)
+//     then the caller's name for the request log, then requests with
+//     invalid UTF-8 strings are refused (see utf8Codec; on a stream, each
+//     message received)
 //  5. panic recovery (interceptors/recovery: a panic becomes INTERNAL and
 //     is logged with its stack)
+//
+// Streams (WatchEvents) pass the same chain but the request id; no
+// interceptor or server option puts a deadline on a call, so a stream
+// lasts until the client goes or the server stops.
 //
 // The auth step stays the auth package's own interceptor: it checks scopes
 // and rate limits by method, so go-grpc-middleware's auth interceptor would
@@ -100,6 +105,7 @@ func newGRPCServer(d grpcDeps, opts ...grpc.ServerOption) *grpc.Server {
 			logging.StreamServerInterceptor(logger, logOpts...),
 			d.auth.StreamServerInterceptor(),
 			logCallerStream,
+			rejectInvalidUTF8Stream,
 			recovery.StreamServerInterceptor(recoveryOpt),
 		),
 	)

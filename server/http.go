@@ -90,7 +90,7 @@ func NewHTTPHandler(ctx context.Context, d HTTPDeps) (http.Handler, error) {
 
 	m := d.Metrics
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, http.MaxBytesHandler(validPath(gw), maxRESTBody))))
+	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, http.MaxBytesHandler(validPath(longLived(gw)), maxRESTBody))))
 	if d.Webhook != nil {
 		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", d.Webhook))
 	}
@@ -151,6 +151,25 @@ func NewWebhookHandler(secret string, h telegram.UpdateHandler, log *zap.Logger)
 	}
 	return telegram.NewWebhookHandler(secret, h,
 		telegram.WithLogger(log), telegram.WithMaxBodyBytes(maxWebhookBody))
+}
+
+// watchPath is the REST route of WatchEvents (see notifier_http.yaml).
+const watchPath = "/v1/events:watch"
+
+// longLived lifts the HTTP server's read and write timeouts for the
+// WatchEvents stream, which lasts as long as its client wants (heartbeats
+// keep it alive through proxies): with them, net/http would cut it after
+// ReadTimeout (the connection's read deadline ends the request's context)
+// or WriteTimeout. Every other route keeps them.
+func longLived(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == watchPath {
+			rc := http.NewResponseController(w)
+			_ = rc.SetReadDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(time.Time{})
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // validPath refuses paths whose decoded form is not valid UTF-8 with 400 in

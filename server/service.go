@@ -58,14 +58,22 @@ type Service struct {
 	delivery Deliverer
 	bot      Identity
 	tokenTTL time.Duration
+	events   Events
 	log      *zap.Logger
 	now      func() time.Time
+	// streams ends when EndStreams is called; WatchEvents streams end
+	// with it.
+	streams    context.Context
+	endStreams context.CancelFunc
 }
 
 // NewService builds the API service. tokenTTL is how long a link token
-// lives; notifications are handed to d.
-func NewService(st LinkStore, d Deliverer, bot Identity, tokenTTL time.Duration, log *zap.Logger) *Service {
-	return &Service{store: st, delivery: d, bot: bot, tokenTTL: tokenTTL, log: log, now: time.Now}
+// lives; notifications are handed to d; ev serves Unlink and the event
+// log (ListEvents, WatchEvents).
+func NewService(st LinkStore, d Deliverer, bot Identity, tokenTTL time.Duration, ev Events, log *zap.Logger) *Service {
+	streams, end := context.WithCancel(context.Background())
+	return &Service{store: st, delivery: d, bot: bot, tokenTTL: tokenTTL, events: ev, log: log, now: time.Now,
+		streams: streams, endStreams: end}
 }
 
 // CreateLinkToken implements NotifierService.CreateLinkToken.

@@ -13,11 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// maxCursorLen bounds a stored event cursor (a stream entry id such as
-// "1764600000000-0" is at most 41 bytes).
-const maxCursorLen = 256
-
-// errLongCursor is returned for a cursor longer than maxCursorLen.
+// errLongCursor is returned for a cursor longer than maxCursorLen
+// (events.go).
 var errLongCursor = fmt.Errorf("store: event cursor longer than %d bytes", maxCursorLen)
 
 // EventWebhookCursor returns the event webhook's stored cursor; ok is

@@ -38,6 +38,16 @@ package store
 //	<p>:pending                 zset: id → created_at unix ms of every notification QUEUED or SENDING (Backlog)
 //	<p>:mig:<chat>              string: the chat a group migration moved this chat's lease to (a send was in flight); PX 24 h
 //
+// The event log (events_redis.go):
+//
+//	<p>:events                  stream: the event log; entry id = cursor, fields t (type), u (user),
+//	                            c (chat), n (notification), s (state), r (reason), k (callback),
+//	                            x (text), m (username), ts (time, unix ms, only when not the id's);
+//	                            MAXLEN ~ EventOptions.MaxLen, MINID ~ now - EventOptions.Retention
+//	<p>:ul:<user>               string: the chat the application unlinked user from (UnlinkUser), so
+//	                            that the user's notifications still queued fail "unlinked"; PX
+//	                            EventOptions.Retention, deleted when the user links again
+//
 // The rate limiter (limiter_redis.go):
 //
 //	<p>:rl:<name>               string: GCRA theoretical arrival time, unix µs (Redis clock); PX until it lapses
@@ -159,6 +169,11 @@ func summaryKey(p, user string) string         { return p + ":us:" + user }
 func pendingKey(p string) string               { return p + ":pending" }
 func migrationKey(p string, chat int64) string { return p + ":mig:" + chatStr(chat) }
 
+// The event log.
+
+func eventsKey(p string) string         { return p + ":events" }
+func unlinkedKey(p, user string) string { return p + ":ul:" + user }
+
 // The rate limiter (the queue's claims use them too: ClaimOptions.Limit).
 
 func limitKey(p, name string) string { return p + ":rl:" + name }
@@ -172,6 +187,8 @@ func (r *Redis) linkKey(user string) string      { return linkKey(r.prefix, user
 func (r *Redis) updateKey(id int64) string       { return updateKey(r.prefix, id) }
 func (r *Redis) offsetKey() string               { return pollOffsetKey(r.prefix) }
 func (r *Redis) leaseKey(name string) string     { return namedLeaseKey(r.prefix, name) }
+func (r *Redis) eventsKey() string               { return eventsKey(r.prefix) }
+func (r *Redis) unlinkedKey(user string) string  { return unlinkedKey(r.prefix, user) }
 func (r *Redis) evhookCursorKey() string         { return evhookCursorKey(r.prefix) }
 
 // chatKeys returns the chat index bucket of chat and the key of its set of

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/tgnotify/tgnotify/events"
 )
 
 // sweepInterval is how often Memory drops expired tokens and update records
@@ -34,6 +36,8 @@ type Memory struct {
 	offset    int64
 	leases    map[string]leaseRecord // lease name → holder
 	queue     *MemoryQueue           // see Queue
+	ev        *memEvents             // the event log (events_memory.go)
+	unlinked  map[string]time.Time   // userID → expiry of its UnlinkUser marker
 
 	// evhookCursor is the event webhook's cursor (nil: never stored).
 	evhookCursor *string
@@ -67,6 +71,8 @@ func NewMemoryWithClock(now func() time.Time) *Memory {
 		chats:     make(map[int64]map[string]bool),
 		updates:   make(map[int64]updateRecord),
 		leases:    make(map[string]leaseRecord),
+		ev:        newMemEvents(),
+		unlinked:  make(map[string]time.Time),
 	}
 	m.queue = newMemoryQueue(now, m)
 	return m
@@ -93,6 +99,11 @@ func (m *Memory) sweep(now time.Time) {
 	for id, rec := range m.updates {
 		if !now.Before(rec.expires) {
 			delete(m.updates, id)
+		}
+	}
+	for user, exp := range m.unlinked {
+		if !now.Before(exp) {
+			delete(m.unlinked, user)
 		}
 	}
 }
@@ -146,7 +157,9 @@ func (m *Memory) UserLinkToken(ctx context.Context, userID string) (LinkToken, e
 }
 
 // ConsumeLinkToken atomically deletes the token and links its user to chatID,
-// replacing any previous link of that user.
+// replacing any previous link of that user, and appends USER_LINKED (after
+// USER_UNLINKED "relinked" when the user was linked to another chat); it
+// clears the user's UnlinkUser marker.
 func (m *Memory) ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error) {
 	clock, err := m.lock(ctx, "consume link token")
 	if err != nil {
@@ -161,7 +174,12 @@ func (m *Memory) ConsumeLinkToken(ctx context.Context, token string, chatID int6
 	if m.userToken[lt.UserID] == token {
 		delete(m.userToken, lt.UserID)
 	}
+	if old, ok := m.links[lt.UserID]; ok && old.ChatID != chatID {
+		m.ev.append(unlinkedEvent(old, events.ReasonRelinked), clock)
+	}
 	m.removeLink(lt.UserID)
+	delete(m.unlinked, lt.UserID)
+	m.ev.append(events.Event{Type: events.TypeUserLinked, UserID: lt.UserID, ChatID: chatID, Username: username}, clock)
 	link := Link{UserID: lt.UserID, ChatID: chatID, Username: username, LinkedAt: now}
 	m.links[lt.UserID] = link
 	set := m.chats[chatID]
@@ -232,40 +250,92 @@ func (m *Memory) moveChatLocked(oldID, newID int64) []string {
 	return users
 }
 
-// Unlink removes the user's link or returns ErrNotFound.
+// unlinkedEvent is the USER_UNLINKED of link with reason.
+func unlinkedEvent(link Link, reason string) events.Event {
+	return events.Event{Type: events.TypeUserUnlinked, UserID: link.UserID, ChatID: link.ChatID,
+		Username: link.Username, Reason: reason}
+}
+
+// Unlink removes the user's link or returns ErrNotFound. It appends
+// USER_UNLINKED reason "app" in the same step, but sets no marker (see
+// UnlinkUser, the application's Unlink).
 func (m *Memory) Unlink(ctx context.Context, userID string) error {
-	if _, err := m.lock(ctx, "unlink"); err != nil {
+	_, ok, err := m.unlinkUser(ctx, userID, false)
+	if err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
-	if !m.removeLink(userID) {
+	if !ok {
 		return fmt.Errorf("store: unlink user %q: %w", userID, ErrNotFound)
 	}
 	return nil
 }
 
+// UnlinkUser is the application's Unlink (see [Redis.UnlinkUser]): it
+// removes the user's link, appends USER_UNLINKED reason "app" and marks
+// the user so that the notifications still queued for them fail
+// "unlinked", in one step; wasLinked false, nothing changed, when the user
+// was not linked.
+func (m *Memory) UnlinkUser(ctx context.Context, userID string) (chatID int64, wasLinked bool, err error) {
+	return m.unlinkUser(ctx, userID, true)
+}
+
+func (m *Memory) unlinkUser(ctx context.Context, userID string, mark bool) (int64, bool, error) {
+	clock, err := m.lock(ctx, "unlink")
+	if err != nil {
+		return 0, false, err
+	}
+	defer m.mu.Unlock()
+	link, ok := m.links[userID]
+	if !ok {
+		return 0, false, nil
+	}
+	m.removeLink(userID)
+	if mark {
+		m.unlinked[userID] = clock.Add(m.EventOptions().Retention)
+	}
+	m.ev.append(unlinkedEvent(link, events.ReasonApp), clock)
+	return link.ChatID, true, nil
+}
+
+// unlinkedByAppLocked reports whether the application unlinked user (its
+// UnlinkUser marker is live). m.mu must be held.
+func (m *Memory) unlinkedByAppLocked(user string, now time.Time) bool {
+	exp, ok := m.unlinked[user]
+	return ok && now.Before(exp)
+}
+
 // UnlinkFromChat removes the user's link only while it points at chatID,
-// else returns ErrNotFound.
+// else returns ErrNotFound. It appends USER_UNLINKED reason "blocked" in
+// the same step (its one use: the chat answered 403).
 func (m *Memory) UnlinkFromChat(ctx context.Context, userID string, chatID int64) error {
-	if _, err := m.lock(ctx, "unlink from chat"); err != nil {
+	clock, err := m.lock(ctx, "unlink from chat")
+	if err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
-	if l, ok := m.links[userID]; !ok || l.ChatID != chatID || !m.removeLink(userID) {
+	l, ok := m.links[userID]
+	if !ok || l.ChatID != chatID || !m.removeLink(userID) {
 		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
 	}
+	m.ev.append(unlinkedEvent(l, events.ReasonBlocked), clock)
 	return nil
 }
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids,
-// sorted (empty, not nil, when none).
-func (m *Memory) UnlinkChat(ctx context.Context, chatID int64) ([]string, error) {
-	if _, err := m.lock(ctx, "unlink chat"); err != nil {
+// sorted (empty, not nil, when none), appending one USER_UNLINKED with
+// reason (events.ReasonStop or events.ReasonBlocked) per user.
+func (m *Memory) UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error) {
+	if err := checkUnlinkReason(reason); err != nil {
+		return nil, err
+	}
+	clock, err := m.lock(ctx, "unlink chat")
+	if err != nil {
 		return nil, err
 	}
 	defer m.mu.Unlock()
 	users := sortedKeys(m.chats[chatID])
 	for _, u := range users {
+		m.ev.append(unlinkedEvent(m.links[u], reason), clock)
 		delete(m.links, u)
 	}
 	delete(m.chats, chatID)
@@ -365,5 +435,9 @@ func (m *Memory) Close() error {
 	clear(m.links)
 	clear(m.chats)
 	clear(m.updates)
+	clear(m.unlinked)
+	m.ev.mu.Lock()
+	m.ev.entries = nil
+	m.ev.mu.Unlock()
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/events"
 	"strconv"
 	"time"
 )
@@ -92,7 +93,8 @@ func (m *MemoryQueue) Acquire(ctx context.Context, name string, rate float64, bu
 }
 
 // UnlinkBlocked removes userID's link while it points at chatID (the chat
-// answered 403); nil, changing nothing, when it does not.
+// answered 403) and appends USER_UNLINKED reason "blocked"; nil, changing
+// nothing, when it does not.
 func (m *MemoryQueue) UnlinkBlocked(ctx context.Context, userID string, chatID int64) error {
 	if err := m.links.UnlinkFromChat(ctx, userID, chatID); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -457,6 +459,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		if o.LastError != "" {
 			n.LastError = o.LastError
 		}
+		final := false     // SENT or FAILED by this outcome
 		s := &memSummary{} // a reply is in no summary
 		if !n.Reply {
 			s = m.summaryLocked(n.UserID, clock)
@@ -466,7 +469,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			n.MessageIDs = append(n.MessageIDs, o.MessageID)
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
-				n.State = delivery.StateSent
+				n.State, final = delivery.StateSent, true
 				dropText(n) // textdrop.go
 				m.removeIDLocked(c.ChatID, id)
 				s.queued--
@@ -479,8 +482,8 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 				n.State = delivery.StateQueued
 			}
 		case delivery.OutcomeFail:
-			n.State = delivery.StateFailed
-			n.FailureReason = o.Reason
+			n.State, final = delivery.StateFailed, true
+			n.FailureReason = m.failureReasonLocked(n, o.Reason, clock)
 			m.removeIDLocked(c.ChatID, id)
 			s.queued--
 			s.failed++
@@ -488,6 +491,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		n.UpdatedAt = now
 		r.expires = clock.Add(retention)
 		s.expires = clock.Add(retention)
+		if final {
+			m.appendEndLocked(n, c.ChatID, clock)
+		}
 	} else {
 		m.removeIDLocked(c.ChatID, id)
 	}
@@ -498,6 +504,35 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		m.notBefore[c.ChatID] = o.NextAt
 	}
 	return nil
+}
+
+// failureReasonLocked is the failure reason recorded for n: ReasonUnlinked
+// instead of delivery.ReasonNotLinked when the application unlinked n's
+// user (UnlinkUser's marker), else reason.
+func (m *MemoryQueue) failureReasonLocked(n *delivery.Notification, reason string, clock time.Time) string {
+	if reason != delivery.ReasonNotLinked || n.Reply {
+		return reason
+	}
+	m.links.mu.Lock()
+	defer m.links.mu.Unlock()
+	if m.links.unlinkedByAppLocked(n.UserID, clock) {
+		return ReasonUnlinked
+	}
+	return reason
+}
+
+// appendEndLocked appends NOTIFICATION_SENT or NOTIFICATION_FAILED for n,
+// which has just become SENT or FAILED on chat, unless it is a reply.
+func (m *MemoryQueue) appendEndLocked(n *delivery.Notification, chat int64, clock time.Time) {
+	if n.Reply {
+		return
+	}
+	e := events.Event{Type: events.TypeNotificationSent, NotificationID: n.ID, UserID: n.UserID, ChatID: chat,
+		State: int(n.State)}
+	if n.State == delivery.StateFailed {
+		e.Type, e.Reason = events.TypeNotificationFailed, n.FailureReason
+	}
+	m.links.ev.append(e, clock)
 }
 
 // NextDue returns the earliest time a chat becomes due (a schedule time or

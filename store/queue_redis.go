@@ -90,7 +90,8 @@ func (q *RedisQueue) Acquire(ctx context.Context, name string, rate float64, bur
 }
 
 // UnlinkBlocked removes userID's link while it points at chatID (the chat
-// answered 403); nil, changing nothing, when it does not.
+// answered 403) and appends USER_UNLINKED reason "blocked"; nil, changing
+// nothing, when it does not.
 func (q *RedisQueue) UnlinkBlocked(ctx context.Context, userID string, chatID int64) error {
 	if err := q.owner.UnlinkFromChat(ctx, userID, chatID); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -446,7 +447,7 @@ func (q *RedisQueue) settleArgs(c delivery.Claim, o delivery.Outcome, now time.T
 		return nil, nil, fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
 	}
 	keys := []string{q.recordKey(c.Notification.ID), q.backlogKey(c.ChatID), q.schedKey(), q.leaseKey(),
-		q.leaseTokKey(), q.pendingKey()}
+		q.leaseTokKey(), q.pendingKey(), q.owner.eventsKey()}
 	args := []any{q.prefix, strconv.FormatInt(c.ChatID, 10), c.Token, c.Notification.ID,
 		now.UnixMilli(), kind, ttlMillis(retention), o.NextAt.UnixMilli(), o.MessageID, o.Attempts, o.Retries,
 		o.LastError, o.Reason}
@@ -454,7 +455,10 @@ func (q *RedisQueue) settleArgs(c delivery.Claim, o delivery.Outcome, now time.T
 }
 
 // Settle applies o to the claimed notification, releases the lease and
-// reschedules the chat at o.NextAt if its backlog is not empty, atomically.
+// reschedules the chat at o.NextAt if its backlog is not empty, atomically;
+// a notification (not a reply) that becomes SENT or FAILED appends
+// NOTIFICATION_SENT or NOTIFICATION_FAILED in the same step (a failure
+// "not_linked" of a user UnlinkUser unlinked is recorded "unlinked").
 // It fails with ErrLeaseLost (changing nothing) when c's lease was taken
 // over.
 func (q *RedisQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) error {
@@ -462,7 +466,7 @@ func (q *RedisQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Ou
 	if err != nil {
 		return err
 	}
-	n, err := q.settle.Run(ctx, q.client, keys, args...).Int()
+	n, err := q.settle.Run(ctx, q.client, keys, append(args, q.owner.evArgs()...)...).Int()
 	if err != nil {
 		return unavailable("settle", err)
 	}
@@ -491,7 +495,7 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o del
 	if err != nil {
 		return delivery.Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
 	}
-	args = append(args, rest...)
+	args = append(append(args, rest...), q.owner.evArgs()...)
 	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
 	if err != nil {
 		return delivery.Claim{}, false, unavailable("settle and claim", err)

@@ -46,8 +46,11 @@ type Redis struct {
 	unlinkFrom *redis.Script
 	migrate    *oomScript
 	claim      *oomScript
-	release    *oomScript
-	complete   *oomScript
+	// The event log (events_redis.go): its bounds and scripts.
+	ev               EventOptions
+	evRead, evAppend *redis.Script
+	release          *oomScript
+	complete         *oomScript
 	// Named leases (lease_redis.go).
 	acquireLease, releaseLease, fencedOffset *redis.Script
 	// waitReplicas and waitTimeout: see SetWaitReplicas (wait_redis.go).
@@ -80,6 +83,9 @@ func NewRedis(client redis.UniversalClient, prefix string) *Redis {
 		unlink:     loadScript("unlink"),
 		unlinkChat: loadScript("unlink_chat"),
 		unlinkFrom: loadScript("unlink_from_chat"),
+		ev:         EventOptions{}.resolved(),
+		evRead:     loadScript("events_read"),
+		evAppend:   loadScript("events_append"),
 
 		acquireLease: loadScript("lease_acquire"),
 		releaseLease: loadScript("lease_release"),
@@ -175,13 +181,18 @@ func (r *Redis) UserLinkToken(ctx context.Context, userID string) (LinkToken, er
 
 // ConsumeLinkToken atomically deletes the token, clears the user's current
 // token pointer if it names this token, replaces the user's previous link and
-// links the user to chatID. LinkedAt keeps millisecond precision.
+// links the user to chatID. LinkedAt keeps millisecond precision. In the
+// same step it appends USER_LINKED, preceded by USER_UNLINKED reason
+// "relinked" (with the old chat) when the user was linked to another chat,
+// and clears the user's UnlinkUser marker.
 func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error) {
 	if token == "" {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
 	keys := append([]string{r.tokenKey(token)}, r.chatKeys(chatID)...)
+	keys = append(keys, r.eventsKey())
 	args := []any{r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)}
+	args = append(args, r.evArgs()...)
 	var cmd *redis.Cmd
 	var waitErr error
 	if r.waitReplicas > 0 {
@@ -240,23 +251,57 @@ func (r *Redis) UpdateChatID(ctx context.Context, oldID, newID int64) ([]string,
 	return r.migrateChat(ctx, oldID, newID, "", time.Now())
 }
 
-// Unlink removes the user's link or returns ErrNotFound.
+// Unlink removes the user's link or returns ErrNotFound. It appends
+// USER_UNLINKED reason "app" in the same step, but sets no marker (see
+// UnlinkUser, the application's Unlink).
 func (r *Redis) Unlink(ctx context.Context, userID string) error {
-	n, err := r.unlink.Run(ctx, r.client, []string{r.linkKey(userID)}, r.prefix, userID).Int()
+	_, ok, err := r.unlinkUser(ctx, userID, 0)
 	if err != nil {
-		return unavailable("unlink", err)
+		return err
 	}
-	if n == 0 {
+	if !ok {
 		return fmt.Errorf("store: unlink user %q: %w", userID, ErrNotFound)
 	}
 	return nil
 }
 
+// UnlinkUser is the application's Unlink: it removes the user's link,
+// appends USER_UNLINKED reason "app" and marks the user unlinked by the
+// application (for EventOptions.Retention, until the user links again), in
+// one step. The notifications of the user still queued then fail
+// "unlinked" (ReasonUnlinked) when a worker claims them, instead of
+// "not_linked"; none is sent to the chat (a send already in flight when
+// UnlinkUser runs may still arrive). It returns the chat the user was
+// linked to; wasLinked is false, and nothing changes, when the user was not
+// linked (idempotent).
+func (r *Redis) UnlinkUser(ctx context.Context, userID string) (chatID int64, wasLinked bool, err error) {
+	return r.unlinkUser(ctx, userID, ttlMillis(r.ev.Retention))
+}
+
+// unlinkUser runs unlink.lua with the marker TTL markerMs (0: none).
+func (r *Redis) unlinkUser(ctx context.Context, userID string, markerMs int64) (int64, bool, error) {
+	keys := []string{r.linkKey(userID), r.eventsKey(), r.unlinkedKey(userID)}
+	args := append([]any{r.prefix, userID}, r.evArgs()...)
+	chat, err := r.unlink.Run(ctx, r.client, keys, append(args, markerMs)...).Text()
+	if errors.Is(err, redis.Nil) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, unavailable("unlink", err)
+	}
+	id, err := strconv.ParseInt(chat, 10, 64)
+	if err != nil {
+		return 0, false, unavailable("unlink", fmt.Errorf("corrupt chat id %q", chat))
+	}
+	return id, true, nil
+}
+
 // UnlinkFromChat removes the user's link only while it points at chatID,
-// else returns ErrNotFound.
+// else returns ErrNotFound. It appends USER_UNLINKED reason "blocked" in
+// the same step (its one use: the chat answered 403).
 func (r *Redis) UnlinkFromChat(ctx context.Context, userID string, chatID int64) error {
-	n, err := r.unlinkFrom.Run(ctx, r.client, []string{r.linkKey(userID)}, r.prefix, userID,
-		strconv.FormatInt(chatID, 10)).Int()
+	args := append([]any{r.prefix, userID, strconv.FormatInt(chatID, 10)}, r.evArgs()...)
+	n, err := r.unlinkFrom.Run(ctx, r.client, []string{r.linkKey(userID), r.eventsKey()}, args...).Int()
 	if err != nil {
 		return unavailable("unlink from chat", err)
 	}
@@ -267,10 +312,15 @@ func (r *Redis) UnlinkFromChat(ctx context.Context, userID string, chatID int64)
 }
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids
-// in no particular order (empty, not nil, when none).
-func (r *Redis) UnlinkChat(ctx context.Context, chatID int64) ([]string, error) {
-	users, err := r.unlinkChat.Run(ctx, r.client, r.chatKeys(chatID),
-		r.prefix, strconv.FormatInt(chatID, 10)).StringSlice()
+// in no particular order (empty, not nil, when none). It appends one
+// USER_UNLINKED per user with reason (events.ReasonStop or
+// events.ReasonBlocked) in the same step.
+func (r *Redis) UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error) {
+	if err := checkUnlinkReason(reason); err != nil {
+		return nil, err
+	}
+	args := append([]any{r.prefix, strconv.FormatInt(chatID, 10), reason}, r.evArgs()...)
+	users, err := r.unlinkChat.Run(ctx, r.client, append(r.chatKeys(chatID), r.eventsKey()), args...).StringSlice()
 	if err != nil {
 		return nil, unavailable("unlink chat", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/events"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,7 +62,7 @@ func storeCalls(st store.Store) map[string]func(context.Context) error {
 		"GetLink":        func(ctx context.Context) error { _, err := st.GetLink(ctx, "u1"); return err },
 		"UpdateChatID":   func(ctx context.Context) error { _, err := st.UpdateChatID(ctx, 1, 2); return err },
 		"Unlink":         func(ctx context.Context) error { return st.Unlink(ctx, "u1") },
-		"UnlinkChat":     func(ctx context.Context) error { _, err := st.UnlinkChat(ctx, 1); return err },
+		"UnlinkChat":     func(ctx context.Context) error { _, err := st.UnlinkChat(ctx, 1, events.ReasonStop); return err },
 		"ClaimUpdate":    func(ctx context.Context) error { _, err := st.ClaimUpdate(ctx, 1, time.Minute); return err },
 		"CompleteUpdate": func(ctx context.Context) error { return st.CompleteUpdate(ctx, 1, time.Minute) },
 		"ReleaseUpdate":  func(ctx context.Context) error { return st.ReleaseUpdate(ctx, 1) },
@@ -330,14 +331,15 @@ func TestRedisLinkLayout(t *testing.T) {
 			t.Fatalf("OBJECT ENCODING %s = %q, %v; want listpack", k, enc, err)
 		}
 	}
-	if users, err := st.UnlinkChat(ctx, -1001234567890); err != nil || len(users) != 2 {
+	if users, err := st.UnlinkChat(ctx, -1001234567890, events.ReasonStop); err != nil || len(users) != 2 {
 		t.Fatalf("UnlinkChat = %v, %v", users, err)
 	}
 	wantIndex("-1001234567890", "-")
 	if err := st.Unlink(ctx, odd); err != nil {
 		t.Fatal(err)
 	}
-	if keys, err := c.Keys(ctx, "lay:*").Result(); err != nil || len(keys) != 0 {
-		t.Fatalf("keys left after every link is gone: %v, %v", keys, err)
+	// Only the event log stays: the links' history.
+	if keys, err := c.Keys(ctx, "lay:*").Result(); err != nil || len(keys) != 1 || keys[0] != "lay:events" {
+		t.Fatalf("keys left after every link is gone: %v, %v; want only the event log", keys, err)
 	}
 }

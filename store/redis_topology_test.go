@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/events"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,7 +222,7 @@ func TestSentinelFailover(t *testing.T) {
 	if l, err := st.ConsumeLinkToken(ctx, "t2", 43, "bob", time.Now()); err != nil || l.UserID != "u2" {
 		t.Fatalf("ConsumeLinkToken after failover = %+v, %v", l, err)
 	}
-	if users, err := st.UnlinkChat(ctx, 43); err != nil || len(users) != 1 {
+	if users, err := st.UnlinkChat(ctx, 43, events.ReasonStop); err != nil || len(users) != 1 {
 		t.Fatalf("UnlinkChat after failover = %v, %v", users, err)
 	}
 }

@@ -77,7 +77,7 @@ func TestLuaKeysMatchGo(t *testing.T) {
 local p, id, chat, user, token = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 return {record_key(p, id), backlog_key(p, chat), pacing_key(p, chat), migration_key(p, chat),
   summary_key(p, user), token_key(p, token), user_token_key(p, user), link_key(p, user), index_key(p, chat),
-  index_set_key(p, chat)}
+  index_set_key(p, chat), unlinked_key(p, user)}
 `, nil, p, id, chat, user, token).StringSlice()
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ return {record_key(p, id), backlog_key(p, chat), pacing_key(p, chat), migration_
 	const chatID = -100123
 	want := []string{recordKey(p, id), backlogKey(p, chatID), pacingKey(p, chatID), migrationKey(p, chatID),
 		summaryKey(p, user), tokenKey(p, token), userTokenKey(p, user), linkKey(p, user), chatIndexKey(p, chatID),
-		chatUsersKey(p, chatID)}
+		chatUsersKey(p, chatID), unlinkedKey(p, user)}
 	if len(got) != len(want) {
 		t.Fatalf("Lua keys %q, want %q", got, want)
 	}

@@ -82,7 +82,9 @@ type Store interface {
 	// when there is none (never minted, used or expired).
 	UserLinkToken(ctx context.Context, userID string) (LinkToken, error)
 	// ConsumeLinkToken atomically deletes the token and links its user to
-	// chatID (replacing any previous link of that user). It returns
+	// chatID (replacing any previous link of that user), appending
+	// USER_LINKED (after USER_UNLINKED "relinked" when the user was linked
+	// to another chat). It returns
 	// ErrTokenInvalid when the token is unknown, used or expired, and then
 	// changes nothing.
 	ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error)
@@ -94,6 +96,12 @@ type Store interface {
 	// Unlink removes the user's link. It returns ErrNotFound when the user
 	// was not linked.
 	Unlink(ctx context.Context, userID string) error
+	// UnlinkUser is the application's Unlink: it removes the user's link
+	// and, in the same step, appends USER_UNLINKED reason "app" and marks
+	// the user so that the notifications still queued for them fail
+	// "unlinked". wasLinked is false, nothing changing, when the user was
+	// not linked.
+	UnlinkUser(ctx context.Context, userID string) (chatID int64, wasLinked bool, err error)
 	// UnlinkFromChat removes the user's link only while it points at
 	// chatID (compare-and-delete, atomic), so that a verdict about one chat
 	// (a 403 from it) cannot remove a link the user made to another chat
@@ -101,8 +109,9 @@ type Store interface {
 	// linked to chatID.
 	UnlinkFromChat(ctx context.Context, userID string, chatID int64) error
 	// UnlinkChat removes every link to chatID and returns the user ids that
-	// were unlinked (empty when none).
-	UnlinkChat(ctx context.Context, chatID int64) ([]string, error)
+	// were unlinked (empty when none), appending USER_UNLINKED with reason
+	// (events.ReasonStop or events.ReasonBlocked) for each.
+	UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error)
 
 	// ClaimUpdate records that update id is being processed. A claim lapses
 	// after claimTTL so a crashed worker's update is processed again.

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/events"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
@@ -51,8 +52,10 @@ type Store interface {
 	// ConsumeLinkToken deletes the token and links its user to chatID, or
 	// returns store.ErrTokenInvalid.
 	ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (store.Link, error)
-	// UnlinkChat removes every link to chatID and returns the user ids.
-	UnlinkChat(ctx context.Context, chatID int64) ([]string, error)
+	// UnlinkChat removes every link to chatID and returns the user ids,
+	// recording reason (events.ReasonStop or events.ReasonBlocked) in the
+	// event log.
+	UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error)
 	// UpdateChatID moves every link of chat oldID to newID.
 	UpdateChatID(ctx context.Context, oldID, newID int64) ([]string, error)
 }
@@ -108,6 +111,8 @@ type Handler struct {
 	// identity is the bot's own username, to tell commands meant for it
 	// from commands meant for other bots in a group.
 	identity Identity
+	// forward, when set, records texts as MESSAGE_RECEIVED (forward.go).
+	forward *forwarding
 }
 
 // Replier queues the bot's replies for the delivery workers
@@ -224,7 +229,7 @@ func (b *Handler) process(ctx context.Context, u telegram.Update) (string, error
 	case u.Message != nil && u.Message.Text != "":
 		name, to, args, ok := telegram.ParseCommand(u.Message.Text)
 		if !ok {
-			break
+			return b.forwardText(ctx, u.Message)
 		}
 		forUs, err := b.commandForUs(to)
 		if err != nil {
@@ -238,7 +243,7 @@ func (b *Handler) process(ctx context.Context, u telegram.Update) (string, error
 	case u.MyChatMember != nil:
 		m := u.MyChatMember
 		if m.NewChatMember.Status == "kicked" || m.NewChatMember.Status == "left" {
-			return metrics.OutcomeProcessed, b.unlinkChat(ctx, m.Chat.ID, "blocked")
+			return metrics.OutcomeProcessed, b.unlinkChat(ctx, m.Chat.ID, events.ReasonBlocked)
 		}
 	}
 	return metrics.OutcomeIgnored, nil
@@ -268,7 +273,7 @@ func (b *Handler) command(ctx context.Context, m *telegram.Message, name, args s
 	case "start":
 		return b.start(ctx, m, args)
 	case "stop":
-		users, err := b.store.UnlinkChat(ctx, m.Chat.ID)
+		users, err := b.store.UnlinkChat(ctx, m.Chat.ID, events.ReasonStop)
 		if err != nil {
 			return fmt.Errorf("unlink chat: %w", err)
 		}
@@ -312,7 +317,7 @@ func (b *Handler) start(ctx context.Context, m *telegram.Message, token string) 
 }
 
 func (b *Handler) unlinkChat(ctx context.Context, chatID int64, why string) error {
-	users, err := b.store.UnlinkChat(ctx, chatID)
+	users, err := b.store.UnlinkChat(ctx, chatID, why)
 	if err != nil {
 		return fmt.Errorf("unlink chat: %w", err)
 	}

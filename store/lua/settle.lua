@@ -1,7 +1,7 @@
 -- settle.lua: applies an outcome to the claimed notification, releases the
 -- lease and reschedules the chat at next_at if its backlog is not empty
 -- (RedisQueue.Settle). Follows the lease to the chat it migrated to.
--- uses: lib/keys.lua lib/settle.lua
+-- uses: lib/keys.lua lib/events.lua lib/settle.lua
 --
 -- KEYS[1] -> <p>:n:<id>, the record
 -- KEYS[2] -> <p>:q:<chat>, the backlog of the claimed chat
@@ -9,6 +9,7 @@
 -- KEYS[4] -> <p>:lease
 -- KEYS[5] -> <p>:leasetok
 -- KEYS[6] -> <p>:pending
+-- KEYS[7] -> <p>:events, the event log (NOTIFICATION_SENT / _FAILED)
 --
 -- ARGV[1]  -> prefix <p>
 -- ARGV[2]  -> chat id
@@ -23,6 +24,8 @@
 -- ARGV[11] -> retries to add
 -- ARGV[12] -> last error ("" keeps it)
 -- ARGV[13] -> failure reason (kind 'fail')
+-- ARGV[14] -> the event log's approximate max length
+-- ARGV[15] -> the event log's retention ms (0: none)
 --
 -- Returns 1, or 0 when the lease was lost (nothing changed).
 
@@ -30,7 +33,7 @@ local prefix = ARGV[1]
 local outcome = {
   chat = ARGV[2], token = ARGV[3], id = ARGV[4], now = ARGV[5], kind = ARGV[6], retention = ARGV[7],
   next_at = ARGV[8], message_id = ARGV[9], attempts = ARGV[10], retries = ARGV[11], last_error = ARGV[12],
-  reason = ARGV[13],
+  reason = ARGV[13], ev = ev_log(KEYS[7], ARGV[14], ARGV[15]),
 }
 
 local k = {record = KEYS[1], backlog = KEYS[2], sched = KEYS[3], lease = KEYS[4], leasetok = KEYS[5],

@@ -1,8 +1,9 @@
 -- settle_claim.lua: settles like settle.lua, then claims like claim.lua in
 -- the same step (RedisQueue.SettleAndClaim).
--- uses: lib/keys.lua lib/link.lua lib/gcra.lua lib/settle.lua lib/claim.lua
+-- uses: lib/keys.lua lib/link.lua lib/gcra.lua lib/events.lua lib/settle.lua lib/claim.lua
 --
--- KEYS[1..6] -> as settle.lua: record, backlog, sched, lease, leasetok, pending
+-- KEYS[1..7] -> as settle.lua: record, backlog, sched, lease, leasetok, pending,
+--               events
 --
 -- ARGV[1..13]  -> as settle.lua: prefix, chat, token, id, now, kind, retention,
 --                 next_at, message id, attempts, retries, last error, reason
@@ -12,6 +13,8 @@
 -- ARGV[17..22] -> the limit, as claim.lua's ARGV[6..11]: limit key ("" for
 --                 none), pause key, interval µs, tolerance µs, max age ms,
 --                 max wait µs (-1: none)
+-- ARGV[23]     -> the event log's approximate max length (settle.lua's ARGV[14])
+-- ARGV[24]     -> the event log's retention ms (settle.lua's ARGV[15])
 --
 -- Returns {'0'} when the lease was lost (nothing changed, nothing claimed),
 -- {'1'} when settled with nothing due, {'1', 'p', pause ms} when settled and
@@ -22,7 +25,7 @@ local prefix = ARGV[1]
 local outcome = {
   chat = ARGV[2], token = ARGV[3], id = ARGV[4], now = ARGV[5], kind = ARGV[6], retention = ARGV[7],
   next_at = ARGV[8], message_id = ARGV[9], attempts = ARGV[10], retries = ARGV[11], last_error = ARGV[12],
-  reason = ARGV[13],
+  reason = ARGV[13], ev = ev_log(KEYS[7], ARGV[23], ARGV[24]),
 }
 local lease_ms = tonumber(ARGV[14])
 local token = ARGV[15]

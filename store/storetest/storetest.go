@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tgnotify/tgnotify/events"
 	"slices"
 	"sync"
 	"testing"
@@ -133,7 +134,7 @@ func wantNoToken(t *testing.T, st store.Store, user string) {
 // the end of a subtest.
 func chatUsers(t *testing.T, st store.Store, chat int64) []string {
 	t.Helper()
-	users, err := st.UnlinkChat(ctx(t), chat)
+	users, err := st.UnlinkChat(ctx(t), chat, events.ReasonStop)
 	if err != nil {
 		t.Fatalf("UnlinkChat(%d): %v", chat, err)
 	}
@@ -391,7 +392,7 @@ func testLink(t *testing.T, newStore func(t *testing.T) store.Store) {
 			link(t, st, "u1", 10)
 			link(t, st, "u2", 10)
 			link(t, st, "u3", 20)
-			users, err := st.UnlinkChat(ctx(t), 10)
+			users, err := st.UnlinkChat(ctx(t), 10, events.ReasonStop)
 			if err != nil {
 				t.Fatalf("UnlinkChat: %v", err)
 			}
@@ -401,7 +402,7 @@ func testLink(t *testing.T, newStore func(t *testing.T) store.Store) {
 			wantNoLink(t, st, "u1")
 			wantNoLink(t, st, "u2")
 			wantLink(t, st, "u3", 20)
-			again, err := st.UnlinkChat(ctx(t), 10)
+			again, err := st.UnlinkChat(ctx(t), 10, events.ReasonStop)
 			if err != nil || len(again) != 0 {
 				t.Fatalf("second UnlinkChat(10) = %v, %v; want empty", again, err)
 			}
@@ -410,7 +411,7 @@ func testLink(t *testing.T, newStore func(t *testing.T) store.Store) {
 			}
 		}},
 		{"unlink chat with no users", func(t *testing.T, st store.Store) {
-			users, err := st.UnlinkChat(ctx(t), 42)
+			users, err := st.UnlinkChat(ctx(t), 42, events.ReasonStop)
 			if err != nil || len(users) != 0 {
 				t.Fatalf("UnlinkChat(42) = %v, %v; want empty", users, err)
 			}

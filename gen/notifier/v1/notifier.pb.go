@@ -198,6 +198,76 @@ func (NotificationState) EnumDescriptor() ([]byte, []int) {
 	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{2}
 }
 
+// EventType is the kind of an event.
+type EventType int32
+
+const (
+	// Not set; also the type of a WatchEvents heartbeat.
+	EventType_EVENT_TYPE_UNSPECIFIED EventType = 0
+	// A user linked a chat.
+	EventType_EVENT_TYPE_USER_LINKED EventType = 1
+	// A link was removed; reason is stop, blocked, app or relinked.
+	EventType_EVENT_TYPE_USER_UNLINKED EventType = 2
+	// Every part of a notification was sent.
+	EventType_EVENT_TYPE_NOTIFICATION_SENT EventType = 3
+	// A notification failed for good; reason is its failure_reason.
+	EventType_EVENT_TYPE_NOTIFICATION_FAILED EventType = 4
+	// A callback button was pressed (callback set).
+	EventType_EVENT_TYPE_BUTTON_PRESSED EventType = 5
+	// A linked user wrote a text to the bot (text set; only with
+	// NOTIFIER_FORWARD_MESSAGES=true).
+	EventType_EVENT_TYPE_MESSAGE_RECEIVED EventType = 6
+)
+
+// Enum value maps for EventType.
+var (
+	EventType_name = map[int32]string{
+		0: "EVENT_TYPE_UNSPECIFIED",
+		1: "EVENT_TYPE_USER_LINKED",
+		2: "EVENT_TYPE_USER_UNLINKED",
+		3: "EVENT_TYPE_NOTIFICATION_SENT",
+		4: "EVENT_TYPE_NOTIFICATION_FAILED",
+		5: "EVENT_TYPE_BUTTON_PRESSED",
+		6: "EVENT_TYPE_MESSAGE_RECEIVED",
+	}
+	EventType_value = map[string]int32{
+		"EVENT_TYPE_UNSPECIFIED":         0,
+		"EVENT_TYPE_USER_LINKED":         1,
+		"EVENT_TYPE_USER_UNLINKED":       2,
+		"EVENT_TYPE_NOTIFICATION_SENT":   3,
+		"EVENT_TYPE_NOTIFICATION_FAILED": 4,
+		"EVENT_TYPE_BUTTON_PRESSED":      5,
+		"EVENT_TYPE_MESSAGE_RECEIVED":    6,
+	}
+)
+
+func (x EventType) Enum() *EventType {
+	p := new(EventType)
+	*p = x
+	return p
+}
+
+func (x EventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_notifier_v1_notifier_proto_enumTypes[3].Descriptor()
+}
+
+func (EventType) Type() protoreflect.EnumType {
+	return &file_notifier_v1_notifier_proto_enumTypes[3]
+}
+
+func (x EventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventType.Descriptor instead.
+func (EventType) EnumDescriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{3}
+}
+
 // CreateLinkTokenRequest names the application user to link.
 type CreateLinkTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1028,6 +1098,447 @@ func (x *GetNotificationResponse) GetFailureReason() string {
 	return ""
 }
 
+// UnlinkRequest names the application user to unlink.
+type UnlinkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling application's own user id: 1-128 printable characters.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Tell the chat that the application disconnected it.
+	SayGoodbye    bool `protobuf:"varint,2,opt,name=say_goodbye,json=sayGoodbye,proto3" json:"say_goodbye,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkRequest) Reset() {
+	*x = UnlinkRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkRequest) ProtoMessage() {}
+
+func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
+func (*UnlinkRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UnlinkRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *UnlinkRequest) GetSayGoodbye() bool {
+	if x != nil {
+		return x.SayGoodbye
+	}
+	return false
+}
+
+// UnlinkResponse tells whether there was a link to remove.
+type UnlinkResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the user was linked (and now is not).
+	WasLinked     bool `protobuf:"varint,1,opt,name=was_linked,json=wasLinked,proto3" json:"was_linked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlinkResponse) Reset() {
+	*x = UnlinkResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlinkResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlinkResponse) ProtoMessage() {}
+
+func (x *UnlinkResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlinkResponse.ProtoReflect.Descriptor instead.
+func (*UnlinkResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UnlinkResponse) GetWasLinked() bool {
+	if x != nil {
+		return x.WasLinked
+	}
+	return false
+}
+
+// Event is one entry of the event log.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry's position in the log: pass it as after_cursor to resume
+	// after this event. Empty on a heartbeat.
+	Cursor string `protobuf:"bytes,1,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	// The event's stable id, for receivers that de-duplicate.
+	EventId string `protobuf:"bytes,2,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The kind of event.
+	Type EventType `protobuf:"varint,3,opt,name=type,proto3,enum=notifier.v1.EventType" json:"type,omitempty"`
+	// When the change happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// The application user concerned, when known.
+	UserId string `protobuf:"bytes,5,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The Telegram chat concerned, when known.
+	ChatId int64 `protobuf:"varint,6,opt,name=chat_id,json=chatId,proto3" json:"chat_id,omitempty"`
+	// The notification concerned (NOTIFICATION_SENT, NOTIFICATION_FAILED).
+	NotificationId string `protobuf:"bytes,7,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	// The notification's final state.
+	State NotificationState `protobuf:"varint,8,opt,name=state,proto3,enum=notifier.v1.NotificationState" json:"state,omitempty"`
+	// Why: an unlink's reason (stop, blocked, app, relinked) or a failure's
+	// failure_reason.
+	Reason string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
+	// A pressed button's callback string.
+	Callback string `protobuf:"bytes,10,opt,name=callback,proto3" json:"callback,omitempty"`
+	// A forwarded message's text.
+	Text string `protobuf:"bytes,11,opt,name=text,proto3" json:"text,omitempty"`
+	// The Telegram username concerned, when known.
+	Username      string `protobuf:"bytes,12,opt,name=username,proto3" json:"username,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Event) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+func (x *Event) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Event) GetType() EventType {
+	if x != nil {
+		return x.Type
+	}
+	return EventType_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *Event) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Event) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *Event) GetChatId() int64 {
+	if x != nil {
+		return x.ChatId
+	}
+	return 0
+}
+
+func (x *Event) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+func (x *Event) GetState() NotificationState {
+	if x != nil {
+		return x.State
+	}
+	return NotificationState_NOTIFICATION_STATE_UNSPECIFIED
+}
+
+func (x *Event) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Event) GetCallback() string {
+	if x != nil {
+		return x.Callback
+	}
+	return ""
+}
+
+func (x *Event) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Event) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+// ListEventsRequest selects a page of events.
+type ListEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Return events after this cursor; empty: from the oldest retained.
+	AfterCursor string `protobuf:"bytes,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	// Keep only these types (none: all).
+	Types []EventType `protobuf:"varint,2,rep,packed,name=types,proto3,enum=notifier.v1.EventType" json:"types,omitempty"`
+	// Keep only this user's events (empty: all users).
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// At most this many events: 1-1000, 100 when 0.
+	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsRequest) Reset() {
+	*x = ListEventsRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsRequest) ProtoMessage() {}
+
+func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListEventsRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListEventsRequest) GetAfterCursor() string {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetTypes() []EventType {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+func (x *ListEventsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ListEventsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListEventsResponse is a page of events.
+type ListEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, oldest first.
+	Events []*Event `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// The cursor to pass as after_cursor for the next page (it may be past
+	// the last event returned when the filter skipped entries).
+	NextCursor    string `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListEventsResponse) Reset() {
+	*x = ListEventsResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListEventsResponse) ProtoMessage() {}
+
+func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListEventsResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ListEventsResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+func (x *ListEventsResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+// WatchEventsRequest selects the events to stream.
+type WatchEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stream events after this cursor; empty: from the oldest retained.
+	AfterCursor string `protobuf:"bytes,1,opt,name=after_cursor,json=afterCursor,proto3" json:"after_cursor,omitempty"`
+	// Keep only these types (none: all).
+	Types []EventType `protobuf:"varint,2,rep,packed,name=types,proto3,enum=notifier.v1.EventType" json:"types,omitempty"`
+	// Keep only this user's events (empty: all users).
+	UserId        string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchEventsRequest) Reset() {
+	*x = WatchEventsRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchEventsRequest) ProtoMessage() {}
+
+func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
+func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *WatchEventsRequest) GetAfterCursor() string {
+	if x != nil {
+		return x.AfterCursor
+	}
+	return ""
+}
+
+func (x *WatchEventsRequest) GetTypes() []EventType {
+	if x != nil {
+		return x.Types
+	}
+	return nil
+}
+
+func (x *WatchEventsRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
 var File_notifier_v1_notifier_proto protoreflect.FileDescriptor
 
 const file_notifier_v1_notifier_proto_rawDesc = "" +
@@ -1100,7 +1611,41 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\achat_id\x18\n" +
 	" \x01(\x03R\x06chatId\x12'\n" +
 	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12%\n" +
-	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason*q\n" +
+	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason\"I\n" +
+	"\rUnlinkRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1f\n" +
+	"\vsay_goodbye\x18\x02 \x01(\bR\n" +
+	"sayGoodbye\"/\n" +
+	"\x0eUnlinkResponse\x12\x1d\n" +
+	"\n" +
+	"was_linked\x18\x01 \x01(\bR\twasLinked\"\x8b\x03\n" +
+	"\x05Event\x12\x16\n" +
+	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x19\n" +
+	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12*\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x16.notifier.v1.EventTypeR\x04type\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x17\n" +
+	"\auser_id\x18\x05 \x01(\tR\x06userId\x12\x17\n" +
+	"\achat_id\x18\x06 \x01(\x03R\x06chatId\x12'\n" +
+	"\x0fnotification_id\x18\a \x01(\tR\x0enotificationId\x124\n" +
+	"\x05state\x18\b \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\x12\x1a\n" +
+	"\bcallback\x18\n" +
+	" \x01(\tR\bcallback\x12\x12\n" +
+	"\x04text\x18\v \x01(\tR\x04text\x12\x1a\n" +
+	"\busername\x18\f \x01(\tR\busername\"\x93\x01\n" +
+	"\x11ListEventsRequest\x12!\n" +
+	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
+	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\"a\n" +
+	"\x12ListEventsResponse\x12*\n" +
+	"\x06events\x18\x01 \x03(\v2\x12.notifier.v1.EventR\x06events\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"~\n" +
+	"\x12WatchEventsRequest\x12!\n" +
+	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
+	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId*q\n" +
 	"\tParseMode\x12\x1a\n" +
 	"\x16PARSE_MODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PARSE_MODE_MARKDOWN_V2\x10\x01\x12\x13\n" +
@@ -1115,14 +1660,26 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x19NOTIFICATION_STATE_QUEUED\x10\x01\x12\x1e\n" +
 	"\x1aNOTIFICATION_STATE_SENDING\x10\x02\x12\x1b\n" +
 	"\x17NOTIFICATION_STATE_SENT\x10\x03\x12\x1d\n" +
-	"\x19NOTIFICATION_STATE_FAILED\x10\x042\xab\x03\n" +
+	"\x19NOTIFICATION_STATE_FAILED\x10\x04*\xe7\x01\n" +
+	"\tEventType\x12\x1a\n" +
+	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16EVENT_TYPE_USER_LINKED\x10\x01\x12\x1c\n" +
+	"\x18EVENT_TYPE_USER_UNLINKED\x10\x02\x12 \n" +
+	"\x1cEVENT_TYPE_NOTIFICATION_SENT\x10\x03\x12\"\n" +
+	"\x1eEVENT_TYPE_NOTIFICATION_FAILED\x10\x04\x12\x1d\n" +
+	"\x19EVENT_TYPE_BUTTON_PRESSED\x10\x05\x12\x1f\n" +
+	"\x1bEVENT_TYPE_MESSAGE_RECEIVED\x10\x062\x83\x05\n" +
 	"\x0fNotifierService\x12\\\n" +
 	"\x0fCreateLinkToken\x12#.notifier.v1.CreateLinkTokenRequest\x1a$.notifier.v1.CreateLinkTokenResponse\x12M\n" +
 	"\n" +
 	"GetLinkURL\x12\x1e.notifier.v1.GetLinkURLRequest\x1a\x1f.notifier.v1.GetLinkURLResponse\x12A\n" +
 	"\x06Notify\x12\x1a.notifier.v1.NotifyRequest\x1a\x1b.notifier.v1.NotifyResponse\x12J\n" +
 	"\tGetStatus\x12\x1d.notifier.v1.GetStatusRequest\x1a\x1e.notifier.v1.GetStatusResponse\x12\\\n" +
-	"\x0fGetNotification\x12#.notifier.v1.GetNotificationRequest\x1a$.notifier.v1.GetNotificationResponseB9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
+	"\x0fGetNotification\x12#.notifier.v1.GetNotificationRequest\x1a$.notifier.v1.GetNotificationResponse\x12A\n" +
+	"\x06Unlink\x12\x1a.notifier.v1.UnlinkRequest\x1a\x1b.notifier.v1.UnlinkResponse\x12M\n" +
+	"\n" +
+	"ListEvents\x12\x1e.notifier.v1.ListEventsRequest\x1a\x1f.notifier.v1.ListEventsResponse\x12D\n" +
+	"\vWatchEvents\x12\x1f.notifier.v1.WatchEventsRequest\x1a\x12.notifier.v1.Event0\x01B9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
 
 var (
 	file_notifier_v1_notifier_proto_rawDescOnce sync.Once
@@ -1136,53 +1693,72 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 	return file_notifier_v1_notifier_proto_rawDescData
 }
 
-var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_notifier_v1_notifier_proto_goTypes = []any{
 	(ParseMode)(0),                  // 0: notifier.v1.ParseMode
 	(LongTextPolicy)(0),             // 1: notifier.v1.LongTextPolicy
 	(NotificationState)(0),          // 2: notifier.v1.NotificationState
-	(*CreateLinkTokenRequest)(nil),  // 3: notifier.v1.CreateLinkTokenRequest
-	(*CreateLinkTokenResponse)(nil), // 4: notifier.v1.CreateLinkTokenResponse
-	(*GetLinkURLRequest)(nil),       // 5: notifier.v1.GetLinkURLRequest
-	(*GetLinkURLResponse)(nil),      // 6: notifier.v1.GetLinkURLResponse
-	(*NotifyRequest)(nil),           // 7: notifier.v1.NotifyRequest
-	(*NotifyResponse)(nil),          // 8: notifier.v1.NotifyResponse
-	(*GetStatusRequest)(nil),        // 9: notifier.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),       // 10: notifier.v1.GetStatusResponse
-	(*DeliverySummary)(nil),         // 11: notifier.v1.DeliverySummary
-	(*GetNotificationRequest)(nil),  // 12: notifier.v1.GetNotificationRequest
-	(*GetNotificationResponse)(nil), // 13: notifier.v1.GetNotificationResponse
-	(*timestamppb.Timestamp)(nil),   // 14: google.protobuf.Timestamp
+	(EventType)(0),                  // 3: notifier.v1.EventType
+	(*CreateLinkTokenRequest)(nil),  // 4: notifier.v1.CreateLinkTokenRequest
+	(*CreateLinkTokenResponse)(nil), // 5: notifier.v1.CreateLinkTokenResponse
+	(*GetLinkURLRequest)(nil),       // 6: notifier.v1.GetLinkURLRequest
+	(*GetLinkURLResponse)(nil),      // 7: notifier.v1.GetLinkURLResponse
+	(*NotifyRequest)(nil),           // 8: notifier.v1.NotifyRequest
+	(*NotifyResponse)(nil),          // 9: notifier.v1.NotifyResponse
+	(*GetStatusRequest)(nil),        // 10: notifier.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),       // 11: notifier.v1.GetStatusResponse
+	(*DeliverySummary)(nil),         // 12: notifier.v1.DeliverySummary
+	(*GetNotificationRequest)(nil),  // 13: notifier.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil), // 14: notifier.v1.GetNotificationResponse
+	(*UnlinkRequest)(nil),           // 15: notifier.v1.UnlinkRequest
+	(*UnlinkResponse)(nil),          // 16: notifier.v1.UnlinkResponse
+	(*Event)(nil),                   // 17: notifier.v1.Event
+	(*ListEventsRequest)(nil),       // 18: notifier.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),      // 19: notifier.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),      // 20: notifier.v1.WatchEventsRequest
+	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
-	14, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	14, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	21, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
 	1,  // 3: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
 	2,  // 4: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	14, // 5: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	11, // 6: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	21, // 5: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	12, // 6: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
 	2,  // 7: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
-	14, // 8: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	21, // 8: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 9: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	14, // 10: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
-	14, // 11: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 12: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	5,  // 13: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	7,  // 14: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	9,  // 15: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	12, // 16: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
-	4,  // 17: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	6,  // 18: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	8,  // 19: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	10, // 20: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	13, // 21: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 10: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	21, // 11: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 12: notifier.v1.Event.type:type_name -> notifier.v1.EventType
+	21, // 13: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
+	2,  // 14: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
+	3,  // 15: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
+	17, // 16: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
+	3,  // 17: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
+	4,  // 18: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	6,  // 19: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	8,  // 20: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	10, // 21: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	13, // 22: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	15, // 23: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
+	18, // 24: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
+	20, // 25: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
+	5,  // 26: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	7,  // 27: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	9,  // 28: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	11, // 29: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	14, // 30: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	16, // 31: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
+	19, // 32: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
+	17, // 33: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
+	26, // [26:34] is the sub-list for method output_type
+	18, // [18:26] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -1195,8 +1771,8 @@ func file_notifier_v1_notifier_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   11,
+			NumEnums:      4,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

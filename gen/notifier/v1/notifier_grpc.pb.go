@@ -27,6 +27,9 @@ const (
 	NotifierService_Notify_FullMethodName          = "/notifier.v1.NotifierService/Notify"
 	NotifierService_GetStatus_FullMethodName       = "/notifier.v1.NotifierService/GetStatus"
 	NotifierService_GetNotification_FullMethodName = "/notifier.v1.NotifierService/GetNotification"
+	NotifierService_Unlink_FullMethodName          = "/notifier.v1.NotifierService/Unlink"
+	NotifierService_ListEvents_FullMethodName      = "/notifier.v1.NotifierService/ListEvents"
+	NotifierService_WatchEvents_FullMethodName     = "/notifier.v1.NotifierService/WatchEvents"
 )
 
 // NotifierServiceClient is the client API for NotifierService service.
@@ -61,6 +64,26 @@ type NotifierServiceClient interface {
 	// last error and Telegram message ids. NOT_FOUND when the id is unknown
 	// or its record has expired (see NOTIFIER_RETENTION).
 	GetNotification(ctx context.Context, in *GetNotificationRequest, opts ...grpc.CallOption) (*GetNotificationResponse, error)
+	// Unlink removes the user's link (the application's "Disconnect
+	// Telegram"). Notifications still queued for the user fail with reason
+	// `unlinked`; with say_goodbye the bot tells the chat it was disconnected
+	// by the application. Idempotent: an unlinked user answers was_linked
+	// false. Needs the `link` scope.
+	Unlink(ctx context.Context, in *UnlinkRequest, opts ...grpc.CallOption) (*UnlinkResponse, error)
+	// ListEvents returns a page of events after a cursor (empty: from the
+	// oldest retained), oldest first. OUT_OF_RANGE when the cursor is older
+	// than the oldest retained event (the message names the oldest cursor
+	// still available). Needs the `events` scope.
+	ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error)
+	// WatchEvents streams the events after a cursor, then live ones as they
+	// happen. While idle, a heartbeat (an Event with EVENT_TYPE_UNSPECIFIED
+	// and no cursor, which clients skip) is sent every 15 s. A client that
+	// reconnects with its last cursor gets everything after it, in order,
+	// nothing skipped, nothing twice. Needs the `events` scope.
+	// The stream's element is Event itself (the issue's contract), not a
+	// WatchEventsResponse wrapper:
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
 }
 
 type notifierServiceClient struct {
@@ -121,6 +144,45 @@ func (c *notifierServiceClient) GetNotification(ctx context.Context, in *GetNoti
 	return out, nil
 }
 
+func (c *notifierServiceClient) Unlink(ctx context.Context, in *UnlinkRequest, opts ...grpc.CallOption) (*UnlinkResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UnlinkResponse)
+	err := c.cc.Invoke(ctx, NotifierService_Unlink_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) ListEvents(ctx context.Context, in *ListEventsRequest, opts ...grpc.CallOption) (*ListEventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListEventsResponse)
+	err := c.cc.Invoke(ctx, NotifierService_ListEvents_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NotifierService_ServiceDesc.Streams[0], NotifierService_WatchEvents_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchEventsRequest, Event]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NotifierService_WatchEventsClient = grpc.ServerStreamingClient[Event]
+
 // NotifierServiceServer is the server API for NotifierService service.
 // All implementations must embed UnimplementedNotifierServiceServer
 // for forward compatibility.
@@ -153,6 +215,26 @@ type NotifierServiceServer interface {
 	// last error and Telegram message ids. NOT_FOUND when the id is unknown
 	// or its record has expired (see NOTIFIER_RETENTION).
 	GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error)
+	// Unlink removes the user's link (the application's "Disconnect
+	// Telegram"). Notifications still queued for the user fail with reason
+	// `unlinked`; with say_goodbye the bot tells the chat it was disconnected
+	// by the application. Idempotent: an unlinked user answers was_linked
+	// false. Needs the `link` scope.
+	Unlink(context.Context, *UnlinkRequest) (*UnlinkResponse, error)
+	// ListEvents returns a page of events after a cursor (empty: from the
+	// oldest retained), oldest first. OUT_OF_RANGE when the cursor is older
+	// than the oldest retained event (the message names the oldest cursor
+	// still available). Needs the `events` scope.
+	ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error)
+	// WatchEvents streams the events after a cursor, then live ones as they
+	// happen. While idle, a heartbeat (an Event with EVENT_TYPE_UNSPECIFIED
+	// and no cursor, which clients skip) is sent every 15 s. A client that
+	// reconnects with its last cursor gets everything after it, in order,
+	// nothing skipped, nothing twice. Needs the `events` scope.
+	// The stream's element is Event itself (the issue's contract), not a
+	// WatchEventsResponse wrapper:
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
 	mustEmbedUnimplementedNotifierServiceServer()
 }
 
@@ -177,6 +259,15 @@ func (UnimplementedNotifierServiceServer) GetStatus(context.Context, *GetStatusR
 }
 func (UnimplementedNotifierServiceServer) GetNotification(context.Context, *GetNotificationRequest) (*GetNotificationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetNotification not implemented")
+}
+func (UnimplementedNotifierServiceServer) Unlink(context.Context, *UnlinkRequest) (*UnlinkResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Unlink not implemented")
+}
+func (UnimplementedNotifierServiceServer) ListEvents(context.Context, *ListEventsRequest) (*ListEventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListEvents not implemented")
+}
+func (UnimplementedNotifierServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
+	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
 }
 func (UnimplementedNotifierServiceServer) mustEmbedUnimplementedNotifierServiceServer() {}
 func (UnimplementedNotifierServiceServer) testEmbeddedByValue()                         {}
@@ -289,6 +380,53 @@ func _NotifierService_GetNotification_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NotifierService_Unlink_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UnlinkRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).Unlink(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_Unlink_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).Unlink(ctx, req.(*UnlinkRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_ListEvents_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListEventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).ListEvents(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_ListEvents_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).ListEvents(ctx, req.(*ListEventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchEventsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NotifierServiceServer).WatchEvents(m, &grpc.GenericServerStream[WatchEventsRequest, Event]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NotifierService_WatchEventsServer = grpc.ServerStreamingServer[Event]
+
 // NotifierService_ServiceDesc is the grpc.ServiceDesc for NotifierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -316,7 +454,21 @@ var NotifierService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetNotification",
 			Handler:    _NotifierService_GetNotification_Handler,
 		},
+		{
+			MethodName: "Unlink",
+			Handler:    _NotifierService_Unlink_Handler,
+		},
+		{
+			MethodName: "ListEvents",
+			Handler:    _NotifierService_ListEvents_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchEvents",
+			Handler:       _NotifierService_WatchEvents_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "notifier/v1/notifier.proto",
 }

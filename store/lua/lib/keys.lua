@@ -19,3 +19,4 @@ local function user_token_key(p, user) return p .. ':user:' .. user .. ':lt' end
 local function link_key(p, user) return p .. ':links:' .. link_bucket(user) end
 local function index_key(p, chat) return p .. ':chats:' .. link_bucket(chat) end
 local function index_set_key(p, chat) return p .. ':chat:' .. chat .. ':many' end
+local function unlinked_key(p, user) return p .. ':ul:' .. user end

@@ -14,6 +14,15 @@ local function link_chat_of(v)
   return string.sub(v, 1, i - 1)
 end
 
+-- link_username_of returns the username of a packed link ("" when none).
+local function link_username_of(v)
+  local i = string.find(v, '|', 1, true)
+  if not i then return '' end
+  local j = string.find(v, '|', i + 1, true)
+  if not j then return '' end
+  return string.sub(v, j + 1)
+end
+
 -- link_chat returns the chat user is linked to (a decimal string), or false.
 local function link_chat(p, user)
   local v = redis.call('HGET', link_key(p, user), user)

@@ -1,5 +1,6 @@
 -- lib/settle.lua: settle, the step behind Settle (settle.lua) and the
--- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua.
+-- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua and
+-- lib/events.lua.
 
 -- lease_chat returns the chat and backlog key where the lease with token
 -- taken on chat is now: chat itself, or the chat it migrated to while the
@@ -18,7 +19,13 @@ end
 -- pending; o the outcome, all strings as passed in ARGV: chat, token, id,
 -- now (ms), kind ('sent', 'retry', 'fail' or 'release'), retention (ms),
 -- next_at (ms), message_id, attempts, retries (to add), last_error,
--- reason. It returns 1, or 0 when the lease was lost.
+-- reason, and ev, the event log (ev_log). It returns 1, or 0 when the
+-- lease was lost.
+--
+-- A notification (not a reply) that becomes SENT or FAILED appends
+-- NOTIFICATION_SENT or NOTIFICATION_FAILED in the same step. A failure
+-- "not_linked" of a user the application unlinked (the marker of
+-- unlink.lua) is recorded as "unlinked".
 local function settle(p, k, o)
   local id = o.id
   local chat, backlog = lease_chat(p, k.leasetok, o.chat, o.token, k.backlog) -- follows a migration
@@ -33,7 +40,7 @@ local function settle(p, k, o)
   local rec = k.record
   local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply')
   if r[1] then
-    local kind, final = o.kind, nil
+    local kind, final, reason = o.kind, nil, o.reason
     if o.attempts ~= '0' then redis.call('HINCRBY', rec, 'attempts', o.attempts) end
     if o.retries ~= '0' then redis.call('HINCRBY', rec, 'retries', o.retries) end
     local set = {'updated_at', o.now}
@@ -52,8 +59,11 @@ local function settle(p, k, o)
         set[#set + 1] = '2'
       end
     elseif kind == 'fail' then
+      if reason == 'not_linked' and r[5] ~= '1' and redis.call('EXISTS', unlinked_key(p, r[1])) == 1 then
+        reason = 'unlinked'
+      end
       set[#set + 1] = 'state'; set[#set + 1] = '4'
-      set[#set + 1] = 'failure_reason'; set[#set + 1] = o.reason
+      set[#set + 1] = 'failure_reason'; set[#set + 1] = reason
       final = 'failed'
     elseif (r[2] or '0') == '0' then
       set[#set + 1] = 'state'; set[#set + 1] = '1'
@@ -70,6 +80,11 @@ local function settle(p, k, o)
       if final then
         redis.call('HINCRBY', us, 'queued', -1)
         redis.call('HINCRBY', us, final, 1)
+        if final == 'sent' then
+          ev_append(o.ev, {'t', EV_SENT, 'n', id, 'u', r[1], 'c', chat, 's', '3'})
+        else
+          ev_append(o.ev, {'t', EV_FAILED, 'n', id, 'u', r[1], 'c', chat, 's', '4', 'r', reason})
+        end
       end
       redis.call('PEXPIRE', us, o.retention)
     end
