@@ -94,6 +94,9 @@ type App struct {
 	telegramReady atomic.Bool
 	draining      atomic.Bool
 	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
+
+	// runEventWebhook starts the event webhook's pusher (eventhook.go).
+	runEventWebhook func(context.Context, *sync.WaitGroup)
 }
 
 // New wires the service from cfg: it opens the store, starts the sandbox
@@ -126,6 +129,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	(&backlogGauges{d: a.disp}).register(a.metrics)
 	svc := server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL, server.Events{}, log.Named("api"))
 
+	if a.runEventWebhook, err = a.newEventWebhook(st.evhook); err != nil {
+		return nil, err
+	}
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
@@ -157,6 +163,7 @@ func (a *App) openAuth(ctx context.Context) error {
 type consumers struct {
 	api     server.LinkStore
 	updates updates.Store
+	evhook  eventWebhookStore
 }
 
 // openStore opens Redis, or the in-memory store without REDIS_URL, and
@@ -167,7 +174,7 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
 		a.store, a.queue = mem, mem.Queue()
-		return consumers{api: mem, updates: mem}, nil
+		return consumers{api: mem, updates: mem, evhook: mem}, nil
 	}
 	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
@@ -178,7 +185,7 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
 	a.store, a.queue = rs, rs.Queue()
 	log.Info("using redis store")
-	return consumers{api: rs, updates: rs}, nil
+	return consumers{api: rs, updates: rs, evhook: rs}, nil
 }
 
 // newClient builds the Bot API client, against the sandbox's fake Bot API
@@ -333,6 +340,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.watchReadiness(intakeCtx)
 	}()
+	a.runEventWebhook(intakeCtx, &wg)
 
 	var runErr error
 	select {
