@@ -43,7 +43,11 @@
 // NOTIFIER_EVENT_RETENTION), the events in between are lost to the
 // receiver: the pusher logs it as an error, counts it
 // ([Observer.CursorTooOld]) and continues from the oldest retained event.
-// A malformed stored cursor is handled the same way.
+// A malformed stored cursor is handled the same way. The log cannot tell
+// a cursor naming the last entry it trimmed from one that lost entries;
+// when the pusher was caught up at that cursor (a quiet log whose last
+// entry aged out as a new one came) nothing was lost, and it says so at
+// info level instead.
 //
 // # Observing
 //

@@ -76,7 +76,7 @@ func simpleMarshal(evs []events.Event) ([]byte, error) {
 }
 
 // fakeLog is an events.Reader over a slice; cursors are sequence numbers
-// ("1", "2", …), trimming drops the oldest.
+// ("1", "2", …), trimming drops the oldest (reported as the store does).
 type fakeLog struct {
 	mu     sync.Mutex
 	evs    []events.Event // retained, oldest first
@@ -137,7 +137,15 @@ func (l *fakeLog) Read(ctx context.Context, after string, f events.Filter, limit
 		if a, err = strconv.Atoi(after); err != nil || a < 0 || a >= l.next {
 			return nil, "", events.ErrBadCursor
 		}
-		if a < l.first-1 {
+		// As the store: the log does not remember which entries it
+		// trimmed, so a cursor before the oldest retained entry (or, the
+		// log being empty, before the last one made) is too old, even the
+		// last trimmed entry's own.
+		bound := l.first
+		if len(l.evs) == 0 {
+			bound = l.next - 1
+		}
+		if l.first > 1 && a < bound {
 			oldest := ""
 			if len(l.evs) > 0 {
 				oldest = l.evs[0].Cursor

@@ -29,7 +29,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 			if err != nil && ctx.Err() == nil {
 				log.Warn("event webhook lease", zap.Error(err))
 			}
-			retry.Sleep(ctx, p.leaseRenew)
+			retry.Sleep(ctx, min(p.leaseRenew, time.Second))
 			continue
 		}
 		log.Info("holding the event webhook lease; pushing events")
@@ -90,22 +90,25 @@ func (p *Pusher) push(ctx context.Context) error {
 		return err
 	}
 	bo := retry.New(p.minBackoff, p.maxBackoff)
+	// Failures of the store (reading the log) back off less far: they
+	// say nothing about the receiver.
+	storeBo := retry.New(min(p.minBackoff, 500*time.Millisecond), min(p.maxBackoff, 30*time.Second))
+	idle := false // the last read found nothing after cursor
 	for ctx.Err() == nil {
 		evs, next, err := p.log.Read(ctx, cursor, p.filter, BatchSize)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if lost, ok := lostCursor(err); ok && cursor != "" {
-				p.obs.CursorTooOld()
-				p.logger.Error("EVENTS LOST TO THE EVENT WEBHOOK: its cursor is no longer in the log (trimmed by NOTIFIER_EVENT_RETENTION or NOTIFIER_EVENT_MAX, or malformed); continuing from the oldest retained event",
-					zap.String("cursor", cursor), zap.String("oldest", lost))
-				cursor = ""
+			if oldest, ok := lostCursor(err); ok && cursor != "" {
+				p.cursorLost(cursor, oldest, idle)
+				cursor, idle = "", false
 				continue
 			}
-			p.backoff(ctx, bo, "event webhook: reading the event log", err)
+			p.backoff(ctx, storeBo, "event webhook: reading the event log", err)
 			continue
 		}
+		storeBo.Reset()
 		if len(evs) == 0 {
 			p.pending(time.Time{})
 			if next != cursor {
@@ -114,11 +117,13 @@ func (p *Pusher) push(ctx context.Context) error {
 				}
 				cursor = next
 			}
+			idle = true
 			if err := p.log.Wait(ctx, cursor, p.wait); err != nil && ctx.Err() == nil {
-				p.backoff(ctx, bo, "event webhook: waiting for events", err)
+				p.backoff(ctx, storeBo, "event webhook: waiting for events", err)
 			}
 			continue
 		}
+		idle = false
 		p.pending(evs[0].Time)
 		if !p.deliver(ctx, evs, bo) {
 			return nil
@@ -132,6 +137,23 @@ func (p *Pusher) push(ctx context.Context) error {
 		cursor = next
 	}
 	return nil
+}
+
+// cursorLost reports a cursor that is no longer in the log. When the
+// pusher was caught up at it (idle), the log trimmed the entry the cursor
+// names while nothing after it was pending: the events appended since woke
+// the pusher at once, so none of them can have been trimmed unread (the
+// log cannot tell that entry from a lost one). Otherwise events were lost
+// to the receiver: loudly.
+func (p *Pusher) cursorLost(cursor, oldest string, idle bool) {
+	if idle {
+		p.logger.Info("event webhook: the log trimmed the entry of its cursor while it was caught up; continuing from the oldest retained event",
+			zap.String("cursor", cursor), zap.String("oldest", oldest))
+		return
+	}
+	p.obs.CursorTooOld()
+	p.logger.Error("EVENTS LOST TO THE EVENT WEBHOOK: its cursor is no longer in the log (trimmed by NOTIFIER_EVENT_RETENTION or NOTIFIER_EVENT_MAX, or malformed); continuing from the oldest retained event",
+		zap.String("cursor", cursor), zap.String("oldest", oldest))
 }
 
 // lostCursor reports whether err says the cursor is not in the log (too

@@ -233,3 +233,27 @@ func TestRunEndsWithItsContext(t *testing.T) {
 		t.Fatalf("lease after Run = %v, %v; want released", ok, err)
 	}
 }
+
+// TestTrimmedWhileCaughtUp: the log trims the entry the cursor names (a
+// quiet week, then an event) while the pusher is caught up: nothing was
+// lost, so nothing is reported lost; the new event is pushed.
+func TestTrimmedWhileCaughtUp(t *testing.T) {
+	t.Parallel()
+	rcv := newReceiver(t, nil)
+	log, st, obs := newFakeLog(), store.NewMemory(), newRecObserver()
+	run(t, newPusher(t, rcv, log, st, nil, webhook.WithObserver(obs)))
+	waitCursor(t, st, "")
+	log.addN(1)
+	waitCursor(t, st, "1")
+	log.trim(1)
+	log.addN(1)
+	waitCursor(t, st, "2")
+	if got := rcv.ids(); !slices.Equal(got, evIDs(1, 2)) {
+		t.Fatalf("accepted %v, want ev1, ev2", got)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.tooOld != 0 {
+		t.Fatalf("CursorTooOld reported %d times, want 0: nothing was lost", obs.tooOld)
+	}
+}
