@@ -9,11 +9,13 @@ read_globals = {"redis", "KEYS", "ARGV", "cjson", "cmsgpack", "bit"}
 local libs = {
   -- lib/keys.lua
   "link_bucket", "record_key", "backlog_key", "pacing_key", "migration_key", "summary_key", "token_key",
-  "user_token_key", "link_key", "index_key", "index_set_key",
+  "user_token_key", "link_key", "index_key", "index_set_key", "unlinked_key",
   -- lib/link.lua
-  "link_chat_of", "link_chat", "index_add", "index_del", "index_users", "index_clear",
+  "link_chat_of", "link_username_of", "link_chat", "index_add", "index_del", "index_users", "index_clear",
   -- lib/gcra.lua
   "gcra_now", "gcra_wait", "gcra",
+  -- lib/events.lua
+  "EV_LINKED", "EV_UNLINKED", "EV_SENT", "EV_FAILED", "ev_log", "ev_append", "ev_unlinked",
   -- lib/claim.lua
   "claim_limit", "claim",
   -- lib/settle.lua

@@ -31,6 +31,8 @@ import (
 	"github.com/tgnotify/tgnotify/auth"
 	"github.com/tgnotify/tgnotify/config"
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/events"
+	"github.com/tgnotify/tgnotify/events/webhook"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/sandbox"
@@ -76,6 +78,7 @@ type App struct {
 	sandbox *fakebot.Server
 	bot     *telegram.BotIdentity
 	updates *updates.Handler
+	svc     *server.Service
 	health  *health.Server
 	metrics *metrics.Metrics
 	auth    *auth.Authenticator
@@ -126,8 +129,13 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	// Telegram's budget, the chats' pacing, retries and 429 pauses.
 	a.updates = updates.New(st.updates, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	a.updates.SetIdentity(a.bot)
+	if cfg.Events.ForwardMessages {
+		a.updates.SetForwarding(st.appender, st.chatUsers)
+	}
 	(&backlogGauges{d: a.disp}).register(a.metrics)
-	svc := server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL, server.Events{}, log.Named("api"))
+	a.svc = server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL,
+		server.Events{Log: st.events, Unlinker: st.unlinker, Replier: a.disp, Heartbeat: cfg.Events.Heartbeat}, log.Named("api"))
+	svc := a.svc
 
 	if a.runEventWebhook, err = a.newEventWebhook(st.evhook); err != nil {
 		return nil, err
@@ -163,7 +171,38 @@ func (a *App) openAuth(ctx context.Context) error {
 type consumers struct {
 	api     server.LinkStore
 	updates updates.Store
-	evhook  eventWebhookStore
+	// The event log: read by the API, appended to by update handling
+	// (forwarded texts), and the application's unlink.
+	events    events.Reader
+	appender  events.Appender
+	unlinker  server.Unlinker
+	chatUsers updates.ChatUsers
+	// The event webhook's lease, cursor and log (eventhook.go).
+	evhook eventWebhookStore
+}
+
+// eventStore is the store as the event log's consumers need it.
+type eventStore interface {
+	server.LinkStore
+	updates.Store
+	events.Reader
+	events.Appender
+	server.Unlinker
+	updates.ChatUsers
+	webhook.Store
+	SetEventOptions(o store.EventOptions)
+}
+
+var (
+	_ eventStore = (*store.Redis)(nil)
+	_ eventStore = (*store.Memory)(nil)
+)
+
+// eventConsumers bounds st's event log by cfg and returns st as each
+// consumer declares it.
+func eventConsumers(st eventStore, cfg config.EventsConfig) consumers {
+	st.SetEventOptions(store.EventOptions{MaxLen: cfg.MaxEvents, Retention: cfg.Retention})
+	return consumers{api: st, updates: st, events: st, appender: st, unlinker: st, chatUsers: st, evhook: st}
 }
 
 // openStore opens Redis, or the in-memory store without REDIS_URL, and
@@ -174,7 +213,7 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
 		a.store, a.queue = mem, mem.Queue()
-		return consumers{api: mem, updates: mem, evhook: mem}, nil
+		return eventConsumers(mem, cfg.Events), nil
 	}
 	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
@@ -185,7 +224,7 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
 	a.store, a.queue = rs, rs.Queue()
 	log.Info("using redis store")
-	return consumers{api: rs, updates: rs, evhook: rs}, nil
+	return eventConsumers(rs, cfg.Events), nil
 }
 
 // newClient builds the Bot API client, against the sandbox's fake Bot API
@@ -351,6 +390,9 @@ func (a *App) Run(ctx context.Context) error {
 	a.draining.Store(true)
 	a.setServing(false)
 	stopIntake()
+	// WatchEvents streams never end by themselves: end them (clients
+	// reconnect elsewhere with their cursor) so that the servers can stop.
+	a.svc.EndStreams()
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 	defer cancel()

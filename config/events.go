@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.uber.org/zap/zapcore"
+
+	"github.com/tgnotify/tgnotify/store"
 )
 
 // EventsConfig configures the event log (issue 11).
@@ -19,21 +21,25 @@ type EventsConfig struct {
 	// on Redis, which trims whole stream nodes; NOTIFIER_EVENT_MAX, 10 to
 	// 10^10, default 1,000,000).
 	MaxEvents int64
+	// Heartbeat is how often an idle WatchEvents stream gets a heartbeat
+	// (NOTIFIER_EVENT_HEARTBEAT, 100ms to 5m, default 15s): shorter than
+	// the idle timeout of any proxy between the service and its watchers.
+	Heartbeat time.Duration
 }
 
-// Defaults of the event log.
-const (
-	defaultEventRetention = 168 * time.Hour
-	defaultEventMax       = 1_000_000
-)
+// defaultHeartbeat is the issue's 15 s (server.DefaultHeartbeat; config
+// does not import the API edge).
+const defaultHeartbeat = 15 * time.Second
 
-// events reads the event log's settings.
+// events reads the event log's settings; the defaults are the store's
+// (store.DefaultEventRetention, store.DefaultEventMaxLen).
 func (r *reader) events() EventsConfig {
 	fwd, _ := r.boolean("NOTIFIER_FORWARD_MESSAGES")
 	return EventsConfig{
 		ForwardMessages: fwd,
-		Retention:       r.dur("NOTIFIER_EVENT_RETENTION", defaultEventRetention, time.Second, 365*24*time.Hour),
-		MaxEvents:       int64(r.num("NOTIFIER_EVENT_MAX", defaultEventMax, 10, 1e10)),
+		Retention:       r.dur("NOTIFIER_EVENT_RETENTION", store.DefaultEventRetention, time.Second, 365*24*time.Hour),
+		MaxEvents:       int64(r.num("NOTIFIER_EVENT_MAX", float64(store.DefaultEventMaxLen), 10, 1e10)),
+		Heartbeat:       r.dur("NOTIFIER_EVENT_HEARTBEAT", defaultHeartbeat, 100*time.Millisecond, 5*time.Minute),
 	}
 }
 
@@ -42,5 +48,6 @@ func (e EventsConfig) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddBool("forward_messages", e.ForwardMessages)
 	enc.AddDuration("retention", e.Retention)
 	enc.AddInt64("max_events", e.MaxEvents)
+	enc.AddDuration("heartbeat", e.Heartbeat)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/config"
+	"github.com/tgnotify/tgnotify/server"
+	"github.com/tgnotify/tgnotify/store"
 )
 
 func TestEventsConfig(t *testing.T) {
@@ -14,11 +16,15 @@ func TestEventsConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e := cfg.Events; e.ForwardMessages || e.Retention != 168*time.Hour || e.MaxEvents != 1_000_000 {
-		t.Fatalf("defaults = %+v; want forwarding off, 168h, 1000000", e)
+	if e := cfg.Events; e.ForwardMessages || e.Retention != store.DefaultEventRetention || e.MaxEvents != store.DefaultEventMaxLen ||
+		e.Heartbeat != server.DefaultHeartbeat {
+		t.Fatalf("defaults = %+v; want forwarding off and the store's and server's defaults", e)
+	}
+	if store.DefaultEventRetention != 168*time.Hour || store.DefaultEventMaxLen != 1_000_000 || server.DefaultHeartbeat != 15*time.Second {
+		t.Fatal("the issue's defaults are 168h, 1000000 events and a 15 s heartbeat")
 	}
 	line := logLine(t, cfg)
-	for _, want := range []string{`"events":{"forward_messages":false,"retention":604800,"max_events":1000000}`} {
+	for _, want := range []string{`"events":{"forward_messages":false,"retention":604800,"max_events":1000000,"heartbeat":15}`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line lacks %s: %s", want, line)
 		}
@@ -42,6 +48,7 @@ func TestEventsConfigErrors(t *testing.T) {
 		{"retention too long", "NOTIFIER_EVENT_RETENTION", "9000h"},
 		{"max too small", "NOTIFIER_EVENT_MAX", "1"},
 		{"max not a number", "NOTIFIER_EVENT_MAX", "many"},
+		{"heartbeat too short", "NOTIFIER_EVENT_HEARTBEAT", "1ms"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -383,7 +383,7 @@ func TestHealthAndReflection(t *testing.T) {
 		t.Fatalf("/openapi.json = %d %v", code, doc["swagger"])
 	}
 	paths, _ := doc["paths"].(map[string]any)
-	for _, p := range []string{"/v1/users/{user_id}/link-token", "/v1/users/{user_id}/notifications", "/v1/users/{user_id}/status", "/v1/users/{user_id}/link-url"} {
+	for _, p := range []string{"/v1/users/{user_id}/link-token", "/v1/users/{user_id}/notifications", "/v1/users/{user_id}/status", "/v1/users/{user_id}/link-url", "/v1/users/{user_id}/link", "/v1/events", "/v1/events:watch"} {
 		if _, ok := paths[p]; !ok {
 			t.Errorf("openapi lacks %s", p)
 		}

@@ -49,7 +49,10 @@ func writeKeys(t *testing.T) string {
   - name: billing
     sha256: "%s"
     scopes: [notify]
-`, sha("link-key"), sha("notify-key"))
+  - name: watcher
+    sha256: "%s"
+    scopes: [events]
+`, sha("link-key"), sha("notify-key"), sha("events-key"))
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +61,8 @@ func writeKeys(t *testing.T) string {
 
 func TestAPIKeysEveryMethod(t *testing.T) {
 	t.Parallel()
-	h := startHarness(t, harnessOpts{env: map[string]string{"NOTIFIER_API_KEYS_FILE": writeKeys(t)}})
+	h := startHarness(t, harnessOpts{env: map[string]string{"NOTIFIER_API_KEYS_FILE": writeKeys(t),
+		"NOTIFIER_EVENT_HEARTBEAT": "100ms"}}) // a REST watch answers its headers with the first heartbeat
 	type call struct {
 		name       string
 		grpc       func(ctx context.Context) error
@@ -88,9 +92,28 @@ func TestAPIKeysEveryMethod(t *testing.T) {
 			_, err := c.GetNotification(ctx, &notifierv1.GetNotificationRequest{NotificationId: "n1"})
 			return err
 		}, "GET", "/v1/notifications/n1", "", []string{"notify-key"}},
+		{"Unlink", func(ctx context.Context) error {
+			_, err := c.Unlink(ctx, &notifierv1.UnlinkRequest{UserId: "u"})
+			return err
+		}, "DELETE", "/v1/users/u/link", "", []string{"link-key"}},
+		{"ListEvents", func(ctx context.Context) error {
+			_, err := c.ListEvents(ctx, &notifierv1.ListEventsRequest{})
+			return err
+		}, "GET", "/v1/events", "", []string{"events-key"}},
+		{"WatchEvents", func(ctx context.Context) error {
+			// A permitted stream runs until its context ends: take its first
+			// message (a heartbeat, the log being empty) and drop it.
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			s, err := c.WatchEvents(ctx, &notifierv1.WatchEventsRequest{})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		}, "GET", "/v1/events:watch", "", []string{"events-key"}},
 	}
 	for _, cl := range calls {
-		for _, key := range []string{"", "wrong-key", "link-key", "notify-key"} {
+		for _, key := range []string{"", "wrong-key", "link-key", "notify-key", "events-key"} {
 			allowed := false
 			for _, s := range cl.scopes {
 				allowed = allowed || s == key

@@ -54,6 +54,12 @@ func runTopologyContract(t *testing.T, rawURL string) {
 	t.Run("queue", func(t *testing.T) {
 		runQueueContract(t, func(t *testing.T) queue { return openTopology(t, rawURL, prefix("q")).Queue() })
 	})
+	t.Run("events", func(t *testing.T) {
+		runEventsContract(t, func(t *testing.T) evBackend {
+			st := openTopology(t, rawURL, prefix("ev"))
+			return evBackend{st: st, q: st.Queue()}
+		})
+	})
 	t.Run("limiter", func(t *testing.T) {
 		runLimiterContract(t, []limiterBackend{{"redis", func(t *testing.T) (limiter, limiter) {
 			p := prefix("rl")
@@ -157,10 +163,19 @@ func TestClusterContract(t *testing.T) {
 		}
 
 		for _, k := range []string{"links:" + bucketOf("u1"), "chats:" + bucketOf("7"), "lease:poller", "poll:offset", "upd:1",
-			"n:n1", "us:u1", "rl:global", "pause"} {
+			"n:n1", "us:u1", "rl:global", "pause", "events"} {
 			if ex, err := raw.Exists(ctx, "{"+prefix+"}:"+k).Result(); err != nil || ex != 1 {
 				t.Errorf("key {%s}:%s exists = %d, %v", prefix, k, ex, err)
 			}
+		}
+		if _, was, err := st.UnlinkUser(ctx, "u1"); err != nil || !was {
+			t.Fatalf("UnlinkUser = %v, %v", was, err)
+		}
+		if evs, _, err := st.Read(ctx, "", events.Filter{}, 10); err != nil || len(evs) != 3 {
+			t.Fatalf("Read = %+v, %v; want linked, sent, unlinked", evs, err)
+		}
+		if ex, err := raw.Exists(ctx, "{"+prefix+"}:ul:u1").Result(); err != nil || ex != 1 {
+			t.Errorf("key {%s}:ul:u1 exists = %d, %v", prefix, ex, err)
 		}
 	})
 	t.Run("wrong password", func(t *testing.T) {

@@ -1,5 +1,8 @@
 // Package store keeps tgnotify's state: link tokens, user↔chat links, the
-// set of Telegram update ids already processed, and the long-polling offset.
+// set of Telegram update ids already processed, the long-polling offset,
+// the notification queue and the event log (events.Reader and
+// events.Appender, events.go), whose events the state changes append in
+// the same atomic step.
 //
 // Two implementations satisfy [Store]: [Redis] (production; several replicas
 // can share one Redis) and [Memory] (the embedded default when no REDIS_URL is

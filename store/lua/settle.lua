@@ -1,6 +1,8 @@
 -- settle.lua: applies an outcome to the claimed notification, releases the
 -- lease and reschedules the chat at next_at if its backlog is not empty
--- (RedisQueue.Settle). Follows the lease to the chat it migrated to.
+-- (RedisQueue.Settle). Follows the lease to the chat it migrated to. A
+-- notification (not a reply) that becomes SENT or FAILED appends
+-- NOTIFICATION_SENT or NOTIFICATION_FAILED in the same step.
 -- uses: lib/keys.lua lib/events.lua lib/settle.lua
 --
 -- KEYS[1] -> <p>:n:<id>, the record
