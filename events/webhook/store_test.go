@@ -73,6 +73,9 @@ func TestRealLog(t *testing.T) {
 			waitCursor(t, st, before[2][len("ev-"):]) // the tail when first configured
 			want := appendN(t, st, 150, events.TypeMessageReceived)
 			poll.Eventually(t, waitLong, "150 events accepted", func() bool { return rcv.count() >= 150 })
+			// Stopped once the last batch is acknowledged (a stop with a
+			// batch in flight sends it again: at-least-once).
+			waitCursor(t, st, want[149][len("ev-"):])
 			stop()
 			want = append(want, appendN(t, st, 20, events.TypeButtonPressed)...)
 			run(t, wirePusher(t, rcv, st))
