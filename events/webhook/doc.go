@@ -28,7 +28,9 @@
 //
 // Delivery is at-least-once: a crash (or a lost lease) while a batch is
 // in flight sends that batch again from the stored cursor. Receivers
-// de-duplicate by event_id.
+// de-duplicate by event_id. A shutdown (Run's context ending) lets a
+// request in flight finish, within RequestTimeout, and stores its cursor
+// before Run returns; it starts no new attempt.
 //
 // # Where it starts, and retention
 //

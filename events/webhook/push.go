@@ -33,12 +33,7 @@ func (p *Pusher) Run(ctx context.Context) error {
 			continue
 		}
 		log.Info("holding the event webhook lease; pushing events")
-		lctx, cancel := context.WithCancel(ctx)
-		renewed := make(chan struct{})
-		go func() { defer close(renewed); p.renew(lctx, cancel) }()
-		err = p.push(lctx)
-		cancel()
-		<-renewed
+		err = p.holdAndPush(ctx)
 		p.pending(time.Time{})
 		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		_ = p.st.ReleaseLease(rctx, LeaseName, p.holder)
@@ -49,6 +44,25 @@ func (p *Pusher) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// holdAndPush pushes while the lease is held, renewing it, until ctx
+// ends or the lease is lost. The lease's context (held) outlives ctx: a
+// batch in flight when ctx ends is finished (within the request timeout)
+// and its cursor stored, so a shutdown re-sends nothing; a lost lease
+// aborts it at once.
+func (p *Pusher) holdAndPush(ctx context.Context) error {
+	held, lose := context.WithCancel(context.WithoutCancel(ctx))
+	renewed := make(chan struct{})
+	go func() { defer close(renewed); p.renew(held, lose) }()
+	pctx, stop := context.WithCancel(held)
+	unhook := context.AfterFunc(ctx, stop)
+	err := p.push(pctx, held)
+	unhook()
+	stop()
+	lose()
+	<-renewed
+	return err
 }
 
 // renew keeps the lease and cancels the push when it is taken or cannot
@@ -83,8 +97,9 @@ func (p *Pusher) renew(ctx context.Context, cancel context.CancelFunc) {
 
 // push delivers the log from the stored cursor until ctx ends (nil) or
 // the cursor cannot be stored (the lease may be lost: the caller takes it
-// again and resumes from the stored cursor).
-func (p *Pusher) push(ctx context.Context) error {
+// again and resumes from the stored cursor). Requests, and the store of
+// their cursor, run under held (see holdAndPush).
+func (p *Pusher) push(ctx, held context.Context) error {
 	cursor, err := p.start(ctx)
 	if err != nil {
 		return err
@@ -125,11 +140,11 @@ func (p *Pusher) push(ctx context.Context) error {
 		}
 		idle = false
 		p.pending(evs[0].Time)
-		if !p.deliver(ctx, evs, bo) {
+		if !p.deliver(ctx, held, evs, bo) {
 			return nil
 		}
 		bo.Reset()
-		if err := p.save(ctx, next); err != nil {
+		if err := p.save(held, next); err != nil {
 			return err
 		}
 		p.pending(time.Time{})
@@ -223,10 +238,11 @@ func (p *Pusher) save(ctx context.Context, cursor string) error {
 }
 
 // deliver sends evs until the receiver acknowledges them (true) or ctx
-// ends (false), backing off between attempts.
-func (p *Pusher) deliver(ctx context.Context, evs []events.Event, bo *retry.Backoff) bool {
+// ends (false), backing off between attempts; an attempt runs under held
+// and is finished even when ctx ends meanwhile.
+func (p *Pusher) deliver(ctx, held context.Context, evs []events.Event, bo *retry.Backoff) bool {
 	for ctx.Err() == nil {
-		status, err := p.attempt(ctx, evs)
+		status, err := p.attempt(held, evs)
 		if err == nil {
 			return true
 		}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,11 +215,13 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 }
 
+// TestRunEndsWithItsContext: a stop with a request hanging ends within the
+// request timeout, acknowledges nothing and gives the lease up.
 func TestRunEndsWithItsContext(t *testing.T) {
 	t.Parallel()
 	rcv := newReceiver(t, func(int, string) int { return hang })
 	log, st := newFakeLog(), store.NewMemory()
-	p := newPusher(t, rcv, log, st, nil, webhook.WithRequestTimeout(time.Minute))
+	p := newPusher(t, rcv, log, st, nil, webhook.WithRequestTimeout(300*time.Millisecond))
 	stop := run(t, p)
 	waitCursor(t, st, "")
 	log.addN(1)
@@ -227,10 +230,49 @@ func TestRunEndsWithItsContext(t *testing.T) {
 		defer rcv.mu.Unlock()
 		return rcv.inFlight == 1
 	})
-	stop() // returns although the request would hang for a minute
+	stop()
+	if c, _ := storedCursor(t, st); c != "" {
+		t.Fatalf("cursor = %q after an unanswered request, want \"\"", c)
+	}
 	// The lease was given up: another pusher takes it at once.
 	if ok, err := st.AcquireLease(context.Background(), webhook.LeaseName, "other", time.Minute); err != nil || !ok {
 		t.Fatalf("lease after Run = %v, %v; want released", ok, err)
+	}
+}
+
+// TestShutdownFinishesTheBatchInFlight: a stop while the receiver is
+// handling a batch lets the request finish and stores its cursor, so the
+// next start re-sends nothing.
+func TestShutdownFinishesTheBatchInFlight(t *testing.T) {
+	t.Parallel()
+	handling, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	rcv := newReceiver(t, func(int, string) int {
+		once.Do(func() { close(handling); <-release })
+		return 0
+	})
+	log, st := newFakeLog(), store.NewMemory()
+	stop := run(t, newPusher(t, rcv, log, st, nil, webhook.WithRequestTimeout(waitLong)))
+	waitCursor(t, st, "")
+	log.addN(3)
+	<-handling
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Run returned with a request in flight")
+	case <-time.After(50 * time.Millisecond): // a bound on a wrong early return, not a synchronisation
+	}
+	close(release)
+	<-stopped
+	if c, _ := storedCursor(t, st); c != "3" {
+		t.Fatalf("cursor = %q after the shutdown, want 3 (the batch in flight acknowledged)", c)
+	}
+	log.addN(1)
+	run(t, newPusher(t, rcv, log, st, nil))
+	waitCursor(t, st, "4")
+	if got := rcv.ids(); !slices.Equal(got, evIDs(1, 4)) {
+		t.Fatalf("accepted %v, want ev1…ev4 once each", got)
 	}
 }
 
