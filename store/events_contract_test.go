@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,6 +67,7 @@ func runEventsContract(t *testing.T, newBackend func(t *testing.T) evBackend) {
 		{"time retention", testEventsTimeRetention},
 		{"bad cursor", testEventsBadCursor},
 		{"wait", testEventsWait},
+		{"many waiters", testEventsManyWaiters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newBackend(t)) })
@@ -508,5 +510,39 @@ func testEventsWait(t *testing.T, b evBackend) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Wait did not return when its context ended")
+	}
+}
+
+func testEventsManyWaiters(t *testing.T, b evBackend) {
+	// More waiters than the Redis client has pooled connections: they
+	// share one watch, the store keeps answering, one append wakes them all.
+	e := appendN(t, b.st, 1, func(int) events.Event { return events.Event{Type: events.TypeMessageReceived} })[0]
+	const waiters = 64
+	done := make(chan error, waiters)
+	var started sync.WaitGroup
+	started.Add(waiters)
+	for range waiters {
+		go func() {
+			started.Done()
+			done <- b.st.Wait(context.Background(), e.Cursor, 25*time.Second)
+		}()
+	}
+	started.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := b.st.GetLink(ctx, "nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetLink while %d wait = %v; want ErrNotFound at once", waiters, err)
+	}
+	appendN(t, b.st, 1, func(int) events.Event { return events.Event{Type: events.TypeMessageReceived} })
+	timeout := time.After(10 * time.Second)
+	for range waiters {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-timeout:
+			t.Fatal("an append did not wake every waiter")
+		}
 	}
 }

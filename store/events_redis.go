@@ -5,8 +5,8 @@ package store
 // notifications (settle.lua, settle_claim.lua) append their events with
 // lib/events.lua in the same run; Append adds the events of no state
 // change (events_append.lua); Read pages with events_read.lua, which reads
-// the entries and the stream's trim state in one step; Wait blocks in
-// XREAD.
+// the entries and the stream's trim state in one step; Wait shares one
+// XREAD loop (events_wait_redis.go).
 
 import (
 	"context"
@@ -14,8 +14,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/tgnotify/tgnotify/events"
 )
@@ -125,46 +123,4 @@ func parseEntry(x any) (events.Event, error) {
 		fields[k] = v
 	}
 	return decodeEvent(id, fields), nil
-}
-
-// Wait blocks until an entry after the cursor after ("": any entry) is in
-// the log, maxWait (at most 30 s) has passed, or ctx ends (then it returns
-// ctx's error). It is one XREAD BLOCK, so it sees the entries appended by
-// every replica at once; it holds one of the client's pooled connections
-// while it blocks (size the pool for the watchers: go-redis' PoolSize). When
-// ctx ends first, Wait returns at once and the XREAD ends by itself within
-// maxWait.
-func (r *Redis) Wait(ctx context.Context, after string, maxWait time.Duration) error {
-	id := "0-0"
-	if after != "" {
-		if _, err := parseCursor(after); err != nil {
-			return err
-		}
-		id = after
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	block := clampWait(maxWait)
-	args := &redis.XReadArgs{Streams: []string{r.eventsKey(), id}, Count: 1, Block: -1} // -1: no BLOCK
-	if block >= time.Millisecond {
-		args.Block = block // never 0: BLOCK 0 waits forever
-	}
-	done := make(chan error, 1)
-	go func() {
-		err := r.client.XRead(context.WithoutCancel(ctx), args).Err()
-		if errors.Is(err, redis.Nil) {
-			err = nil // maxWait passed
-		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return unavailable("wait for events", err)
-		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

@@ -49,6 +49,7 @@ type Redis struct {
 	// The event log (events_redis.go): its bounds and scripts.
 	ev               EventOptions
 	evRead, evAppend *redis.Script
+	watch            eventWatch // Wait's shared XREAD loop (events_wait_redis.go)
 	release          *oomScript
 	complete         *oomScript
 	// Named leases (lease_redis.go).
