@@ -32,6 +32,7 @@ import (
 	"github.com/tgnotify/tgnotify/config"
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/events"
+	"github.com/tgnotify/tgnotify/events/webhook"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/sandbox"
@@ -96,6 +97,9 @@ type App struct {
 	telegramReady atomic.Bool
 	draining      atomic.Bool
 	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
+
+	// runEventWebhook starts the event webhook's pusher (eventhook.go).
+	runEventWebhook func(context.Context, *sync.WaitGroup)
 }
 
 // New wires the service from cfg: it opens the store, starts the sandbox
@@ -133,6 +137,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 		server.Events{Log: st.events, Unlinker: st.unlinker, Replier: a.disp, Heartbeat: cfg.Events.Heartbeat}, log.Named("api"))
 	svc := a.svc
 
+	if a.runEventWebhook, err = a.newEventWebhook(st.evhook); err != nil {
+		return nil, err
+	}
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
@@ -170,6 +177,8 @@ type consumers struct {
 	appender  events.Appender
 	unlinker  server.Unlinker
 	chatUsers updates.ChatUsers
+	// The event webhook's lease, cursor and log (eventhook.go).
+	evhook eventWebhookStore
 }
 
 // eventStore is the store as the event log's consumers need it.
@@ -180,6 +189,7 @@ type eventStore interface {
 	events.Appender
 	server.Unlinker
 	updates.ChatUsers
+	webhook.Store
 	SetEventOptions(o store.EventOptions)
 }
 
@@ -192,7 +202,7 @@ var (
 // consumer declares it.
 func eventConsumers(st eventStore, cfg config.EventsConfig) consumers {
 	st.SetEventOptions(store.EventOptions{MaxLen: cfg.MaxEvents, Retention: cfg.Retention})
-	return consumers{api: st, updates: st, events: st, appender: st, unlinker: st, chatUsers: st}
+	return consumers{api: st, updates: st, events: st, appender: st, unlinker: st, chatUsers: st, evhook: st}
 }
 
 // openStore opens Redis, or the in-memory store without REDIS_URL, and
@@ -369,6 +379,7 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.watchReadiness(intakeCtx)
 	}()
+	a.runEventWebhook(intakeCtx, &wg)
 
 	var runErr error
 	select {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/tgnotify/tgnotify/auth"
 	"github.com/tgnotify/tgnotify/delivery"
+	"github.com/tgnotify/tgnotify/events/webhook"
 	"github.com/tgnotify/tgnotify/store"
 )
 
@@ -92,6 +93,10 @@ type Config struct {
 	// WebhookDropPending drops updates queued at Telegram when the webhook
 	// is set (TELEGRAM_WEBHOOK_DROP_PENDING_UPDATES, default false).
 	WebhookDropPending bool
+	// EventWebhook is where the event log is pushed
+	// (NOTIFIER_EVENT_WEBHOOK_URL, _SECRET, _TYPES; see eventhook.go); off
+	// without a URL.
+	EventWebhook webhook.Config
 	// Delivery configures the delivery engine (workers, Telegram's limits,
 	// retries, retention); see Load for the variables.
 	Delivery delivery.Config
@@ -159,6 +164,7 @@ func LoadFrom(lookup Lookup, names []string) (Config, error) {
 	c := r.service()
 	c.Delivery = r.delivery(c.SendTimeout, c.ShutdownTimeout)
 	r.serving(&c)
+	c.EventWebhook = r.eventWebhook()
 	c.Events = r.events()
 	r.errs = append(r.errs, checkMode(c, lookup, names, r.boolean)...)
 	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
@@ -342,6 +348,7 @@ func validate(c Config) []error {
 		errs = append(errs, errors.New("WELCOME_MESSAGE: must be at most 4096 characters"))
 	}
 	errs = append(errs, validateAddrs(c)...)
+	errs = append(errs, validateEventWebhook(c.EventWebhook)...)
 	if c.RedisURL != "" {
 		if err := store.ValidateRedisURL(c.RedisURL); err != nil {
 			errs = append(errs, fmt.Errorf("REDIS_URL: %w (forms: redis://[user:pass@]host:port[/db], rediss://..., redis-sentinel://host1:port1,host2:port2/<master>, redis-cluster://host1:port1,host2:port2)", err))

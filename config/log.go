@@ -14,8 +14,9 @@ const masked = "xxxxx"
 
 // MarshalLogObject logs the effective configuration with its secrets
 // masked: the bot token keeps only its public bot id ("123456:xxxxx"), the
-// webhook secret and Redis passwords (in the URL's user info or in a
-// *password* query parameter) become "xxxxx", and no other value may
+// webhook secret, the event webhook's secret and Redis passwords (in the
+// URL's user info or in a *password* query parameter) become "xxxxx", as do
+// the query values of the event webhook's URL, and no other value may
 // quote either (a webhook URL holding the token, say). API keys are not
 // part of the configuration: only the file's path is logged, never a key
 // or its hash. The app logs it once at start:
@@ -50,6 +51,10 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	str("tls_cert_file", c.TLSCertFile)
 	str("tls_key_file", c.TLSKeyFile)
 	str("grpc_client_ca_file", c.GRPCClientCAFile)
+	_ = enc.AddObject("event_webhook", zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+		marshalEventWebhook(enc, c.EventWebhook, s.Replace)
+		return nil
+	}))
 	if err := enc.AddObject("events", c.Events); err != nil {
 		return err
 	}
@@ -80,11 +85,11 @@ func marshalDelivery(enc zapcore.ObjectEncoder, d delivery.Config) {
 	enc.AddInt64("max_queued", d.MaxQueued)
 }
 
-// scrubber removes the bot token and the webhook secret, raw or escaped,
+// scrubber removes the bot token and the webhook secrets, raw or escaped,
 // from any logged value.
 func (c Config) scrubber() *strings.Replacer {
 	var pairs []string
-	for _, sec := range []string{c.BotToken, c.WebhookSecret} {
+	for _, sec := range []string{c.BotToken, c.WebhookSecret, c.EventWebhook.Secret} {
 		if sec == "" {
 			continue
 		}

@@ -27,6 +27,7 @@
 //	tgnotify_redis_errors_total{op}
 //	tgnotify_delivery_queue_depth                         only after RegisterQueueGauges
 //	tgnotify_delivery_queue_oldest_age_seconds            only after RegisterQueueGauges
+//	tgnotify_event_webhook_*                              only after RegisterEventWebhook (eventhook.go)
 //
 // Handler serves them for GET /metrics.
 //

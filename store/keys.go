@@ -19,7 +19,11 @@ package store
 //
 //	<p>:upd:<updateID>          string "p" (claimed, PX claimTTL) or "d" (done, PX keep)
 //	<p>:poll:offset             string: decimal getUpdates offset; no TTL
-//	<p>:lease:<name>            string: the holder of the named lease (the poller's); PX its TTL
+//	<p>:lease:<name>            string: the holder of the named lease (the poller's, the event webhook's); PX its TTL
+//
+// The event webhook (evhook_redis.go):
+//
+//	<p>:evhook:cursor           string: the cursor after the last batch the receiver acknowledged; no TTL
 //
 // The notification queue (queue_redis.go, migrate_redis.go):
 //
@@ -133,6 +137,10 @@ func updateKey(p string, id int64) string { return p + ":upd:" + strconv.FormatI
 func pollOffsetKey(p string) string       { return p + ":poll:offset" }
 func namedLeaseKey(p, name string) string { return p + ":lease:" + name }
 
+// The event webhook.
+
+func evhookCursorKey(p string) string { return p + ":evhook:cursor" }
+
 // The notification queue.
 
 func recordKey(p, id string) string { return p + ":n:" + id }
@@ -181,6 +189,7 @@ func (r *Redis) offsetKey() string               { return pollOffsetKey(r.prefix
 func (r *Redis) leaseKey(name string) string     { return namedLeaseKey(r.prefix, name) }
 func (r *Redis) eventsKey() string               { return eventsKey(r.prefix) }
 func (r *Redis) unlinkedKey(user string) string  { return unlinkedKey(r.prefix, user) }
+func (r *Redis) evhookCursorKey() string         { return evhookCursorKey(r.prefix) }
 
 // chatKeys returns the chat index bucket of chat and the key of its set of
 // users, as the link scripts take them.

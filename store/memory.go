@@ -38,6 +38,9 @@ type Memory struct {
 	queue     *MemoryQueue           // see Queue
 	ev        *memEvents             // the event log (events_memory.go)
 	unlinked  map[string]time.Time   // userID → expiry of its UnlinkUser marker
+
+	// evhookCursor is the event webhook's cursor (nil: never stored).
+	evhookCursor *string
 }
 
 // updateRecord is what Memory remembers about one update id.

@@ -1,11 +1,12 @@
 -- poll_offset_fenced.lua: saves the getUpdates offset only while the holder
--- holds the poller's lease (Redis.SetPollOffsetLeased).
+-- holds the poller's lease (Redis.SetPollOffsetLeased); also the event
+-- webhook's cursor under its lease (Redis.SetEventWebhookCursorLeased).
 --
 -- KEYS[1] -> <p>:lease:<name>
--- KEYS[2] -> <p>:poll:offset
+-- KEYS[2] -> <p>:poll:offset (or <p>:evhook:cursor)
 --
 -- ARGV[1] -> holder id
--- ARGV[2] -> offset
+-- ARGV[2] -> offset (or cursor)
 --
 -- Returns 1 when written, 0 when the lease is not held.
 
