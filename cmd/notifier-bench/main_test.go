@@ -150,6 +150,32 @@ func TestScenariosSmoke(t *testing.T) {
 		}
 		jsonLines(t, out.String(), "fanout")
 	})
+
+	t.Run("events", func(t *testing.T) {
+		var out bytes.Buffer
+		res, err := runEvents(ctx, eventsOptions{
+			Rates: []float64{200, 400}, Step: 300 * time.Millisecond, MaxLag: 5 * time.Second, DrainTimeout: 10 * time.Second,
+			Concurrency: 4, MemoryEvents: 500,
+		}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Steps) != 2 {
+			t.Fatalf("steps %+v", res.Steps)
+		}
+		for _, s := range res.Steps {
+			if s.Appended == 0 || s.Received != s.Appended || !s.Bounded || s.LagMaxMs <= 0 {
+				t.Fatalf("step %+v", s)
+			}
+		}
+		if res.MaxBoundedPerS <= 0 {
+			t.Fatalf("max bounded rate %v", res.MaxBoundedPerS)
+		}
+		if m := res.Memory; m == nil || m.Events != 500 || m.BytesPerEvent <= 0 || m.StreamMemoryUsage <= 0 || m.Shape["t"] != "3" {
+			t.Fatalf("memory %+v", res.Memory)
+		}
+		jsonLines(t, out.String(), "events")
+	})
 }
 
 // TestUsage checks the command line without starting anything.
@@ -174,6 +200,12 @@ func TestUsage(t *testing.T) {
 		{[]string{"replicas", "-replicas", "1"}, 2},
 		{[]string{"fanout", "-rate", "5000"}, 2},
 		{[]string{"fanout", "-h"}, 0},
+		{[]string{"events", "-rates", "100,x"}, 2},
+		{[]string{"events", "-rates", "0"}, 2},
+		{[]string{"events", "-step", "0s"}, 2},
+		{[]string{"events", "-memory-events", "-1"}, 2},
+		{[]string{"events", "-rates", "", "-memory-events", "0"}, 2},
+		{[]string{"events", "-h"}, 0},
 	} {
 		var out, errOut bytes.Buffer
 		if got := run(ctx, tc.args, &out, &errOut); got != tc.code {
