@@ -46,8 +46,8 @@ type eventsOptions struct {
 // check rejects options the scenario cannot run with.
 func (o eventsOptions) check() error {
 	switch {
-	case o.Concurrency < 1 || o.Step <= 0 || o.MaxLag <= 0 || o.DrainTimeout <= 0:
-		return errors.New("events: want -concurrency >= 1 and -step, -max-lag, -drain-timeout > 0")
+	case o.Concurrency < 1 || o.Concurrency > 1024 || o.Step <= 0 || o.Step > 5*time.Minute || o.MaxLag <= 0 || o.DrainTimeout <= 0:
+		return errors.New("events: want -concurrency 1-1024, -step in (0, 5m], and -max-lag, -drain-timeout > 0")
 	case o.MemoryEvents < 0 || o.MemoryEvents > 10_000_000:
 		return errors.New("events: want -memory-events 0-10000000")
 	case len(o.Rates) == 0 && o.MemoryEvents == 0:
@@ -239,14 +239,18 @@ func watchEvents(ctx context.Context, client notifierv1.NotifierServiceClient) (
 // await waits until n events have arrived, bounded by timeout.
 func (ew *eventWatcher) await(ctx context.Context, n int64, timeout time.Duration) error {
 	return poll.Until(ctx, timeout, fmt.Sprintf("%d events on the stream", n), func() (bool, error) {
-		ew.mu.Lock()
-		err := ew.err
-		ew.mu.Unlock()
-		if err != nil {
+		if err := ew.streamErr(); err != nil {
 			return false, fmt.Errorf("WatchEvents stream: %w", err)
 		}
 		return ew.n.Load() >= n, nil
 	})
+}
+
+// streamErr is the error that ended the stream, if it ended.
+func (ew *eventWatcher) streamErr() error {
+	ew.mu.Lock()
+	defer ew.mu.Unlock()
+	return ew.err
 }
 
 // lagsOf returns the sorted lags of events [from, to).
@@ -366,8 +370,11 @@ func eventsRate(ctx context.Context, o eventsOptions, svc *service, st *store.Re
 	step.RedisCPUPct = ph.redisCPUPct()
 	step.OtherCPUPct = otherPct(ph.run.cpu.use(), step.RedisCPUPct)
 	drained := ew.await(ctx, base+step.Appended, o.DrainTimeout) == nil
-	if ctx.Err() != nil {
-		return step, ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return step, err
+	}
+	if err := ew.streamErr(); err != nil {
+		return step, fmt.Errorf("WatchEvents stream at %g events/s: %w", rate, err)
 	}
 	step.DrainMs = ms(time.Since(appendEnd))
 	lags := ew.lagsOf(base, base+step.Appended)
