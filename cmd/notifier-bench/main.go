@@ -13,6 +13,7 @@
 //	notifier-bench reads    [flags]  GetLinkURL and GetStatus rate over gRPC vs the bare echo
 //	notifier-bench replicas [flags]  Notify accept rate, 3 in-process replicas on one Redis vs 1
 //	notifier-bench fanout   [flags]  one event to 10k linked users at the global limit
+//	notifier-bench events   [flags]  events/s one WatchEvents stream keeps up with; Redis memory per event
 //	notifier-bench all      [flags]  accept, memory, delivery in turn (flags prefixed accept-, memory-, delivery-)
 //
 // Each scenario prints a short human-readable report followed by one JSON
@@ -40,7 +41,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanout|all [flags]
+const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanout|events|all [flags]
 
   accept    Notify accept rate over gRPC (real redis-server) vs a bare grpc-go unary echo
   memory    Redis memory per linked user
@@ -48,6 +49,7 @@ const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanou
   reads     GetLinkURL and GetStatus rate over gRPC vs the bare echo, linked users
   replicas  Notify accept rate with N in-process replicas on one redis-server vs 1
   fanout    one notification to each of 10k linked users at the global limit
+  events    events/s one WatchEvents stream keeps up with, and Redis memory per retained event
   all       accept, memory and delivery in turn (flags prefixed accept-, memory-, delivery-)
 
 "notifier-bench <scenario> -h" lists a scenario's flags.
@@ -77,6 +79,8 @@ func newScenario(name string) scenario {
 		return &replicasOptions{}
 	case "fanout":
 		return &fanoutOptions{}
+	case "events":
+		return &eventsOptions{}
 	}
 	return nil
 }

@@ -80,12 +80,16 @@ func TestScenariosSmoke(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// 300 links and 300 chat index entries, in at most 300 buckets of each kind.
-		fields := int64(0)
+		// 300 links and 300 chat index entries, in at most 300 buckets of
+		// each kind, and the event log (a USER_LINKED entry per link).
+		fields, streams := int64(0), 0
 		for _, s := range res.Shapes {
 			fields += s.Fields
+			if s.Encoding == "stream" {
+				streams++
+			}
 		}
-		if res.Keys < 2 || res.Keys > 600 || fields != 600 || res.BytesPerUser <= 0 || res.BucketedPerUser <= 0 || len(res.Shapes) != 2 {
+		if res.Keys < 3 || res.Keys > 601 || fields != 600 || res.BytesPerUser <= 0 || res.BucketedPerUser <= 0 || len(res.Shapes) != 3 || streams != 1 {
 			t.Fatalf("keys %d, fields %d, bytes/user %v, bucketed %v, shapes %+v", res.Keys, fields, res.BytesPerUser, res.BucketedPerUser, res.Shapes)
 		}
 		jsonLines(t, out.String(), "memory")
@@ -150,6 +154,32 @@ func TestScenariosSmoke(t *testing.T) {
 		}
 		jsonLines(t, out.String(), "fanout")
 	})
+
+	t.Run("events", func(t *testing.T) {
+		var out bytes.Buffer
+		res, err := runEvents(ctx, eventsOptions{
+			Rates: []float64{200, 400}, Step: 300 * time.Millisecond, MaxLag: 5 * time.Second, DrainTimeout: 10 * time.Second,
+			Concurrency: 4, MemoryEvents: 500,
+		}, &out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Steps) != 2 {
+			t.Fatalf("steps %+v", res.Steps)
+		}
+		for _, s := range res.Steps {
+			if s.Appended == 0 || s.Received != s.Appended || !s.Bounded || s.LagMaxMs <= 0 {
+				t.Fatalf("step %+v", s)
+			}
+		}
+		if res.MaxBoundedPerS <= 0 {
+			t.Fatalf("max bounded rate %v", res.MaxBoundedPerS)
+		}
+		if m := res.Memory; m == nil || m.Events != 500 || m.BytesPerEvent <= 0 || m.StreamMemoryUsage <= 0 || m.Shape["t"] != "3" {
+			t.Fatalf("memory %+v", res.Memory)
+		}
+		jsonLines(t, out.String(), "events")
+	})
 }
 
 // TestUsage checks the command line without starting anything.
@@ -174,6 +204,12 @@ func TestUsage(t *testing.T) {
 		{[]string{"replicas", "-replicas", "1"}, 2},
 		{[]string{"fanout", "-rate", "5000"}, 2},
 		{[]string{"fanout", "-h"}, 0},
+		{[]string{"events", "-rates", "100,x"}, 2},
+		{[]string{"events", "-rates", "0"}, 2},
+		{[]string{"events", "-step", "0s"}, 2},
+		{[]string{"events", "-memory-events", "-1"}, 2},
+		{[]string{"events", "-rates", "", "-memory-events", "0"}, 2},
+		{[]string{"events", "-h"}, 0},
 	} {
 		var out, errOut bytes.Buffer
 		if got := run(ctx, tc.args, &out, &errOut); got != tc.code {
