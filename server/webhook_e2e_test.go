@@ -103,6 +103,9 @@ func TestWebhookSecurityAndDedup(t *testing.T) {
 	if err != nil || !st.GetLinked() || st.GetChatId() != chat {
 		t.Fatalf("status %v %v", st, err)
 	}
+	// The welcome is queued, then sent by a worker: wait for it, then
+	// check that it came once.
+	eventually(t, 10*time.Second, "the welcome", func() bool { return len(h.fake.Messages(chat)) > 0 })
 	if n := len(h.fake.Messages(chat)); n != 1 {
 		t.Fatalf("%d messages to the chat, want exactly one welcome", n)
 	}
