@@ -260,18 +260,46 @@ func StripMarkup(text, parseMode string) string {
 	var b strings.Builder
 	b.Grow(len(text))
 	for {
+		wasPre := tz.md.pre
 		a, ok := tz.next()
 		if !ok {
 			break
 		}
-		b.WriteString(visibleText(text[a.start:a.end], a, mode, keep[a.start]))
+		s := text[a.start:a.end]
+		switch {
+		case mode != modeHTML && !wasPre && tz.md.pre:
+			// A pre block's language line ("```go\n") is not shown.
+			if lang, ok := preLanguageEnd(text, a.end); ok {
+				for tz.pos < lang {
+					tz.next()
+				}
+			}
+			continue
+		case mode == modeMarkdownV2 && s == "!" && strings.HasPrefix(text[a.end:], "["):
+			continue // a custom emoji's "![👍](tg://emoji?id=...)"
+		}
+		b.WriteString(visibleText(s, a, mode, keep[a.start]))
 	}
 	return b.String()
 }
 
+// preLanguageEnd returns the end of the language line of a pre block whose
+// text starts at text[i] (after its line break), if it has one: a word up
+// to the first line break.
+func preLanguageEnd(text string, i int) (int, bool) {
+	nl := strings.IndexByte(text[i:], '\n')
+	if nl <= 0 {
+		return 0, false
+	}
+	if strings.ContainsAny(text[i:i+nl], " \t`\\") {
+		return 0, false
+	}
+	return i + nl + 1, true
+}
+
 // toggleKind names the Markdown toggle marker a ("" for any other atom).
 func toggleKind(text string, a atom, mode int) string {
-	if mode == modeHTML || a.width != 0 {
+	if mode == modeHTML || a.width != 0 || a.closing { // closing: the "||" that ends an expandable quote
 		return ""
 	}
 	switch s := text[a.start:a.end]; s {
