@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
@@ -205,6 +206,28 @@ func FuzzExpand(f *testing.F) {
 		}
 		if _, perr := fakebot.PlainText(got, mode); perr != nil {
 			t.Fatalf("template %q parses, expanded %q does not: %v", tmpl, got, perr)
+		}
+	})
+}
+
+// FuzzStripMarkup: for a text Telegram (the fake's parser) accepts,
+// StripMarkup reads exactly as the parsed message does; it never panics.
+func FuzzStripMarkup(f *testing.F) {
+	f.Add("*Deploy* of _api_ took 1\\.5s", "MarkdownV2")
+	f.Add("```go\nx```\n**>q\n>r||", "MarkdownV2")
+	f.Add("<b>x</b> &lt; <a href=\"https://e.example\">y</a>", "HTML")
+	f.Add("*a* _b_ `c` [d](https://e.example)", "Markdown")
+	f.Fuzz(func(t *testing.T, s, mode string) {
+		got := delivery.StripMarkup(s, mode)
+		if !utf8.ValidString(s) {
+			return // refused before it is stored
+		}
+		plain, err := fakebot.PlainText(s, mode)
+		if err != nil {
+			return
+		}
+		if got != plain {
+			t.Fatalf("%s %q: StripMarkup %q, Telegram reads %q", mode, s, got, plain)
 		}
 	})
 }
