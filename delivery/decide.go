@@ -55,6 +55,9 @@ type sendResult struct {
 	Stopping bool
 	// Cut reports that the drain deadline cut the send.
 	Cut bool
+	// FellBack reports that the send was the plain-text resend of a part
+	// Telegram could not parse.
+	FellBack bool
 }
 
 // decision is classify's answer.
@@ -74,6 +77,9 @@ type decision struct {
 	// Ambiguous reports that the failed send may nevertheless have
 	// reached Telegram (a retry may cause a duplicate).
 	Ambiguous bool
+	// Degraded is recorded with a sent part (verdictSent after a
+	// plain-text resend: DegradedParseEntities).
+	Degraded string
 }
 
 // classify decides what follows a send. It is pure: the caller carries
@@ -81,6 +87,9 @@ type decision struct {
 func classify(r sendResult) decision {
 	err := r.Err
 	if err == nil {
+		if r.FellBack {
+			return decision{Verdict: verdictSent, Degraded: DegradedParseEntities}
+		}
 		return decision{Verdict: verdictSent}
 	}
 	dec := decision{Desc: err.Error()}

@@ -23,6 +23,8 @@ func TestClassify(t *testing.T) {
 		want decision
 	}{
 		{"sent", sendResult{}, decision{Verdict: verdictSent}},
+		{"sent as plain text after a parse error", sendResult{FellBack: true, CanFallback: true},
+			decision{Verdict: verdictSent, Degraded: DegradedParseEntities}},
 		{"429 with retry_after",
 			sendResult{Err: &telegram.Error{Code: 429, Description: "Too Many Requests: retry after 3", RetryAfter: 3 * time.Second}},
 			decision{Verdict: verdictRateLimited, RetryAfter: 3 * time.Second, Desc: "Too Many Requests: retry after 3"}},

@@ -364,11 +364,34 @@ func TestPermanentErrorsAndFallbacks(t *testing.T) {
 			req:   delivery.Request{Text: "a-b", ParseMode: "MarkdownV2", PlainTextFallback: true}, wantState: delivery.StateSent,
 			check: func(t *testing.T, h *harness, n delivery.Notification) {
 				msgs := h.tg.Messages(50)
-				if len(msgs) != 1 || msgs[0].PlainText != "a-b" || msgs[0].ParseMode != "" || n.Attempts != 2 {
+				if len(msgs) != 1 || msgs[0].PlainText != "a-b" || msgs[0].ParseMode != "" || n.Attempts != 2 ||
+					n.Degraded != delivery.DegradedParseEntities {
 					t.Fatalf("messages %+v, record %+v", msgs, n)
 				}
 				if h.obs.stats().Fallbacks != 1 {
 					t.Fatalf("stats %+v", h.obs.stats())
+				}
+			},
+		},
+		{
+			name:  "the plain text fallback strips the markup",
+			setup: func(h *harness) { h.link("u", 50) },
+			req: delivery.Request{Text: "*Deploy* of _api_ took 1.5s\n\\. [log](https://e.example/x)", ParseMode: "MarkdownV2",
+				PlainTextFallback: true}, wantState: delivery.StateSent,
+			check: func(t *testing.T, h *harness, n delivery.Notification) {
+				msgs := h.tg.Messages(50)
+				if len(msgs) != 1 || msgs[0].Text != "Deploy of api took 1.5s\n. log" || n.Degraded != delivery.DegradedParseEntities {
+					t.Fatalf("messages %+v, record %+v", msgs, n)
+				}
+			},
+		},
+		{
+			name:  "formatting that parses is not degraded",
+			setup: func(h *harness) { h.link("u", 50) },
+			req:   delivery.Request{Text: "*ok*", ParseMode: "MarkdownV2", PlainTextFallback: true}, wantState: delivery.StateSent,
+			check: func(t *testing.T, h *harness, n delivery.Notification) {
+				if n.Degraded != "" {
+					t.Fatalf("record %+v", n)
 				}
 			},
 		},

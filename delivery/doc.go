@@ -85,9 +85,12 @@
 //     is unlinked; their other queued notifications then fail "not_linked"
 //     without calling Telegram.
 //   - 400 chat not found: FAILED "chat_not_found"; message is too long:
-//     "too_long"; can't parse entities: resent once without parse_mode when
-//     the request asked for PlainTextFallback, else FAILED "parse_entities"
-//     with Telegram's description. Other 4xx: FAILED "rejected".
+//     "too_long"; can't parse entities: resent once without parse_mode and
+//     with the markup stripped ([StripMarkup]) when the request asked for
+//     PlainTextFallback, the record then Degraded "parse_entities"; else
+//     FAILED "parse_entities" with Telegram's description. Other 4xx:
+//     FAILED "rejected". [Expand] fills a text's {{name}} placeholders with
+//     values escaped for its parse mode, so values cannot cause the error.
 //   - 400 with migrate_to_chat_id: the links and the chat's whole backlog
 //     move atomically to the supergroup (Queue.Migrate), in front of the
 //     new chat's backlog, and the head is resent there.

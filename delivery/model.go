@@ -105,6 +105,10 @@ type Notification struct {
 	LastError string
 	// FailureReason is a short machine-readable reason, set when FAILED.
 	FailureReason string
+	// Degraded says how delivery departed from the request: "" or
+	// DegradedParseEntities (a part was sent as plain text, its markup
+	// stripped, because Telegram could not parse its entities).
+	Degraded string
 	// CreatedAt is when it was accepted; UpdatedAt when it last changed.
 	CreatedAt, UpdatedAt time.Time
 	// Reply marks a bot reply (the welcome, the answers to /start and
@@ -228,6 +232,9 @@ type Outcome struct {
 	LastError string
 	// Reason is the failure reason (OutcomeFail).
 	Reason string
+	// Degraded, when not empty, is recorded as the notification's Degraded
+	// (OutcomePartSent: the part went out degraded).
+	Degraded string
 	// NextAt is when the chat may be claimed again.
 	NextAt time.Time
 }

@@ -20,7 +20,7 @@ func (w *worker) record(c Claim, dec decision, msgID int64, attempts int, err er
 	}
 	switch dec.Verdict {
 	case verdictSent:
-		w.partSent(c, msgID, attempts)
+		w.partSent(c, msgID, attempts, dec.Degraded)
 	case verdictAuthPause: // the retry counts against nothing
 		retryAt(d.authFailed(w.log, err))
 	case verdictRateLimited: // 429s do not count as retries either
@@ -70,8 +70,9 @@ func (d *Dispatcher) retryPlan(n Notification) (next time.Time, failReason strin
 	return next, ""
 }
 
-// partSent records a sent part.
-func (w *worker) partSent(c Claim, msgID int64, attempts int) {
+// partSent records a sent part (degraded: how it departed from the
+// request, if it did).
+func (w *worker) partSent(c Claim, msgID int64, attempts int, degraded string) {
 	d, n := w.d, c.Notification
 	d.authOK(w.log)
 	d.observer().PartSent()
@@ -82,7 +83,7 @@ func (w *worker) partSent(c Claim, msgID int64, attempts int) {
 			d.observer().Finished(FinishedSent, "")
 		}
 	}
-	w.settle(c, Outcome{Kind: OutcomePartSent, MessageID: msgID, Attempts: attempts,
+	w.settle(c, Outcome{Kind: OutcomePartSent, MessageID: msgID, Attempts: attempts, Degraded: degraded,
 		NextAt: d.now().Add(d.chatInterval(c.ChatID))})
 }
 

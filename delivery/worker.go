@@ -112,7 +112,7 @@ func (w *worker) process(c Claim) {
 		return
 	}
 	text, mode := n.Parts[n.NextPart], n.ParseMode
-	attempts := 0
+	attempts, fellBack := 0, false
 	for {
 		if !w.waitToSend(c, attempts) {
 			return
@@ -120,11 +120,12 @@ func (w *worker) process(c Claim) {
 		attempts++
 		msg, err := d.send(w.hard, c.ChatID, text, mode, n.DisableNotification)
 		dec := classify(sendResult{Err: err, CanFallback: mode != "" && n.PlainTextFallback, Reply: n.Reply,
-			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil})
+			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil, FellBack: fellBack})
 		if dec.Verdict == verdictFallback {
 			d.observer().Fallback()
 			w.log.Info("delivery: can't parse entities; resending as plain text", zap.String("id", n.ID), zap.Error(err))
-			mode = ""
+			// The plain resend reads without the markup characters.
+			text, mode, fellBack = StripMarkup(text, mode), "", true
 			continue
 		}
 		w.record(c, dec, msg.MessageID, attempts, err)

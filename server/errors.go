@@ -60,6 +60,7 @@ func toStatus(err error) error {
 		inv    *InvalidArgumentError
 		tgErr  *telegram.Error
 		tooOld *events.CursorTooOldError
+		ph     *delivery.PlaceholderError
 	)
 	switch {
 	case errors.As(err, &inv):
@@ -67,6 +68,12 @@ func toStatus(err error) error {
 		return withDetails(st, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{
 			{Field: inv.Field, Description: inv.Reason},
 		}})
+	case errors.As(err, &ph):
+		field := "values[" + ph.Name + "]" // a value no placeholder uses
+		if ph.Missing {
+			field = "text" // a placeholder without a value
+		}
+		return toStatus(&InvalidArgumentError{Field: field, Reason: ph.Error()})
 	case errors.As(err, &tooOld):
 		return withDetails(status.New(codes.OutOfRange, fmt.Sprintf(
 			"after_cursor is older than the oldest retained event: events after it were trimmed; the oldest cursor still available is %q (or pass an empty after_cursor to read from the oldest retained event)",

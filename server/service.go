@@ -173,12 +173,16 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 	if err != nil {
 		return nil, toStatus(err)
 	}
+	text, err := expandValues(req.GetText(), parseMode, req.GetValues(), policy == delivery.LongTextReject)
+	if err != nil {
+		return nil, toStatus(err)
+	}
 	if err := validateID("idempotency_key", req.GetIdempotencyKey(), MaxIdempotencyKeyLen, false); err != nil {
 		return nil, toStatus(err)
 	}
 	r := delivery.Request{
 		UserID:              req.GetUserId(),
-		Text:                req.GetText(),
+		Text:                text,
 		ParseMode:           parseMode,
 		DisableNotification: req.GetDisableNotification(),
 		PlainTextFallback:   req.GetPlainTextFallback(),
@@ -224,6 +228,7 @@ func (s *Service) GetNotification(ctx context.Context, req *notifierv1.GetNotifi
 		ChatId:         n.ChatID,
 		IdempotencyKey: n.IdempotencyKey,
 		FailureReason:  n.FailureReason,
+		Degraded:       n.Degraded,
 	}, nil
 }
 

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"fmt"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tgnotify/tgnotify/delivery"
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 	"github.com/tgnotify/tgnotify/telegram"
 )
@@ -89,4 +92,67 @@ func isBlank(s string) bool {
 		}
 	}
 	return true
+}
+
+// expandValues checks the values of a text's {{name}} placeholders
+// (at most delivery.MaxValues, names of 1-64 A-Za-z0-9_, values of valid
+// UTF-8 up to delivery.MaxValueLen bytes) and returns the text with them
+// filled in, escaped for the Bot API parse_mode pm, checked again like the
+// text itself (reject as in validateText). A placeholder without a value
+// or a value no placeholder uses is a *delivery.PlaceholderError (toStatus
+// names it). text must have passed validateText.
+func expandValues(text, pm string, values map[string]string, reject bool) (string, error) {
+	if len(values) > delivery.MaxValues {
+		return "", invalid("values", "must hold at most %d values, got %d", delivery.MaxValues, len(values))
+	}
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	slices.Sort(names) // the first bad one is named, the same every time
+	for _, name := range names {
+		if !delivery.ValidValueName(name) {
+			return "", invalid("values", "name %s must be 1-%d characters of A-Za-z0-9_", shortQuote(name), delivery.MaxValueNameLen)
+		}
+		v := values[name]
+		field := "values[" + name + "]"
+		if !utf8.ValidString(v) {
+			return "", invalid(field, "must be valid UTF-8")
+		}
+		if len(v) > delivery.MaxValueLen {
+			return "", invalid(field, "must be at most %d bytes, got %d", delivery.MaxValueLen, len(v))
+		}
+	}
+	expanded, err := delivery.Expand(text, pm, values)
+	if err != nil {
+		return "", err
+	}
+	if len(values) == 0 {
+		return expanded, nil
+	}
+	if len(expanded) > MaxRawTextBytes {
+		return "", invalid("text", "must be at most %d bytes with its values filled in, got %d", MaxRawTextBytes, len(expanded))
+	}
+	if _, err := validateText(expanded, reverseParseMode(pm), reject); err != nil {
+		return "", err
+	}
+	return expanded, nil
+}
+
+// reverseParseMode returns the API's enum of a Bot API parse_mode.
+func reverseParseMode(pm string) notifierv1.ParseMode {
+	for k, v := range parseModes {
+		if v == pm {
+			return k
+		}
+	}
+	return notifierv1.ParseMode_PARSE_MODE_UNSPECIFIED
+}
+
+// shortQuote quotes s for an error message, cut to 70 bytes.
+func shortQuote(s string) string {
+	if len(s) > 70 {
+		return fmt.Sprintf("%q...", s[:64])
+	}
+	return fmt.Sprintf("%q", s)
 }

@@ -20,5 +20,12 @@ func FuzzValidate(f *testing.F) {
 		}
 		_, _ = validateText(s, 0, false)
 		_, _ = validateText(s, 2, true)
+		if _, err := validateText(s, 1, false); err == nil {
+			if out, err := expandValues(s, "MarkdownV2", map[string]string{"a": s}, false); err == nil {
+				if _, err := validateText(out, 1, false); err != nil {
+					t.Fatalf("expanded %q is not a valid text: %v", out, err)
+				}
+			}
+		}
 	})
 }

@@ -163,11 +163,40 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				t.Fatalf("sent %v, want n1's second part before the reply", got)
 			}
 		}},
+		{"a part sent degraded records it, by Settle and SettleAndClaim", func(t *testing.T, q queue) {
+			mustEnqueue(t, q, notif("d1", "u1", 44, t0, "one", "two"))
+			mustEnqueue(t, q, notif("d2", "u2", 45, t0))
+			c := mustClaim(t, q, t0)
+			if got := c.Notification.Degraded; got != "" {
+				t.Fatalf("fresh record degraded %q", got)
+			}
+			mustSettle(t, q, c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, Attempts: 1,
+				Degraded: delivery.DegradedParseEntities, NextAt: t0}, t0)
+			if got := mustGet(t, q, c.Notification.ID); got.Degraded != delivery.DegradedParseEntities {
+				t.Fatalf("after a degraded part: %+v", got)
+			}
+			for range 2 {
+				c := mustClaim(t, q, t0)
+				nc, _, err := q.SettleAndClaim(qctx(t), c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 2,
+					Attempts: 1, Degraded: delivery.DegradedParseEntities, NextAt: t0}, t0, qClaimOpts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if nc.Notification.ID != "" {
+					mustSettle(t, q, nc, delivery.Outcome{Kind: delivery.OutcomeRelease, NextAt: t0}, t0)
+				}
+			}
+			for _, id := range []string{"d1", "d2"} {
+				if got := mustGet(t, q, id); got.Degraded != delivery.DegradedParseEntities || got.State != delivery.StateSent {
+					t.Fatalf("%s = %+v; want SENT degraded parse_entities", id, got)
+				}
+			}
+		}},
 		{"record round trip", func(t *testing.T, q queue) {
 			bare := delivery.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
 			full := delivery.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},
 				ParseMode: "MarkdownV2", DisableNotification: true, PlainTextFallback: true, IdempotencyKey: "k1",
-				CreatedAt: t0.Add(time.Millisecond)}
+				Degraded: delivery.DegradedParseEntities, CreatedAt: t0.Add(time.Millisecond)}
 			for _, n := range []delivery.Notification{bare, full} {
 				mustEnqueue(t, q, n)
 				want := withDigest(n)

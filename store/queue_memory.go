@@ -466,6 +466,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		}
 		switch o.Kind {
 		case delivery.OutcomePartSent:
+			if o.Degraded != "" {
+				n.Degraded = o.Degraded
+			}
 			n.MessageIDs = append(n.MessageIDs, o.MessageID)
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {

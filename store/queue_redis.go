@@ -10,7 +10,8 @@ package store
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
 // retries, next_part, message_ids (comma-separated), last_error,
-// failure_reason, created_at, updated_at (unix ms), reply ("1" for a bot
+// failure_reason, degraded (how a sent part departed from the request:
+// "parse_entities"), created_at, updated_at (unix ms), reply ("1" for a bot
 // reply: head of the backlog, no link check, no summary). A field at its zero
 // value may be absent (enqueue writes only id, user_id, chat_id, parts,
 // state, created_at and the fields that differ from their defaults): a
@@ -239,6 +240,9 @@ func enqueueFields(n delivery.Notification, parts, created string) (fields []any
 	if n.IdempotencyKey != "" {
 		fields = append(fields, "idem_key", n.IdempotencyKey)
 	}
+	if n.Degraded != "" {
+		fields = append(fields, "degraded", n.Degraded)
+	}
 	if n.Reply {
 		fields = append(fields, "reply", boolStr(true))
 		kind = "r"
@@ -413,6 +417,7 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		NextPart:            int(num("next_part")),
 		LastError:           f["last_error"],
 		FailureReason:       f["failure_reason"],
+		Degraded:            f["degraded"],
 		CreatedAt:           time.UnixMilli(num("created_at")),
 		UpdatedAt:           time.UnixMilli(num("created_at")),
 	}
@@ -478,7 +483,7 @@ func (q *RedisQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Ou
 	if err != nil {
 		return err
 	}
-	n, err := q.settle.Run(ctx, q.client, keys, append(args, q.owner.evArgs()...)...).Int()
+	n, err := q.settle.Run(ctx, q.client, keys, append(append(args, q.owner.evArgs()...), o.Degraded)...).Int()
 	if err != nil {
 		return unavailable("settle", err)
 	}
@@ -507,7 +512,7 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o del
 	if err != nil {
 		return delivery.Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
 	}
-	args = append(append(args, rest...), q.owner.evArgs()...)
+	args = append(append(append(args, rest...), q.owner.evArgs()...), o.Degraded)
 	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
 	if err != nil {
 		return delivery.Claim{}, false, unavailable("settle and claim", err)

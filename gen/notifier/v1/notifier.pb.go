@@ -509,8 +509,15 @@ type NotifyRequest struct {
 	// When Telegram cannot parse the formatting ("can't parse entities"),
 	// resend the same text as plain text instead of failing.
 	PlainTextFallback bool `protobuf:"varint,7,opt,name=plain_text_fallback,json=plainTextFallback,proto3" json:"plain_text_fallback,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// Values for {{name}} placeholders in text. Each placeholder is replaced
+	// by its value, escaped for parse_mode (verbatim in plain text), so a value
+	// can never break the formatting. Names are 1-64 of A-Za-z0-9_; at most 100
+	// values of at most 4096 bytes each; every placeholder needs a value and
+	// every value must be used (INVALID_ARGUMENT naming it otherwise); the
+	// expanded text obeys the text limits.
+	Values        map[string]string `protobuf:"bytes,14,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NotifyRequest) Reset() {
@@ -590,6 +597,13 @@ func (x *NotifyRequest) GetPlainTextFallback() bool {
 		return x.PlainTextFallback
 	}
 	return false
+}
+
+func (x *NotifyRequest) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
 }
 
 // NotifyResponse reports what happened to the notification.
@@ -980,6 +994,10 @@ type GetNotificationResponse struct {
 	// chat_not_found, parse_entities, not_linked, too_long, max_attempts,
 	// expired, rejected (other 4xx). Empty unless FAILED.
 	FailureReason string `protobuf:"bytes,12,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	// How delivery departed from the request, when it did: empty, or
+	// parse_entities (Telegram could not parse the formatting and the text was
+	// sent as plain text with the markup removed, by plain_text_fallback).
+	Degraded      string `protobuf:"bytes,13,opt,name=degraded,proto3" json:"degraded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1094,6 +1112,13 @@ func (x *GetNotificationResponse) GetIdempotencyKey() string {
 func (x *GetNotificationResponse) GetFailureReason() string {
 	if x != nil {
 		return x.FailureReason
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetDegraded() string {
+	if x != nil {
+		return x.Degraded
 	}
 	return ""
 }
@@ -1557,7 +1582,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb9\x02\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb4\x03\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
@@ -1566,7 +1591,11 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x14disable_notification\x18\x04 \x01(\bR\x13disableNotification\x12'\n" +
 	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\x128\n" +
 	"\tlong_text\x18\x06 \x01(\x0e2\x1b.notifier.v1.LongTextPolicyR\blongText\x12.\n" +
-	"\x13plain_text_fallback\x18\a \x01(\bR\x11plainTextFallback\"\xc4\x01\n" +
+	"\x13plain_text_fallback\x18\a \x01(\bR\x11plainTextFallback\x12>\n" +
+	"\x06values\x18\x0e \x03(\v2&.notifier.v1.NotifyRequest.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x01\n" +
 	"\x0eNotifyResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x124\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\x12\x1f\n" +
@@ -1593,7 +1622,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\a \x01(\tR\tlastError\"A\n" +
 	"\x16GetNotificationRequest\x12'\n" +
-	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\xe2\x03\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\xfe\x03\n" +
 	"\x17GetNotificationResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x124\n" +
@@ -1611,7 +1640,8 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\achat_id\x18\n" +
 	" \x01(\x03R\x06chatId\x12'\n" +
 	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12%\n" +
-	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason\"I\n" +
+	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason\x12\x1a\n" +
+	"\bdegraded\x18\r \x01(\tR\bdegraded\"I\n" +
 	"\rUnlinkRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1f\n" +
 	"\vsay_goodbye\x18\x02 \x01(\bR\n" +
@@ -1694,7 +1724,7 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 }
 
 var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_notifier_v1_notifier_proto_goTypes = []any{
 	(ParseMode)(0),                  // 0: notifier.v1.ParseMode
 	(LongTextPolicy)(0),             // 1: notifier.v1.LongTextPolicy
@@ -1717,48 +1747,50 @@ var file_notifier_v1_notifier_proto_goTypes = []any{
 	(*ListEventsRequest)(nil),       // 18: notifier.v1.ListEventsRequest
 	(*ListEventsResponse)(nil),      // 19: notifier.v1.ListEventsResponse
 	(*WatchEventsRequest)(nil),      // 20: notifier.v1.WatchEventsRequest
-	(*timestamppb.Timestamp)(nil),   // 21: google.protobuf.Timestamp
+	nil,                             // 21: notifier.v1.NotifyRequest.ValuesEntry
+	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
-	21, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	21, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	22, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	22, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
 	1,  // 3: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
-	2,  // 4: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	21, // 5: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	12, // 6: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
-	2,  // 7: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
-	21, // 8: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 9: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	21, // 10: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
-	21, // 11: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 12: notifier.v1.Event.type:type_name -> notifier.v1.EventType
-	21, // 13: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
-	2,  // 14: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
-	3,  // 15: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
-	17, // 16: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
-	3,  // 17: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
-	4,  // 18: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	6,  // 19: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	8,  // 20: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	10, // 21: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	13, // 22: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
-	15, // 23: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
-	18, // 24: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
-	20, // 25: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
-	5,  // 26: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	7,  // 27: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	9,  // 28: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	11, // 29: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	14, // 30: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
-	16, // 31: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
-	19, // 32: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
-	17, // 33: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
-	26, // [26:34] is the sub-list for method output_type
-	18, // [18:26] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	21, // 4: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
+	2,  // 5: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
+	22, // 6: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	12, // 7: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	2,  // 8: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
+	22, // 9: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 10: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	22, // 11: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	22, // 12: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 13: notifier.v1.Event.type:type_name -> notifier.v1.EventType
+	22, // 14: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
+	2,  // 15: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
+	3,  // 16: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
+	17, // 17: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
+	3,  // 18: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
+	4,  // 19: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	6,  // 20: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	8,  // 21: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	10, // 22: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	13, // 23: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	15, // 24: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
+	18, // 25: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
+	20, // 26: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
+	5,  // 27: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	7,  // 28: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	9,  // 29: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	11, // 30: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	14, // 31: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	16, // 32: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
+	19, // 33: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
+	17, // 34: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
+	27, // [27:35] is the sub-list for method output_type
+	19, // [19:27] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -1772,7 +1804,7 @@ func file_notifier_v1_notifier_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
