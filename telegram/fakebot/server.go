@@ -498,6 +498,12 @@ func (p params) bool(k string) (bool, *apiError) {
 
 // object decodes a JSON object parameter (a JSON-serialized string in forms).
 func (p params) object(k string, v any) (bool, *apiError) {
+	return p.objectNamed(k, k, v)
+}
+
+// objectNamed is object, with name in the error Telegram answers when it
+// cannot parse the object ("can't parse reply parameters JSON object").
+func (p params) objectNamed(k, name string, v any) (bool, *apiError) {
 	raw, ok := p[k]
 	if !ok {
 		return false, nil
@@ -507,7 +513,7 @@ func (p params) object(k string, v any) (bool, *apiError) {
 		raw = json.RawMessage(s)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return true, badRequest("can't parse %s JSON object", k)
+		return true, badRequest("can't parse %s JSON object", name)
 	}
 	return true, nil
 }
