@@ -84,17 +84,7 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 		ReplyToMessageID:    replyTo,
 		Time:                now,
 	}
-	if o.lpo != nil {
-		msg.LinkPreviewOptions = o.lpo
-		rec.LinkPreviewOptions = toLinkPreviewOptions(*o.lpo)
-	}
-	if o.reply != nil {
-		rec.ReplyParameters = &telegram.ReplyParameters{MessageID: o.reply.MessageID,
-			AllowSendingWithoutReply: o.reply.AllowSendingWithoutReply}
-	}
-	if replyTo != 0 {
-		msg.ReplyToMessage = &wireMessage{MessageID: replyTo, Date: now.Unix(), Chat: cs.chat}
-	}
+	s.applyOptionsLocked(&msg, &rec, o)
 	s.sent = append(s.sent, rec)
 	s.notifyLocked()
 	return msg, nil
@@ -141,6 +131,29 @@ func sendOptionsOf(p params) (sendOptions, *apiError) {
 		return o, err
 	}
 	return o, nil
+}
+
+// applyOptionsLocked puts the link preview options and the reply (the
+// message rec.ReplyToMessageID) on the returned message and the record.
+func (s *Server) applyOptionsLocked(msg *wireMessage, rec *SentMessage, o sendOptions) {
+	if o.lpo != nil {
+		msg.LinkPreviewOptions = o.lpo
+		rec.LinkPreviewOptions = toLinkPreviewOptions(*o.lpo)
+	}
+	if o.reply != nil {
+		rec.ReplyParameters = &telegram.ReplyParameters{MessageID: o.reply.MessageID,
+			AllowSendingWithoutReply: o.reply.AllowSendingWithoutReply}
+	}
+	if rec.ReplyToMessageID == 0 {
+		return
+	}
+	orig := &wireMessage{MessageID: rec.ReplyToMessageID, Chat: msg.Chat, Date: msg.Date}
+	for _, m := range s.sent { // the bot's own message; a user's is shown by id only
+		if m.ChatID == rec.ChatID && m.MessageID == rec.ReplyToMessageID {
+			orig.From, orig.Date, orig.Text = ptr(s.botUser()), m.Time.Unix(), m.PlainText
+		}
+	}
+	msg.ReplyToMessage = orig
 }
 
 // replyTargetLocked returns the message of chat that a send with rp
