@@ -223,7 +223,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n delivery.Notific
 // value are left out, see the record's fields) and the backlog entry's kind
 // ("r" for the bot's own replies).
 func enqueueFields(n delivery.Notification, parts, created string) (fields []any, kind string) {
-	fields = make([]any, 0, 20)
+	fields = make([]any, 0, 26)
 	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", parts, "state", int(delivery.StateQueued),
 		"created_at", created)
 	if len(n.Parts) != 1 {
