@@ -116,13 +116,13 @@ func sendOptionsOf(p params) (sendOptions, *apiError) {
 		return o, err
 	}
 	var lpo wireLinkPreviewOptions
-	if has, err := p.objectNamed("link_preview_options", "link preview options", &lpo); err != nil {
+	if has, err := p.typedObject("link_preview_options", "link preview options", &lpo); err != nil {
 		return o, err
 	} else if has {
 		o.lpo = &lpo
 	}
 	var rp wireReplyParameters
-	if has, err := p.objectNamed("reply_parameters", "reply parameters", &rp); err != nil {
+	if has, err := p.typedObject("reply_parameters", "reply parameters", &rp); err != nil {
 		return o, err
 	} else if has {
 		o.reply = &rp
