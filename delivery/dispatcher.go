@@ -68,6 +68,12 @@ type Request struct {
 	// PlainTextFallback resends a part as plain text when Telegram cannot
 	// parse its entities.
 	PlainTextFallback bool
+	// DisableLinkPreview and ProtectContent apply to every part.
+	DisableLinkPreview, ProtectContent bool
+	// ReplyToID, when set, makes the first part a reply to the first
+	// message of that earlier notification (see Notification.ReplyToID);
+	// the caller checks that it is the same user's.
+	ReplyToID string
 	// IdempotencyKey, when set, makes repeated requests of the same user
 	// return the first notification.
 	IdempotencyKey string
@@ -190,6 +196,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 	n := Notification{
 		ID: id, UserID: r.UserID, ChatID: r.ChatID, Parts: parts, ParseMode: r.ParseMode,
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
+		DisableLinkPreview: r.DisableLinkPreview, ProtectContent: r.ProtectContent, ReplyToID: r.ReplyToID,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
 	}
 	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,

@@ -87,6 +87,16 @@ type Notification struct {
 	// PlainTextFallback resends a part without parse_mode when Telegram
 	// cannot parse its entities.
 	PlainTextFallback bool
+	// DisableLinkPreview sends every part without a link preview
+	// (link_preview_options {"is_disabled": true}).
+	DisableLinkPreview bool
+	// ProtectContent protects every part from forwarding and saving.
+	ProtectContent bool
+	// ReplyToID is the id of an earlier notification to the same user that
+	// the first part replies to ("" for none). Its first message id is
+	// read from that record when the first part is sent; an original that
+	// failed, has no message or went to another chat is not replied to.
+	ReplyToID string
 	// IdempotencyKey is the caller's key, if any.
 	IdempotencyKey string
 	// State is the delivery state.

@@ -111,6 +111,13 @@ func (w *worker) process(c Claim) {
 		w.fail(c, reason, desc, 0)
 		return
 	}
+	replyTo, err := w.replyTarget(c)
+	if err != nil {
+		w.log.Warn("delivery: cannot read the notification replied to; retrying later",
+			zap.String("id", n.ID), zap.Error(err))
+		w.release(c, d.now().Add(d.cfg.MinBackoff), 0, "")
+		return
+	}
 	text, mode := n.Parts[n.NextPart], n.ParseMode
 	attempts, fellBack := 0, false
 	for {
@@ -118,7 +125,9 @@ func (w *worker) process(c Claim) {
 			return
 		}
 		attempts++
-		msg, err := d.send(w.hard, c.ChatID, text, mode, n.DisableNotification)
+		p := sendParams(c.ChatID, n, mode, replyTo, d.cfg.AllowPaidBroadcast)
+		p.Text = text // the part, or its plain resend without the markup
+		msg, err := d.send(w.hard, p)
 		dec := classify(sendResult{Err: err, CanFallback: mode != "" && n.PlainTextFallback, Reply: n.Reply,
 			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil, FellBack: fellBack})
 		if dec.Verdict == verdictFallback {
@@ -219,14 +228,54 @@ func (w *worker) acquireSlot(c Claim, attempts int) (time.Duration, bool) {
 	return wait, true
 }
 
+// replyTarget returns the message id that the claimed part replies to: for
+// the first part of a notification with a ReplyToID, the first message of
+// that notification, read now (the chat's FIFO order sent it first), when
+// it went to the same chat; 0 when there is none (not a first part, no
+// ReplyToID, the original unknown or expired, FAILED, without a message,
+// or in another chat). It fails only when the store does.
+func (w *worker) replyTarget(c Claim) (int64, error) {
+	n := c.Notification
+	if n.ReplyToID == "" || n.NextPart != 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(w.hard, settleTimeout)
+	defer cancel()
+	orig, err := w.d.q.Get(ctx, n.ReplyToID)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return 0, err
+	case err != nil: // unknown or expired (or corrupt): send without replying
+		return 0, nil
+	case orig.State == StateFailed, len(orig.MessageIDs) == 0, orig.ChatID != c.ChatID:
+		return 0, nil
+	}
+	return orig.MessageIDs[0], nil
+}
+
+// sendParams returns the sendMessage parameters of n's next part to chat,
+// in parse mode mode ("" for a plain-text resend). The link preview and
+// protect_content apply to every part; replyTo (0: none) makes the part a
+// reply that is sent even if the message replied to is gone.
+func sendParams(chat int64, n Notification, mode string, replyTo int64, paid bool) telegram.SendMessageParams {
+	p := telegram.SendMessageParams{
+		ChatID: chat, Text: n.Parts[n.NextPart], ParseMode: mode, DisableNotification: n.DisableNotification,
+		ProtectContent: n.ProtectContent, AllowPaidBroadcast: paid,
+	}
+	if n.DisableLinkPreview {
+		p.LinkPreviewOptions = &telegram.LinkPreviewOptions{IsDisabled: true}
+	}
+	if replyTo != 0 {
+		p.ReplyParameters = &telegram.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
+	}
+	return p
+}
+
 // send calls sendMessage bounded by SendTimeout.
-func (d *Dispatcher) send(hard context.Context, chat int64, text, mode string, silent bool) (telegram.Message, error) {
+func (d *Dispatcher) send(hard context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
 	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
 	defer cancel()
-	return d.sender.SendMessage(ctx, telegram.SendMessageParams{
-		ChatID: chat, Text: text, ParseMode: mode, DisableNotification: silent,
-		AllowPaidBroadcast: d.cfg.AllowPaidBroadcast,
-	})
+	return d.sender.SendMessage(ctx, p)
 }
 
 // settleTimeout bounds one attempt to record an outcome.

@@ -24,12 +24,17 @@ const sandboxReplyWait = 5 * time.Second
 
 // sandboxMessage is a message the bot "sent", as the sandbox shows it.
 type sandboxMessage struct {
-	MessageID           int64     `json:"message_id"`
-	ChatID              int64     `json:"chat_id"`
-	Text                string    `json:"text"`
-	ParseMode           string    `json:"parse_mode,omitempty"`
-	DisableNotification bool      `json:"disable_notification,omitempty"`
-	Time                time.Time `json:"time"`
+	MessageID           int64  `json:"message_id"`
+	ChatID              int64  `json:"chat_id"`
+	Text                string `json:"text"`
+	ParseMode           string `json:"parse_mode,omitempty"`
+	DisableNotification bool   `json:"disable_notification,omitempty"`
+	// LinkPreviewDisabled is link_preview_options.is_disabled as sent.
+	LinkPreviewDisabled bool `json:"link_preview_disabled,omitempty"`
+	ProtectContent      bool `json:"protect_content,omitempty"`
+	// ReplyToMessageID is the message this one replies to (absent: none).
+	ReplyToMessageID int64     `json:"reply_to_message_id,omitempty"`
+	Time             time.Time `json:"time"`
 }
 
 func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
@@ -38,6 +43,8 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 		out = append(out, sandboxMessage{
 			MessageID: m.MessageID, ChatID: m.ChatID, Text: m.Text, ParseMode: m.ParseMode,
 			DisableNotification: m.DisableNotification, Time: m.Time,
+			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
+			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
 		})
 	}
 	return out

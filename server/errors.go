@@ -26,6 +26,9 @@ var (
 	// ErrBotUnknown means the bot's username is not known yet (getMe has not
 	// answered), so no deep link can be built.
 	ErrBotUnknown = errors.New("bot username not known yet (Telegram getMe has not answered)")
+	// ErrReplyToNotFound means reply_to_notification_id names no
+	// notification (unknown, or its record expired).
+	ErrReplyToNotFound = errors.New("the notification to reply to is unknown or its record expired")
 )
 
 // InvalidArgumentError reports a bad request field.
@@ -101,6 +104,10 @@ func toStatus(err error) error {
 		// finish.
 		return withDetails(status.New(codes.ResourceExhausted, err.Error()),
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(backlogRetryDelay)})
+	case errors.Is(err, ErrReplyToNotFound):
+		return withDetails(status.New(codes.NotFound, err.Error()),
+			&errdetails.ResourceInfo{ResourceType: "notification", ResourceName: "reply_to_notification_id",
+				Description: "unknown, or its record expired"})
 	case errors.Is(err, store.ErrNotFound):
 		return status.Error(codes.NotFound, "not found (unknown id, or its record expired)")
 	case errors.Is(err, ErrBotUnknown):

@@ -274,8 +274,14 @@ func testEventFlows(t *testing.T, h *harness, step func(what string, next ...str
 	}
 	step("failed", "NOTIFICATION_FAILED user=alice chat=7001 state=FAILED reason=chat_not_found")
 
+	before := len(h.fake.Messages(7001))
 	h.fake.SendText(7001, "user7001", "/stop")
 	step("/stop", "USER_UNLINKED user=alice chat=7001 reason=stop")
+	// The bot's answer to /stop is sent after the unlink: wait for it, so
+	// that the next link's welcome is not mistaken for it.
+	if _, err := h.fake.WaitForMessages(ctxT(t), 7001, before+1); err != nil {
+		t.Fatalf("no answer to /stop: %v", err)
+	}
 
 	h.link("alice", 7001)
 	step("link again", "USER_LINKED user=alice chat=7001")

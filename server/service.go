@@ -180,12 +180,18 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 	if err := validateID("idempotency_key", req.GetIdempotencyKey(), MaxIdempotencyKeyLen, false); err != nil {
 		return nil, toStatus(err)
 	}
+	if err := s.checkReplyTo(ctx, req.GetUserId(), req.GetReplyToNotificationId()); err != nil {
+		return nil, toStatus(err)
+	}
 	r := delivery.Request{
 		UserID:              req.GetUserId(),
 		Text:                text,
 		ParseMode:           parseMode,
 		DisableNotification: req.GetDisableNotification(),
 		PlainTextFallback:   req.GetPlainTextFallback(),
+		DisableLinkPreview:  req.GetDisableLinkPreview(),
+		ProtectContent:      req.GetProtectContent(),
+		ReplyToID:           req.GetReplyToNotificationId(),
 		IdempotencyKey:      req.GetIdempotencyKey(),
 		LongText:            policy,
 	}
@@ -204,6 +210,30 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 		Duplicate:      dup,
 		Parts:          int32(len(n.Parts)),
 	}, nil
+}
+
+// checkReplyTo checks reply_to_notification_id before anything is stored:
+// empty, or a notification of userID that is still kept (NOT_FOUND when
+// it is unknown or expired, INVALID_ARGUMENT when it is another user's).
+// A bot reply is nobody's notification: NOT_FOUND.
+func (s *Service) checkReplyTo(ctx context.Context, userID, id string) error {
+	const field = "reply_to_notification_id"
+	if id == "" {
+		return nil
+	}
+	if err := validateID(field, id, MaxIdempotencyKeyLen, true); err != nil {
+		return err
+	}
+	orig, err := s.delivery.Get(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && orig.Reply:
+		return fmt.Errorf("%w: %s %q", ErrReplyToNotFound, field, id)
+	case err != nil:
+		return err
+	case orig.UserID != userID:
+		return invalid(field, "is a notification of another user")
+	}
+	return nil
 }
 
 // GetNotification implements NotifierService.GetNotification.

@@ -196,7 +196,9 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 			bare := delivery.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
 			full := delivery.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},
 				ParseMode: "MarkdownV2", DisableNotification: true, PlainTextFallback: true, IdempotencyKey: "k1",
-				Degraded: delivery.DegradedParseEntities, CreatedAt: t0.Add(time.Millisecond)}
+				Degraded:           delivery.DegradedParseEntities,
+				DisableLinkPreview: true, ProtectContent: true, ReplyToID: "bare",
+				CreatedAt: t0.Add(time.Millisecond)}
 			for _, n := range []delivery.Notification{bare, full} {
 				mustEnqueue(t, q, n)
 				want := withDigest(n)

@@ -8,7 +8,9 @@ package store
 // backlog.lua (with lib/claim.lua and lib/settle.lua).
 //
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
-// disable_notification, plain_text_fallback, idem_key, state (1-4), attempts,
+// disable_notification, plain_text_fallback, disable_link_preview,
+// protect_content, reply_to (the id of the notification replied to),
+// idem_key, state (1-4), attempts,
 // retries, next_part, message_ids (comma-separated), last_error,
 // failure_reason, degraded (how a sent part departed from the request:
 // "parse_entities"), created_at, updated_at (unix ms), reply ("1" for a bot
@@ -222,7 +224,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n delivery.Notific
 // value are left out, see the record's fields) and the backlog entry's kind
 // ("r" for the bot's own replies).
 func enqueueFields(n delivery.Notification, parts, created string) (fields []any, kind string) {
-	fields = make([]any, 0, 20)
+	fields = make([]any, 0, 26)
 	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", parts, "state", int(delivery.StateQueued),
 		"created_at", created)
 	if len(n.Parts) != 1 {
@@ -242,6 +244,15 @@ func enqueueFields(n delivery.Notification, parts, created string) (fields []any
 	}
 	if n.Degraded != "" {
 		fields = append(fields, "degraded", n.Degraded)
+	}
+	if n.DisableLinkPreview {
+		fields = append(fields, "disable_link_preview", boolStr(true))
+	}
+	if n.ProtectContent {
+		fields = append(fields, "protect_content", boolStr(true))
+	}
+	if n.ReplyToID != "" {
+		fields = append(fields, "reply_to", n.ReplyToID)
 	}
 	if n.Reply {
 		fields = append(fields, "reply", boolStr(true))
@@ -409,6 +420,9 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		ParseMode:           f["parse_mode"],
 		DisableNotification: f["disable_notification"] == "1",
 		PlainTextFallback:   f["plain_text_fallback"] == "1",
+		DisableLinkPreview:  f["disable_link_preview"] == "1",
+		ProtectContent:      f["protect_content"] == "1",
+		ReplyToID:           f["reply_to"],
 		Reply:               f["reply"] == "1",
 		IdempotencyKey:      f["idem_key"],
 		State:               delivery.NotificationState(num("state")),

@@ -108,6 +108,10 @@ type SendMessageParams struct {
 	DisableNotification bool `json:"disable_notification,omitempty"`
 	// LinkPreviewOptions control the link preview; nil keeps the default.
 	LinkPreviewOptions *LinkPreviewOptions `json:"link_preview_options,omitempty"`
+	// ProtectContent protects the message from forwarding and saving.
+	ProtectContent bool `json:"protect_content,omitempty"`
+	// ReplyParameters make the message a reply; nil sends it as is.
+	ReplyParameters *ReplyParameters `json:"reply_parameters,omitempty"`
 	// AllowPaidBroadcast lifts the 30 messages/s limit for a fee.
 	AllowPaidBroadcast bool `json:"allow_paid_broadcast,omitempty"`
 }

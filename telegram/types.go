@@ -221,6 +221,15 @@ type LinkPreviewOptions struct {
 	ShowAboveText    bool   `json:"show_above_text,omitempty"`
 }
 
+// ReplyParameters describe the message a sent message replies to.
+type ReplyParameters struct {
+	// MessageID is the message replied to, in the target chat.
+	MessageID int64 `json:"message_id"`
+	// AllowSendingWithoutReply sends the message even when the message
+	// replied to is not found (deleted).
+	AllowSendingWithoutReply bool `json:"allow_sending_without_reply,omitempty"`
+}
+
 // WebhookInfo is the current webhook status returned by getWebhookInfo.
 type WebhookInfo struct {
 	// URL is the webhook URL; empty when no webhook is set (polling mode).

@@ -59,6 +59,7 @@ func TestJSONTagsMatchBotAPI(t *testing.T) {
 		{"ChatMemberBanned", telegram.ChatMember{}},
 		{"MessageEntity", telegram.MessageEntity{}},
 		{"LinkPreviewOptions", telegram.LinkPreviewOptions{}},
+		{"ReplyParameters", telegram.ReplyParameters{}},
 		{"WebhookInfo", telegram.WebhookInfo{}},
 		{"ResponseParameters", telegram.ResponseParameters{}},
 		{"sendMessage", telegram.SendMessageParams{}},

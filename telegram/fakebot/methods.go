@@ -26,21 +26,8 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 	}
 	text, _ := p.str("text")
 	mode, _ := p.str("parse_mode")
-	disable, err := p.bool("disable_notification")
+	o, err := sendOptionsOf(p)
 	if err != nil {
-		return nil, err
-	}
-	paid, err := p.bool("allow_paid_broadcast")
-	if err != nil {
-		return nil, err
-	}
-	var lpo wireLinkPreviewOptions
-	hasLPO, err := p.object("link_preview_options", &lpo)
-	if err != nil {
-		return nil, err
-	}
-	var given []wireEntity
-	if _, err := p.object("entities", &given); err != nil {
 		return nil, err
 	}
 	if text == "" {
@@ -51,7 +38,7 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 		return nil, err
 	}
 	if mode == "" {
-		entities = given
+		entities = o.entities
 	}
 	if strings.TrimSpace(plain) == "" {
 		return nil, badRequest("message text is empty")
@@ -66,18 +53,23 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 	if telegram.UTF16Len(plain) > telegram.MaxMessageLen {
 		return nil, badRequest("message is too long")
 	}
+	replyTo, e := s.replyTargetLocked(cs.chat.ID, o.reply)
+	if e != nil {
+		return nil, e
+	}
 	now := s.now()
-	if e := s.faults.rateLimitLocked(now, cs.chat, paid); e != nil {
+	if e := s.faults.rateLimitLocked(now, cs.chat, o.paid); e != nil {
 		return nil, e
 	}
 	s.nextMsgID[cs.chat.ID]++
 	msg := wireMessage{
-		MessageID: s.nextMsgID[cs.chat.ID],
-		From:      ptr(s.botUser()),
-		Date:      now.Unix(),
-		Chat:      cs.chat,
-		Text:      plain,
-		Entities:  entities,
+		MessageID:           s.nextMsgID[cs.chat.ID],
+		From:                ptr(s.botUser()),
+		Date:                now.Unix(),
+		Chat:                cs.chat,
+		Text:                plain,
+		Entities:            entities,
+		HasProtectedContent: o.protect,
 	}
 	rec := SentMessage{
 		MessageID:           msg.MessageID,
@@ -86,17 +78,106 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 		PlainText:           plain,
 		ParseMode:           mode,
 		Entities:            toEntities(entities),
-		DisableNotification: disable,
-		AllowPaidBroadcast:  paid,
+		DisableNotification: o.disable,
+		AllowPaidBroadcast:  o.paid,
+		ProtectContent:      o.protect,
+		ReplyToMessageID:    replyTo,
 		Time:                now,
 	}
-	if hasLPO {
-		msg.LinkPreviewOptions = &lpo
-		rec.LinkPreviewOptions = toLinkPreviewOptions(lpo)
-	}
+	s.applyOptionsLocked(&msg, &rec, o)
 	s.sent = append(s.sent, rec)
 	s.notifyLocked()
 	return msg, nil
+}
+
+// sendOptions are sendMessage's optional parameters besides the text and
+// its parse mode.
+type sendOptions struct {
+	disable, paid, protect bool
+	lpo                    *wireLinkPreviewOptions
+	reply                  *wireReplyParameters
+	entities               []wireEntity
+}
+
+// sendOptionsOf decodes sendMessage's optional parameters, failing as
+// Telegram does on a bad Boolean or a JSON object it cannot parse.
+func sendOptionsOf(p params) (sendOptions, *apiError) {
+	var (
+		o   sendOptions
+		err *apiError
+	)
+	if o.disable, err = p.bool("disable_notification"); err != nil {
+		return o, err
+	}
+	if o.paid, err = p.bool("allow_paid_broadcast"); err != nil {
+		return o, err
+	}
+	if o.protect, err = p.bool("protect_content"); err != nil {
+		return o, err
+	}
+	var lpo wireLinkPreviewOptions
+	if has, err := p.typedObject("link_preview_options", "link preview options", &lpo); err != nil {
+		return o, err
+	} else if has {
+		o.lpo = &lpo
+	}
+	var rp wireReplyParameters
+	if has, err := p.typedObject("reply_parameters", "reply parameters", &rp); err != nil {
+		return o, err
+	} else if has {
+		o.reply = &rp
+	}
+	if _, err := p.object("entities", &o.entities); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// applyOptionsLocked puts the link preview options and the reply (the
+// message rec.ReplyToMessageID) on the returned message and the record.
+func (s *Server) applyOptionsLocked(msg *wireMessage, rec *SentMessage, o sendOptions) {
+	if o.lpo != nil {
+		msg.LinkPreviewOptions = o.lpo
+		rec.LinkPreviewOptions = toLinkPreviewOptions(*o.lpo)
+	}
+	if o.reply != nil {
+		rec.ReplyParameters = &telegram.ReplyParameters{MessageID: o.reply.MessageID,
+			AllowSendingWithoutReply: o.reply.AllowSendingWithoutReply}
+	}
+	if rec.ReplyToMessageID == 0 {
+		return
+	}
+	orig := &wireMessage{MessageID: rec.ReplyToMessageID, Chat: msg.Chat, Date: msg.Date}
+	for _, m := range s.sent { // the bot's own message; a user's is shown by id only
+		if m.ChatID == rec.ChatID && m.MessageID == rec.ReplyToMessageID {
+			orig.From, orig.Date, orig.Text = ptr(s.botUser()), m.Time.Unix(), m.PlainText
+		}
+	}
+	msg.ReplyToMessage = orig
+}
+
+// replyTargetLocked returns the message of chat that a send with rp
+// replies to (0: none). A message that does not exist in the chat is
+// "message to be replied not found", unless allow_sending_without_reply
+// is set: the message is then sent as no reply.
+func (s *Server) replyTargetLocked(chat int64, rp *wireReplyParameters) (int64, *apiError) {
+	if rp == nil {
+		return 0, nil
+	}
+	if s.messageExistsLocked(chat, rp.MessageID) {
+		return rp.MessageID, nil
+	}
+	if rp.AllowSendingWithoutReply {
+		return 0, nil
+	}
+	return 0, badRequest("message to be replied not found")
+}
+
+// messageExistsLocked reports whether chat has the message id: message ids
+// are numbered from 1 per chat, the user's and the bot's alike, and none is
+// ever removed.
+func (s *Server) messageExistsLocked(chat, id int64) bool {
+	return id >= 1 && id <= s.nextMsgID[chat]
 }
 
 // writableChatLocked returns the chat that ref names, or the error Telegram

@@ -2,6 +2,7 @@ package fakebot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -498,16 +500,57 @@ func (p params) bool(k string) (bool, *apiError) {
 
 // object decodes a JSON object parameter (a JSON-serialized string in forms).
 func (p params) object(k string, v any) (bool, *apiError) {
-	raw, ok := p[k]
+	raw, ok := p.raw(k)
 	if !ok {
 		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, badRequest("can't parse %s JSON object", k)
+	}
+	return true, nil
+}
+
+// raw returns parameter k as JSON: a JSON-serialized string (forms, or a
+// JSON body that serialized it) is unwrapped.
+func (p params) raw(k string) (json.RawMessage, bool) {
+	raw, ok := p[k]
+	if !ok {
+		return nil, false
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		raw = json.RawMessage(s)
 	}
-	if err := json.Unmarshal(raw, v); err != nil {
-		return true, badRequest("can't parse %s JSON object", k)
+	return raw, true
+}
+
+// typedObject decodes an object parameter of a Bot API type into the
+// struct v, failing as Telegram does: "can't parse <name> JSON object"
+// for what is not JSON, "object expected as <name>" for JSON that is not
+// an object, and `field "f" must be of type Boolean` (or Integer, String)
+// for a field of the wrong type.
+func (p params) typedObject(k, name string, v any) (bool, *apiError) {
+	raw, ok := p.raw(k)
+	if !ok {
+		return false, nil
+	}
+	var probe any
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return true, badRequest("can't parse %s JSON object", name)
+	}
+	if _, isObject := probe.(map[string]any); !isObject {
+		return true, badRequest("object expected as %s", name)
+	}
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(raw, v); errors.As(err, &te) {
+		field := te.Field[strings.LastIndex(te.Field, ".")+1:]
+		kind := map[reflect.Kind]string{reflect.Bool: "Boolean", reflect.String: "String"}[te.Type.Kind()]
+		if kind == "" {
+			kind = "Integer"
+		}
+		return true, badRequest("field %q must be of type %s", field, kind)
+	} else if err != nil {
+		return true, badRequest("can't parse %s JSON object", name)
 	}
 	return true, nil
 }

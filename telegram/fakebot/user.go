@@ -26,6 +26,14 @@ type SentMessage struct {
 	DisableNotification bool
 	AllowPaidBroadcast  bool
 	LinkPreviewOptions  *telegram.LinkPreviewOptions
+	// ProtectContent is protect_content as sent.
+	ProtectContent bool
+	// ReplyParameters are the reply_parameters as sent (nil: none);
+	// ReplyToMessageID is the message it was sent as a reply to (0: none,
+	// also when the message replied to was not found and
+	// allow_sending_without_reply let it go as no reply).
+	ReplyParameters  *telegram.ReplyParameters
+	ReplyToMessageID int64
 	// Time is when the fake accepted the message (see [WithClock]).
 	Time time.Time
 }

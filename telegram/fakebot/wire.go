@@ -37,16 +37,23 @@ type wireLinkPreviewOptions struct {
 	ShowAboveText    bool   `json:"show_above_text,omitempty"`
 }
 
+type wireReplyParameters struct {
+	MessageID                int64 `json:"message_id"`
+	AllowSendingWithoutReply bool  `json:"allow_sending_without_reply,omitempty"`
+}
+
 type wireMessage struct {
-	MessageID          int64                   `json:"message_id"`
-	From               *wireUser               `json:"from,omitempty"`
-	Date               int64                   `json:"date"`
-	Chat               wireChat                `json:"chat"`
-	Text               string                  `json:"text,omitempty"`
-	Entities           []wireEntity            `json:"entities,omitempty"`
-	LinkPreviewOptions *wireLinkPreviewOptions `json:"link_preview_options,omitempty"`
-	MigrateToChatID    int64                   `json:"migrate_to_chat_id,omitempty"`
-	MigrateFromChatID  int64                   `json:"migrate_from_chat_id,omitempty"`
+	MessageID           int64                   `json:"message_id"`
+	From                *wireUser               `json:"from,omitempty"`
+	Date                int64                   `json:"date"`
+	Chat                wireChat                `json:"chat"`
+	Text                string                  `json:"text,omitempty"`
+	Entities            []wireEntity            `json:"entities,omitempty"`
+	LinkPreviewOptions  *wireLinkPreviewOptions `json:"link_preview_options,omitempty"`
+	ReplyToMessage      *wireMessage            `json:"reply_to_message,omitempty"`
+	HasProtectedContent bool                    `json:"has_protected_content,omitempty"`
+	MigrateToChatID     int64                   `json:"migrate_to_chat_id,omitempty"`
+	MigrateFromChatID   int64                   `json:"migrate_from_chat_id,omitempty"`
 }
 
 type wireChatMember struct {

@@ -25,7 +25,7 @@ func TestWireTagsMatchBotAPI(t *testing.T) {
 	for api, v := range map[string]any{
 		"User": wireUser{}, "Chat": wireChat{}, "MessageEntity": wireEntity{}, "LinkPreviewOptions": wireLinkPreviewOptions{},
 		"Message": wireMessage{}, "ChatMemberBanned": wireChatMember{}, "ChatMemberUpdated": wireChatMemberUpdated{},
-		"WebhookInfo": wireWebhookInfo{},
+		"WebhookInfo": wireWebhookInfo{}, "ReplyParameters": wireReplyParameters{},
 	} {
 		rt := reflect.TypeOf(v)
 		for i := range rt.NumField() {

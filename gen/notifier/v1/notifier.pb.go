@@ -509,6 +509,20 @@ type NotifyRequest struct {
 	// When Telegram cannot parse the formatting ("can't parse entities"),
 	// resend the same text as plain text instead of failing.
 	PlainTextFallback bool `protobuf:"varint,7,opt,name=plain_text_fallback,json=plainTextFallback,proto3" json:"plain_text_fallback,omitempty"`
+	// Send without a link preview (sendMessage link_preview_options
+	// {"is_disabled": true}), on every part of a split text.
+	DisableLinkPreview bool `protobuf:"varint,10,opt,name=disable_link_preview,json=disableLinkPreview,proto3" json:"disable_link_preview,omitempty"`
+	// Protect the message from forwarding and saving (sendMessage
+	// protect_content), on every part of a split text.
+	ProtectContent bool `protobuf:"varint,11,opt,name=protect_content,json=protectContent,proto3" json:"protect_content,omitempty"`
+	// Send as a reply to the first message of an earlier notification to the
+	// same user (a notification id, up to 128 printable characters). The
+	// reply allows sending without it, so a deleted original does not fail
+	// the follow-up; an original that FAILED or has no message is not
+	// replied to. NOT_FOUND when the id is unknown or expired,
+	// INVALID_ARGUMENT when it is another user's notification; nothing is
+	// stored then.
+	ReplyToNotificationId string `protobuf:"bytes,12,opt,name=reply_to_notification_id,json=replyToNotificationId,proto3" json:"reply_to_notification_id,omitempty"`
 	// Values for {{name}} placeholders in text. Each placeholder is replaced
 	// by its value, escaped for parse_mode (verbatim in plain text), so a value
 	// can never break the formatting. Names are 1-64 of A-Za-z0-9_; at most 100
@@ -597,6 +611,27 @@ func (x *NotifyRequest) GetPlainTextFallback() bool {
 		return x.PlainTextFallback
 	}
 	return false
+}
+
+func (x *NotifyRequest) GetDisableLinkPreview() bool {
+	if x != nil {
+		return x.DisableLinkPreview
+	}
+	return false
+}
+
+func (x *NotifyRequest) GetProtectContent() bool {
+	if x != nil {
+		return x.ProtectContent
+	}
+	return false
+}
+
+func (x *NotifyRequest) GetReplyToNotificationId() string {
+	if x != nil {
+		return x.ReplyToNotificationId
+	}
+	return ""
 }
 
 func (x *NotifyRequest) GetValues() map[string]string {
@@ -1582,7 +1617,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xb4\x03\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xc8\x04\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
@@ -1591,7 +1626,11 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x14disable_notification\x18\x04 \x01(\bR\x13disableNotification\x12'\n" +
 	"\x0fidempotency_key\x18\x05 \x01(\tR\x0eidempotencyKey\x128\n" +
 	"\tlong_text\x18\x06 \x01(\x0e2\x1b.notifier.v1.LongTextPolicyR\blongText\x12.\n" +
-	"\x13plain_text_fallback\x18\a \x01(\bR\x11plainTextFallback\x12>\n" +
+	"\x13plain_text_fallback\x18\a \x01(\bR\x11plainTextFallback\x120\n" +
+	"\x14disable_link_preview\x18\n" +
+	" \x01(\bR\x12disableLinkPreview\x12'\n" +
+	"\x0fprotect_content\x18\v \x01(\bR\x0eprotectContent\x127\n" +
+	"\x18reply_to_notification_id\x18\f \x01(\tR\x15replyToNotificationId\x12>\n" +
 	"\x06values\x18\x0e \x03(\v2&.notifier.v1.NotifyRequest.ValuesEntryR\x06values\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
