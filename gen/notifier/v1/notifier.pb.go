@@ -815,7 +815,8 @@ type NotifyResponse struct {
 	// True when idempotency_key matched an earlier call: this is that call's
 	// notification, nothing new was queued.
 	Duplicate bool `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	// How many Telegram messages the text is sent as (more than 1 when split).
+	// How many Telegram messages the text is sent as (more than 1 when split;
+	// with media, the media message counts as one).
 	Parts         int32 `protobuf:"varint,5,opt,name=parts,proto3" json:"parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
