@@ -39,19 +39,10 @@ func textParts(parts []string, media bool) int {
 	return len(parts)
 }
 
-// MediaSender sends photos and documents (the telegram client does).
-type MediaSender interface {
-	SendPhoto(ctx context.Context, p telegram.SendPhotoParams) (telegram.Message, error)
-	SendDocument(ctx context.Context, p telegram.SendDocumentParams) (telegram.Message, error)
-}
-
 // sendMedia sends n's media with caption in parse mode mode, bounded by
 // SendTimeout; replyTo (0: none) as in sendParams.
 func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification, caption, mode string, replyTo int64) (telegram.Message, error) {
-	ms, ok := d.sender.(MediaSender)
-	if !ok {
-		return telegram.Message{}, &telegram.Error{Code: 400, Description: "Bad Request: media not supported by this sender"}
-	}
+	ms := d.sender
 	var rp *telegram.ReplyParameters
 	if replyTo != 0 {
 		rp = &telegram.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}

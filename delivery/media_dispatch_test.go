@@ -11,16 +11,13 @@ import (
 )
 
 // newMediaHarness is newHarness with the fake's client itself as the
-// sender (recSender sends messages only).
-func newMediaHarness(t *testing.T, b backend, senderless bool) *harness {
+// sender.
+func newMediaHarness(t *testing.T, b backend) *harness {
 	t.Helper()
 	tg := fakebot.NewServer()
 	t.Cleanup(tg.Close)
 	h := &harness{t: t, tg: tg, b: b, obs: &recObserver{}}
 	var s delivery.Sender = tg.Client()
-	if senderless {
-		s = &recSender{next: tg.Client()}
-	}
 	h.d = delivery.New(testConfig(), b.q, s, zaptest.NewLogger(t))
 	h.d.SetObserver(h.obs)
 	h.stop = h.run(h.d)
@@ -30,13 +27,13 @@ func newMediaHarness(t *testing.T, b backend, senderless bool) *harness {
 
 // TestMediaDelivery checks the media part on both backends: the caption's
 // plain-text fallback strips its markup, a 5xx is retried, a URL Telegram
-// cannot fetch fails bad_media, and a sender without media fails it.
+// cannot fetch fails bad_media.
 func TestMediaDelivery(t *testing.T) {
 	t.Parallel()
 	for _, mk := range backends() {
 		t.Run("", func(t *testing.T) {
 			t.Parallel()
-			h := newMediaHarness(t, mk(t), false)
+			h := newMediaHarness(t, mk(t))
 			const chat = int64(9301)
 			h.link("ann", chat)
 			photo := delivery.Media{Kind: delivery.MediaPhoto, URL: "https://example.com/p.png"}
@@ -68,15 +65,5 @@ func TestMediaDelivery(t *testing.T) {
 				t.Fatalf("bad URL: %+v", got)
 			}
 		})
-	}
-}
-
-func TestMediaWithoutMediaSender(t *testing.T) {
-	t.Parallel()
-	h := newMediaHarness(t, memoryBackend(t), true)
-	h.link("bo", 9302)
-	n := h.enqueue(delivery.Request{UserID: "bo", ChatID: 9302, Media: delivery.Media{Kind: delivery.MediaPhoto, FileID: "abc"}})
-	if got := waitFinal(t, h.d, n.ID); got.State != delivery.StateFailed || got.FailureReason != delivery.ReasonRejected {
-		t.Fatalf("got %+v", got)
 	}
 }
