@@ -63,9 +63,9 @@ func TestRedisOutage(t *testing.T) {
 // every call delivers its message and hangs until release is closed, like
 // a process killed after the request reached Telegram.
 type crashSender struct {
-	next       delivery.Sender
-	crashAfter int
-	release    chan struct{}
+	delivery.Sender // the wrapped sender (photos and documents pass through)
+	crashAfter      int
+	release         chan struct{}
 
 	once    sync.Once
 	mu      sync.Mutex
@@ -79,7 +79,7 @@ func (c *crashSender) unblock() { c.once.Do(func() { close(c.release) }) }
 var errCrashed = errors.New("process was killed")
 
 func (c *crashSender) SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
-	m, err := c.next.SendMessage(ctx, p)
+	m, err := c.Sender.SendMessage(ctx, p)
 	c.mu.Lock()
 	crashed := c.sent >= c.crashAfter
 	if err == nil && !crashed {
@@ -124,7 +124,7 @@ func TestKillAndRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	crash := &crashSender{next: tg.Client(), crashAfter: 60, release: make(chan struct{})}
+	crash := &crashSender{Sender: tg.Client(), crashAfter: 60, release: make(chan struct{})}
 	d1 := delivery.New(cfg, st1.Queue(), crash, zaptest.NewLogger(t))
 	obs1 := &recObserver{}
 	d1.SetObserver(obs1)

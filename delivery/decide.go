@@ -121,6 +121,8 @@ func classify(r sendResult) decision {
 		return fail(ReasonParseEntities)
 	case telegram.IsTooLong(err):
 		return fail(ReasonTooLong)
+	case telegram.IsBadMedia(err):
+		return fail(ReasonBadMedia)
 	case !telegram.IsTemporary(err) && !(errors.Is(err, context.Canceled) && r.Stopping):
 		return fail(ReasonRejected)
 	default:

@@ -41,6 +41,9 @@ const (
 	ReasonMaxAttempts   = "max_attempts"
 	ReasonExpired       = "expired"
 	ReasonRejected      = "rejected"
+	// ReasonBadMedia: Telegram could not use the media (a wrong file_id,
+	// a URL it could not fetch).
+	ReasonBadMedia = "bad_media"
 )
 
 // LongTextPolicy says what Enqueue does with text longer than one message.
@@ -79,6 +82,9 @@ type Request struct {
 	IdempotencyKey string
 	// LongText is the long text policy.
 	LongText LongTextPolicy
+	// Media, when its Kind is set, is sent first, with the text as its
+	// caption when it fits (then Text may be empty).
+	Media Media
 }
 
 // Dispatcher accepts notifications into a durable [Queue] and runs the
@@ -177,16 +183,16 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 	switch {
 	case r.UserID == "":
 		return Notification{}, false, fmt.Errorf("%w: user id is empty", ErrInvalidRequest)
-	case strings.TrimSpace(r.Text) == "":
+	case strings.TrimSpace(r.Text) == "" && r.Media.Kind == MediaNone:
 		return Notification{}, false, fmt.Errorf("%w: text is empty", ErrInvalidRequest)
 	case !telegram.ValidParseMode(r.ParseMode):
 		return Notification{}, false, fmt.Errorf("%w: parse mode %q", ErrInvalidRequest, r.ParseMode)
 	}
-	parts, err := Split(r.Text, r.ParseMode, telegram.MaxMessageLen)
+	parts, err := PlanParts(r.Text, r.ParseMode, r.Media.Kind != MediaNone)
 	if err != nil {
 		return Notification{}, false, err
 	}
-	if len(parts) > 1 && r.LongText == LongTextReject {
+	if textParts(parts, r.Media.Kind != MediaNone) > 1 && r.LongText == LongTextReject {
 		return Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, telegram.MaxMessageLen)
 	}
 	id, err := newID()
@@ -197,7 +203,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 		ID: id, UserID: r.UserID, ChatID: r.ChatID, Parts: parts, ParseMode: r.ParseMode,
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		DisableLinkPreview: r.DisableLinkPreview, ProtectContent: r.ProtectContent, ReplyToID: r.ReplyToID,
-		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(),
+		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(), Media: r.Media,
 	}
 	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
 		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}

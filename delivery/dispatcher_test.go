@@ -89,14 +89,14 @@ type call struct {
 
 // recSender records the calls it forwards to the fake Bot API.
 type recSender struct {
-	next delivery.Sender
-	mu   sync.Mutex
-	log  []call
+	delivery.Sender // the wrapped sender (photos and documents pass through)
+	mu              sync.Mutex
+	log             []call
 }
 
 func (r *recSender) SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
 	start := time.Now()
-	m, err := r.next.SendMessage(ctx, p)
+	m, err := r.Sender.SendMessage(ctx, p)
 	r.mu.Lock()
 	r.log = append(r.log, call{start: start, end: time.Now(), chat: p.ChatID, err: err})
 	r.mu.Unlock()
@@ -124,7 +124,7 @@ func newHarness(t *testing.T, b backend, cfg delivery.Config) *harness {
 	t.Helper()
 	tg := fakebot.NewServer()
 	t.Cleanup(tg.Close)
-	h := &harness{t: t, tg: tg, b: b, sender: &recSender{next: tg.Client()}, obs: &recObserver{}}
+	h := &harness{t: t, tg: tg, b: b, sender: &recSender{Sender: tg.Client()}, obs: &recObserver{}}
 	h.d = delivery.New(cfg, b.q, h.sender, zaptest.NewLogger(t))
 	h.d.SetObserver(h.obs)
 	h.stop = h.run(h.d)

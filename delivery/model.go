@@ -97,6 +97,12 @@ type Notification struct {
 	// read from that record when the first part is sent; an original that
 	// failed, has no message or went to another chat is not replied to.
 	ReplyToID string
+	// Media, when its Kind is set, is sent as the first part: Parts[0] is
+	// its caption ("" when the text did not fit the caption limit, or there
+	// is none: the media goes alone and the text follows in Parts[1:]).
+	Media Media
+	// MediaFileID is the file_id Telegram returned for the media, once sent.
+	MediaFileID string
 	// IdempotencyKey is the caller's key, if any.
 	IdempotencyKey string
 	// State is the delivery state.
@@ -126,6 +132,41 @@ type Notification struct {
 	// notification whose first parts are sent already), sent without a
 	// link check and counted in no user's summary. UserID may be empty.
 	Reply bool
+}
+
+// MediaKind is the kind of a notification's media. The numbers match
+// notifier.v1.MediaKind.
+type MediaKind int
+
+// Media kinds.
+const (
+	// MediaNone means no media.
+	MediaNone MediaKind = 0
+	// MediaPhoto is sent with sendPhoto.
+	MediaPhoto MediaKind = 1
+	// MediaDocument is sent with sendDocument.
+	MediaDocument MediaKind = 2
+)
+
+// Media is a photo or document sent as a notification's first part, by
+// URL or by a Telegram file_id (exactly one is set).
+type Media struct {
+	Kind        MediaKind
+	URL, FileID string
+}
+
+// Source returns the photo/document parameter: the URL or the file_id.
+func (m Media) Source() string {
+	if m.URL != "" {
+		return m.URL
+	}
+	return m.FileID
+}
+
+// IsMediaPart reports whether part i of n is its media (with Parts[i] as
+// the caption).
+func (n Notification) IsMediaPart(i int) bool {
+	return i == 0 && n.Media.Kind != MediaNone
 }
 
 // Clone returns a deep copy of n (its slices are not shared).
@@ -245,6 +286,9 @@ type Outcome struct {
 	// Degraded, when not empty, is recorded as the notification's Degraded
 	// (OutcomePartSent: the part went out degraded).
 	Degraded string
+	// MediaFileID, when not empty, is recorded as the notification's
+	// MediaFileID (OutcomePartSent of the media part).
+	MediaFileID string
 	// NextAt is when the chat may be claimed again.
 	NextAt time.Time
 }

@@ -113,9 +113,9 @@ func (o *recObserver) snapshot() []string {
 // timeoutOnce makes the first send to chat fail like a request whose
 // answer never came.
 type timeoutOnce struct {
-	next delivery.Sender
-	chat int64
-	once sync.Once
+	delivery.Sender // the wrapped sender (photos and documents pass through)
+	chat            int64
+	once            sync.Once
 }
 
 func (s *timeoutOnce) SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
@@ -126,7 +126,7 @@ func (s *timeoutOnce) SendMessage(ctx context.Context, p telegram.SendMessagePar
 	if fired {
 		return telegram.Message{}, fmt.Errorf("sendMessage: %w", context.DeadlineExceeded)
 	}
-	return s.next.SendMessage(ctx, p)
+	return s.Sender.SendMessage(ctx, p)
 }
 
 func TestObserver(t *testing.T) {
@@ -136,7 +136,7 @@ func TestObserver(t *testing.T) {
 			h := newHarness(t, b, testConfig())
 			h.stop() // restart with an observer and a sender that times out once
 			obs := &recObserver{}
-			d := delivery.New(testConfig(), b.q, &timeoutOnce{next: h.tg.Client(), chat: 11}, nil)
+			d := delivery.New(testConfig(), b.q, &timeoutOnce{Sender: h.tg.Client(), chat: 11}, nil)
 			d.SetObserver(obs)
 			h.d = d
 			t.Cleanup(h.run(d))

@@ -75,7 +75,10 @@ type Limiter interface {
 	Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error)
 }
 
-// Sender sends one Telegram message; *telegram.Client implements it.
+// Sender sends one Telegram message: text, photo or document;
+// *telegram.Client implements it.
 type Sender interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
+	SendPhoto(ctx context.Context, p telegram.SendPhotoParams) (telegram.Message, error)
+	SendDocument(ctx context.Context, p telegram.SendDocumentParams) (telegram.Message, error)
 }

@@ -6,21 +6,22 @@ import (
 	"time"
 
 	"github.com/tgnotify/tgnotify/retry"
+	"github.com/tgnotify/tgnotify/telegram"
 	"go.uber.org/zap"
 )
 
-// record carries out dec, classify's decision on the answer to the
+// record carries out dec, classify's decision on the answer msg to the
 // attempts-th send of claim c (err being the send's error): the side
 // effects (the global pause, the unlink, the migration) and the outcome
 // recorded. It is the one place where the consequences of a send happen.
-func (w *worker) record(c Claim, dec decision, msgID int64, attempts int, err error) {
+func (w *worker) record(c Claim, dec decision, msg telegram.Message, attempts int, err error) {
 	d, n := w.d, c.Notification
 	retryAt := func(next time.Time) {
 		w.settle(c, Outcome{Kind: OutcomeRetry, Attempts: attempts, LastError: dec.Desc, NextAt: next})
 	}
 	switch dec.Verdict {
 	case verdictSent:
-		w.partSent(c, msgID, attempts, dec.Degraded)
+		w.partSent(c, msg, attempts, dec.Degraded)
 	case verdictAuthPause: // the retry counts against nothing
 		retryAt(d.authFailed(w.log, err))
 	case verdictRateLimited: // 429s do not count as retries either
@@ -72,7 +73,7 @@ func (d *Dispatcher) retryPlan(n Notification) (next time.Time, failReason strin
 
 // partSent records a sent part (degraded: how it departed from the
 // request, if it did).
-func (w *worker) partSent(c Claim, msgID int64, attempts int, degraded string) {
+func (w *worker) partSent(c Claim, msg telegram.Message, attempts int, degraded string) {
 	d, n := w.d, c.Notification
 	d.authOK(w.log)
 	d.observer().PartSent()
@@ -83,8 +84,12 @@ func (w *worker) partSent(c Claim, msgID int64, attempts int, degraded string) {
 			d.observer().Finished(FinishedSent, "")
 		}
 	}
-	w.settle(c, Outcome{Kind: OutcomePartSent, MessageID: msgID, Attempts: attempts, Degraded: degraded,
-		NextAt: d.now().Add(d.chatInterval(c.ChatID))})
+	fileID := ""
+	if n.IsMediaPart(n.NextPart) {
+		fileID = msg.MediaFileID()
+	}
+	w.settle(c, Outcome{Kind: OutcomePartSent, MessageID: msg.MessageID, Attempts: attempts, Degraded: degraded,
+		MediaFileID: fileID, NextAt: d.now().Add(d.chatInterval(c.ChatID))})
 }
 
 // fail settles c as FAILED.

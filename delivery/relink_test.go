@@ -15,12 +15,12 @@ import (
 // first chat is in flight, then forwards the send (which the fake answers
 // with a 403).
 type relinkSender struct {
-	next  delivery.Sender
-	links store.Store
-	user  string
-	to    int64
-	once  sync.Once
-	err   error
+	delivery.Sender // the wrapped sender (photos and documents pass through)
+	links           store.Store
+	user            string
+	to              int64
+	once            sync.Once
+	err             error
 }
 
 func (r *relinkSender) SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
@@ -31,7 +31,7 @@ func (r *relinkSender) SendMessage(ctx context.Context, p telegram.SendMessagePa
 			_, r.err = r.links.ConsumeLinkToken(ctx, tok, r.to, r.user, time.Now())
 		}
 	})
-	return r.next.SendMessage(ctx, p)
+	return r.Sender.SendMessage(ctx, p)
 }
 
 // TestBlockedUnlinksOnlyThatChat is finding 12 of issue 8: a 403 from the
@@ -46,7 +46,7 @@ func TestBlockedUnlinksOnlyThatChat(t *testing.T) {
 			h.tg.SendText(60, "u", "hi") // the new chat, known to the fake
 			h.tg.Block(50)
 			h.stop()
-			rs := &relinkSender{next: h.tg.Client(), links: b.links, user: "u", to: 60}
+			rs := &relinkSender{Sender: h.tg.Client(), links: b.links, user: "u", to: 60}
 			h.d = delivery.New(testConfig(), b.q, rs, nil)
 			h.stop = h.run(h.d)
 			n := h.enqueue(delivery.Request{UserID: "u", ChatID: 50, Text: "to the old chat"})

@@ -229,8 +229,8 @@ func (q *gatedQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
 // the replica is killed may reach Telegram, but its answer never comes
 // back.
 type gatedSender struct {
-	next delivery.Sender
-	g    *gate
+	delivery.Sender // the wrapped sender (photos and documents pass through)
+	g               *gate
 }
 
 func (s *gatedSender) SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error) {
@@ -242,7 +242,7 @@ func (s *gatedSender) SendMessage(ctx context.Context, p telegram.SendMessagePar
 	}
 	s.g.inflight++ // counted under the same lock as the check: kill sees it
 	s.g.mu.Unlock()
-	m, err := s.next.SendMessage(ctx, p)
+	m, err := s.Sender.SendMessage(ctx, p)
 	s.g.mu.Lock()
 	s.g.inflight--
 	s.g.mu.Unlock()

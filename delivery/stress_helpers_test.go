@@ -492,7 +492,7 @@ func (r *stressRun) start(i int) *replica {
 	b := r.sb.replica()
 	g := newGate()
 	gq := &gatedQueue{q: b.q, g: g}
-	rep := &replica{g: g, sender: &gatedSender{next: r.bot, g: g}, done: make(chan struct{})}
+	rep := &replica{g: g, sender: &gatedSender{Sender: r.bot, g: g}, done: make(chan struct{})}
 	rep.d = delivery.New(r.cfg, gq, rep.sender, r.sb.log().With(zap.Int("replica", i)))
 	ctx, cancel := context.WithCancel(r.ctx)
 	rep.cancel = cancel

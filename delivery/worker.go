@@ -125,9 +125,7 @@ func (w *worker) process(c Claim) {
 			return
 		}
 		attempts++
-		p := sendParams(c.ChatID, n, mode, replyTo, d.cfg.AllowPaidBroadcast)
-		p.Text = text // the part, or its plain resend without the markup
-		msg, err := d.send(w.hard, p)
+		msg, err := w.sendPart(c, text, mode, replyTo)
 		dec := classify(sendResult{Err: err, CanFallback: mode != "" && n.PlainTextFallback, Reply: n.Reply,
 			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil, FellBack: fellBack})
 		if dec.Verdict == verdictFallback {
@@ -137,7 +135,7 @@ func (w *worker) process(c Claim) {
 			text, mode, fellBack = StripMarkup(text, mode), "", true
 			continue
 		}
-		w.record(c, dec, msg.MessageID, attempts, err)
+		w.record(c, dec, msg, attempts, err)
 		return
 	}
 }
@@ -251,6 +249,19 @@ func (w *worker) replyTarget(c Claim) (int64, error) {
 		return 0, nil
 	}
 	return orig.MessageIDs[0], nil
+}
+
+// sendPart sends the claimed part, text in parse mode mode (the part, or
+// its plain resend without the markup): the media with text as its caption,
+// or a message.
+func (w *worker) sendPart(c Claim, text, mode string, replyTo int64) (telegram.Message, error) {
+	d, n := w.d, c.Notification
+	if n.IsMediaPart(n.NextPart) {
+		return d.sendMedia(w.hard, c.ChatID, n, text, mode, replyTo)
+	}
+	p := sendParams(c.ChatID, n, mode, replyTo, d.cfg.AllowPaidBroadcast)
+	p.Text = text
+	return d.send(w.hard, p)
 }
 
 // sendParams returns the sendMessage parameters of n's next part to chat,

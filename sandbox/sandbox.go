@@ -33,8 +33,19 @@ type sandboxMessage struct {
 	LinkPreviewDisabled bool `json:"link_preview_disabled,omitempty"`
 	ProtectContent      bool `json:"protect_content,omitempty"`
 	// ReplyToMessageID is the message this one replies to (absent: none).
-	ReplyToMessageID int64     `json:"reply_to_message_id,omitempty"`
-	Time             time.Time `json:"time"`
+	ReplyToMessageID int64 `json:"reply_to_message_id,omitempty"`
+	// Media is the photo or document (absent for a text message); text is
+	// then its caption.
+	Media *sandboxMedia `json:"media,omitempty"`
+	Time  time.Time     `json:"time"`
+}
+
+// sandboxMedia is a sent message's media: kind "photo" or "document", the
+// source as sent (a URL or a file_id) and the file_id the fake returned.
+type sandboxMedia struct {
+	Kind   string `json:"kind"`
+	Source string `json:"source"`
+	FileID string `json:"file_id"`
 }
 
 func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
@@ -45,9 +56,17 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 			DisableNotification: m.DisableNotification, Time: m.Time,
 			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
 			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
+			Media: toSandboxMedia(m.Media),
 		})
 	}
 	return out
+}
+
+func toSandboxMedia(m *fakebot.SentMedia) *sandboxMedia {
+	if m == nil {
+		return nil
+	}
+	return &sandboxMedia{Kind: m.Kind, Source: m.Source, FileID: m.FileID}
 }
 
 // sandboxRequest is the body of the sandbox's user actions.

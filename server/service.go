@@ -169,7 +169,12 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 	if !ok {
 		return nil, toStatus(invalid("long_text", "unknown value %d", int32(req.GetLongText())))
 	}
-	parseMode, err := validateText(req.GetText(), req.GetParseMode(), policy == delivery.LongTextReject)
+	media, err := validateMedia(req.GetMedia())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	hasMedia := media.Kind != delivery.MediaNone
+	parseMode, err := validateBody(req.GetText(), req.GetParseMode(), policy == delivery.LongTextReject, hasMedia)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -194,6 +199,7 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 		ReplyToID:           req.GetReplyToNotificationId(),
 		IdempotencyKey:      req.GetIdempotencyKey(),
 		LongText:            policy,
+		Media:               media,
 	}
 	// One store call: the link is read with the enqueue.
 	n, dup, err := s.delivery.EnqueueLinked(ctx, r)
@@ -259,6 +265,7 @@ func (s *Service) GetNotification(ctx context.Context, req *notifierv1.GetNotifi
 		IdempotencyKey: n.IdempotencyKey,
 		FailureReason:  n.FailureReason,
 		Degraded:       n.Degraded,
+		MediaFileId:    n.MediaFileID,
 	}, nil
 }
 

@@ -192,6 +192,38 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				}
 			}
 		}},
+		{"media persist, and the media's file_id is recorded by Settle and SettleAndClaim", func(t *testing.T, q queue) {
+			m1 := notif("m1", "u1", 46, t0, "caption")
+			m1.Media = delivery.Media{Kind: delivery.MediaPhoto, URL: "https://example.com/a.png"}
+			m2 := notif("m2", "u2", 47, t0, "", "text after the document")
+			m2.Media = delivery.Media{Kind: delivery.MediaDocument, FileID: "BQAC_x-1"}
+			mustEnqueue(t, q, m1)
+			mustEnqueue(t, q, m2)
+			if got := mustGet(t, q, "m1"); got.Media != m1.Media || got.MediaFileID != "" {
+				t.Fatalf("m1 = %+v", got)
+			}
+			if got := mustGet(t, q, "m2"); got.Media != m2.Media {
+				t.Fatalf("m2 = %+v", got)
+			}
+			c := mustClaim(t, q, t0)
+			want := map[string]string{c.Notification.ID: "file-" + c.Notification.ID}
+			nc, _, err := q.SettleAndClaim(qctx(t), c, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1,
+				Attempts: 1, MediaFileID: want[c.Notification.ID], NextAt: t0}, t0, qClaimOpts)
+			if err != nil || nc.Notification.ID == "" {
+				t.Fatalf("settle and claim: %+v %v", nc, err)
+			}
+			want[nc.Notification.ID] = "file-" + nc.Notification.ID
+			if nc.Notification.Media.Kind == delivery.MediaNone {
+				t.Fatalf("claimed %+v without its media", nc.Notification)
+			}
+			mustSettle(t, q, nc, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 2, Attempts: 1,
+				MediaFileID: want[nc.Notification.ID], NextAt: t0}, t0)
+			for id, fid := range want {
+				if got := mustGet(t, q, id); got.MediaFileID != fid {
+					t.Fatalf("%s media_file_id %q, want %q", id, got.MediaFileID, fid)
+				}
+			}
+		}},
 		{"record round trip", func(t *testing.T, q queue) {
 			bare := delivery.Notification{ID: "bare", UserID: "u1", ChatID: 42, Parts: []string{"hi"}, CreatedAt: t0}
 			full := delivery.Notification{ID: "full", UserID: "u2", ChatID: -100, Parts: []string{"one", "two"},

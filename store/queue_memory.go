@@ -469,6 +469,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			if o.Degraded != "" {
 				n.Degraded = o.Degraded
 			}
+			if o.MediaFileID != "" {
+				n.MediaFileID = o.MediaFileID
+			}
 			n.MessageIDs = append(n.MessageIDs, o.MessageID)
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {

@@ -13,7 +13,9 @@ package store
 // idem_key, state (1-4), attempts,
 // retries, next_part, message_ids (comma-separated), last_error,
 // failure_reason, degraded (how a sent part departed from the request:
-// "parse_entities"), created_at, updated_at (unix ms), reply ("1" for a bot
+// "parse_entities"), media_kind, media_url, media_file (the media sent as
+// part 0, only when there is one), media_file_id (Telegram's file_id of the
+// sent media), created_at, updated_at (unix ms), reply ("1" for a bot
 // reply: head of the backlog, no link check, no summary). A field at its zero
 // value may be absent (enqueue writes only id, user_id, chat_id, parts,
 // state, created_at and the fields that differ from their defaults): a
@@ -224,7 +226,7 @@ func (q *RedisQueue) enqueueNotification(ctx context.Context, n delivery.Notific
 // value are left out, see the record's fields) and the backlog entry's kind
 // ("r" for the bot's own replies).
 func enqueueFields(n delivery.Notification, parts, created string) (fields []any, kind string) {
-	fields = make([]any, 0, 26)
+	fields = make([]any, 0, 32)
 	fields = append(fields, "id", n.ID, "user_id", n.UserID, "parts", parts, "state", int(delivery.StateQueued),
 		"created_at", created)
 	if len(n.Parts) != 1 {
@@ -253,6 +255,9 @@ func enqueueFields(n delivery.Notification, parts, created string) (fields []any
 	}
 	if n.ReplyToID != "" {
 		fields = append(fields, "reply_to", n.ReplyToID)
+	}
+	if n.Media.Kind != delivery.MediaNone {
+		fields = append(fields, "media_kind", int(n.Media.Kind), "media_url", n.Media.URL, "media_file", n.Media.FileID)
 	}
 	if n.Reply {
 		fields = append(fields, "reply", boolStr(true))
@@ -432,8 +437,11 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		LastError:           f["last_error"],
 		FailureReason:       f["failure_reason"],
 		Degraded:            f["degraded"],
-		CreatedAt:           time.UnixMilli(num("created_at")),
-		UpdatedAt:           time.UnixMilli(num("created_at")),
+		Media: delivery.Media{Kind: delivery.MediaKind(num("media_kind")), URL: f["media_url"],
+			FileID: f["media_file"]},
+		MediaFileID: f["media_file_id"],
+		CreatedAt:   time.UnixMilli(num("created_at")),
+		UpdatedAt:   time.UnixMilli(num("created_at")),
 	}
 	if _, ok := f["updated_at"]; ok {
 		n.UpdatedAt = time.UnixMilli(num("updated_at"))
@@ -497,7 +505,7 @@ func (q *RedisQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Ou
 	if err != nil {
 		return err
 	}
-	n, err := q.settle.Run(ctx, q.client, keys, append(append(args, q.owner.evArgs()...), o.Degraded)...).Int()
+	n, err := q.settle.Run(ctx, q.client, keys, append(append(args, q.owner.evArgs()...), o.Degraded, o.MediaFileID)...).Int()
 	if err != nil {
 		return unavailable("settle", err)
 	}
@@ -526,7 +534,7 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o del
 	if err != nil {
 		return delivery.Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
 	}
-	args = append(append(append(args, rest...), q.owner.evArgs()...), o.Degraded)
+	args = append(append(append(args, rest...), q.owner.evArgs()...), o.Degraded, o.MediaFileID)
 	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
 	if err != nil {
 		return delivery.Claim{}, false, unavailable("settle and claim", err)

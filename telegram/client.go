@@ -116,6 +116,40 @@ type SendMessageParams struct {
 	AllowPaidBroadcast bool `json:"allow_paid_broadcast,omitempty"`
 }
 
+// SendPhotoParams are the parameters of sendPhoto.
+type SendPhotoParams struct {
+	ChatID int64 `json:"chat_id"`
+	// Photo is an HTTP(S) URL Telegram fetches or the file_id of a photo
+	// Telegram has.
+	Photo string `json:"photo"`
+	// Caption is 0–1024 UTF-16 code units after entity parsing.
+	Caption             string           `json:"caption,omitempty"`
+	ParseMode           string           `json:"parse_mode,omitempty"`
+	DisableNotification bool             `json:"disable_notification,omitempty"`
+	ProtectContent      bool             `json:"protect_content,omitempty"`
+	ReplyParameters     *ReplyParameters `json:"reply_parameters,omitempty"`
+	AllowPaidBroadcast  bool             `json:"allow_paid_broadcast,omitempty"`
+}
+
+// SendDocumentParams are the parameters of sendDocument.
+type SendDocumentParams struct {
+	ChatID int64 `json:"chat_id"`
+	// Document is an HTTP(S) URL Telegram fetches or the file_id of a file
+	// Telegram has.
+	Document string `json:"document"`
+	// Caption is 0–1024 UTF-16 code units after entity parsing.
+	Caption             string           `json:"caption,omitempty"`
+	ParseMode           string           `json:"parse_mode,omitempty"`
+	DisableNotification bool             `json:"disable_notification,omitempty"`
+	ProtectContent      bool             `json:"protect_content,omitempty"`
+	ReplyParameters     *ReplyParameters `json:"reply_parameters,omitempty"`
+	AllowPaidBroadcast  bool             `json:"allow_paid_broadcast,omitempty"`
+}
+
+// MaxCaptionLen is the longest media caption Telegram accepts, in UTF-16
+// code units after entity parsing.
+const MaxCaptionLen = 1024
+
 // SetWebhookParams are the parameters of setWebhook.
 type SetWebhookParams struct {
 	// URL is the HTTPS URL updates are POSTed to (ports 443, 80, 88, 8443).
@@ -187,6 +221,20 @@ func (c *Client) GetMe(ctx context.Context) (User, error) {
 func (c *Client) SendMessage(ctx context.Context, p SendMessageParams) (Message, error) {
 	var m Message
 	err := c.call(ctx, "sendMessage", p, &m, 0)
+	return m, err
+}
+
+// SendPhoto sends a photo with an optional caption.
+func (c *Client) SendPhoto(ctx context.Context, p SendPhotoParams) (Message, error) {
+	var m Message
+	err := c.call(ctx, "sendPhoto", p, &m, 0)
+	return m, err
+}
+
+// SendDocument sends a document with an optional caption.
+func (c *Client) SendDocument(ctx context.Context, p SendDocumentParams) (Message, error) {
+	var m Message
+	err := c.call(ctx, "sendDocument", p, &m, 0)
 	return m, err
 }
 

@@ -111,6 +111,12 @@ func IsParseEntities(err error) bool {
 // [MaxMessageLen] UTF-16 code units after entity parsing.
 func IsTooLong(err error) bool { return asError(err).has(400, "too long") }
 
+// IsBadMedia reports a 400 about a media file Telegram cannot use: "wrong
+// file identifier/HTTP URL specified" or "failed to get HTTP URL content".
+func IsBadMedia(err error) bool {
+	return asError(err).has(400, "wrong file identifier", "failed to get http url content")
+}
+
 // IsConflict reports a 409: getUpdates while a webhook is set, or a second
 // concurrent getUpdates with the same token.
 func IsConflict(err error) bool { return asError(err).has(409) }

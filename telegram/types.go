@@ -119,6 +119,45 @@ type Message struct {
 	// MigrateFromChatID is set on the service message in the new supergroup
 	// naming the group it was upgraded from.
 	MigrateFromChatID int64 `json:"migrate_from_chat_id,omitempty"`
+	// Photo is a photo message's sizes, the largest last.
+	Photo []PhotoSize `json:"photo,omitempty"`
+	// Document is a document message's file.
+	Document *Document `json:"document,omitempty"`
+	// Caption is a media message's caption, markup removed.
+	Caption string `json:"caption,omitempty"`
+}
+
+// PhotoSize is one size of a photo.
+type PhotoSize struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	Width        int    `json:"width"`
+	Height       int    `json:"height"`
+	FileSize     int64  `json:"file_size,omitempty"`
+}
+
+// Document is a general file.
+type Document struct {
+	FileID       string `json:"file_id"`
+	FileUniqueID string `json:"file_unique_id"`
+	FileName     string `json:"file_name,omitempty"`
+	MimeType     string `json:"mime_type,omitempty"`
+	FileSize     int64  `json:"file_size,omitempty"`
+}
+
+// MediaFileID returns the file_id of m's media: the largest size of a
+// photo (by area, the last on a tie), a document's; "" when it has none.
+func (m Message) MediaFileID() string {
+	if m.Document != nil {
+		return m.Document.FileID
+	}
+	best, area := "", -1
+	for _, p := range m.Photo {
+		if a := p.Width * p.Height; a >= area {
+			best, area = p.FileID, a
+		}
+	}
+	return best
 }
 
 // Command splits a bot command such as "/start abc" or "/start@my_bot abc";

@@ -63,6 +63,10 @@ func TestJSONTagsMatchBotAPI(t *testing.T) {
 		{"WebhookInfo", telegram.WebhookInfo{}},
 		{"ResponseParameters", telegram.ResponseParameters{}},
 		{"sendMessage", telegram.SendMessageParams{}},
+		{"sendPhoto", telegram.SendPhotoParams{}},
+		{"sendDocument", telegram.SendDocumentParams{}},
+		{"PhotoSize", telegram.PhotoSize{}},
+		{"Document", telegram.Document{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.api, func(t *testing.T) {

@@ -29,6 +29,7 @@
 -- ARGV[14] -> the event log's approximate max length
 -- ARGV[15] -> the event log's retention ms (0: none)
 -- ARGV[16] -> degraded: recorded with a sent part when not "" ("parse_entities")
+-- ARGV[17] -> media_file_id: recorded with a sent part when not "" (the media's file_id)
 --
 -- Returns 1, or 0 when the lease was lost (nothing changed).
 
@@ -37,6 +38,7 @@ local outcome = {
   chat = ARGV[2], token = ARGV[3], id = ARGV[4], now = ARGV[5], kind = ARGV[6], retention = ARGV[7],
   next_at = ARGV[8], message_id = ARGV[9], attempts = ARGV[10], retries = ARGV[11], last_error = ARGV[12],
   reason = ARGV[13], ev = ev_log(KEYS[7], ARGV[14], ARGV[15]), degraded = ARGV[16] or '',
+  media_file_id = ARGV[17] or '',
 }
 
 local k = {record = KEYS[1], backlog = KEYS[2], sched = KEYS[3], lease = KEYS[4], leasetok = KEYS[5],

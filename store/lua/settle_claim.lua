@@ -16,6 +16,7 @@
 -- ARGV[23]     -> the event log's approximate max length (settle.lua's ARGV[14])
 -- ARGV[24]     -> the event log's retention ms (settle.lua's ARGV[15])
 -- ARGV[25]     -> degraded (settle.lua's ARGV[16])
+-- ARGV[26]     -> media_file_id (settle.lua's ARGV[17])
 --
 -- Returns {'0'} when the lease was lost (nothing changed, nothing claimed),
 -- {'1'} when settled with nothing due, {'1', 'p', pause ms} when settled and
@@ -27,6 +28,7 @@ local outcome = {
   chat = ARGV[2], token = ARGV[3], id = ARGV[4], now = ARGV[5], kind = ARGV[6], retention = ARGV[7],
   next_at = ARGV[8], message_id = ARGV[9], attempts = ARGV[10], retries = ARGV[11], last_error = ARGV[12],
   reason = ARGV[13], ev = ev_log(KEYS[7], ARGV[23], ARGV[24]), degraded = ARGV[25] or '',
+  media_file_id = ARGV[26] or '',
 }
 local lease_ms = tonumber(ARGV[14])
 local token = ARGV[15]

@@ -137,6 +137,10 @@ type Server struct {
 	polls  int
 	calls  map[string]int
 	faults faultState
+	// failMedia maps the media URLs that fail (FailMediaURL) to the
+	// description they fail with; nextFile numbers the file_ids made.
+	failMedia map[string]string
+	nextFile  int64
 }
 
 type chatState struct {
@@ -310,6 +314,10 @@ func canonicalMethod(lower string) (string, bool) {
 		return "getMe", true
 	case "sendmessage":
 		return "sendMessage", true
+	case "sendphoto":
+		return "sendPhoto", true
+	case "senddocument":
+		return "sendDocument", true
 	case "setwebhook":
 		return "setWebhook", true
 	case "deletewebhook":
@@ -373,6 +381,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		result, err = s.sendMessage(p)
+	case "sendPhoto", "sendDocument":
+		if !s.waitHang(r.Context()) {
+			return
+		}
+		result, err = s.sendMedia(p, name)
 	case "setWebhook":
 		result, err = s.setWebhook(p)
 	case "deleteWebhook":
@@ -575,6 +588,7 @@ func newServer(opts []Option) *Server {
 		nextMsgID:      map[int64]int64{},
 		nextUpdateID:   DefaultFirstUpdateID,
 		calls:          map[string]int{},
+		failMedia:      map[string]string{},
 	}
 	s.faults.init()
 	for _, o := range opts {

@@ -34,8 +34,22 @@ type SentMessage struct {
 	// allow_sending_without_reply let it go as no reply).
 	ReplyParameters  *telegram.ReplyParameters
 	ReplyToMessageID int64
+	// Media is the photo or document of a sendPhoto / sendDocument (nil
+	// for a text message); Text and PlainText are then its caption.
+	Media *SentMedia
 	// Time is when the fake accepted the message (see [WithClock]).
 	Time time.Time
+}
+
+// SentMedia is the media of a sent message.
+type SentMedia struct {
+	// Kind is "photo" or "document".
+	Kind string
+	// Source is the photo / document parameter as sent: a URL or a file_id.
+	Source string
+	// FileID is the file_id the fake returned (for a photo, the largest
+	// size's).
+	FileID string
 }
 
 // userChatLocked returns the private chat with the user chatID, creating it

@@ -198,6 +198,59 @@ func (NotificationState) EnumDescriptor() ([]byte, []int) {
 	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{2}
 }
 
+// MediaKind is the kind of a notification's media.
+type MediaKind int32
+
+const (
+	// Unspecified (refused).
+	MediaKind_MEDIA_KIND_UNSPECIFIED MediaKind = 0
+	// A photo (sendPhoto).
+	MediaKind_MEDIA_KIND_PHOTO MediaKind = 1
+	// A document (sendDocument).
+	MediaKind_MEDIA_KIND_DOCUMENT MediaKind = 2
+)
+
+// Enum value maps for MediaKind.
+var (
+	MediaKind_name = map[int32]string{
+		0: "MEDIA_KIND_UNSPECIFIED",
+		1: "MEDIA_KIND_PHOTO",
+		2: "MEDIA_KIND_DOCUMENT",
+	}
+	MediaKind_value = map[string]int32{
+		"MEDIA_KIND_UNSPECIFIED": 0,
+		"MEDIA_KIND_PHOTO":       1,
+		"MEDIA_KIND_DOCUMENT":    2,
+	}
+)
+
+func (x MediaKind) Enum() *MediaKind {
+	p := new(MediaKind)
+	*p = x
+	return p
+}
+
+func (x MediaKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MediaKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_notifier_v1_notifier_proto_enumTypes[3].Descriptor()
+}
+
+func (MediaKind) Type() protoreflect.EnumType {
+	return &file_notifier_v1_notifier_proto_enumTypes[3]
+}
+
+func (x MediaKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MediaKind.Descriptor instead.
+func (MediaKind) EnumDescriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{3}
+}
+
 // EventType is the kind of an event.
 type EventType int32
 
@@ -252,11 +305,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[3].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[4].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[3]
+	return &file_notifier_v1_notifier_proto_enumTypes[4]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -265,7 +318,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{3}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{4}
 }
 
 // CreateLinkTokenRequest names the application user to link.
@@ -529,7 +582,12 @@ type NotifyRequest struct {
 	// values of at most 4096 bytes each; every placeholder needs a value and
 	// every value must be used (INVALID_ARGUMENT naming it otherwise); the
 	// expanded text obeys the text limits.
-	Values        map[string]string `protobuf:"bytes,14,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Values map[string]string `protobuf:"bytes,14,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// A photo or document sent with the notification. The text becomes its
+	// caption when it fits Telegram's 1024-character caption limit; otherwise
+	// the media goes alone, followed by the text (split as usual). With media
+	// the text may be empty.
+	Media         *Media `protobuf:"bytes,9,opt,name=media,proto3" json:"media,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -641,6 +699,110 @@ func (x *NotifyRequest) GetValues() map[string]string {
 	return nil
 }
 
+func (x *NotifyRequest) GetMedia() *Media {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+// Media is a photo or document, by URL (Telegram fetches it) or by the
+// file_id of a file Telegram already has (GetNotification.media_file_id).
+type Media struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The kind of media; required.
+	Kind MediaKind `protobuf:"varint,1,opt,name=kind,proto3,enum=notifier.v1.MediaKind" json:"kind,omitempty"`
+	// Where the file comes from; required.
+	//
+	// Types that are valid to be assigned to Source:
+	//
+	//	*Media_Url
+	//	*Media_FileId
+	Source        isMedia_Source `protobuf_oneof:"source"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Media) Reset() {
+	*x = Media{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Media) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Media) ProtoMessage() {}
+
+func (x *Media) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Media.ProtoReflect.Descriptor instead.
+func (*Media) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Media) GetKind() MediaKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MediaKind_MEDIA_KIND_UNSPECIFIED
+}
+
+func (x *Media) GetSource() isMedia_Source {
+	if x != nil {
+		return x.Source
+	}
+	return nil
+}
+
+func (x *Media) GetUrl() string {
+	if x != nil {
+		if x, ok := x.Source.(*Media_Url); ok {
+			return x.Url
+		}
+	}
+	return ""
+}
+
+func (x *Media) GetFileId() string {
+	if x != nil {
+		if x, ok := x.Source.(*Media_FileId); ok {
+			return x.FileId
+		}
+	}
+	return ""
+}
+
+type isMedia_Source interface {
+	isMedia_Source()
+}
+
+type Media_Url struct {
+	// An http:// or https:// URL of at most 2048 bytes.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3,oneof"`
+}
+
+type Media_FileId struct {
+	// A Telegram file_id: 1-256 bytes of A-Za-z0-9_-.
+	FileId string `protobuf:"bytes,3,opt,name=file_id,json=fileId,proto3,oneof"`
+}
+
+func (*Media_Url) isMedia_Source() {}
+
+func (*Media_FileId) isMedia_Source() {}
+
 // NotifyResponse reports what happened to the notification.
 type NotifyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -653,7 +815,8 @@ type NotifyResponse struct {
 	// True when idempotency_key matched an earlier call: this is that call's
 	// notification, nothing new was queued.
 	Duplicate bool `protobuf:"varint,4,opt,name=duplicate,proto3" json:"duplicate,omitempty"`
-	// How many Telegram messages the text is sent as (more than 1 when split).
+	// How many Telegram messages the text is sent as (more than 1 when split;
+	// with media, the media message counts as one).
 	Parts         int32 `protobuf:"varint,5,opt,name=parts,proto3" json:"parts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -661,7 +824,7 @@ type NotifyResponse struct {
 
 func (x *NotifyResponse) Reset() {
 	*x = NotifyResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -673,7 +836,7 @@ func (x *NotifyResponse) String() string {
 func (*NotifyResponse) ProtoMessage() {}
 
 func (x *NotifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -686,7 +849,7 @@ func (x *NotifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifyResponse.ProtoReflect.Descriptor instead.
 func (*NotifyResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *NotifyResponse) GetNotificationId() string {
@@ -735,7 +898,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +910,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +923,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{6}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetStatusRequest) GetUserId() string {
@@ -789,7 +952,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +964,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +977,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{7}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetStatusResponse) GetLinked() bool {
@@ -876,7 +1039,7 @@ type DeliverySummary struct {
 
 func (x *DeliverySummary) Reset() {
 	*x = DeliverySummary{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1051,7 @@ func (x *DeliverySummary) String() string {
 func (*DeliverySummary) ProtoMessage() {}
 
 func (x *DeliverySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1064,7 @@ func (x *DeliverySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverySummary.ProtoReflect.Descriptor instead.
 func (*DeliverySummary) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{8}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeliverySummary) GetQueued() int64 {
@@ -964,7 +1127,7 @@ type GetNotificationRequest struct {
 
 func (x *GetNotificationRequest) Reset() {
 	*x = GetNotificationRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -976,7 +1139,7 @@ func (x *GetNotificationRequest) String() string {
 func (*GetNotificationRequest) ProtoMessage() {}
 
 func (x *GetNotificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -989,7 +1152,7 @@ func (x *GetNotificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNotificationRequest.ProtoReflect.Descriptor instead.
 func (*GetNotificationRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{9}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetNotificationRequest) GetNotificationId() string {
@@ -1027,19 +1190,23 @@ type GetNotificationResponse struct {
 	IdempotencyKey string `protobuf:"bytes,11,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
 	// Why it failed, as a short machine-readable reason: blocked,
 	// chat_not_found, parse_entities, not_linked, too_long, max_attempts,
-	// expired, rejected (other 4xx). Empty unless FAILED.
+	// expired, bad_media (Telegram could not get the media), rejected (other
+	// 4xx). Empty unless FAILED.
 	FailureReason string `protobuf:"bytes,12,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
 	// How delivery departed from the request, when it did: empty, or
 	// parse_entities (Telegram could not parse the formatting and the text was
 	// sent as plain text with the markup removed, by plain_text_fallback).
-	Degraded      string `protobuf:"bytes,13,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	Degraded string `protobuf:"bytes,13,opt,name=degraded,proto3" json:"degraded,omitempty"`
+	// The file_id Telegram returned for the notification's media (for a photo,
+	// that of the largest size), once sent: resend it without a new upload.
+	MediaFileId   string `protobuf:"bytes,14,opt,name=media_file_id,json=mediaFileId,proto3" json:"media_file_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetNotificationResponse) Reset() {
 	*x = GetNotificationResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1218,7 @@ func (x *GetNotificationResponse) String() string {
 func (*GetNotificationResponse) ProtoMessage() {}
 
 func (x *GetNotificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1231,7 @@ func (x *GetNotificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNotificationResponse.ProtoReflect.Descriptor instead.
 func (*GetNotificationResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{10}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetNotificationResponse) GetNotificationId() string {
@@ -1158,6 +1325,13 @@ func (x *GetNotificationResponse) GetDegraded() string {
 	return ""
 }
 
+func (x *GetNotificationResponse) GetMediaFileId() string {
+	if x != nil {
+		return x.MediaFileId
+	}
+	return ""
+}
+
 // UnlinkRequest names the application user to unlink.
 type UnlinkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1171,7 +1345,7 @@ type UnlinkRequest struct {
 
 func (x *UnlinkRequest) Reset() {
 	*x = UnlinkRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1183,7 +1357,7 @@ func (x *UnlinkRequest) String() string {
 func (*UnlinkRequest) ProtoMessage() {}
 
 func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1196,7 +1370,7 @@ func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{11}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UnlinkRequest) GetUserId() string {
@@ -1224,7 +1398,7 @@ type UnlinkResponse struct {
 
 func (x *UnlinkResponse) Reset() {
 	*x = UnlinkResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1236,7 +1410,7 @@ func (x *UnlinkResponse) String() string {
 func (*UnlinkResponse) ProtoMessage() {}
 
 func (x *UnlinkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1249,7 +1423,7 @@ func (x *UnlinkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkResponse.ProtoReflect.Descriptor instead.
 func (*UnlinkResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{12}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UnlinkResponse) GetWasLinked() bool {
@@ -1294,7 +1468,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1306,7 +1480,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1319,7 +1493,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{13}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Event) GetCursor() string {
@@ -1423,7 +1597,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1609,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1622,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{14}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListEventsRequest) GetAfterCursor() string {
@@ -1493,7 +1667,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1505,7 +1679,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1518,7 +1692,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{15}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -1550,7 +1724,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1562,7 +1736,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1575,7 +1749,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{16}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *WatchEventsRequest) GetAfterCursor() string {
@@ -1617,7 +1791,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xc8\x04\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xf2\x04\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
@@ -1631,10 +1805,16 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	" \x01(\bR\x12disableLinkPreview\x12'\n" +
 	"\x0fprotect_content\x18\v \x01(\bR\x0eprotectContent\x127\n" +
 	"\x18reply_to_notification_id\x18\f \x01(\tR\x15replyToNotificationId\x12>\n" +
-	"\x06values\x18\x0e \x03(\v2&.notifier.v1.NotifyRequest.ValuesEntryR\x06values\x1a9\n" +
+	"\x06values\x18\x0e \x03(\v2&.notifier.v1.NotifyRequest.ValuesEntryR\x06values\x12(\n" +
+	"\x05media\x18\t \x01(\v2\x12.notifier.v1.MediaR\x05media\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc4\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"l\n" +
+	"\x05Media\x12*\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x16.notifier.v1.MediaKindR\x04kind\x12\x12\n" +
+	"\x03url\x18\x02 \x01(\tH\x00R\x03url\x12\x19\n" +
+	"\afile_id\x18\x03 \x01(\tH\x00R\x06fileIdB\b\n" +
+	"\x06source\"\xc4\x01\n" +
 	"\x0eNotifyResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x124\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\x12\x1f\n" +
@@ -1661,7 +1841,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\a \x01(\tR\tlastError\"A\n" +
 	"\x16GetNotificationRequest\x12'\n" +
-	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\xfe\x03\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\xa2\x04\n" +
 	"\x17GetNotificationResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x124\n" +
@@ -1680,7 +1860,8 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	" \x01(\x03R\x06chatId\x12'\n" +
 	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12%\n" +
 	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason\x12\x1a\n" +
-	"\bdegraded\x18\r \x01(\tR\bdegraded\"I\n" +
+	"\bdegraded\x18\r \x01(\tR\bdegraded\x12\"\n" +
+	"\rmedia_file_id\x18\x0e \x01(\tR\vmediaFileId\"I\n" +
 	"\rUnlinkRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1f\n" +
 	"\vsay_goodbye\x18\x02 \x01(\bR\n" +
@@ -1729,7 +1910,11 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x19NOTIFICATION_STATE_QUEUED\x10\x01\x12\x1e\n" +
 	"\x1aNOTIFICATION_STATE_SENDING\x10\x02\x12\x1b\n" +
 	"\x17NOTIFICATION_STATE_SENT\x10\x03\x12\x1d\n" +
-	"\x19NOTIFICATION_STATE_FAILED\x10\x04*\xe7\x01\n" +
+	"\x19NOTIFICATION_STATE_FAILED\x10\x04*V\n" +
+	"\tMediaKind\x12\x1a\n" +
+	"\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
+	"\x10MEDIA_KIND_PHOTO\x10\x01\x12\x17\n" +
+	"\x13MEDIA_KIND_DOCUMENT\x10\x02*\xe7\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EVENT_TYPE_USER_LINKED\x10\x01\x12\x1c\n" +
@@ -1762,74 +1947,78 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 	return file_notifier_v1_notifier_proto_rawDescData
 }
 
-var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_notifier_v1_notifier_proto_goTypes = []any{
 	(ParseMode)(0),                  // 0: notifier.v1.ParseMode
 	(LongTextPolicy)(0),             // 1: notifier.v1.LongTextPolicy
 	(NotificationState)(0),          // 2: notifier.v1.NotificationState
-	(EventType)(0),                  // 3: notifier.v1.EventType
-	(*CreateLinkTokenRequest)(nil),  // 4: notifier.v1.CreateLinkTokenRequest
-	(*CreateLinkTokenResponse)(nil), // 5: notifier.v1.CreateLinkTokenResponse
-	(*GetLinkURLRequest)(nil),       // 6: notifier.v1.GetLinkURLRequest
-	(*GetLinkURLResponse)(nil),      // 7: notifier.v1.GetLinkURLResponse
-	(*NotifyRequest)(nil),           // 8: notifier.v1.NotifyRequest
-	(*NotifyResponse)(nil),          // 9: notifier.v1.NotifyResponse
-	(*GetStatusRequest)(nil),        // 10: notifier.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),       // 11: notifier.v1.GetStatusResponse
-	(*DeliverySummary)(nil),         // 12: notifier.v1.DeliverySummary
-	(*GetNotificationRequest)(nil),  // 13: notifier.v1.GetNotificationRequest
-	(*GetNotificationResponse)(nil), // 14: notifier.v1.GetNotificationResponse
-	(*UnlinkRequest)(nil),           // 15: notifier.v1.UnlinkRequest
-	(*UnlinkResponse)(nil),          // 16: notifier.v1.UnlinkResponse
-	(*Event)(nil),                   // 17: notifier.v1.Event
-	(*ListEventsRequest)(nil),       // 18: notifier.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),      // 19: notifier.v1.ListEventsResponse
-	(*WatchEventsRequest)(nil),      // 20: notifier.v1.WatchEventsRequest
-	nil,                             // 21: notifier.v1.NotifyRequest.ValuesEntry
-	(*timestamppb.Timestamp)(nil),   // 22: google.protobuf.Timestamp
+	(MediaKind)(0),                  // 3: notifier.v1.MediaKind
+	(EventType)(0),                  // 4: notifier.v1.EventType
+	(*CreateLinkTokenRequest)(nil),  // 5: notifier.v1.CreateLinkTokenRequest
+	(*CreateLinkTokenResponse)(nil), // 6: notifier.v1.CreateLinkTokenResponse
+	(*GetLinkURLRequest)(nil),       // 7: notifier.v1.GetLinkURLRequest
+	(*GetLinkURLResponse)(nil),      // 8: notifier.v1.GetLinkURLResponse
+	(*NotifyRequest)(nil),           // 9: notifier.v1.NotifyRequest
+	(*Media)(nil),                   // 10: notifier.v1.Media
+	(*NotifyResponse)(nil),          // 11: notifier.v1.NotifyResponse
+	(*GetStatusRequest)(nil),        // 12: notifier.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),       // 13: notifier.v1.GetStatusResponse
+	(*DeliverySummary)(nil),         // 14: notifier.v1.DeliverySummary
+	(*GetNotificationRequest)(nil),  // 15: notifier.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil), // 16: notifier.v1.GetNotificationResponse
+	(*UnlinkRequest)(nil),           // 17: notifier.v1.UnlinkRequest
+	(*UnlinkResponse)(nil),          // 18: notifier.v1.UnlinkResponse
+	(*Event)(nil),                   // 19: notifier.v1.Event
+	(*ListEventsRequest)(nil),       // 20: notifier.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),      // 21: notifier.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),      // 22: notifier.v1.WatchEventsRequest
+	nil,                             // 23: notifier.v1.NotifyRequest.ValuesEntry
+	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
-	22, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	22, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	24, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
 	1,  // 3: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
-	21, // 4: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
-	2,  // 5: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	22, // 6: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	12, // 7: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
-	2,  // 8: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
-	22, // 9: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 10: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	22, // 11: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
-	22, // 12: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
-	3,  // 13: notifier.v1.Event.type:type_name -> notifier.v1.EventType
-	22, // 14: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
-	2,  // 15: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
-	3,  // 16: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
-	17, // 17: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
-	3,  // 18: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
-	4,  // 19: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	6,  // 20: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	8,  // 21: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	10, // 22: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	13, // 23: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
-	15, // 24: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
-	18, // 25: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
-	20, // 26: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
-	5,  // 27: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	7,  // 28: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	9,  // 29: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	11, // 30: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	14, // 31: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
-	16, // 32: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
-	19, // 33: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
-	17, // 34: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
-	27, // [27:35] is the sub-list for method output_type
-	19, // [19:27] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	23, // 4: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
+	10, // 5: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
+	3,  // 6: notifier.v1.Media.kind:type_name -> notifier.v1.MediaKind
+	2,  // 7: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
+	24, // 8: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	14, // 9: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	2,  // 10: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
+	24, // 11: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 12: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	24, // 13: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	24, // 14: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 15: notifier.v1.Event.type:type_name -> notifier.v1.EventType
+	24, // 16: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
+	2,  // 17: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
+	4,  // 18: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
+	19, // 19: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
+	4,  // 20: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
+	5,  // 21: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	7,  // 22: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	9,  // 23: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	12, // 24: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	15, // 25: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	17, // 26: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
+	20, // 27: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
+	22, // 28: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
+	6,  // 29: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	8,  // 30: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	11, // 31: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	13, // 32: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	16, // 33: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	18, // 34: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
+	21, // 35: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
+	19, // 36: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -1837,13 +2026,17 @@ func file_notifier_v1_notifier_proto_init() {
 	if File_notifier_v1_notifier_proto != nil {
 		return
 	}
+	file_notifier_v1_notifier_proto_msgTypes[5].OneofWrappers = []any{
+		(*Media_Url)(nil),
+		(*Media_FileId)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   18,
+			NumEnums:      5,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,7 +19,7 @@ end
 -- pending; o the outcome, all strings as passed in ARGV: chat, token, id,
 -- now (ms), kind ('sent', 'retry', 'fail' or 'release'), retention (ms),
 -- next_at (ms), message_id, attempts, retries (to add), last_error,
--- reason, ev, the event log (ev_log), and degraded (recorded with a sent
+-- reason, ev, the event log (ev_log), degraded and media_file_id (recorded with a sent
 -- part when not ''). It returns 1, or 0 when the
 -- lease was lost.
 --
@@ -53,6 +53,7 @@ local function settle(p, k, o)
       set[#set + 1] = 'message_ids'; set[#set + 1] = ids .. o.message_id
       set[#set + 1] = 'next_part'; set[#set + 1] = tostring(np)
       if o.degraded ~= '' then set[#set + 1] = 'degraded'; set[#set + 1] = o.degraded end
+      if o.media_file_id ~= '' then set[#set + 1] = 'media_file_id'; set[#set + 1] = o.media_file_id end
       set[#set + 1] = 'state'
       if np >= (tonumber(r[3]) or 1) then
         set[#set + 1] = '3'
