@@ -33,6 +33,7 @@ import (
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/events"
 	"github.com/tgnotify/tgnotify/events/webhook"
+	"github.com/tgnotify/tgnotify/lease"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/sandbox"
@@ -496,7 +497,8 @@ func (a *App) pollWithLease(ctx context.Context) {
 		}
 		log.Info("holding the poller lease; polling")
 		pctx, cancel := context.WithCancel(ctx)
-		go a.renewLease(pctx, cancel, holder)
+		go lease.Keep(pctx, cancel, lease.Spec{Store: a.store, Name: pollLeaseName, Holder: holder,
+			TTL: pollLeaseTTL, Renew: pollLeaseRenew, What: "poller"}, a.log)
 		offsets := leasedOffsets{st: a.store, holder: holder}
 		p := telegram.NewPoller(a.client, offsets, a.updates, log, telegram.WithAllowedUpdates(allowedUpdates...),
 			telegram.WithAuthReport(func(err error) {
@@ -526,33 +528,6 @@ func newHolderID() (string, error) {
 		return "", fmt.Errorf("random lease holder id: %w", err)
 	}
 	return hex.EncodeToString(b), nil
-}
-
-// renewLease keeps the poller lease and cancels the poller when it is lost
-// or cannot be renewed before it would expire.
-func (a *App) renewLease(ctx context.Context, cancel context.CancelFunc, holder string) {
-	defer cancel()
-	t := time.NewTicker(pollLeaseRenew)
-	defer t.Stop()
-	lastOK := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		got, err := a.store.AcquireLease(ctx, pollLeaseName, holder, pollLeaseTTL)
-		switch {
-		case err == nil && got:
-			lastOK = time.Now()
-		case err == nil:
-			a.log.Warn("poller lease taken by another replica; stopping polling")
-			return
-		case time.Since(lastOK) > pollLeaseTTL-pollLeaseRenew:
-			a.log.Warn("cannot renew the poller lease; stopping polling", zap.Error(err))
-			return
-		}
-	}
 }
 
 // leasedOffsets saves the polling offset under the poller lease.

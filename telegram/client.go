@@ -219,22 +219,23 @@ func (c *Client) GetMe(ctx context.Context) (User, error) {
 // (text without markup, entities filled in). A request that failed with a
 // timeout may still have been delivered.
 func (c *Client) SendMessage(ctx context.Context, p SendMessageParams) (Message, error) {
-	var m Message
-	err := c.call(ctx, "sendMessage", p, &m, 0)
-	return m, err
+	return c.send(ctx, "sendMessage", p)
 }
 
 // SendPhoto sends a photo with an optional caption.
 func (c *Client) SendPhoto(ctx context.Context, p SendPhotoParams) (Message, error) {
-	var m Message
-	err := c.call(ctx, "sendPhoto", p, &m, 0)
-	return m, err
+	return c.send(ctx, "sendPhoto", p)
 }
 
 // SendDocument sends a document with an optional caption.
 func (c *Client) SendDocument(ctx context.Context, p SendDocumentParams) (Message, error) {
+	return c.send(ctx, "sendDocument", p)
+}
+
+// send calls a method that answers with the Message it sent.
+func (c *Client) send(ctx context.Context, method string, p any) (Message, error) {
 	var m Message
-	err := c.call(ctx, "sendDocument", p, &m, 0)
+	err := c.call(ctx, method, p, &m, 0)
 	return m, err
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tgnotify/tgnotify/events"
+	"github.com/tgnotify/tgnotify/lease"
 	"github.com/tgnotify/tgnotify/retry"
 )
 
@@ -54,7 +55,11 @@ func (p *Pusher) Run(ctx context.Context) error {
 func (p *Pusher) holdAndPush(ctx context.Context) error {
 	held, lose := context.WithCancel(context.WithoutCancel(ctx))
 	renewed := make(chan struct{})
-	go func() { defer close(renewed); p.renew(held, lose) }()
+	go func() {
+		defer close(renewed)
+		lease.Keep(held, lose, lease.Spec{Store: p.st, Name: LeaseName, Holder: p.holder, TTL: p.leaseTTL,
+			Renew: p.leaseRenew, What: "event webhook"}, p.logger)
+	}()
 	pctx, stop := context.WithCancel(held)
 	unhook := context.AfterFunc(ctx, stop)
 	err := p.push(pctx, held)
@@ -63,36 +68,6 @@ func (p *Pusher) holdAndPush(ctx context.Context) error {
 	lose()
 	<-renewed
 	return err
-}
-
-// renew keeps the lease and cancels the push when it is taken or cannot
-// be renewed before it would expire (counted from before the last
-// successful renewal was sent, so the push stops before Redis lets the
-// lease go).
-func (p *Pusher) renew(ctx context.Context, cancel context.CancelFunc) {
-	defer cancel()
-	t := time.NewTicker(p.leaseRenew)
-	defer t.Stop()
-	lastOK := time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		sent := time.Now()
-		got, err := p.st.AcquireLease(ctx, LeaseName, p.holder, p.leaseTTL)
-		switch {
-		case err == nil && got:
-			lastOK = sent
-		case err == nil:
-			p.logger.Warn("event webhook lease taken by another replica; stopping")
-			return
-		case time.Since(lastOK) > p.leaseTTL-p.leaseRenew:
-			p.logger.Warn("cannot renew the event webhook lease; stopping", zap.Error(err))
-			return
-		}
-	}
 }
 
 // push delivers the log from the stored cursor until ctx ends (nil) or
