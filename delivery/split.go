@@ -141,7 +141,11 @@ func Split(text, parseMode string, limit int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return renderPieces(text, joinBlank(pieces, limit)), nil
+	pieces = joinBlank(pieces, limit)
+	if tz.mode == modeMarkdownV2 {
+		escapeMovedQuoteMarks(text, pieces)
+	}
+	return renderPieces(text, pieces), nil
 }
 
 // piece is a part being built: the byte range of text it holds, the
@@ -262,6 +266,20 @@ func joinBlank(pieces []piece, limit int) []piece {
 }
 
 // renderPieces writes out the text of each piece.
+// escapeMovedQuoteMarks escapes a literal '>' that a cut moved from the
+// middle of a line to the start of a part, where Telegram would read it
+// as a blockquote mark (and a part of only ">" as empty), also right after
+// the ">" that reopens a quote the cut went through. The escape adds
+// no width after entity parsing.
+func escapeMovedQuoteMarks(text string, pieces []piece) {
+	for i := range pieces {
+		p := &pieces[i]
+		if p.start > 0 && p.start < len(text) && text[p.start] == '>' && text[p.start-1] != '\n' {
+			p.prefix += `\` // after a reopened quote's ">", if any
+		}
+	}
+}
+
 func renderPieces(text string, pieces []piece) []string {
 	parts := make([]string, len(pieces))
 	for i, p := range pieces {
