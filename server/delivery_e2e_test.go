@@ -2,12 +2,13 @@ package server_test
 
 import (
 	"fmt"
-	"github.com/tgnotify/tgnotify/updates"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tgnotify/tgnotify/updates"
 
 	"google.golang.org/grpc/codes"
 
@@ -43,17 +44,9 @@ func (h *harness) notify(req *notifierv1.NotifyRequest) *notifierv1.NotifyRespon
 
 func TestDeliveryLifecycle(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{"memory", "redis"} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			o := harnessOpts{}
-			if backend == "redis" {
-				o.redisURL = redistest.Start(t).URL()
-			}
-			h := startHarness(t, o)
-			testDeliveryLifecycle(t, h)
-		})
-	}
+	onBothBackends(t, func(t *testing.T, h *harness) {
+		testDeliveryLifecycle(t, h)
+	})
 }
 
 func testDeliveryLifecycle(t *testing.T, h *harness) {

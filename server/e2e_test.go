@@ -389,3 +389,19 @@ func TestHealthAndReflection(t *testing.T) {
 		}
 	}
 }
+
+// onBothBackends runs test in parallel subtests against a fresh service on
+// the in-memory store and on a real redis-server.
+func onBothBackends(t *testing.T, test func(t *testing.T, h *harness)) {
+	t.Helper()
+	for _, backend := range []string{"memory", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			o := harnessOpts{}
+			if backend == "redis" {
+				o.redisURL = redistest.Start(t).URL()
+			}
+			test(t, startHarness(t, o))
+		})
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc/codes"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -18,17 +17,9 @@ import (
 // both backends.
 func TestRichFields(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{"memory", "redis"} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			o := harnessOpts{}
-			if backend == "redis" {
-				o.redisURL = redistest.Start(t).URL()
-			}
-			h := startHarness(t, o)
-			testRichFields(t, h)
-		})
-	}
+	onBothBackends(t, func(t *testing.T, h *harness) {
+		testRichFields(t, h)
+	})
 }
 
 // sentFor returns the fake's messages of chat that carry the ids, in order.

@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
-	"github.com/tgnotify/tgnotify/store/redistest"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
@@ -27,21 +26,13 @@ const valueSpecials = "_*[]()~`>#+-=|{}.!\\ <>&\""
 // the text without its markup and records degraded "parse_entities".
 func TestNotifyValues(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{"memory", "redis"} {
-		t.Run(backend, func(t *testing.T) {
-			t.Parallel()
-			o := harnessOpts{}
-			if backend == "redis" {
-				o.redisURL = redistest.Start(t).URL()
-			}
-			h := startHarness(t, o)
-			const chat = int64(14001)
-			h.link("vera", chat)
-			testValuesDelivered(t, h, chat)
-			testValuesRefused(t, h, chat)
-			testFallbackStripsMarkup(t, h, chat)
-		})
-	}
+	onBothBackends(t, func(t *testing.T, h *harness) {
+		const chat = int64(14001)
+		h.link("vera", chat)
+		testValuesDelivered(t, h, chat)
+		testValuesRefused(t, h, chat)
+		testFallbackStripsMarkup(t, h, chat)
+	})
 }
 
 // lastMessage returns the chat's last message after waiting for the
