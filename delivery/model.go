@@ -103,6 +103,12 @@ type Notification struct {
 	Media Media
 	// MediaFileID is the file_id Telegram returned for the media, once sent.
 	MediaFileID string
+	// Buttons is the inline keyboard sent with the last part (rows of
+	// buttons; nil for none).
+	Buttons [][]Button
+	// CallbackAnswer is the toast shown when one of its callback buttons is
+	// pressed ("" for none).
+	CallbackAnswer string
 	// IdempotencyKey is the caller's key, if any.
 	IdempotencyKey string
 	// State is the delivery state.
@@ -163,6 +169,28 @@ func (m Media) Source() string {
 	return m.FileID
 }
 
+// Button is one inline keyboard button: Text and exactly one action (URL,
+// Callback or CopyText). Callback is the application's string, kept by the
+// service; Telegram sees only a short key in callback_data.
+type Button struct {
+	Text     string `json:"t"`
+	URL      string `json:"u,omitempty"`
+	Callback string `json:"c,omitempty"`
+	CopyText string `json:"x,omitempty"`
+}
+
+// CloneButtons returns a deep copy of rows.
+func CloneButtons(rows [][]Button) [][]Button {
+	if rows == nil {
+		return nil
+	}
+	out := make([][]Button, len(rows))
+	for i, r := range rows {
+		out[i] = append([]Button(nil), r...)
+	}
+	return out
+}
+
 // IsMediaPart reports whether part i of n is its media (with Parts[i] as
 // the caption).
 func (n Notification) IsMediaPart(i int) bool {
@@ -173,6 +201,7 @@ func (n Notification) IsMediaPart(i int) bool {
 func (n Notification) Clone() Notification {
 	n.Parts = append([]string(nil), n.Parts...)
 	n.MessageIDs = append([]int64(nil), n.MessageIDs...)
+	n.Buttons = CloneButtons(n.Buttons)
 	return n
 }
 

@@ -230,7 +230,10 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				ParseMode: "MarkdownV2", DisableNotification: true, PlainTextFallback: true, IdempotencyKey: "k1",
 				Degraded:           delivery.DegradedParseEntities,
 				DisableLinkPreview: true, ProtectContent: true, ReplyToID: "bare",
-				CreatedAt: t0.Add(time.Millisecond)}
+				Buttons: [][]delivery.Button{{{Text: "Approve", Callback: "approve:42"}, {Text: "Docs", URL: "https://x.test"}},
+					{{Text: "Copy", CopyText: "ABC-1"}}},
+				CallbackAnswer: "Thanks!",
+				CreatedAt:      t0.Add(time.Millisecond)}
 			for _, n := range []delivery.Notification{bare, full} {
 				mustEnqueue(t, q, n)
 				want := withDigest(n)

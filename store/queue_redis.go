@@ -15,7 +15,8 @@ package store
 // failure_reason, degraded (how a sent part departed from the request:
 // "parse_entities"), media_kind, media_url, media_file (the media sent as
 // part 0, only when there is one), media_file_id (Telegram's file_id of the
-// sent media), created_at, updated_at (unix ms), reply ("1" for a bot
+// sent media), buttons (JSON rows of delivery.Button), callback_answer,
+// created_at, updated_at (unix ms), reply ("1" for a bot
 // reply: head of the backlog, no link check, no summary). A field at its zero
 // value may be absent (enqueue writes only id, user_id, chat_id, parts,
 // state, created_at and the fields that differ from their defaults): a
@@ -259,6 +260,13 @@ func enqueueFields(n delivery.Notification, parts, created string) (fields []any
 	if n.Media.Kind != delivery.MediaNone {
 		fields = append(fields, "media_kind", int(n.Media.Kind), "media_url", n.Media.URL, "media_file", n.Media.FileID)
 	}
+	if len(n.Buttons) > 0 {
+		kb, _ := json.Marshal(n.Buttons) // strings only: cannot fail
+		fields = append(fields, "buttons", string(kb))
+	}
+	if n.CallbackAnswer != "" {
+		fields = append(fields, "callback_answer", n.CallbackAnswer)
+	}
 	if n.Reply {
 		fields = append(fields, "reply", boolStr(true))
 		kind = "r"
@@ -439,9 +447,10 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		Degraded:            f["degraded"],
 		Media: delivery.Media{Kind: delivery.MediaKind(num("media_kind")), URL: f["media_url"],
 			FileID: f["media_file"]},
-		MediaFileID: f["media_file_id"],
-		CreatedAt:   time.UnixMilli(num("created_at")),
-		UpdatedAt:   time.UnixMilli(num("created_at")),
+		MediaFileID:    f["media_file_id"],
+		CallbackAnswer: f["callback_answer"],
+		CreatedAt:      time.UnixMilli(num("created_at")),
+		UpdatedAt:      time.UnixMilli(num("created_at")),
 	}
 	if _, ok := f["updated_at"]; ok {
 		n.UpdatedAt = time.UnixMilli(num("updated_at"))
@@ -451,6 +460,11 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 	}
 	if err := parseParts(&n, f); err != nil {
 		return delivery.Notification{}, err
+	}
+	if kb := f["buttons"]; kb != "" {
+		if err := json.Unmarshal([]byte(kb), &n.Buttons); err != nil {
+			return delivery.Notification{}, fmt.Errorf("corrupt record %s: buttons: %w", n.ID, err)
+		}
 	}
 	if ids := f["message_ids"]; ids != "" {
 		for _, s := range strings.Split(ids, ",") {

@@ -12,6 +12,7 @@ package notifierv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -151,6 +152,8 @@ const (
 	NotificationState_NOTIFICATION_STATE_SENT NotificationState = 3
 	// Gave up; last_error says why.
 	NotificationState_NOTIFICATION_STATE_FAILED NotificationState = 4
+	// Retracted by DeleteNotification before every part was sent.
+	NotificationState_NOTIFICATION_STATE_CANCELLED NotificationState = 5
 )
 
 // Enum value maps for NotificationState.
@@ -161,6 +164,7 @@ var (
 		2: "NOTIFICATION_STATE_SENDING",
 		3: "NOTIFICATION_STATE_SENT",
 		4: "NOTIFICATION_STATE_FAILED",
+		5: "NOTIFICATION_STATE_CANCELLED",
 	}
 	NotificationState_value = map[string]int32{
 		"NOTIFICATION_STATE_UNSPECIFIED": 0,
@@ -168,6 +172,7 @@ var (
 		"NOTIFICATION_STATE_SENDING":     2,
 		"NOTIFICATION_STATE_SENT":        3,
 		"NOTIFICATION_STATE_FAILED":      4,
+		"NOTIFICATION_STATE_CANCELLED":   5,
 	}
 )
 
@@ -251,6 +256,63 @@ func (MediaKind) EnumDescriptor() ([]byte, []int) {
 	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{3}
 }
 
+// EditState is where a notification's latest edit is.
+type EditState int32
+
+const (
+	// Never edited.
+	EditState_EDIT_STATE_UNSPECIFIED EditState = 0
+	// Accepted, not yet applied to the sent message.
+	EditState_EDIT_STATE_PENDING EditState = 1
+	// Applied (before sending: it replaced what was sent).
+	EditState_EDIT_STATE_APPLIED EditState = 2
+	// Telegram refused it for good; edit_error says why.
+	EditState_EDIT_STATE_FAILED EditState = 3
+)
+
+// Enum value maps for EditState.
+var (
+	EditState_name = map[int32]string{
+		0: "EDIT_STATE_UNSPECIFIED",
+		1: "EDIT_STATE_PENDING",
+		2: "EDIT_STATE_APPLIED",
+		3: "EDIT_STATE_FAILED",
+	}
+	EditState_value = map[string]int32{
+		"EDIT_STATE_UNSPECIFIED": 0,
+		"EDIT_STATE_PENDING":     1,
+		"EDIT_STATE_APPLIED":     2,
+		"EDIT_STATE_FAILED":      3,
+	}
+)
+
+func (x EditState) Enum() *EditState {
+	p := new(EditState)
+	*p = x
+	return p
+}
+
+func (x EditState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EditState) Descriptor() protoreflect.EnumDescriptor {
+	return file_notifier_v1_notifier_proto_enumTypes[4].Descriptor()
+}
+
+func (EditState) Type() protoreflect.EnumType {
+	return &file_notifier_v1_notifier_proto_enumTypes[4]
+}
+
+func (x EditState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EditState.Descriptor instead.
+func (EditState) EnumDescriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{4}
+}
+
 // EventType is the kind of an event.
 type EventType int32
 
@@ -305,11 +367,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[4].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[5].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[4]
+	return &file_notifier_v1_notifier_proto_enumTypes[5]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -318,7 +380,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{4}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
 }
 
 // CreateLinkTokenRequest names the application user to link.
@@ -587,9 +649,15 @@ type NotifyRequest struct {
 	// caption when it fits Telegram's 1024-character caption limit; otherwise
 	// the media goes alone, followed by the text (split as usual). With media
 	// the text may be empty.
-	Media         *Media `protobuf:"bytes,9,opt,name=media,proto3" json:"media,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Media *Media `protobuf:"bytes,9,opt,name=media,proto3" json:"media,omitempty"`
+	// An inline keyboard under the (last) message: at most 8 buttons per row
+	// and 100 in all.
+	Buttons []*ButtonRow `protobuf:"bytes,8,rep,name=buttons,proto3" json:"buttons,omitempty"`
+	// A short toast (up to 200 characters) shown when the user presses one
+	// of this notification's callback buttons; empty: none.
+	CallbackAnswer string `protobuf:"bytes,13,opt,name=callback_answer,json=callbackAnswer,proto3" json:"callback_answer,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NotifyRequest) Reset() {
@@ -706,6 +774,181 @@ func (x *NotifyRequest) GetMedia() *Media {
 	return nil
 }
 
+func (x *NotifyRequest) GetButtons() []*ButtonRow {
+	if x != nil {
+		return x.Buttons
+	}
+	return nil
+}
+
+func (x *NotifyRequest) GetCallbackAnswer() string {
+	if x != nil {
+		return x.CallbackAnswer
+	}
+	return ""
+}
+
+// ButtonRow is one row of an inline keyboard.
+type ButtonRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The row's buttons, left to right: 1-8.
+	Buttons       []*Button `protobuf:"bytes,1,rep,name=buttons,proto3" json:"buttons,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ButtonRow) Reset() {
+	*x = ButtonRow{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ButtonRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ButtonRow) ProtoMessage() {}
+
+func (x *ButtonRow) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ButtonRow.ProtoReflect.Descriptor instead.
+func (*ButtonRow) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ButtonRow) GetButtons() []*Button {
+	if x != nil {
+		return x.Buttons
+	}
+	return nil
+}
+
+// Button is one inline keyboard button: a label and exactly one action.
+type Button struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The label: 1-64 characters (Unicode code points).
+	Text string `protobuf:"bytes,1,opt,name=text,proto3" json:"text,omitempty"`
+	// What pressing it does; exactly one is required.
+	//
+	// Types that are valid to be assigned to Action:
+	//
+	//	*Button_Url
+	//	*Button_Callback
+	//	*Button_CopyText
+	Action        isButton_Action `protobuf_oneof:"action"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Button) Reset() {
+	*x = Button{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Button) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Button) ProtoMessage() {}
+
+func (x *Button) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Button.ProtoReflect.Descriptor instead.
+func (*Button) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Button) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Button) GetAction() isButton_Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *Button) GetUrl() string {
+	if x != nil {
+		if x, ok := x.Action.(*Button_Url); ok {
+			return x.Url
+		}
+	}
+	return ""
+}
+
+func (x *Button) GetCallback() string {
+	if x != nil {
+		if x, ok := x.Action.(*Button_Callback); ok {
+			return x.Callback
+		}
+	}
+	return ""
+}
+
+func (x *Button) GetCopyText() string {
+	if x != nil {
+		if x, ok := x.Action.(*Button_CopyText); ok {
+			return x.CopyText
+		}
+	}
+	return ""
+}
+
+type isButton_Action interface {
+	isButton_Action()
+}
+
+type Button_Url struct {
+	// Open an http://, https:// or tg:// URL (at most 2048 bytes).
+	Url string `protobuf:"bytes,2,opt,name=url,proto3,oneof"`
+}
+
+type Button_Callback struct {
+	// Call back the application: 1-256 bytes, kept by the service (Telegram
+	// sees a short opaque key) and returned in the press (GetNotification
+	// button_presses, EVENT_TYPE_BUTTON_PRESSED).
+	Callback string `protobuf:"bytes,3,opt,name=callback,proto3,oneof"`
+}
+
+type Button_CopyText struct {
+	// Copy this text (1-256 characters) to the user's clipboard.
+	CopyText string `protobuf:"bytes,4,opt,name=copy_text,json=copyText,proto3,oneof"`
+}
+
+func (*Button_Url) isButton_Action() {}
+
+func (*Button_Callback) isButton_Action() {}
+
+func (*Button_CopyText) isButton_Action() {}
+
 // Media is a photo or document, by URL (Telegram fetches it) or by the
 // file_id of a file Telegram already has (GetNotification.media_file_id).
 type Media struct {
@@ -725,7 +968,7 @@ type Media struct {
 
 func (x *Media) Reset() {
 	*x = Media{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -737,7 +980,7 @@ func (x *Media) String() string {
 func (*Media) ProtoMessage() {}
 
 func (x *Media) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[5]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -750,7 +993,7 @@ func (x *Media) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Media.ProtoReflect.Descriptor instead.
 func (*Media) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Media) GetKind() MediaKind {
@@ -824,7 +1067,7 @@ type NotifyResponse struct {
 
 func (x *NotifyResponse) Reset() {
 	*x = NotifyResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -836,7 +1079,7 @@ func (x *NotifyResponse) String() string {
 func (*NotifyResponse) ProtoMessage() {}
 
 func (x *NotifyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[6]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -849,7 +1092,7 @@ func (x *NotifyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotifyResponse.ProtoReflect.Descriptor instead.
 func (*NotifyResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{6}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *NotifyResponse) GetNotificationId() string {
@@ -898,7 +1141,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -910,7 +1153,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[7]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -923,7 +1166,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{7}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetStatusRequest) GetUserId() string {
@@ -952,7 +1195,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -964,7 +1207,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[8]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -977,7 +1220,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{8}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetStatusResponse) GetLinked() bool {
@@ -1039,7 +1282,7 @@ type DeliverySummary struct {
 
 func (x *DeliverySummary) Reset() {
 	*x = DeliverySummary{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1294,7 @@ func (x *DeliverySummary) String() string {
 func (*DeliverySummary) ProtoMessage() {}
 
 func (x *DeliverySummary) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[9]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1307,7 @@ func (x *DeliverySummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliverySummary.ProtoReflect.Descriptor instead.
 func (*DeliverySummary) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{9}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DeliverySummary) GetQueued() int64 {
@@ -1127,7 +1370,7 @@ type GetNotificationRequest struct {
 
 func (x *GetNotificationRequest) Reset() {
 	*x = GetNotificationRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1139,7 +1382,7 @@ func (x *GetNotificationRequest) String() string {
 func (*GetNotificationRequest) ProtoMessage() {}
 
 func (x *GetNotificationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[10]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1152,7 +1395,7 @@ func (x *GetNotificationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNotificationRequest.ProtoReflect.Descriptor instead.
 func (*GetNotificationRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{10}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetNotificationRequest) GetNotificationId() string {
@@ -1199,14 +1442,26 @@ type GetNotificationResponse struct {
 	Degraded string `protobuf:"bytes,13,opt,name=degraded,proto3" json:"degraded,omitempty"`
 	// The file_id Telegram returned for the notification's media (for a photo,
 	// that of the largest size), once sent: resend it without a new upload.
-	MediaFileId   string `protobuf:"bytes,14,opt,name=media_file_id,json=mediaFileId,proto3" json:"media_file_id,omitempty"`
+	MediaFileId string `protobuf:"bytes,14,opt,name=media_file_id,json=mediaFileId,proto3" json:"media_file_id,omitempty"`
+	// 1 for the original, +1 for every accepted edit.
+	Revision int32 `protobuf:"varint,15,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Where the latest edit is (unspecified: never edited).
+	EditState EditState `protobuf:"varint,16,opt,name=edit_state,json=editState,proto3,enum=notifier.v1.EditState" json:"edit_state,omitempty"`
+	// Why the latest edit failed, when it did.
+	EditError string `protobuf:"bytes,17,opt,name=edit_error,json=editError,proto3" json:"edit_error,omitempty"`
+	// True when the notification's sent messages were deleted.
+	Deleted bool `protobuf:"varint,18,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Why deleting its messages failed (for example, older than 48 h).
+	DeleteError string `protobuf:"bytes,19,opt,name=delete_error,json=deleteError,proto3" json:"delete_error,omitempty"`
+	// The latest 20 presses of its callback buttons, oldest first.
+	ButtonPresses []*ButtonPress `protobuf:"bytes,20,rep,name=button_presses,json=buttonPresses,proto3" json:"button_presses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetNotificationResponse) Reset() {
 	*x = GetNotificationResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1473,7 @@ func (x *GetNotificationResponse) String() string {
 func (*GetNotificationResponse) ProtoMessage() {}
 
 func (x *GetNotificationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[11]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1486,7 @@ func (x *GetNotificationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNotificationResponse.ProtoReflect.Descriptor instead.
 func (*GetNotificationResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{11}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetNotificationResponse) GetNotificationId() string {
@@ -1332,6 +1587,524 @@ func (x *GetNotificationResponse) GetMediaFileId() string {
 	return ""
 }
 
+func (x *GetNotificationResponse) GetRevision() int32 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *GetNotificationResponse) GetEditState() EditState {
+	if x != nil {
+		return x.EditState
+	}
+	return EditState_EDIT_STATE_UNSPECIFIED
+}
+
+func (x *GetNotificationResponse) GetEditError() string {
+	if x != nil {
+		return x.EditError
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
+func (x *GetNotificationResponse) GetDeleteError() string {
+	if x != nil {
+		return x.DeleteError
+	}
+	return ""
+}
+
+func (x *GetNotificationResponse) GetButtonPresses() []*ButtonPress {
+	if x != nil {
+		return x.ButtonPresses
+	}
+	return nil
+}
+
+// ButtonPress is one press of a notification's callback button.
+type ButtonPress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pressed button's callback string.
+	Callback string `protobuf:"bytes,1,opt,name=callback,proto3" json:"callback,omitempty"`
+	// The presser's Telegram @username, when they have one.
+	Username string `protobuf:"bytes,2,opt,name=username,proto3" json:"username,omitempty"`
+	// When it was pressed.
+	PressedAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=pressed_at,json=pressedAt,proto3" json:"pressed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ButtonPress) Reset() {
+	*x = ButtonPress{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ButtonPress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ButtonPress) ProtoMessage() {}
+
+func (x *ButtonPress) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ButtonPress.ProtoReflect.Descriptor instead.
+func (*ButtonPress) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ButtonPress) GetCallback() string {
+	if x != nil {
+		return x.Callback
+	}
+	return ""
+}
+
+func (x *ButtonPress) GetUsername() string {
+	if x != nil {
+		return x.Username
+	}
+	return ""
+}
+
+func (x *ButtonPress) GetPressedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PressedAt
+	}
+	return nil
+}
+
+// EditNotificationRequest is the new content of a notification.
+type EditNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id Notify returned.
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	// The new text (same limits as Notify; with media, the caption).
+	Text string `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`
+	// How Telegram formats text.
+	ParseMode ParseMode `protobuf:"varint,3,opt,name=parse_mode,json=parseMode,proto3,enum=notifier.v1.ParseMode" json:"parse_mode,omitempty"`
+	// The new keyboard; none (and clear_buttons false) keeps the current one.
+	Buttons []*ButtonRow `protobuf:"bytes,4,rep,name=buttons,proto3" json:"buttons,omitempty"`
+	// Remove the keyboard.
+	ClearButtons bool `protobuf:"varint,5,opt,name=clear_buttons,json=clearButtons,proto3" json:"clear_buttons,omitempty"`
+	// Values for {{name}} placeholders in text, as in Notify.
+	Values        map[string]string `protobuf:"bytes,6,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditNotificationRequest) Reset() {
+	*x = EditNotificationRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditNotificationRequest) ProtoMessage() {}
+
+func (x *EditNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditNotificationRequest.ProtoReflect.Descriptor instead.
+func (*EditNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *EditNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+func (x *EditNotificationRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *EditNotificationRequest) GetParseMode() ParseMode {
+	if x != nil {
+		return x.ParseMode
+	}
+	return ParseMode_PARSE_MODE_UNSPECIFIED
+}
+
+func (x *EditNotificationRequest) GetButtons() []*ButtonRow {
+	if x != nil {
+		return x.Buttons
+	}
+	return nil
+}
+
+func (x *EditNotificationRequest) GetClearButtons() bool {
+	if x != nil {
+		return x.ClearButtons
+	}
+	return false
+}
+
+func (x *EditNotificationRequest) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+// EditNotificationResponse reports the accepted edit.
+type EditNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notification's id.
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	// Its state.
+	State NotificationState `protobuf:"varint,2,opt,name=state,proto3,enum=notifier.v1.NotificationState" json:"state,omitempty"`
+	// Its revision after this edit.
+	Revision      int32 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EditNotificationResponse) Reset() {
+	*x = EditNotificationResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EditNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EditNotificationResponse) ProtoMessage() {}
+
+func (x *EditNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EditNotificationResponse.ProtoReflect.Descriptor instead.
+func (*EditNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *EditNotificationResponse) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+func (x *EditNotificationResponse) GetState() NotificationState {
+	if x != nil {
+		return x.State
+	}
+	return NotificationState_NOTIFICATION_STATE_UNSPECIFIED
+}
+
+func (x *EditNotificationResponse) GetRevision() int32 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+// DeleteNotificationRequest names a notification to retract.
+type DeleteNotificationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id Notify returned.
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteNotificationRequest) Reset() {
+	*x = DeleteNotificationRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNotificationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNotificationRequest) ProtoMessage() {}
+
+func (x *DeleteNotificationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNotificationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteNotificationRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DeleteNotificationRequest) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+// DeleteNotificationResponse reports the notification's state.
+type DeleteNotificationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notification's id.
+	NotificationId string `protobuf:"bytes,1,opt,name=notification_id,json=notificationId,proto3" json:"notification_id,omitempty"`
+	// Its state after the call (CANCELLED when it was not fully sent).
+	State         NotificationState `protobuf:"varint,2,opt,name=state,proto3,enum=notifier.v1.NotificationState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteNotificationResponse) Reset() {
+	*x = DeleteNotificationResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteNotificationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteNotificationResponse) ProtoMessage() {}
+
+func (x *DeleteNotificationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteNotificationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteNotificationResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteNotificationResponse) GetNotificationId() string {
+	if x != nil {
+		return x.NotificationId
+	}
+	return ""
+}
+
+func (x *DeleteNotificationResponse) GetState() NotificationState {
+	if x != nil {
+		return x.State
+	}
+	return NotificationState_NOTIFICATION_STATE_UNSPECIFIED
+}
+
+// CreateBrowserSessionRequest names the user a browser may act for.
+type CreateBrowserSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling application's own user id: 1-128 printable characters.
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// How long the session lasts: up to 24 h; 15 min when unset.
+	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBrowserSessionRequest) Reset() {
+	*x = CreateBrowserSessionRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBrowserSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBrowserSessionRequest) ProtoMessage() {}
+
+func (x *CreateBrowserSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBrowserSessionRequest.ProtoReflect.Descriptor instead.
+func (*CreateBrowserSessionRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateBrowserSessionRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CreateBrowserSessionRequest) GetTtl() *durationpb.Duration {
+	if x != nil {
+		return x.Ttl
+	}
+	return nil
+}
+
+// CreateBrowserSessionResponse carries the signed session token.
+type CreateBrowserSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pass as Authorization: Bearer <session_token>.
+	SessionToken string `protobuf:"bytes,1,opt,name=session_token,json=sessionToken,proto3" json:"session_token,omitempty"`
+	// When it stops working.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateBrowserSessionResponse) Reset() {
+	*x = CreateBrowserSessionResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateBrowserSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateBrowserSessionResponse) ProtoMessage() {}
+
+func (x *CreateBrowserSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateBrowserSessionResponse.ProtoReflect.Descriptor instead.
+func (*CreateBrowserSessionResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CreateBrowserSessionResponse) GetSessionToken() string {
+	if x != nil {
+		return x.SessionToken
+	}
+	return ""
+}
+
+func (x *CreateBrowserSessionResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+// WatchStatusRequest names the user to watch.
+type WatchStatusRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The calling application's own user id: 1-128 printable characters.
+	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchStatusRequest) Reset() {
+	*x = WatchStatusRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchStatusRequest) ProtoMessage() {}
+
+func (x *WatchStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchStatusRequest.ProtoReflect.Descriptor instead.
+func (*WatchStatusRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *WatchStatusRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
 // UnlinkRequest names the application user to unlink.
 type UnlinkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1345,7 +2118,7 @@ type UnlinkRequest struct {
 
 func (x *UnlinkRequest) Reset() {
 	*x = UnlinkRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1357,7 +2130,7 @@ func (x *UnlinkRequest) String() string {
 func (*UnlinkRequest) ProtoMessage() {}
 
 func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[12]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1370,7 +2143,7 @@ func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{12}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UnlinkRequest) GetUserId() string {
@@ -1398,7 +2171,7 @@ type UnlinkResponse struct {
 
 func (x *UnlinkResponse) Reset() {
 	*x = UnlinkResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1410,7 +2183,7 @@ func (x *UnlinkResponse) String() string {
 func (*UnlinkResponse) ProtoMessage() {}
 
 func (x *UnlinkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[13]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1423,7 +2196,7 @@ func (x *UnlinkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkResponse.ProtoReflect.Descriptor instead.
 func (*UnlinkResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{13}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UnlinkResponse) GetWasLinked() bool {
@@ -1468,7 +2241,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1480,7 +2253,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[14]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1493,7 +2266,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{14}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Event) GetCursor() string {
@@ -1597,7 +2370,7 @@ type ListEventsRequest struct {
 
 func (x *ListEventsRequest) Reset() {
 	*x = ListEventsRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +2382,7 @@ func (x *ListEventsRequest) String() string {
 func (*ListEventsRequest) ProtoMessage() {}
 
 func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[15]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +2395,7 @@ func (x *ListEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListEventsRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{15}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListEventsRequest) GetAfterCursor() string {
@@ -1667,7 +2440,7 @@ type ListEventsResponse struct {
 
 func (x *ListEventsResponse) Reset() {
 	*x = ListEventsResponse{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1679,7 +2452,7 @@ func (x *ListEventsResponse) String() string {
 func (*ListEventsResponse) ProtoMessage() {}
 
 func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[16]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1692,7 +2465,7 @@ func (x *ListEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListEventsResponse) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{16}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListEventsResponse) GetEvents() []*Event {
@@ -1724,7 +2497,7 @@ type WatchEventsRequest struct {
 
 func (x *WatchEventsRequest) Reset() {
 	*x = WatchEventsRequest{}
-	mi := &file_notifier_v1_notifier_proto_msgTypes[17]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1736,7 +2509,7 @@ func (x *WatchEventsRequest) String() string {
 func (*WatchEventsRequest) ProtoMessage() {}
 
 func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_notifier_v1_notifier_proto_msgTypes[17]
+	mi := &file_notifier_v1_notifier_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1749,7 +2522,7 @@ func (x *WatchEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchEventsRequest.ProtoReflect.Descriptor instead.
 func (*WatchEventsRequest) Descriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{17}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WatchEventsRequest) GetAfterCursor() string {
@@ -1777,7 +2550,7 @@ var File_notifier_v1_notifier_proto protoreflect.FileDescriptor
 
 const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\n" +
-	"\x1anotifier/v1/notifier.proto\x12\vnotifier.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"1\n" +
+	"\x1anotifier/v1/notifier.proto\x12\vnotifier.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"1\n" +
 	"\x16CreateLinkTokenRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\"|\n" +
 	"\x17CreateLinkTokenResponse\x12\x14\n" +
@@ -1791,7 +2564,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xf2\x04\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xcd\x05\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
@@ -1806,10 +2579,20 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x0fprotect_content\x18\v \x01(\bR\x0eprotectContent\x127\n" +
 	"\x18reply_to_notification_id\x18\f \x01(\tR\x15replyToNotificationId\x12>\n" +
 	"\x06values\x18\x0e \x03(\v2&.notifier.v1.NotifyRequest.ValuesEntryR\x06values\x12(\n" +
-	"\x05media\x18\t \x01(\v2\x12.notifier.v1.MediaR\x05media\x1a9\n" +
+	"\x05media\x18\t \x01(\v2\x12.notifier.v1.MediaR\x05media\x120\n" +
+	"\abuttons\x18\b \x03(\v2\x16.notifier.v1.ButtonRowR\abuttons\x12'\n" +
+	"\x0fcallback_answer\x18\r \x01(\tR\x0ecallbackAnswer\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"l\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
+	"\tButtonRow\x12-\n" +
+	"\abuttons\x18\x01 \x03(\v2\x13.notifier.v1.ButtonR\abuttons\"w\n" +
+	"\x06Button\x12\x12\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
+	"\x03url\x18\x02 \x01(\tH\x00R\x03url\x12\x1c\n" +
+	"\bcallback\x18\x03 \x01(\tH\x00R\bcallback\x12\x1d\n" +
+	"\tcopy_text\x18\x04 \x01(\tH\x00R\bcopyTextB\b\n" +
+	"\x06action\"l\n" +
 	"\x05Media\x12*\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x16.notifier.v1.MediaKindR\x04kind\x12\x12\n" +
 	"\x03url\x18\x02 \x01(\tH\x00R\x03url\x12\x19\n" +
@@ -1841,7 +2624,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\a \x01(\tR\tlastError\"A\n" +
 	"\x16GetNotificationRequest\x12'\n" +
-	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\xa2\x04\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"\x92\x06\n" +
 	"\x17GetNotificationResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12\x17\n" +
 	"\auser_id\x18\x02 \x01(\tR\x06userId\x124\n" +
@@ -1861,7 +2644,49 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x0fidempotency_key\x18\v \x01(\tR\x0eidempotencyKey\x12%\n" +
 	"\x0efailure_reason\x18\f \x01(\tR\rfailureReason\x12\x1a\n" +
 	"\bdegraded\x18\r \x01(\tR\bdegraded\x12\"\n" +
-	"\rmedia_file_id\x18\x0e \x01(\tR\vmediaFileId\"I\n" +
+	"\rmedia_file_id\x18\x0e \x01(\tR\vmediaFileId\x12\x1a\n" +
+	"\brevision\x18\x0f \x01(\x05R\brevision\x125\n" +
+	"\n" +
+	"edit_state\x18\x10 \x01(\x0e2\x16.notifier.v1.EditStateR\teditState\x12\x1d\n" +
+	"\n" +
+	"edit_error\x18\x11 \x01(\tR\teditError\x12\x18\n" +
+	"\adeleted\x18\x12 \x01(\bR\adeleted\x12!\n" +
+	"\fdelete_error\x18\x13 \x01(\tR\vdeleteError\x12?\n" +
+	"\x0ebutton_presses\x18\x14 \x03(\v2\x18.notifier.v1.ButtonPressR\rbuttonPresses\"\x80\x01\n" +
+	"\vButtonPress\x12\x1a\n" +
+	"\bcallback\x18\x01 \x01(\tR\bcallback\x12\x1a\n" +
+	"\busername\x18\x02 \x01(\tR\busername\x129\n" +
+	"\n" +
+	"pressed_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tpressedAt\"\xe9\x02\n" +
+	"\x17EditNotificationRequest\x12'\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
+	"\n" +
+	"parse_mode\x18\x03 \x01(\x0e2\x16.notifier.v1.ParseModeR\tparseMode\x120\n" +
+	"\abuttons\x18\x04 \x03(\v2\x16.notifier.v1.ButtonRowR\abuttons\x12#\n" +
+	"\rclear_buttons\x18\x05 \x01(\bR\fclearButtons\x12H\n" +
+	"\x06values\x18\x06 \x03(\v20.notifier.v1.EditNotificationRequest.ValuesEntryR\x06values\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x01\n" +
+	"\x18EditNotificationResponse\x12'\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x124\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x05R\brevision\"D\n" +
+	"\x19DeleteNotificationRequest\x12'\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"{\n" +
+	"\x1aDeleteNotificationResponse\x12'\n" +
+	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x124\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\"c\n" +
+	"\x1bCreateBrowserSessionRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12+\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"~\n" +
+	"\x1cCreateBrowserSessionResponse\x12#\n" +
+	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"-\n" +
+	"\x12WatchStatusRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"I\n" +
 	"\rUnlinkRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1f\n" +
 	"\vsay_goodbye\x18\x02 \x01(\bR\n" +
@@ -1904,17 +2729,23 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x0eLongTextPolicy\x12 \n" +
 	"\x1cLONG_TEXT_POLICY_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16LONG_TEXT_POLICY_SPLIT\x10\x01\x12\x1b\n" +
-	"\x17LONG_TEXT_POLICY_REJECT\x10\x02*\xb2\x01\n" +
+	"\x17LONG_TEXT_POLICY_REJECT\x10\x02*\xd4\x01\n" +
 	"\x11NotificationState\x12\"\n" +
 	"\x1eNOTIFICATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19NOTIFICATION_STATE_QUEUED\x10\x01\x12\x1e\n" +
 	"\x1aNOTIFICATION_STATE_SENDING\x10\x02\x12\x1b\n" +
 	"\x17NOTIFICATION_STATE_SENT\x10\x03\x12\x1d\n" +
-	"\x19NOTIFICATION_STATE_FAILED\x10\x04*V\n" +
+	"\x19NOTIFICATION_STATE_FAILED\x10\x04\x12 \n" +
+	"\x1cNOTIFICATION_STATE_CANCELLED\x10\x05*V\n" +
 	"\tMediaKind\x12\x1a\n" +
 	"\x16MEDIA_KIND_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10MEDIA_KIND_PHOTO\x10\x01\x12\x17\n" +
-	"\x13MEDIA_KIND_DOCUMENT\x10\x02*\xe7\x01\n" +
+	"\x13MEDIA_KIND_DOCUMENT\x10\x02*n\n" +
+	"\tEditState\x12\x1a\n" +
+	"\x16EDIT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12EDIT_STATE_PENDING\x10\x01\x12\x16\n" +
+	"\x12EDIT_STATE_APPLIED\x10\x02\x12\x15\n" +
+	"\x11EDIT_STATE_FAILED\x10\x03*\xe7\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EVENT_TYPE_USER_LINKED\x10\x01\x12\x1c\n" +
@@ -1922,7 +2753,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x1cEVENT_TYPE_NOTIFICATION_SENT\x10\x03\x12\"\n" +
 	"\x1eEVENT_TYPE_NOTIFICATION_FAILED\x10\x04\x12\x1d\n" +
 	"\x19EVENT_TYPE_BUTTON_PRESSED\x10\x05\x12\x1f\n" +
-	"\x1bEVENT_TYPE_MESSAGE_RECEIVED\x10\x062\x83\x05\n" +
+	"\x1bEVENT_TYPE_MESSAGE_RECEIVED\x10\x062\x8a\b\n" +
 	"\x0fNotifierService\x12\\\n" +
 	"\x0fCreateLinkToken\x12#.notifier.v1.CreateLinkTokenRequest\x1a$.notifier.v1.CreateLinkTokenResponse\x12M\n" +
 	"\n" +
@@ -1933,7 +2764,11 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x06Unlink\x12\x1a.notifier.v1.UnlinkRequest\x1a\x1b.notifier.v1.UnlinkResponse\x12M\n" +
 	"\n" +
 	"ListEvents\x12\x1e.notifier.v1.ListEventsRequest\x1a\x1f.notifier.v1.ListEventsResponse\x12D\n" +
-	"\vWatchEvents\x12\x1f.notifier.v1.WatchEventsRequest\x1a\x12.notifier.v1.Event0\x01B9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
+	"\vWatchEvents\x12\x1f.notifier.v1.WatchEventsRequest\x1a\x12.notifier.v1.Event0\x01\x12_\n" +
+	"\x10EditNotification\x12$.notifier.v1.EditNotificationRequest\x1a%.notifier.v1.EditNotificationResponse\x12e\n" +
+	"\x12DeleteNotification\x12&.notifier.v1.DeleteNotificationRequest\x1a'.notifier.v1.DeleteNotificationResponse\x12k\n" +
+	"\x14CreateBrowserSession\x12(.notifier.v1.CreateBrowserSessionRequest\x1a).notifier.v1.CreateBrowserSessionResponse\x12P\n" +
+	"\vWatchStatus\x12\x1f.notifier.v1.WatchStatusRequest\x1a\x1e.notifier.v1.GetStatusResponse0\x01B9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
 
 var (
 	file_notifier_v1_notifier_proto_rawDescOnce sync.Once
@@ -1947,78 +2782,111 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 	return file_notifier_v1_notifier_proto_rawDescData
 }
 
-var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_notifier_v1_notifier_proto_goTypes = []any{
-	(ParseMode)(0),                  // 0: notifier.v1.ParseMode
-	(LongTextPolicy)(0),             // 1: notifier.v1.LongTextPolicy
-	(NotificationState)(0),          // 2: notifier.v1.NotificationState
-	(MediaKind)(0),                  // 3: notifier.v1.MediaKind
-	(EventType)(0),                  // 4: notifier.v1.EventType
-	(*CreateLinkTokenRequest)(nil),  // 5: notifier.v1.CreateLinkTokenRequest
-	(*CreateLinkTokenResponse)(nil), // 6: notifier.v1.CreateLinkTokenResponse
-	(*GetLinkURLRequest)(nil),       // 7: notifier.v1.GetLinkURLRequest
-	(*GetLinkURLResponse)(nil),      // 8: notifier.v1.GetLinkURLResponse
-	(*NotifyRequest)(nil),           // 9: notifier.v1.NotifyRequest
-	(*Media)(nil),                   // 10: notifier.v1.Media
-	(*NotifyResponse)(nil),          // 11: notifier.v1.NotifyResponse
-	(*GetStatusRequest)(nil),        // 12: notifier.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),       // 13: notifier.v1.GetStatusResponse
-	(*DeliverySummary)(nil),         // 14: notifier.v1.DeliverySummary
-	(*GetNotificationRequest)(nil),  // 15: notifier.v1.GetNotificationRequest
-	(*GetNotificationResponse)(nil), // 16: notifier.v1.GetNotificationResponse
-	(*UnlinkRequest)(nil),           // 17: notifier.v1.UnlinkRequest
-	(*UnlinkResponse)(nil),          // 18: notifier.v1.UnlinkResponse
-	(*Event)(nil),                   // 19: notifier.v1.Event
-	(*ListEventsRequest)(nil),       // 20: notifier.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),      // 21: notifier.v1.ListEventsResponse
-	(*WatchEventsRequest)(nil),      // 22: notifier.v1.WatchEventsRequest
-	nil,                             // 23: notifier.v1.NotifyRequest.ValuesEntry
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
+	(ParseMode)(0),                       // 0: notifier.v1.ParseMode
+	(LongTextPolicy)(0),                  // 1: notifier.v1.LongTextPolicy
+	(NotificationState)(0),               // 2: notifier.v1.NotificationState
+	(MediaKind)(0),                       // 3: notifier.v1.MediaKind
+	(EditState)(0),                       // 4: notifier.v1.EditState
+	(EventType)(0),                       // 5: notifier.v1.EventType
+	(*CreateLinkTokenRequest)(nil),       // 6: notifier.v1.CreateLinkTokenRequest
+	(*CreateLinkTokenResponse)(nil),      // 7: notifier.v1.CreateLinkTokenResponse
+	(*GetLinkURLRequest)(nil),            // 8: notifier.v1.GetLinkURLRequest
+	(*GetLinkURLResponse)(nil),           // 9: notifier.v1.GetLinkURLResponse
+	(*NotifyRequest)(nil),                // 10: notifier.v1.NotifyRequest
+	(*ButtonRow)(nil),                    // 11: notifier.v1.ButtonRow
+	(*Button)(nil),                       // 12: notifier.v1.Button
+	(*Media)(nil),                        // 13: notifier.v1.Media
+	(*NotifyResponse)(nil),               // 14: notifier.v1.NotifyResponse
+	(*GetStatusRequest)(nil),             // 15: notifier.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 16: notifier.v1.GetStatusResponse
+	(*DeliverySummary)(nil),              // 17: notifier.v1.DeliverySummary
+	(*GetNotificationRequest)(nil),       // 18: notifier.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil),      // 19: notifier.v1.GetNotificationResponse
+	(*ButtonPress)(nil),                  // 20: notifier.v1.ButtonPress
+	(*EditNotificationRequest)(nil),      // 21: notifier.v1.EditNotificationRequest
+	(*EditNotificationResponse)(nil),     // 22: notifier.v1.EditNotificationResponse
+	(*DeleteNotificationRequest)(nil),    // 23: notifier.v1.DeleteNotificationRequest
+	(*DeleteNotificationResponse)(nil),   // 24: notifier.v1.DeleteNotificationResponse
+	(*CreateBrowserSessionRequest)(nil),  // 25: notifier.v1.CreateBrowserSessionRequest
+	(*CreateBrowserSessionResponse)(nil), // 26: notifier.v1.CreateBrowserSessionResponse
+	(*WatchStatusRequest)(nil),           // 27: notifier.v1.WatchStatusRequest
+	(*UnlinkRequest)(nil),                // 28: notifier.v1.UnlinkRequest
+	(*UnlinkResponse)(nil),               // 29: notifier.v1.UnlinkResponse
+	(*Event)(nil),                        // 30: notifier.v1.Event
+	(*ListEventsRequest)(nil),            // 31: notifier.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),           // 32: notifier.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),           // 33: notifier.v1.WatchEventsRequest
+	nil,                                  // 34: notifier.v1.NotifyRequest.ValuesEntry
+	nil,                                  // 35: notifier.v1.EditNotificationRequest.ValuesEntry
+	(*timestamppb.Timestamp)(nil),        // 36: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 37: google.protobuf.Duration
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
-	24, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	24, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	36, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	36, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
 	1,  // 3: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
-	23, // 4: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
-	10, // 5: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
-	3,  // 6: notifier.v1.Media.kind:type_name -> notifier.v1.MediaKind
-	2,  // 7: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	24, // 8: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	14, // 9: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
-	2,  // 10: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
-	24, // 11: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 12: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	24, // 13: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
-	24, // 14: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 15: notifier.v1.Event.type:type_name -> notifier.v1.EventType
-	24, // 16: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
-	2,  // 17: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
-	4,  // 18: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
-	19, // 19: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
-	4,  // 20: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
-	5,  // 21: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	7,  // 22: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	9,  // 23: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	12, // 24: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	15, // 25: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
-	17, // 26: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
-	20, // 27: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
-	22, // 28: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
-	6,  // 29: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	8,  // 30: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	11, // 31: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	13, // 32: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	16, // 33: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
-	18, // 34: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
-	21, // 35: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
-	19, // 36: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
-	29, // [29:37] is the sub-list for method output_type
-	21, // [21:29] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	34, // 4: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
+	13, // 5: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
+	11, // 6: notifier.v1.NotifyRequest.buttons:type_name -> notifier.v1.ButtonRow
+	12, // 7: notifier.v1.ButtonRow.buttons:type_name -> notifier.v1.Button
+	3,  // 8: notifier.v1.Media.kind:type_name -> notifier.v1.MediaKind
+	2,  // 9: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
+	36, // 10: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	17, // 11: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	2,  // 12: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
+	36, // 13: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	2,  // 14: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	36, // 15: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	36, // 16: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 17: notifier.v1.GetNotificationResponse.edit_state:type_name -> notifier.v1.EditState
+	20, // 18: notifier.v1.GetNotificationResponse.button_presses:type_name -> notifier.v1.ButtonPress
+	36, // 19: notifier.v1.ButtonPress.pressed_at:type_name -> google.protobuf.Timestamp
+	0,  // 20: notifier.v1.EditNotificationRequest.parse_mode:type_name -> notifier.v1.ParseMode
+	11, // 21: notifier.v1.EditNotificationRequest.buttons:type_name -> notifier.v1.ButtonRow
+	35, // 22: notifier.v1.EditNotificationRequest.values:type_name -> notifier.v1.EditNotificationRequest.ValuesEntry
+	2,  // 23: notifier.v1.EditNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	2,  // 24: notifier.v1.DeleteNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	37, // 25: notifier.v1.CreateBrowserSessionRequest.ttl:type_name -> google.protobuf.Duration
+	36, // 26: notifier.v1.CreateBrowserSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
+	5,  // 27: notifier.v1.Event.type:type_name -> notifier.v1.EventType
+	36, // 28: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
+	2,  // 29: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
+	5,  // 30: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
+	30, // 31: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
+	5,  // 32: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
+	6,  // 33: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	8,  // 34: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	10, // 35: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	15, // 36: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	18, // 37: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	28, // 38: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
+	31, // 39: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
+	33, // 40: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
+	21, // 41: notifier.v1.NotifierService.EditNotification:input_type -> notifier.v1.EditNotificationRequest
+	23, // 42: notifier.v1.NotifierService.DeleteNotification:input_type -> notifier.v1.DeleteNotificationRequest
+	25, // 43: notifier.v1.NotifierService.CreateBrowserSession:input_type -> notifier.v1.CreateBrowserSessionRequest
+	27, // 44: notifier.v1.NotifierService.WatchStatus:input_type -> notifier.v1.WatchStatusRequest
+	7,  // 45: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	9,  // 46: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	14, // 47: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	16, // 48: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	19, // 49: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	29, // 50: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
+	32, // 51: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
+	30, // 52: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
+	22, // 53: notifier.v1.NotifierService.EditNotification:output_type -> notifier.v1.EditNotificationResponse
+	24, // 54: notifier.v1.NotifierService.DeleteNotification:output_type -> notifier.v1.DeleteNotificationResponse
+	26, // 55: notifier.v1.NotifierService.CreateBrowserSession:output_type -> notifier.v1.CreateBrowserSessionResponse
+	16, // 56: notifier.v1.NotifierService.WatchStatus:output_type -> notifier.v1.GetStatusResponse
+	45, // [45:57] is the sub-list for method output_type
+	33, // [33:45] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -2026,7 +2894,12 @@ func file_notifier_v1_notifier_proto_init() {
 	if File_notifier_v1_notifier_proto != nil {
 		return
 	}
-	file_notifier_v1_notifier_proto_msgTypes[5].OneofWrappers = []any{
+	file_notifier_v1_notifier_proto_msgTypes[6].OneofWrappers = []any{
+		(*Button_Url)(nil),
+		(*Button_Callback)(nil),
+		(*Button_CopyText)(nil),
+	}
+	file_notifier_v1_notifier_proto_msgTypes[7].OneofWrappers = []any{
 		(*Media_Url)(nil),
 		(*Media_FileId)(nil),
 	}
@@ -2035,8 +2908,8 @@ func file_notifier_v1_notifier_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   19,
+			NumEnums:      6,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

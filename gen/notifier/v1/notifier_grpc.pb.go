@@ -22,14 +22,18 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NotifierService_CreateLinkToken_FullMethodName = "/notifier.v1.NotifierService/CreateLinkToken"
-	NotifierService_GetLinkURL_FullMethodName      = "/notifier.v1.NotifierService/GetLinkURL"
-	NotifierService_Notify_FullMethodName          = "/notifier.v1.NotifierService/Notify"
-	NotifierService_GetStatus_FullMethodName       = "/notifier.v1.NotifierService/GetStatus"
-	NotifierService_GetNotification_FullMethodName = "/notifier.v1.NotifierService/GetNotification"
-	NotifierService_Unlink_FullMethodName          = "/notifier.v1.NotifierService/Unlink"
-	NotifierService_ListEvents_FullMethodName      = "/notifier.v1.NotifierService/ListEvents"
-	NotifierService_WatchEvents_FullMethodName     = "/notifier.v1.NotifierService/WatchEvents"
+	NotifierService_CreateLinkToken_FullMethodName      = "/notifier.v1.NotifierService/CreateLinkToken"
+	NotifierService_GetLinkURL_FullMethodName           = "/notifier.v1.NotifierService/GetLinkURL"
+	NotifierService_Notify_FullMethodName               = "/notifier.v1.NotifierService/Notify"
+	NotifierService_GetStatus_FullMethodName            = "/notifier.v1.NotifierService/GetStatus"
+	NotifierService_GetNotification_FullMethodName      = "/notifier.v1.NotifierService/GetNotification"
+	NotifierService_Unlink_FullMethodName               = "/notifier.v1.NotifierService/Unlink"
+	NotifierService_ListEvents_FullMethodName           = "/notifier.v1.NotifierService/ListEvents"
+	NotifierService_WatchEvents_FullMethodName          = "/notifier.v1.NotifierService/WatchEvents"
+	NotifierService_EditNotification_FullMethodName     = "/notifier.v1.NotifierService/EditNotification"
+	NotifierService_DeleteNotification_FullMethodName   = "/notifier.v1.NotifierService/DeleteNotification"
+	NotifierService_CreateBrowserSession_FullMethodName = "/notifier.v1.NotifierService/CreateBrowserSession"
+	NotifierService_WatchStatus_FullMethodName          = "/notifier.v1.NotifierService/WatchStatus"
 )
 
 // NotifierServiceClient is the client API for NotifierService service.
@@ -59,6 +63,8 @@ type NotifierServiceClient interface {
 	Notify(ctx context.Context, in *NotifyRequest, opts ...grpc.CallOption) (*NotifyResponse, error)
 	// GetStatus tells whether the user is linked, and to which chat, and how
 	// the user's notifications fared.
+	// WatchStatus streams the same message:
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetStatus(ctx context.Context, in *GetStatusRequest, opts ...grpc.CallOption) (*GetStatusResponse, error)
 	// GetNotification reports one notification's delivery: state, attempts,
 	// last error and Telegram message ids. NOT_FOUND when the id is unknown
@@ -84,6 +90,34 @@ type NotifierServiceClient interface {
 	// WatchEventsResponse wrapper:
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	WatchEvents(ctx context.Context, in *WatchEventsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Event], error)
+	// EditNotification changes a notification's text and buttons. Before it
+	// is sent the edit replaces what will be sent; after, the service edits
+	// the sent message in place through the chat's queue (editMessageText,
+	// editMessageCaption, editMessageReplyMarkup), retrying like a send.
+	// Edits apply in order and the last one wins. NOT_FOUND for an unknown or
+	// expired id, FAILED_PRECONDITION for a FAILED or CANCELLED notification
+	// or a sent text that no longer fits its one message (or caption).
+	EditNotification(ctx context.Context, in *EditNotificationRequest, opts ...grpc.CallOption) (*EditNotificationResponse, error)
+	// DeleteNotification retracts a notification: not yet sent, it is never
+	// sent (CANCELLED); mid-split, the unsent parts are dropped and the sent
+	// ones deleted; sent, its messages are deleted (deleteMessages). When
+	// Telegram refuses (after 48 h) the record's delete_error says why; the
+	// call itself succeeds. Deleting twice is harmless. NOT_FOUND for an
+	// unknown or expired id.
+	DeleteNotification(ctx context.Context, in *DeleteNotificationRequest, opts ...grpc.CallOption) (*DeleteNotificationResponse, error)
+	// CreateBrowserSession mints a short-lived signed token that lets a
+	// browser call, for this user only, GetLinkURL, CreateLinkToken,
+	// GetStatus, WatchStatus, the QR endpoint and Unlink
+	// (Authorization: Bearer <session_token>). Needs the `link` scope.
+	CreateBrowserSession(ctx context.Context, in *CreateBrowserSessionRequest, opts ...grpc.CallOption) (*CreateBrowserSessionResponse, error)
+	// WatchStatus streams the user's status: the current one at once, then
+	// each change (linked, unlinked) within a second, and the current status
+	// again as a heartbeat while idle. It ends when a browser session that
+	// authorised it expires.
+	// The stream's element is GetStatusResponse itself (the issue's contract):
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	WatchStatus(ctx context.Context, in *WatchStatusRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetStatusResponse], error)
 }
 
 type notifierServiceClient struct {
@@ -183,6 +217,55 @@ func (c *notifierServiceClient) WatchEvents(ctx context.Context, in *WatchEvents
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NotifierService_WatchEventsClient = grpc.ServerStreamingClient[Event]
 
+func (c *notifierServiceClient) EditNotification(ctx context.Context, in *EditNotificationRequest, opts ...grpc.CallOption) (*EditNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EditNotificationResponse)
+	err := c.cc.Invoke(ctx, NotifierService_EditNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) DeleteNotification(ctx context.Context, in *DeleteNotificationRequest, opts ...grpc.CallOption) (*DeleteNotificationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteNotificationResponse)
+	err := c.cc.Invoke(ctx, NotifierService_DeleteNotification_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) CreateBrowserSession(ctx context.Context, in *CreateBrowserSessionRequest, opts ...grpc.CallOption) (*CreateBrowserSessionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateBrowserSessionResponse)
+	err := c.cc.Invoke(ctx, NotifierService_CreateBrowserSession_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) WatchStatus(ctx context.Context, in *WatchStatusRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetStatusResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NotifierService_ServiceDesc.Streams[1], NotifierService_WatchStatus_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchStatusRequest, GetStatusResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NotifierService_WatchStatusClient = grpc.ServerStreamingClient[GetStatusResponse]
+
 // NotifierServiceServer is the server API for NotifierService service.
 // All implementations must embed UnimplementedNotifierServiceServer
 // for forward compatibility.
@@ -210,6 +293,8 @@ type NotifierServiceServer interface {
 	Notify(context.Context, *NotifyRequest) (*NotifyResponse, error)
 	// GetStatus tells whether the user is linked, and to which chat, and how
 	// the user's notifications fared.
+	// WatchStatus streams the same message:
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	GetStatus(context.Context, *GetStatusRequest) (*GetStatusResponse, error)
 	// GetNotification reports one notification's delivery: state, attempts,
 	// last error and Telegram message ids. NOT_FOUND when the id is unknown
@@ -235,6 +320,34 @@ type NotifierServiceServer interface {
 	// WatchEventsResponse wrapper:
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error
+	// EditNotification changes a notification's text and buttons. Before it
+	// is sent the edit replaces what will be sent; after, the service edits
+	// the sent message in place through the chat's queue (editMessageText,
+	// editMessageCaption, editMessageReplyMarkup), retrying like a send.
+	// Edits apply in order and the last one wins. NOT_FOUND for an unknown or
+	// expired id, FAILED_PRECONDITION for a FAILED or CANCELLED notification
+	// or a sent text that no longer fits its one message (or caption).
+	EditNotification(context.Context, *EditNotificationRequest) (*EditNotificationResponse, error)
+	// DeleteNotification retracts a notification: not yet sent, it is never
+	// sent (CANCELLED); mid-split, the unsent parts are dropped and the sent
+	// ones deleted; sent, its messages are deleted (deleteMessages). When
+	// Telegram refuses (after 48 h) the record's delete_error says why; the
+	// call itself succeeds. Deleting twice is harmless. NOT_FOUND for an
+	// unknown or expired id.
+	DeleteNotification(context.Context, *DeleteNotificationRequest) (*DeleteNotificationResponse, error)
+	// CreateBrowserSession mints a short-lived signed token that lets a
+	// browser call, for this user only, GetLinkURL, CreateLinkToken,
+	// GetStatus, WatchStatus, the QR endpoint and Unlink
+	// (Authorization: Bearer <session_token>). Needs the `link` scope.
+	CreateBrowserSession(context.Context, *CreateBrowserSessionRequest) (*CreateBrowserSessionResponse, error)
+	// WatchStatus streams the user's status: the current one at once, then
+	// each change (linked, unlinked) within a second, and the current status
+	// again as a heartbeat while idle. It ends when a browser session that
+	// authorised it expires.
+	// The stream's element is GetStatusResponse itself (the issue's contract):
+	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
+	WatchStatus(*WatchStatusRequest, grpc.ServerStreamingServer[GetStatusResponse]) error
 	mustEmbedUnimplementedNotifierServiceServer()
 }
 
@@ -268,6 +381,18 @@ func (UnimplementedNotifierServiceServer) ListEvents(context.Context, *ListEvent
 }
 func (UnimplementedNotifierServiceServer) WatchEvents(*WatchEventsRequest, grpc.ServerStreamingServer[Event]) error {
 	return status.Error(codes.Unimplemented, "method WatchEvents not implemented")
+}
+func (UnimplementedNotifierServiceServer) EditNotification(context.Context, *EditNotificationRequest) (*EditNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method EditNotification not implemented")
+}
+func (UnimplementedNotifierServiceServer) DeleteNotification(context.Context, *DeleteNotificationRequest) (*DeleteNotificationResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteNotification not implemented")
+}
+func (UnimplementedNotifierServiceServer) CreateBrowserSession(context.Context, *CreateBrowserSessionRequest) (*CreateBrowserSessionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateBrowserSession not implemented")
+}
+func (UnimplementedNotifierServiceServer) WatchStatus(*WatchStatusRequest, grpc.ServerStreamingServer[GetStatusResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchStatus not implemented")
 }
 func (UnimplementedNotifierServiceServer) mustEmbedUnimplementedNotifierServiceServer() {}
 func (UnimplementedNotifierServiceServer) testEmbeddedByValue()                         {}
@@ -427,6 +552,71 @@ func _NotifierService_WatchEvents_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NotifierService_WatchEventsServer = grpc.ServerStreamingServer[Event]
 
+func _NotifierService_EditNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EditNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).EditNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_EditNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).EditNotification(ctx, req.(*EditNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_DeleteNotification_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteNotificationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).DeleteNotification(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_DeleteNotification_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).DeleteNotification(ctx, req.(*DeleteNotificationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_CreateBrowserSession_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateBrowserSessionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).CreateBrowserSession(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_CreateBrowserSession_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).CreateBrowserSession(ctx, req.(*CreateBrowserSessionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_WatchStatus_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchStatusRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NotifierServiceServer).WatchStatus(m, &grpc.GenericServerStream[WatchStatusRequest, GetStatusResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NotifierService_WatchStatusServer = grpc.ServerStreamingServer[GetStatusResponse]
+
 // NotifierService_ServiceDesc is the grpc.ServiceDesc for NotifierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -462,11 +652,28 @@ var NotifierService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "ListEvents",
 			Handler:    _NotifierService_ListEvents_Handler,
 		},
+		{
+			MethodName: "EditNotification",
+			Handler:    _NotifierService_EditNotification_Handler,
+		},
+		{
+			MethodName: "DeleteNotification",
+			Handler:    _NotifierService_DeleteNotification_Handler,
+		},
+		{
+			MethodName: "CreateBrowserSession",
+			Handler:    _NotifierService_CreateBrowserSession_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "WatchEvents",
 			Handler:       _NotifierService_WatchEvents_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchStatus",
+			Handler:       _NotifierService_WatchStatus_Handler,
 			ServerStreams: true,
 		},
 	},
