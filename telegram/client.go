@@ -114,6 +114,8 @@ type SendMessageParams struct {
 	ReplyParameters *ReplyParameters `json:"reply_parameters,omitempty"`
 	// AllowPaidBroadcast lifts the 30 messages/s limit for a fee.
 	AllowPaidBroadcast bool `json:"allow_paid_broadcast,omitempty"`
+	// ReplyMarkup is the inline keyboard; nil sends none.
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
 }
 
 // SendPhotoParams are the parameters of sendPhoto.
@@ -129,6 +131,8 @@ type SendPhotoParams struct {
 	ProtectContent      bool             `json:"protect_content,omitempty"`
 	ReplyParameters     *ReplyParameters `json:"reply_parameters,omitempty"`
 	AllowPaidBroadcast  bool             `json:"allow_paid_broadcast,omitempty"`
+	// ReplyMarkup is the inline keyboard; nil sends none.
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
 }
 
 // SendDocumentParams are the parameters of sendDocument.
@@ -144,6 +148,8 @@ type SendDocumentParams struct {
 	ProtectContent      bool             `json:"protect_content,omitempty"`
 	ReplyParameters     *ReplyParameters `json:"reply_parameters,omitempty"`
 	AllowPaidBroadcast  bool             `json:"allow_paid_broadcast,omitempty"`
+	// ReplyMarkup is the inline keyboard; nil sends none.
+	ReplyMarkup *InlineKeyboardMarkup `json:"reply_markup,omitempty"`
 }
 
 // MaxCaptionLen is the longest media caption Telegram accepts, in UTF-16

@@ -260,6 +260,29 @@ type LinkPreviewOptions struct {
 	ShowAboveText    bool   `json:"show_above_text,omitempty"`
 }
 
+// InlineKeyboardMarkup is an inline keyboard (reply_markup of a sent or
+// edited message): rows of buttons.
+type InlineKeyboardMarkup struct {
+	InlineKeyboard [][]InlineKeyboardButton `json:"inline_keyboard"`
+}
+
+// InlineKeyboardButton is one inline keyboard button: Text and exactly one
+// of URL, CallbackData (1-64 bytes) or CopyText.
+type InlineKeyboardButton struct {
+	Text         string          `json:"text"`
+	URL          string          `json:"url,omitempty"`
+	CallbackData string          `json:"callback_data,omitempty"`
+	CopyText     *CopyTextButton `json:"copy_text,omitempty"`
+}
+
+// CopyTextButton copies Text (1-256 characters) to the clipboard.
+type CopyTextButton struct {
+	Text string `json:"text"`
+}
+
+// MaxCallbackData is the longest callback_data Telegram accepts, in bytes.
+const MaxCallbackData = 64
+
 // ReplyParameters describe the message a sent message replies to.
 type ReplyParameters struct {
 	// MessageID is the message replied to, in the target chat.
