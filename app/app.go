@@ -65,7 +65,7 @@ type storage interface {
 
 // allowedUpdates are the update kinds the service handles; Telegram sends
 // no others.
-var allowedUpdates = []string{"message", "my_chat_member"}
+var allowedUpdates = []string{"message", "my_chat_member", "callback_query"}
 
 // App is the whole running service: store, Bot API client, update intake
 // (webhook or poller), the gRPC server and the HTTP server.

@@ -85,6 +85,11 @@ type Request struct {
 	// Media, when its Kind is set, is sent first, with the text as its
 	// caption when it fits (then Text may be empty).
 	Media Media
+	// Buttons is the inline keyboard of the last message (the caller
+	// checked Telegram's limits); CallbackAnswer the toast shown when one
+	// of its callback buttons is pressed.
+	Buttons        [][]Button
+	CallbackAnswer string
 }
 
 // Dispatcher accepts notifications into a durable [Queue] and runs the
@@ -204,6 +209,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		DisableLinkPreview: r.DisableLinkPreview, ProtectContent: r.ProtectContent, ReplyToID: r.ReplyToID,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(), Media: r.Media,
+		Buttons: CloneButtons(r.Buttons), CallbackAnswer: r.CallbackAnswer,
 	}
 	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
 		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}

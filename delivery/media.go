@@ -52,13 +52,13 @@ func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification,
 	}
 	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
 	defer cancel()
-	paid := d.cfg.AllowPaidBroadcast
+	paid, kb := d.cfg.AllowPaidBroadcast, lastPartKeyboard(n)
 	if n.Media.Kind == MediaDocument {
 		return ms.SendDocument(ctx, telegram.SendDocumentParams{ChatID: chat, Document: n.Media.Source(), Caption: caption,
 			ParseMode: mode, DisableNotification: n.DisableNotification, ProtectContent: n.ProtectContent,
-			ReplyParameters: rp, AllowPaidBroadcast: paid})
+			ReplyParameters: rp, AllowPaidBroadcast: paid, ReplyMarkup: kb})
 	}
 	return ms.SendPhoto(ctx, telegram.SendPhotoParams{ChatID: chat, Photo: n.Media.Source(), Caption: caption,
 		ParseMode: mode, DisableNotification: n.DisableNotification, ProtectContent: n.ProtectContent,
-		ReplyParameters: rp, AllowPaidBroadcast: paid})
+		ReplyParameters: rp, AllowPaidBroadcast: paid, ReplyMarkup: kb})
 }

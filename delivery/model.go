@@ -109,6 +109,9 @@ type Notification struct {
 	// CallbackAnswer is the toast shown when one of its callback buttons is
 	// pressed ("" for none).
 	CallbackAnswer string
+	// Presses are the latest MaxPresses presses of its callback buttons,
+	// oldest first (recorded by the store, see press.go).
+	Presses []ButtonPress
 	// IdempotencyKey is the caller's key, if any.
 	IdempotencyKey string
 	// State is the delivery state.
@@ -202,6 +205,7 @@ func (n Notification) Clone() Notification {
 	n.Parts = append([]string(nil), n.Parts...)
 	n.MessageIDs = append([]int64(nil), n.MessageIDs...)
 	n.Buttons = CloneButtons(n.Buttons)
+	n.Presses = ClonePresses(n.Presses)
 	return n
 }
 

@@ -279,7 +279,18 @@ func sendParams(chat int64, n Notification, mode string, replyTo int64, paid boo
 	if replyTo != 0 {
 		p.ReplyParameters = &telegram.ReplyParameters{MessageID: replyTo, AllowSendingWithoutReply: true}
 	}
+	p.ReplyMarkup = lastPartKeyboard(n)
 	return p
+}
+
+// lastPartKeyboard returns the inline keyboard of n's next part: n's
+// buttons on its last part (the last message of a split text, or the media
+// when it goes with the whole text), nil on the others.
+func lastPartKeyboard(n Notification) *telegram.InlineKeyboardMarkup {
+	if n.NextPart != len(n.Parts)-1 {
+		return nil
+	}
+	return Keyboard(n)
 }
 
 // send calls sendMessage bounded by SendTimeout.

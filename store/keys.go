@@ -38,6 +38,11 @@ package store
 //	<p>:pending                 zset: id → created_at unix ms of every notification QUEUED or SENDING (Backlog)
 //	<p>:mig:<chat>              string: the chat a group migration moved this chat's lease to (a send was in flight); PX 24 h
 //
+// Button presses (press.go):
+//
+//	<p>:cbq:<query id>          string "1": a callback query whose press is recorded (de-duplication); PX 25 h
+//	                            (the presses themselves are the record's field presses, the event in <p>:events)
+//
 // The event log (events_redis.go):
 //
 //	<p>:events                  stream: the event log; entry id = cursor, fields t (type), u (user),
@@ -168,6 +173,10 @@ func leaseTokKey(p string) string              { return p + ":leasetok" }
 func summaryKey(p, user string) string         { return p + ":us:" + user }
 func pendingKey(p string) string               { return p + ":pending" }
 func migrationKey(p string, chat int64) string { return p + ":mig:" + chatStr(chat) }
+
+// Button presses.
+
+func pressDedupKey(p, queryID string) string { return p + ":cbq:" + queryID }
 
 // The event log.
 

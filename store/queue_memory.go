@@ -30,6 +30,7 @@ type MemoryQueue struct {
 	links     *Memory                // the links enqueues and claims read and migrations move
 	lim       *MemoryLimiter         // the limit claims reserve in (lock order: mu, lim.mu, links.mu)
 	migrated  map[int64]memMigration // leases moved by a migration (migrate_memory.go)
+	pressSeen map[string]time.Time   // callback query id → expiry of its de-duplication (press.go)
 }
 
 type memRecord struct {

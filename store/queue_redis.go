@@ -16,6 +16,8 @@ package store
 // "parse_entities"), media_kind, media_url, media_file (the media sent as
 // part 0, only when there is one), media_file_id (Telegram's file_id of the
 // sent media), buttons (JSON rows of delivery.Button), callback_answer,
+// presses (the latest button presses, one JSON delivery.ButtonPress per
+// line, oldest first: press.go),
 // created_at, updated_at (unix ms), reply ("1" for a bot
 // reply: head of the backlog, no link check, no summary). A field at its zero
 // value may be absent (enqueue writes only id, user_id, chat_id, parts,
@@ -61,6 +63,7 @@ type RedisQueue struct {
 	settle       *oomScript
 	settleClaim  *oomScript
 	backlog      *oomScript
+	press        *redis.Script
 }
 
 var _ delivery.Queue = (*RedisQueue)(nil)
@@ -80,6 +83,7 @@ func (r *Redis) Queue() *RedisQueue {
 		settle:      newOOMScript(r, "settle"),
 		settleClaim: newOOMScript(r, "settle_claim"),
 		backlog:     newOOMScript(r, "backlog"),
+		press:       loadScript("press"),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q
@@ -465,6 +469,9 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		if err := json.Unmarshal([]byte(kb), &n.Buttons); err != nil {
 			return delivery.Notification{}, fmt.Errorf("corrupt record %s: buttons: %w", n.ID, err)
 		}
+	}
+	if err := parsePresses(&n, f["presses"]); err != nil {
+		return delivery.Notification{}, err
 	}
 	if ids := f["message_ids"]; ids != "" {
 		for _, s := range strings.Split(ids, ",") {

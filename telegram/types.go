@@ -13,6 +13,7 @@ const (
 	UpdateKindEditedChannelPost = "edited_channel_post"
 	UpdateKindMyChatMember      = "my_chat_member"
 	UpdateKindChatMember        = "chat_member"
+	UpdateKindCallbackQuery     = "callback_query"
 )
 
 // Chat types, the values of [Chat.Type].
@@ -68,6 +69,9 @@ type Update struct {
 	// ChatMember reports a change of another member's status (only when
 	// requested explicitly in allowed_updates).
 	ChatMember *ChatMemberUpdated `json:"chat_member,omitempty"`
+	// CallbackQuery is a press of an inline keyboard callback button
+	// (only when callback_query is in allowed_updates, or it is empty).
+	CallbackQuery *CallbackQuery `json:"callback_query,omitempty"`
 }
 
 // Kind returns the name of the field that is set ("message",
@@ -87,6 +91,8 @@ func (u Update) Kind() string {
 		return UpdateKindMyChatMember
 	case u.ChatMember != nil:
 		return UpdateKindChatMember
+	case u.CallbackQuery != nil:
+		return UpdateKindCallbackQuery
 	}
 	return ""
 }
