@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -192,6 +193,12 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 		return Notification{}, false, fmt.Errorf("%w: text is empty", ErrInvalidRequest)
 	case !telegram.ValidParseMode(r.ParseMode):
 		return Notification{}, false, fmt.Errorf("%w: parse mode %q", ErrInvalidRequest, r.ParseMode)
+	}
+	if err := CheckButtons(r.Buttons); err != nil {
+		return Notification{}, false, err
+	}
+	if utf8.RuneCountInString(r.CallbackAnswer) > MaxCallbackAnswer {
+		return Notification{}, false, fmt.Errorf("%w: callback answer over %d characters", ErrInvalidRequest, MaxCallbackAnswer)
 	}
 	parts, err := PlanParts(r.Text, r.ParseMode, r.Media.Kind != MediaNone)
 	if err != nil {

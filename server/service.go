@@ -185,6 +185,13 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 	if err := validateID("idempotency_key", req.GetIdempotencyKey(), MaxIdempotencyKeyLen, false); err != nil {
 		return nil, toStatus(err)
 	}
+	buttons, err := validateButtons(req.GetButtons())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := validateCallbackAnswer(req.GetCallbackAnswer()); err != nil {
+		return nil, toStatus(err)
+	}
 	if err := s.checkReplyTo(ctx, req.GetUserId(), req.GetReplyToNotificationId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -200,6 +207,8 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 		IdempotencyKey:      req.GetIdempotencyKey(),
 		LongText:            policy,
 		Media:               media,
+		Buttons:             buttons,
+		CallbackAnswer:      req.GetCallbackAnswer(),
 	}
 	// One store call: the link is read with the enqueue.
 	n, dup, err := s.delivery.EnqueueLinked(ctx, r)
@@ -266,7 +275,20 @@ func (s *Service) GetNotification(ctx context.Context, req *notifierv1.GetNotifi
 		FailureReason:  n.FailureReason,
 		Degraded:       n.Degraded,
 		MediaFileId:    n.MediaFileID,
+		ButtonPresses:  buttonPresses(n.Presses),
 	}, nil
+}
+
+// buttonPresses returns the record's presses as the API's.
+func buttonPresses(ps []delivery.ButtonPress) []*notifierv1.ButtonPress {
+	if len(ps) == 0 {
+		return nil
+	}
+	out := make([]*notifierv1.ButtonPress, len(ps))
+	for i, p := range ps {
+		out[i] = &notifierv1.ButtonPress{Callback: p.Callback, Username: p.Username, PressedAt: timestamppb.New(p.At)}
+	}
+	return out
 }
 
 // longTextPolicies maps the API's enum to the engine's policy.

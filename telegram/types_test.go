@@ -119,7 +119,11 @@ func TestDecodeRealUpdates(t *testing.T) {
 		{"migrated", ups[3], "message", func(u telegram.Update) bool {
 			return u.Message.MigrateToChatID == -1001234567890 && u.Message.Chat.Type == telegram.ChatTypeGroup
 		}},
-		{"unknown kind", ups[4], "", func(u telegram.Update) bool { return u.UpdateID == 865012305 }},
+		{"callback query", ups[4], "callback_query", func(u telegram.Update) bool {
+			q := u.CallbackQuery
+			return u.UpdateID == 865012305 && q.ID == "4382bfdwdsb323b2d9" && q.From.ID == 4242424242 &&
+				q.Data == "ack" && q.Message == nil && q.ChatInstance == "-1"
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

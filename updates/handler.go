@@ -113,6 +113,8 @@ type Handler struct {
 	identity Identity
 	// forward, when set, records texts as MESSAGE_RECEIVED (forward.go).
 	forward *forwarding
+	// callbacks, when set, answers and records button presses (callback.go).
+	callbacks *callbacks
 }
 
 // Replier queues the bot's replies for the delivery workers
@@ -175,6 +177,9 @@ func updateKind(u telegram.Update) string {
 // update was not applied and should be delivered again (the webhook answers
 // 5xx, the poller retries it).
 func (b *Handler) HandleUpdate(ctx context.Context, u telegram.Update) error {
+	if u.CallbackQuery != nil && b.callbacks != nil {
+		return b.handleCallback(ctx, u)
+	}
 	kind := updateKind(u)
 	outcome, err := b.handle(ctx, u)
 	if err != nil {
@@ -240,6 +245,8 @@ func (b *Handler) process(ctx context.Context, u telegram.Update) (string, error
 			return metrics.OutcomeIgnored, nil
 		}
 		return metrics.OutcomeProcessed, b.command(ctx, u.Message, name, args)
+	case u.CallbackQuery != nil && b.callbacks != nil:
+		return b.recordPress(ctx, u.CallbackQuery)
 	case u.MyChatMember != nil:
 		m := u.MyChatMember
 		if m.NewChatMember.Status == "kicked" || m.NewChatMember.Status == "left" {

@@ -97,6 +97,7 @@ type sendOptions struct {
 	lpo                    *wireLinkPreviewOptions
 	reply                  *wireReplyParameters
 	entities               []wireEntity
+	markup                 *wireKeyboard
 }
 
 // sendOptionsOf decodes sendMessage's optional parameters, failing as
@@ -130,6 +131,9 @@ func sendOptionsOf(p params) (sendOptions, *apiError) {
 	if _, err := p.object("entities", &o.entities); err != nil {
 		return o, err
 	}
+	if o.markup, err = replyMarkupOf(p); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -139,6 +143,9 @@ func (s *Server) applyOptionsLocked(msg *wireMessage, rec *SentMessage, o sendOp
 	if o.lpo != nil {
 		msg.LinkPreviewOptions = o.lpo
 		rec.LinkPreviewOptions = toLinkPreviewOptions(*o.lpo)
+	}
+	if o.markup != nil {
+		msg.ReplyMarkup, rec.ReplyMarkup = o.markup, toKeyboard(o.markup)
 	}
 	if o.reply != nil {
 		rec.ReplyParameters = &telegram.ReplyParameters{MessageID: o.reply.MessageID,

@@ -141,6 +141,8 @@ type Server struct {
 	// description they fail with; nextFile numbers the file_ids made.
 	failMedia map[string]string
 	nextFile  int64
+	// callbacks are the callback queries of button presses (callbacks.go).
+	callbacks callbackState
 }
 
 type chatState struct {
@@ -326,6 +328,8 @@ func canonicalMethod(lower string) (string, bool) {
 		return "getWebhookInfo", true
 	case "getupdates":
 		return "getUpdates", true
+	case "answercallbackquery":
+		return "answerCallbackQuery", true
 	}
 	return "", false
 }
@@ -392,6 +396,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		result, err = s.deleteWebhook(p)
 	case "getWebhookInfo":
 		result = s.webhookInfo()
+	case "answerCallbackQuery":
+		result, err = s.answerCallbackQuery(p)
 	case "getUpdates":
 		var gone bool
 		result, err, gone = s.getUpdates(r.Context(), p)

@@ -34,6 +34,8 @@ type SentMessage struct {
 	// allow_sending_without_reply let it go as no reply).
 	ReplyParameters  *telegram.ReplyParameters
 	ReplyToMessageID int64
+	// ReplyMarkup is the inline keyboard as Telegram kept it (nil: none).
+	ReplyMarkup *telegram.InlineKeyboardMarkup
 	// Media is the photo or document of a sendPhoto / sendDocument (nil
 	// for a text message); Text and PlainText are then its caption.
 	Media *SentMedia

@@ -54,6 +54,7 @@ type wireMessage struct {
 	HasProtectedContent bool                    `json:"has_protected_content,omitempty"`
 	MigrateToChatID     int64                   `json:"migrate_to_chat_id,omitempty"`
 	MigrateFromChatID   int64                   `json:"migrate_from_chat_id,omitempty"`
+	ReplyMarkup         *wireKeyboard           `json:"reply_markup,omitempty"`
 }
 
 type wireChatMember struct {
