@@ -74,6 +74,7 @@ type App struct {
 	log     *zap.Logger
 	store   storage
 	queue   delivery.Queue
+	presses updates.PressStore // the queue's button presses
 	disp    *delivery.Dispatcher
 	client  *telegram.Client
 	sandbox *fakebot.Server
@@ -130,6 +131,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	// Telegram's budget, the chats' pacing, retries and 429 pauses.
 	a.updates = updates.New(st.updates, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
 	a.updates.SetIdentity(a.bot)
+	a.updates.SetCallbacks(a.presses, a.client)
 	if cfg.Events.ForwardMessages {
 		a.updates.SetForwarding(st.appender, st.chatUsers)
 	}
@@ -213,7 +215,8 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	if cfg.RedisURL == "" {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
-		a.store, a.queue = mem, mem.Queue()
+		q := mem.Queue()
+		a.store, a.queue, a.presses = mem, q, q
 		return eventConsumers(mem, cfg.Events), nil
 	}
 	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
@@ -223,7 +226,8 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	rc.AddHook(a.metrics.RedisHook())
 	rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
 	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
-	a.store, a.queue = rs, rs.Queue()
+	q := rs.Queue()
+	a.store, a.queue, a.presses = rs, q, q
 	log.Info("using redis store")
 	return eventConsumers(rs, cfg.Events), nil
 }
