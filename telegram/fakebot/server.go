@@ -326,6 +326,8 @@ func canonicalMethod(lower string) (string, bool) {
 		return "getWebhookInfo", true
 	case "getupdates":
 		return "getUpdates", true
+	case "editmessagetext", "editmessagecaption", "editmessagereplymarkup", "deletemessage", "deletemessages":
+		return editMethodName(lower), true
 	}
 	return "", false
 }
@@ -386,6 +388,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		result, err = s.sendMedia(p, name)
+	case "editMessageText", "editMessageCaption", "editMessageReplyMarkup":
+		result, err = s.editMessage(p, name)
+	case "deleteMessage", "deleteMessages":
+		result, err = s.deleteMessages(p, name)
 	case "setWebhook":
 		result, err = s.setWebhook(p)
 	case "deleteWebhook":

@@ -39,6 +39,13 @@ type SentMessage struct {
 	Media *SentMedia
 	// Time is when the fake accepted the message (see [WithClock]).
 	Time time.Time
+	// The message's life after sending (edit.go): ReplyMarkup is its
+	// keyboard as last set by an edit, Edits counts the edits applied
+	// (EditedAt the last), Deleted reports deleteMessage(s).
+	ReplyMarkup *telegram.InlineKeyboardMarkup
+	Edits       int
+	EditedAt    time.Time
+	Deleted     bool
 }
 
 // SentMedia is the media of a sent message.
