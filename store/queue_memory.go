@@ -482,7 +482,7 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
 				n.State, final = delivery.StateSent, true
-				dropText(n) // textdrop.go
+				dropText(n)                    // textdrop.go
 				if !sentWithEditLocked(n, c) { // queue_edit_memory.go
 					m.removeIDLocked(c.ChatID, id)
 				}
