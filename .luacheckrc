@@ -18,6 +18,8 @@ local libs = {
   "EV_LINKED", "EV_UNLINKED", "EV_SENT", "EV_FAILED", "ev_log", "ev_append", "ev_unlinked",
   -- lib/claim.lua
   "claim_limit", "claim",
+  -- lib/op.lua
+  "queue_op", "drop_op", "settle_op",
   -- lib/settle.lua
   "lease_chat", "settle",
 }

@@ -47,9 +47,13 @@ const (
 	StateSent NotificationState = 3
 	// StateFailed means it failed for good; see FailureReason.
 	StateFailed NotificationState = 4
+	// StateCancelled means DeleteNotification retracted it before every
+	// part was sent: the parts not sent are never sent (see edit.go).
+	StateCancelled NotificationState = 5
 )
 
-// String returns "QUEUED", "SENDING", "SENT", "FAILED" or "UNSPECIFIED".
+// String returns "QUEUED", "SENDING", "SENT", "FAILED", "CANCELLED" or
+// "UNSPECIFIED".
 func (s NotificationState) String() string {
 	switch s {
 	case StateQueued:
@@ -60,6 +64,8 @@ func (s NotificationState) String() string {
 		return "SENT"
 	case StateFailed:
 		return "FAILED"
+	case StateCancelled:
+		return "CANCELLED"
 	}
 	return "UNSPECIFIED"
 }
@@ -141,6 +147,9 @@ type Notification struct {
 	// notification whose first parts are sent already), sent without a
 	// link check and counted in no user's summary. UserID may be empty.
 	Reply bool
+
+	// The life after sending (edit.go): revision, edits and deletion.
+	Changes
 }
 
 // MediaKind is the kind of a notification's media. The numbers match
@@ -299,6 +308,9 @@ const (
 	// OutcomeRelease gives the lease back without other change (shutdown,
 	// global pause).
 	OutcomeRelease
+	// OutcomeOp settles an edit or delete operation of a sent notification
+	// (Outcome.Op; see edit.go).
+	OutcomeOp
 )
 
 // Outcome settles a claim: it updates the record, releases the lease and
@@ -324,6 +336,8 @@ type Outcome struct {
 	MediaFileID string
 	// NextAt is when the chat may be claimed again.
 	NextAt time.Time
+	// Op is the result of an edit or delete operation (OutcomeOp).
+	Op OpOutcome
 }
 
 // UserSummary is the per-user delivery summary: counts over the records

@@ -52,6 +52,7 @@ type Queue interface {
 
 	Links
 	Limiter
+	Editor
 }
 
 // Links is the change to the users' links that a send's answer causes
@@ -75,10 +76,14 @@ type Limiter interface {
 	Acquire(ctx context.Context, name string, rate float64, burst int, maxWait time.Duration) (wait, paused time.Duration, err error)
 }
 
-// Sender sends one Telegram message: text, photo or document;
-// *telegram.Client implements it.
+// Sender sends one Telegram message (text, photo or document), edits and
+// deletes sent ones; *telegram.Client implements it.
 type Sender interface {
 	SendMessage(ctx context.Context, p telegram.SendMessageParams) (telegram.Message, error)
 	SendPhoto(ctx context.Context, p telegram.SendPhotoParams) (telegram.Message, error)
 	SendDocument(ctx context.Context, p telegram.SendDocumentParams) (telegram.Message, error)
+	EditMessageText(ctx context.Context, p telegram.EditMessageTextParams) error
+	EditMessageCaption(ctx context.Context, p telegram.EditMessageCaptionParams) error
+	EditMessageReplyMarkup(ctx context.Context, p telegram.EditMessageReplyMarkupParams) error
+	DeleteMessages(ctx context.Context, chatID int64, messageIDs []int64) error
 }

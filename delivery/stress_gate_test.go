@@ -211,6 +211,20 @@ func (q *gatedQueue) Get(ctx context.Context, id string) (delivery.Notification,
 	return q.q.Get(ctx, id)
 }
 
+func (q *gatedQueue) Edit(ctx context.Context, e delivery.Edit) (delivery.Notification, error) {
+	if q.g.pass() {
+		return delivery.Notification{}, killedErr(delivery.ErrUnavailable)
+	}
+	return q.q.Edit(ctx, e)
+}
+
+func (q *gatedQueue) Delete(ctx context.Context, id string, now time.Time, retention time.Duration) (delivery.Notification, error) {
+	if q.g.pass() {
+		return delivery.Notification{}, killedErr(delivery.ErrUnavailable)
+	}
+	return q.q.Delete(ctx, id, now, retention)
+}
+
 func (q *gatedQueue) Summary(ctx context.Context, userID string) (delivery.UserSummary, error) {
 	if q.g.pass() {
 		return delivery.UserSummary{}, killedErr(delivery.ErrUnavailable)

@@ -107,6 +107,10 @@ func (d *Dispatcher) idle(ctx context.Context, wake <-chan struct{}) {
 // failure classified), and the decision carried out (record).
 func (w *worker) process(c Claim) {
 	d, n := w.d, c.Notification
+	if isOp(n) { // an edit or delete of sent messages (edit_worker.go)
+		w.processOp(c)
+		return
+	}
 	if reason, desc, ok := d.sendable(c); !ok {
 		w.fail(c, reason, desc, 0)
 		return

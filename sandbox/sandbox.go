@@ -38,6 +38,11 @@ type sandboxMessage struct {
 	// then its caption.
 	Media *sandboxMedia `json:"media,omitempty"`
 	Time  time.Time     `json:"time"`
+	// Edits counts the edits applied to it (absent: never edited), the
+	// last at EditedAt; Deleted reports that the bot deleted it.
+	Edits    int        `json:"edits,omitempty"`
+	EditedAt *time.Time `json:"edited_at,omitempty"`
+	Deleted  bool       `json:"deleted,omitempty"`
 }
 
 // sandboxMedia is a sent message's media: kind "photo" or "document", the
@@ -56,8 +61,12 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 			DisableNotification: m.DisableNotification, Time: m.Time,
 			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
 			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
-			Media: toSandboxMedia(m.Media),
+			Media: toSandboxMedia(m.Media), Edits: m.Edits, Deleted: m.Deleted,
 		})
+		if m.Edits > 0 {
+			at := m.EditedAt
+			out[len(out)-1].EditedAt = &at
+		}
 	}
 	return out
 }

@@ -104,6 +104,11 @@ func toStatus(err error) error {
 		// finish.
 		return withDetails(status.New(codes.ResourceExhausted, err.Error()),
 			&errdetails.RetryInfo{RetryDelay: durationpb.New(backlogRetryDelay)})
+	case errors.Is(err, delivery.ErrNotEditable):
+		return withDetails(status.New(codes.FailedPrecondition, err.Error()),
+			&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{
+				{Type: "STATE", Subject: "notification", Description: err.Error()},
+			}})
 	case errors.Is(err, ErrReplyToNotFound):
 		return withDetails(status.New(codes.NotFound, err.Error()),
 			&errdetails.ResourceInfo{ResourceType: "notification", ResourceName: "reply_to_notification_id",

@@ -46,6 +46,7 @@ type Deliverer interface {
 	EnqueueLinked(ctx context.Context, r delivery.Request) (delivery.Notification, bool, error)
 	Get(ctx context.Context, id string) (delivery.Notification, error)
 	Summary(ctx context.Context, userID string) (delivery.UserSummary, error)
+	Editor // edit.go
 }
 
 var _ Deliverer = (*delivery.Dispatcher)(nil)
@@ -276,6 +277,11 @@ func (s *Service) GetNotification(ctx context.Context, req *notifierv1.GetNotifi
 		Degraded:       n.Degraded,
 		MediaFileId:    n.MediaFileID,
 		ButtonPresses:  buttonPresses(n.Presses),
+		Revision:       int32(n.Rev()),
+		EditState:      notifierv1.EditState(n.EditState),
+		EditError:      n.EditError,
+		Deleted:        n.Deleted,
+		DeleteError:    n.DeleteError,
 	}, nil
 }
 

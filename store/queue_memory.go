@@ -50,6 +50,7 @@ type memLease struct {
 
 type memSummary struct {
 	queued, sent, failed int64
+	cancelled            int64 // not reported: as in Redis
 	last                 string
 	expires              time.Time
 }
@@ -444,7 +445,7 @@ func (m *MemoryQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o de
 
 // settleLocked is Settle under the lock.
 func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery.Outcome, now time.Time, retention time.Duration) error {
-	if o.Kind < delivery.OutcomePartSent || o.Kind > delivery.OutcomeRelease {
+	if o.Kind < delivery.OutcomePartSent || o.Kind > delivery.OutcomeOp {
 		return fmt.Errorf("store: settle: unknown outcome kind %d", o.Kind)
 	}
 	c = m.followLocked(c, clock) // a migration may have moved the lease (migrate_memory.go)
@@ -453,7 +454,12 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 	}
 	delete(m.leases, c.ChatID)
 	id := c.Notification.ID
-	if r := m.recLocked(id, clock); r != nil {
+	if r := m.recLocked(id, clock); r != nil && (o.Kind == delivery.OutcomeOp || r.n.State == delivery.StateCancelled) {
+		if !settleOpLocked(&r.n, c, o, now) { // queue_edit_memory.go
+			m.removeIDLocked(c.ChatID, id)
+		}
+		r.expires = clock.Add(retention)
+	} else if r != nil {
 		n := &r.n
 		n.Attempts += o.Attempts
 		n.Retries += o.Retries
@@ -477,8 +483,10 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
 				n.State, final = delivery.StateSent, true
-				dropText(n) // textdrop.go
-				m.removeIDLocked(c.ChatID, id)
+				dropText(n)                    // textdrop.go
+				if !sentWithEditLocked(n, c) { // queue_edit_memory.go
+					m.removeIDLocked(c.ChatID, id)
+				}
 				s.queued--
 				s.sent++
 			} else {
@@ -491,6 +499,10 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		case delivery.OutcomeFail:
 			n.State, final = delivery.StateFailed, true
 			n.FailureReason = m.failureReasonLocked(n, o.Reason, clock)
+			if n.Op == delivery.OpEdit {
+				n.EditState, n.EditError = delivery.EditFailed, "the notification failed"
+				dropOp(n)
+			}
 			m.removeIDLocked(c.ChatID, id)
 			s.queued--
 			s.failed++
@@ -580,8 +592,8 @@ func (m *MemoryQueue) Backlog(ctx context.Context) (int64, time.Time, error) {
 	for _, q := range m.queues {
 		for _, id := range q {
 			r := m.recLocked(id, clock)
-			if r == nil {
-				continue
+			if r == nil || (r.n.State != delivery.StateQueued && r.n.State != delivery.StateSending) {
+				continue // gone, or an operation on a finished one (queue_edit_memory.go)
 			}
 			depth++
 			if oldest.IsZero() || r.n.CreatedAt.Before(oldest) {

@@ -4,8 +4,9 @@ package store
 // <p>:q:<chat> backlogs, <p>:sched, <p>:lease, <p>:leasetok, <p>:pending,
 // <p>:us:<user> summaries, <p>:idem:..., <p>:nb:<chat> pacing and
 // <p>:mig:<chat> markers) are laid out in keys.go; its scripts are
-// store/lua/enqueue.lua, claim.lua, settle.lua, settle_claim.lua and
-// backlog.lua (with lib/claim.lua and lib/settle.lua).
+// store/lua/enqueue.lua, claim.lua, settle.lua, settle_claim.lua,
+// backlog.lua, edit.lua and delete.lua (with lib/claim.lua, lib/settle.lua
+// and lib/op.lua).
 //
 // Record fields: id, user_id, chat_id, parts (JSON array), nparts, parse_mode,
 // disable_notification, plain_text_fallback, disable_link_preview,
@@ -19,7 +20,12 @@ package store
 // presses (the latest button presses, one JSON delivery.ButtonPress per
 // line, oldest first: press.go),
 // created_at, updated_at (unix ms), reply ("1" for a bot
-// reply: head of the backlog, no link check, no summary). A field at its zero
+// reply: head of the backlog, no link check, no summary); and for edits
+// and deletions (delivery/edit.go, lib/op.lua): revision (missing: 1),
+// edit_state (0-3), edit_error, deleted ("1"), delete_error, op (the
+// pending operation: "edit" or "delete"), op_has_text ("1"), op_text,
+// op_mode (the pending edit's text and parse mode), op_retries. State 5 is
+// CANCELLED. A field at its zero
 // value may be absent (enqueue writes only id, user_id, chat_id, parts,
 // state, created_at and the fields that differ from their defaults): a
 // missing nparts is 1, a missing number 0, a missing string "", a missing
@@ -64,6 +70,8 @@ type RedisQueue struct {
 	settleClaim  *oomScript
 	backlog      *oomScript
 	press        *redis.Script
+	// edit and del are Edit's and Delete's scripts (queue_edit_redis.go).
+	edit, del *redis.Script
 }
 
 var _ delivery.Queue = (*RedisQueue)(nil)
@@ -84,6 +92,8 @@ func (r *Redis) Queue() *RedisQueue {
 		settleClaim: newOOMScript(r, "settle_claim"),
 		backlog:     newOOMScript(r, "backlog"),
 		press:       loadScript("press"),
+		edit:        loadScript("edit"),
+		del:         loadScript("delete"),
 	}
 	q.enqueueBatch = newBatcher(enqueueBatchesRunning, enqueueBatchItems, q.runEnqueue)
 	return q
@@ -453,6 +463,7 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 			FileID: f["media_file"]},
 		MediaFileID:    f["media_file_id"],
 		CallbackAnswer: f["callback_answer"],
+		Changes:        parseChanges(f),
 		CreatedAt:      time.UnixMilli(num("created_at")),
 		UpdatedAt:      time.UnixMilli(num("created_at")),
 	}
@@ -496,6 +507,8 @@ func outcomeName(kind delivery.OutcomeKind) (string, bool) {
 		return "fail", true
 	case delivery.OutcomeRelease:
 		return "release", true
+	case delivery.OutcomeOp:
+		return "op", true
 	}
 	return "", false
 }
@@ -514,6 +527,12 @@ func (q *RedisQueue) settleArgs(c delivery.Claim, o delivery.Outcome, now time.T
 	return keys, args, nil
 }
 
+// settleTail returns the settle function's last arguments (settle.lua's
+// ARGV[18..21]): the claim's revision and the operation's outcome.
+func settleTail(c delivery.Claim, o delivery.Outcome) []any {
+	return []any{c.Notification.Rev(), o.Op.Op, string(o.Op.Result), o.Op.Error}
+}
+
 // Settle applies o to the claimed notification, releases the lease and
 // reschedules the chat at o.NextAt if its backlog is not empty, atomically;
 // a notification (not a reply) that becomes SENT or FAILED appends
@@ -526,7 +545,8 @@ func (q *RedisQueue) Settle(ctx context.Context, c delivery.Claim, o delivery.Ou
 	if err != nil {
 		return err
 	}
-	n, err := q.settle.Run(ctx, q.client, keys, append(append(args, q.owner.evArgs()...), o.Degraded, o.MediaFileID)...).Int()
+	args = append(append(args, q.owner.evArgs()...), o.Degraded, o.MediaFileID)
+	n, err := q.settle.Run(ctx, q.client, keys, append(args, settleTail(c, o)...)...).Int()
 	if err != nil {
 		return unavailable("settle", err)
 	}
@@ -556,6 +576,7 @@ func (q *RedisQueue) SettleAndClaim(ctx context.Context, c delivery.Claim, o del
 		return delivery.Claim{}, false, fmt.Errorf("store: settle and claim: %w", err)
 	}
 	args = append(append(append(args, rest...), q.owner.evArgs()...), o.Degraded, o.MediaFileID)
+	args = append(args, settleTail(c, o)...)
 	res, err := q.settleClaim.Run(ctx, q.client, keys, args...).StringSlice()
 	if err != nil {
 		return delivery.Claim{}, false, unavailable("settle and claim", err)

@@ -1,6 +1,6 @@
 -- settle_claim.lua: settles like settle.lua, then claims like claim.lua in
 -- the same step (RedisQueue.SettleAndClaim).
--- uses: lib/keys.lua lib/link.lua lib/gcra.lua lib/events.lua lib/settle.lua lib/claim.lua
+-- uses: lib/keys.lua lib/link.lua lib/gcra.lua lib/events.lua lib/op.lua lib/settle.lua lib/claim.lua
 --
 -- KEYS[1..7] -> as settle.lua: record, backlog, sched, lease, leasetok, pending,
 --               events
@@ -17,6 +17,7 @@
 -- ARGV[24]     -> the event log's retention ms (settle.lua's ARGV[15])
 -- ARGV[25]     -> degraded (settle.lua's ARGV[16])
 -- ARGV[26]     -> media_file_id (settle.lua's ARGV[17])
+-- ARGV[27..30] -> revision, op, op result, op error (settle.lua's ARGV[18..21])
 --
 -- Returns {'0'} when the lease was lost (nothing changed, nothing claimed),
 -- {'1'} when settled with nothing due, {'1', 'p', pause ms} when settled and
@@ -28,7 +29,8 @@ local outcome = {
   chat = ARGV[2], token = ARGV[3], id = ARGV[4], now = ARGV[5], kind = ARGV[6], retention = ARGV[7],
   next_at = ARGV[8], message_id = ARGV[9], attempts = ARGV[10], retries = ARGV[11], last_error = ARGV[12],
   reason = ARGV[13], ev = ev_log(KEYS[7], ARGV[23], ARGV[24]), degraded = ARGV[25] or '',
-  media_file_id = ARGV[26] or '',
+  media_file_id = ARGV[26] or '', revision = ARGV[27] or '1', op = ARGV[28] or '', op_result = ARGV[29] or '',
+  op_error = ARGV[30] or '',
 }
 local lease_ms = tonumber(ARGV[14])
 local token = ARGV[15]

@@ -330,6 +330,8 @@ func canonicalMethod(lower string) (string, bool) {
 		return "getUpdates", true
 	case "answercallbackquery":
 		return "answerCallbackQuery", true
+	case "editmessagetext", "editmessagecaption", "editmessagereplymarkup", "deletemessage", "deletemessages":
+		return editMethodName(lower), true
 	}
 	return "", false
 }
@@ -390,6 +392,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		result, err = s.sendMedia(p, name)
+	case "editMessageText", "editMessageCaption", "editMessageReplyMarkup":
+		result, err = s.editMessage(p, name)
+	case "deleteMessage", "deleteMessages":
+		result, err = s.deleteMessages(p, name)
 	case "setWebhook":
 		result, err = s.setWebhook(p)
 	case "deleteWebhook":

@@ -41,6 +41,12 @@ type SentMessage struct {
 	Media *SentMedia
 	// Time is when the fake accepted the message (see [WithClock]).
 	Time time.Time
+	// The message's life after sending (edit.go): ReplyMarkup (above) is
+	// set again by an edit, Edits counts the edits applied (EditedAt the
+	// last), Deleted reports deleteMessage(s).
+	Edits    int
+	EditedAt time.Time
+	Deleted  bool
 }
 
 // SentMedia is the media of a sent message.

@@ -1,6 +1,6 @@
 -- lib/settle.lua: settle, the step behind Settle (settle.lua) and the
 -- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua and
--- lib/events.lua.
+-- lib/events.lua and lib/op.lua.
 
 -- lease_chat returns the chat and backlog key where the lease with token
 -- taken on chat is now: chat itself, or the chat it migrated to while the
@@ -20,8 +20,14 @@ end
 -- now (ms), kind ('sent', 'retry', 'fail' or 'release'), retention (ms),
 -- next_at (ms), message_id, attempts, retries (to add), last_error,
 -- reason, ev, the event log (ev_log), degraded and media_file_id (recorded with a sent
--- part when not ''). It returns 1, or 0 when the
+-- part when not ''), revision (the claimed record's), op, op_result and
+-- op_error (kind 'op': lib/op.lua's settle_op). It returns 1, or 0 when the
 -- lease was lost.
+--
+-- An edit accepted while the part was claimed (op 'edit' at a revision
+-- above the claim's) keeps the record's id in the backlog when it becomes
+-- SENT: the sent message is edited next. A claim of a notification that
+-- was cancelled meanwhile never makes it SENT or FAILED again (settle_op).
 --
 -- A notification (not a reply) that becomes SENT or FAILED appends
 -- NOTIFICATION_SENT or NOTIFICATION_FAILED in the same step. A failure
@@ -39,8 +45,13 @@ local function settle(p, k, o)
     redis.call('ZREM', k.pending, id)
   end
   local rec = k.record
-  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply')
-  if r[1] then
+  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply', 'state', 'revision',
+    'op')
+  if r[1] and (o.kind == 'op' or r[6] == '5') then
+    local keep = settle_op(rec, r, o)
+    redis.call('PEXPIRE', rec, o.retention)
+    if not keep then unqueue() end
+  elseif r[1] then
     local kind, final, reason = o.kind, nil, o.reason
     if o.attempts ~= '0' then redis.call('HINCRBY', rec, 'attempts', o.attempts) end
     if o.retries ~= '0' then redis.call('HINCRBY', rec, 'retries', o.retries) end
@@ -77,7 +88,20 @@ local function settle(p, k, o)
       redis.call('HDEL', rec, 'parts')
     end
     redis.call('PEXPIRE', rec, o.retention)
-    if final then unqueue() end
+    local keep = false
+    if final and r[8] == 'edit' then
+      if final == 'sent' and tonumber(r[7] or '1') > tonumber(o.revision) then
+        keep = true -- edited while it was sent: the sent message is edited next
+      elseif final == 'sent' then
+        redis.call('HSET', rec, 'edit_state', '2')
+        drop_op(rec)
+      else
+        redis.call('HSET', rec, 'edit_state', '3', 'edit_error', 'the notification failed')
+        drop_op(rec)
+      end
+    end
+    if keep then redis.call('ZREM', k.pending, id)
+    elseif final then unqueue() end
     if r[5] ~= '1' then -- a reply is in no summary
       local us = summary_key(p, r[1])
       if final then
