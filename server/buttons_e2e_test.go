@@ -284,3 +284,23 @@ func testButtonsRefused(t *testing.T, h *harness, chat int64) {
 		t.Fatalf("%d messages after refused input, want %d", got, msgs)
 	}
 }
+
+// TestButtonsWebhook checks the webhook path: setWebhook subscribes to
+// callback_query, and a press comes in, is answered and recorded.
+func TestButtonsWebhook(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{webhook: true})
+	const chat = int64(18101)
+	h.link("wes", chat)
+	if info := h.fake.WebhookInfo(); !strings.Contains(strings.Join(info.AllowedUpdates, ","), "callback_query") {
+		t.Fatalf("allowed_updates %v lack callback_query", info.AllowedUpdates)
+	}
+	r := h.notify(&notifierv1.NotifyRequest{UserId: "wes", Text: "ok?", Buttons: twoRows(), CallbackAnswer: "Noted"})
+	n := h.waitFinal(r.GetNotificationId())
+	qid, err := h.fake.Press(chat, n.GetMessageIds()[0], "Snooze")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAnswered(t, h, qid, "Noted")
+	eventually(t, 10*time.Second, "press recorded", func() bool { return len(h.presses(n.GetNotificationId())) == 1 })
+}
