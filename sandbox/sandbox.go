@@ -37,7 +37,9 @@ type sandboxMessage struct {
 	// Media is the photo or document (absent for a text message); text is
 	// then its caption.
 	Media *sandboxMedia `json:"media,omitempty"`
-	Time  time.Time     `json:"time"`
+	// Buttons is the inline keyboard, rows of buttons (absent: none).
+	Buttons [][]sandboxButton `json:"buttons,omitempty"`
+	Time    time.Time         `json:"time"`
 }
 
 // sandboxMedia is a sent message's media: kind "photo" or "document", the
@@ -56,7 +58,7 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 			DisableNotification: m.DisableNotification, Time: m.Time,
 			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
 			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
-			Media: toSandboxMedia(m.Media),
+			Media: toSandboxMedia(m.Media), Buttons: toSandboxButtons(m.ReplyMarkup),
 		})
 	}
 	return out
@@ -90,10 +92,12 @@ func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
 //	POST /sandbox/start  {"chat_id":42,"token":"...","username":"alice"}
 //	POST /sandbox/stop   {"chat_id":42}
 //	POST /sandbox/block  {"chat_id":42}
+//	POST /sandbox/press  {"chat_id":42,"message_id":7,"button_text":"Approve"}
 //	GET  /sandbox/chats/{chat_id}/messages
 //	GET  /sandbox/messages
 func (a *Endpoints) Mount(mux *http.ServeMux) {
 	fake := a.sandbox
+	a.mountPress(mux)
 	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
 		req, ok := decodeSandbox(w, r)
 		if !ok {
