@@ -94,7 +94,7 @@ func (b *Handler) handleCallback(ctx context.Context, u telegram.Update) error {
 		l.n, l.err = b.callbacks.store.Get(lctx, l.id)
 	}()
 	go b.answer(bg, q, l)
-	kind := metrics.KindOther
+	kind := metrics.KindCallbackQuery
 	outcome, err := b.handle(context.WithValue(ctx, lookupKey{}, l), u)
 	if err != nil {
 		outcome = metrics.OutcomeError
