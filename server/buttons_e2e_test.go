@@ -205,7 +205,7 @@ func testButtonsPress(t *testing.T, h *harness, chat int64) {
 func testButtonsREST(t *testing.T, h *harness, chat int64) {
 	code, body := h.rest("POST", "/v1/users/bo/notifications", map[string]any{"text": "over REST",
 		"callback_answer": "Thanks",
-		"buttons": []any{map[string]any{"buttons": []any{map[string]any{"text": "Ack", "callback": "ack:rest"}}}}})
+		"buttons":         []any{map[string]any{"buttons": []any{map[string]any{"text": "Ack", "callback": "ack:rest"}}}}})
 	id, _ := body["notification_id"].(string)
 	if code != http.StatusOK || id == "" {
 		t.Fatalf("REST Notify = %d %v", code, body)

@@ -197,12 +197,20 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 			res.Echo.CPUPerCallUs, res.Notify.CPUPerCallUs, res.RedisCPUPerNotify, res.CostRatio),
 		fmt.Sprintf("  redis-server time per Notify (scripts' inner commands included, background work too): %s", fmtCommands(res.RedisTopCommands)),
 	}
-	if b := res.NotifyButtons; b != nil && res.Notify.RPS > 0 {
-		res.ButtonsRatio = round(b.RPS/res.Notify.RPS, 3)
-		lines = append(lines, fmt.Sprintf("  Notify with two rows of buttons                           %s", fmtLoad(*b)),
-			fmt.Sprintf("  Notify with buttons / plain Notify = %.1f%%", 100*res.ButtonsRatio))
-	}
+	lines = append(lines, buttonsLines(&res)...)
 	return res, emit(w, lines, res)
+}
+
+// buttonsLines sets res.ButtonsRatio and returns the report's lines of
+// the -buttons phase (none without it).
+func buttonsLines(res *acceptResult) []string {
+	b := res.NotifyButtons
+	if b == nil || res.Notify.RPS <= 0 {
+		return nil
+	}
+	res.ButtonsRatio = round(b.RPS/res.Notify.RPS, 3)
+	return []string{fmt.Sprintf("  Notify with two rows of buttons                           %s", fmtLoad(*b)),
+		fmt.Sprintf("  Notify with buttons / plain Notify = %.1f%%", 100*res.ButtonsRatio)}
 }
 
 // echoServer is a bare grpc-go server whose only service is the standard
