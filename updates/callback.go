@@ -82,7 +82,9 @@ type lookupKey struct{}
 func (b *Handler) handleCallback(ctx context.Context, u telegram.Update) error {
 	q := u.CallbackQuery
 	l := &lookup{done: make(chan struct{})}
-	l.id, l.row, l.col, l.ours = delivery.ParseCallbackData(q.Data)
+	if len(q.Data) <= telegram.MaxCallbackData { // Telegram's bound; longer data is forged
+		l.id, l.row, l.col, l.ours = delivery.ParseCallbackData(q.Data)
+	}
 	bg := context.WithoutCancel(ctx)
 	go func() {
 		defer close(l.done)

@@ -2,6 +2,7 @@ package updates
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,7 @@ func TestCallbackCases(t *testing.T) {
 	}{
 		{"callback button", delivery.CallbackData(id, 0, 0), 42, "Thanks", 1},
 		{"not our data", "something-else", 42, "", 1},
+		{"over 64 bytes", delivery.CallbackData(id+strings.Repeat("0", 30), 0, 0), 42, "", 1},
 		{"url button's index", delivery.CallbackData(id, 0, 1), 42, "Thanks", 1},
 		{"no such button", delivery.CallbackData(id, 3, 0), 42, "Thanks", 1},
 		{"another chat", delivery.CallbackData(id, 0, 0), 43, "", 1},
