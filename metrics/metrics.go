@@ -26,7 +26,9 @@ const (
 const (
 	KindMessage      = "message"
 	KindMyChatMember = "my_chat_member"
-	KindOther        = "other"
+	// KindCallbackQuery is a button press.
+	KindCallbackQuery = "callback_query"
+	KindOther         = "other"
 )
 
 // Outcomes of handling a Telegram update, for UpdateReceived.
@@ -174,7 +176,7 @@ func (m *Metrics) Gatherer() prometheus.Gatherer { return m.reg }
 // updateKinds and updateOutcomes are the allowed label values of
 // tgnotify_telegram_updates_received_total.
 var (
-	updateKinds    = []string{KindMessage, KindMyChatMember, KindOther}
+	updateKinds    = []string{KindMessage, KindMyChatMember, KindCallbackQuery, KindOther}
 	updateOutcomes = []string{OutcomeProcessed, OutcomeDuplicate, OutcomeIgnored, OutcomeError, OutcomeUnauthorized}
 )
 

@@ -37,7 +37,9 @@ type sandboxMessage struct {
 	// Media is the photo or document (absent for a text message); text is
 	// then its caption.
 	Media *sandboxMedia `json:"media,omitempty"`
-	Time  time.Time     `json:"time"`
+	// Buttons is the inline keyboard, rows of buttons (absent: none).
+	Buttons [][]sandboxButton `json:"buttons,omitempty"`
+	Time    time.Time         `json:"time"`
 	// Edits counts the edits applied to it (absent: never edited), the
 	// last at EditedAt; Deleted reports that the bot deleted it.
 	Edits    int        `json:"edits,omitempty"`
@@ -61,7 +63,7 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 			DisableNotification: m.DisableNotification, Time: m.Time,
 			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
 			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
-			Media: toSandboxMedia(m.Media), Edits: m.Edits, Deleted: m.Deleted,
+			Media: toSandboxMedia(m.Media), Buttons: toSandboxButtons(m.ReplyMarkup), Edits: m.Edits, Deleted: m.Deleted,
 		})
 		if m.Edits > 0 {
 			at := m.EditedAt
@@ -99,10 +101,12 @@ func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
 //	POST /sandbox/start  {"chat_id":42,"token":"...","username":"alice"}
 //	POST /sandbox/stop   {"chat_id":42}
 //	POST /sandbox/block  {"chat_id":42}
+//	POST /sandbox/press  {"chat_id":42,"message_id":7,"button_text":"Approve"}
 //	GET  /sandbox/chats/{chat_id}/messages
 //	GET  /sandbox/messages
 func (a *Endpoints) Mount(mux *http.ServeMux) {
 	fake := a.sandbox
+	a.mountPress(mux)
 	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
 		req, ok := decodeSandbox(w, r)
 		if !ok {

@@ -205,7 +205,7 @@ func testButtonsPress(t *testing.T, h *harness, chat int64) {
 func testButtonsREST(t *testing.T, h *harness, chat int64) {
 	code, body := h.rest("POST", "/v1/users/bo/notifications", map[string]any{"text": "over REST",
 		"callback_answer": "Thanks",
-		"buttons": []any{map[string]any{"buttons": []any{map[string]any{"text": "Ack", "callback": "ack:rest"}}}}})
+		"buttons":         []any{map[string]any{"buttons": []any{map[string]any{"text": "Ack", "callback": "ack:rest"}}}}})
 	id, _ := body["notification_id"].(string)
 	if code != http.StatusOK || id == "" {
 		t.Fatalf("REST Notify = %d %v", code, body)
@@ -282,5 +282,75 @@ func testButtonsRefused(t *testing.T, h *harness, chat int64) {
 	}
 	if got := len(h.fake.Messages(chat)); got != msgs {
 		t.Fatalf("%d messages after refused input, want %d", got, msgs)
+	}
+}
+
+// TestButtonsWebhook checks the webhook path: setWebhook subscribes to
+// callback_query, and a press comes in, is answered and recorded.
+func TestButtonsWebhook(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{webhook: true})
+	const chat = int64(18101)
+	h.link("wes", chat)
+	if info := h.fake.WebhookInfo(); !strings.Contains(strings.Join(info.AllowedUpdates, ","), "callback_query") {
+		t.Fatalf("allowed_updates %v lack callback_query", info.AllowedUpdates)
+	}
+	r := h.notify(&notifierv1.NotifyRequest{UserId: "wes", Text: "ok?", Buttons: twoRows(), CallbackAnswer: "Noted"})
+	n := h.waitFinal(r.GetNotificationId())
+	qid, err := h.fake.Press(chat, n.GetMessageIds()[0], "Snooze")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitAnswered(t, h, qid, "Noted")
+	eventually(t, 10*time.Second, "press recorded", func() bool { return len(h.presses(n.GetNotificationId())) == 1 })
+}
+
+// TestSandboxPress checks POST /sandbox/press and the buttons in GET
+// /sandbox/chats/{id}/messages: a press answered with the toast and seen
+// in GetNotification, 400 for bad bodies, 404 for no message or button.
+func TestSandboxPress(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{sandbox: true})
+	const chat = int64(18201)
+	h.link("sam", chat)
+	r := h.notify(&notifierv1.NotifyRequest{UserId: "sam", Text: "Approve order 7?", Buttons: twoRows(), CallbackAnswer: "Approved"})
+	n := h.waitFinal(r.GetNotificationId())
+	msgID := n.GetMessageIds()[0]
+
+	code, body := h.rest("GET", fmt.Sprintf("/sandbox/chats/%d/messages", chat), nil)
+	msgs, _ := body["messages"].([]any)
+	if code != http.StatusOK || len(msgs) == 0 {
+		t.Fatalf("messages %d %v", code, body)
+	}
+	last, _ := msgs[len(msgs)-1].(map[string]any)
+	rows, _ := last["buttons"].([]any)
+	if len(rows) != 2 || !strings.Contains(fmt.Sprint(rows[0]), "Approve") || !strings.Contains(fmt.Sprint(rows[1]), "https://example.com/o/7") {
+		t.Fatalf("sandbox shows buttons %v", last["buttons"])
+	}
+
+	code, body = h.rest("POST", "/sandbox/press", map[string]any{"chat_id": chat, "message_id": msgID, "button_text": "Approve"})
+	if code != http.StatusOK || body["answered"] != true || body["answer_text"] != "Approved" || body["callback_query_id"] == "" {
+		t.Fatalf("press = %d %v", code, body)
+	}
+	eventually(t, 10*time.Second, "press recorded", func() bool {
+		ps := h.presses(n.GetNotificationId())
+		return len(ps) == 1 && ps[0].GetCallback() == "approve:order-7"
+	})
+	for _, tc := range []struct {
+		body any
+		want int
+	}{
+		{`{"chat_id":`, http.StatusBadRequest},
+		{map[string]any{"chat_id": chat, "message_id": msgID}, http.StatusBadRequest},
+		{map[string]any{"chat_id": 0, "message_id": msgID, "button_text": "Approve"}, http.StatusBadRequest},
+		{map[string]any{"chat_id": chat, "message_id": -1, "button_text": "Approve"}, http.StatusBadRequest},
+		{map[string]any{"chat_id": chat, "message_id": msgID, "button_text": "Approve", "extra": 1}, http.StatusBadRequest},
+		{map[string]any{"chat_id": chat, "message_id": msgID + 100, "button_text": "Approve"}, http.StatusNotFound},
+		{map[string]any{"chat_id": chat, "message_id": msgID, "button_text": "Nope"}, http.StatusNotFound},
+		{map[string]any{"chat_id": chat, "message_id": msgID, "button_text": "Open"}, http.StatusNotFound}, // a URL button
+	} {
+		if code, body := h.rest("POST", "/sandbox/press", tc.body); code != tc.want {
+			t.Errorf("press %v = %d %v, want %d", tc.body, code, body, tc.want)
+		}
 	}
 }

@@ -397,7 +397,7 @@ func TestWebhookManagement(t *testing.T) {
 	t.Parallel()
 	h := startHarness(t, harnessOpts{webhook: true, env: map[string]string{"TELEGRAM_WEBHOOK_MAX_CONNECTIONS": "7"}})
 	info := h.fake.WebhookInfo()
-	if info.MaxConnections != 7 || strings.Join(info.AllowedUpdates, ",") != "message,my_chat_member" {
+	if info.MaxConnections != 7 || strings.Join(info.AllowedUpdates, ",") != "message,my_chat_member,callback_query" {
 		t.Fatalf("webhook info %+v", info)
 	}
 

@@ -82,7 +82,9 @@ type lookupKey struct{}
 func (b *Handler) handleCallback(ctx context.Context, u telegram.Update) error {
 	q := u.CallbackQuery
 	l := &lookup{done: make(chan struct{})}
-	l.id, l.row, l.col, l.ours = delivery.ParseCallbackData(q.Data)
+	if len(q.Data) <= telegram.MaxCallbackData { // Telegram's bound; longer data is forged
+		l.id, l.row, l.col, l.ours = delivery.ParseCallbackData(q.Data)
+	}
 	bg := context.WithoutCancel(ctx)
 	go func() {
 		defer close(l.done)
@@ -94,7 +96,7 @@ func (b *Handler) handleCallback(ctx context.Context, u telegram.Update) error {
 		l.n, l.err = b.callbacks.store.Get(lctx, l.id)
 	}()
 	go b.answer(bg, q, l)
-	kind := metrics.KindOther
+	kind := metrics.KindCallbackQuery
 	outcome, err := b.handle(context.WithValue(ctx, lookupKey{}, l), u)
 	if err != nil {
 		outcome = metrics.OutcomeError

@@ -35,6 +35,9 @@ type acceptOptions struct {
 	// Slice is the length of the alternating echo and Notify windows that
 	// add up to Duration each (0 or >= Duration: one window each).
 	Slice time.Duration
+	// Buttons adds a third phase, Notify with two rows of buttons, in the
+	// same alternating slices (a keyboard's validation and storage cost).
+	Buttons bool
 }
 
 // sliceWarmup starts every slice, uncounted, so that each measured window
@@ -58,6 +61,7 @@ func (o *acceptOptions) flags(fs *flag.FlagSet, prefix string) {
 	fs.Int64Var(&o.MaxRequests, prefix+"max-requests", 20_000_000, "accept: cap on requests per measured slice")
 	fs.IntVar(&o.Workers, prefix+"workers", 0, "accept: NOTIFIER_WORKERS (0: the service's default); 1 isolates the accept path")
 	fs.DurationVar(&o.FakeLatency, prefix+"fake-latency", 0, "accept: delay every fake Bot API answer, to slow background delivery")
+	fs.BoolVar(&o.Buttons, prefix+"buttons", false, "accept: also measure Notify with two rows of buttons (same slices)")
 }
 
 func (o *acceptOptions) validate() error { return o.check() }
@@ -105,6 +109,10 @@ type acceptResult struct {
 	CostRatio float64 `json:"cpu_cost_ratio"`
 	Target    float64 `json:"target"`
 	Pass      bool    `json:"pass"`
+	// NotifyButtons is Notify with two rows of buttons (-buttons), and
+	// ButtonsRatio its rate over plain Notify's.
+	NotifyButtons *loadResult `json:"notify_buttons,omitempty"`
+	ButtonsRatio  float64     `json:"buttons_ratio,omitempty"`
 }
 
 // runAccept measures the Notify accept rate over gRPC against a bare
@@ -140,9 +148,17 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 	var seq atomic.Int64 // notification texts stay distinct across slices
 	rc := svc.probe
 	so := sliceOptions{Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Slice: o.Slice, MaxRequests: o.MaxRequests}
-	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, echoCall, notifyCall(&seq, users, svc))
+	calls := []loadCall{echoCall, notifyCall(&seq, users, svc)}
+	if o.Buttons {
+		calls = append(calls, notifyButtonsCall(&seq, users, svc))
+	}
+	phases, nSlices, err := alternate(ctx, rc, so, svc.sends, calls...)
 	if err != nil {
 		return res, err
+	}
+	if o.Buttons {
+		b := phases[2].run.result()
+		res.NotifyButtons = &b
 	}
 	echo, notify := phases[0], phases[1]
 	res.Echo, res.Notify = echo.run.result(), notify.run.result()
@@ -181,7 +197,20 @@ func runAccept(ctx context.Context, o acceptOptions, w io.Writer) (acceptResult,
 			res.Echo.CPUPerCallUs, res.Notify.CPUPerCallUs, res.RedisCPUPerNotify, res.CostRatio),
 		fmt.Sprintf("  redis-server time per Notify (scripts' inner commands included, background work too): %s", fmtCommands(res.RedisTopCommands)),
 	}
+	lines = append(lines, buttonsLines(&res)...)
 	return res, emit(w, lines, res)
+}
+
+// buttonsLines sets res.ButtonsRatio and returns the report's lines of
+// the -buttons phase (none without it).
+func buttonsLines(res *acceptResult) []string {
+	b := res.NotifyButtons
+	if b == nil || res.Notify.RPS <= 0 {
+		return nil
+	}
+	res.ButtonsRatio = round(b.RPS/res.Notify.RPS, 3)
+	return []string{fmt.Sprintf("  Notify with two rows of buttons                           %s", fmtLoad(*b)),
+		fmt.Sprintf("  Notify with buttons / plain Notify = %.1f%%", 100*res.ButtonsRatio)}
 }
 
 // echoServer is a bare grpc-go server whose only service is the standard
@@ -236,6 +265,31 @@ func notifyCall(seq *atomic.Int64, users []benchUser, svcs ...*service) loadCall
 		n := seq.Add(1) - 1
 		u := users[n%int64(len(users))]
 		_, err := svcs[i%int64(len(svcs))].client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID, Text: benchTextPrefix + strconv.FormatInt(n, 10)})
+		return err
+	}
+}
+
+// benchButtons is the keyboard of -buttons: two rows, callbacks of a
+// realistic size, a URL and a copy button.
+func benchButtons() []*notifierv1.ButtonRow {
+	cb := func(text, data string) *notifierv1.Button {
+		return &notifierv1.Button{Text: text, Action: &notifierv1.Button_Callback{Callback: data}}
+	}
+	return []*notifierv1.ButtonRow{
+		{Buttons: []*notifierv1.Button{cb("Approve", "approve:order-000123"), cb("Snooze 1 h", "snooze:order-000123:3600")}},
+		{Buttons: []*notifierv1.Button{{Text: "Open", Action: &notifierv1.Button_Url{Url: "https://example.com/orders/000123"}},
+			{Text: "Copy id", Action: &notifierv1.Button_CopyText{CopyText: "order-000123"}}}},
+	}
+}
+
+// notifyButtonsCall is notifyCall with benchButtons and a callback answer.
+func notifyButtonsCall(seq *atomic.Int64, users []benchUser, svcs ...*service) loadCall {
+	kb := benchButtons()
+	return func(ctx context.Context, i int64) error {
+		n := seq.Add(1) - 1
+		u := users[n%int64(len(users))]
+		_, err := svcs[i%int64(len(svcs))].client.Notify(ctx, &notifierv1.NotifyRequest{UserId: u.ID,
+			Text: benchTextPrefix + strconv.FormatInt(n, 10), Buttons: kb, CallbackAnswer: "Noted"})
 		return err
 	}
 }

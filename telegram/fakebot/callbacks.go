@@ -194,6 +194,12 @@ func validButtonURL(u string) bool {
 // returns the query's id; ErrNoMessage or ErrNoButton when there is no
 // such message or callback button.
 func (s *Server) Press(chatID, messageID int64, buttonText string) (string, error) {
+	return s.PressAs(chatID, messageID, chatID, "", buttonText)
+}
+
+// PressAs is [Server.Press] by the user fromID (with username, when not
+// empty): a member pressing a button in a group.
+func (s *Server) PressAs(chatID, messageID, fromID int64, username, buttonText string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var kb *telegram.InlineKeyboardMarkup
@@ -210,7 +216,7 @@ func (s *Server) Press(chatID, messageID int64, buttonText string) (string, erro
 		for _, row := range kb.InlineKeyboard {
 			for _, b := range row {
 				if b.Text == buttonText && b.CallbackData != "" {
-					return s.pressLocked(chatID, messageID, chatID, b.CallbackData), nil
+					return s.pressLocked(chatID, messageID, fromID, username, b.CallbackData), nil
 				}
 			}
 		}
@@ -224,27 +230,24 @@ func (s *Server) Press(chatID, messageID int64, buttonText string) (string, erro
 func (s *Server) InjectCallback(chatID, messageID, fromID int64, data string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pressLocked(chatID, messageID, fromID, data)
+	return s.pressLocked(chatID, messageID, fromID, "", data)
 }
 
 // pressLocked registers a query and queues its update.
-func (s *Server) pressLocked(chatID, messageID, fromID int64, data string) string {
+func (s *Server) pressLocked(chatID, messageID, fromID int64, username, data string) string {
 	cb := &s.callbacks
 	if cb.queries == nil {
 		cb.queries = make(map[string]*CallbackQuery)
 	}
 	cb.nextID++
 	id := strconv.FormatInt(4_000_000_000_000_000_000+cb.nextID, 10)
-	from := s.memberLocked(fromID, "")
+	from := s.memberLocked(fromID, username)
 	chat := wireChat{ID: chatID, Type: telegram.ChatTypePrivate}
 	if cs := s.chats[chatID]; cs != nil {
 		chat = cs.chat
-		if cs.user != nil && cs.user.ID == fromID {
-			from = *cs.user
-		}
 	}
-	if cs := s.chats[fromID]; cs != nil && cs.user != nil {
-		from = *cs.user
+	if cs := s.chats[fromID]; cs != nil && cs.user != nil && username == "" {
+		from = *cs.user // a user the fake knows from their private chat
 	}
 	msg := wireMessage{MessageID: messageID, From: ptr(s.botUser()), Date: s.now().Unix(), Chat: chat}
 	for _, m := range s.sent {

@@ -136,3 +136,27 @@ func TestPressAndAnswer(t *testing.T) {
 		t.Fatalf("long text: %v", err)
 	}
 }
+
+// TestPressInGroup checks a member's press in a group: the group's chat,
+// the member as from.
+func TestPressInGroup(t *testing.T) {
+	srv, client := newServer(t)
+	srv.StartGroup(-500, "team", 77, "bob", "")
+	ctx := testCtx(t)
+	kb := &telegram.InlineKeyboardMarkup{InlineKeyboard: [][]telegram.InlineKeyboardButton{{{Text: "Ack", CallbackData: "d"}}}}
+	m, err := client.SendMessage(ctx, telegram.SendMessageParams{ChatID: -500, Text: "hi", ReplyMarkup: kb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.PressAs(-500, m.MessageID, 77, "bob", "Ack"); err != nil {
+		t.Fatal(err)
+	}
+	us, err := client.GetUpdates(ctx, telegram.GetUpdatesParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := us[len(us)-1].CallbackQuery
+	if q == nil || q.From.ID != 77 || q.From.Username != "bob" || q.Message.Chat.ID != -500 || q.Message.Chat.Type == telegram.ChatTypePrivate {
+		t.Fatalf("group press %+v", q)
+	}
+}
