@@ -47,10 +47,13 @@ var methodScopes = map[string][]Scope{
 	"GetLinkURL":      {ScopeLink},
 	"Notify":          {ScopeNotify},
 	"GetNotification": {ScopeNotify},
-	"GetStatus":       {ScopeLink, ScopeNotify},
-	"Unlink":          {ScopeLink},
-	"ListEvents":      {ScopeEvents},
-	"WatchEvents":     {ScopeEvents},
+	// The notification's sender may edit and retract it.
+	"EditNotification":   {ScopeNotify},
+	"DeleteNotification": {ScopeNotify},
+	"GetStatus":          {ScopeLink, ScopeNotify},
+	"Unlink":             {ScopeLink},
+	"ListEvents":         {ScopeEvents},
+	"WatchEvents":        {ScopeEvents},
 }
 
 // Exempt reports whether the gRPC full method name belongs to a service

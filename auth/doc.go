@@ -25,7 +25,7 @@
 // without a rate is unlimited. A reload keeps the bucket of a key that
 // keeps its name. Scope "link" allows
 // CreateLinkToken, GetLinkURL, GetStatus and Unlink; scope "notify" allows
-// Notify, GetNotification and GetStatus; scope "events" allows ListEvents
+// Notify, GetNotification, EditNotification, DeleteNotification and GetStatus; scope "events" allows ListEvents
 // and WatchEvents (the event log); a key may hold several. A missing or unknown
 // key is answered with UNAUTHENTICATED (HTTP 401), a known key without the
 // scope the method needs with PERMISSION_DENIED (HTTP 403). Health checks

@@ -30,7 +30,8 @@ type Scope string
 const (
 	// ScopeLink allows CreateLinkToken, GetLinkURL, GetStatus and Unlink.
 	ScopeLink Scope = "link"
-	// ScopeNotify allows Notify, GetNotification and GetStatus.
+	// ScopeNotify allows Notify, GetNotification, EditNotification,
+	// DeleteNotification and GetStatus.
 	ScopeNotify Scope = "notify"
 	// ScopeEvents allows ListEvents and WatchEvents: the event log, which
 	// names every user and may carry their messages.

@@ -154,12 +154,24 @@
 // 429, an auth failure, another replica's pause seen by a claim or an
 // Acquire).
 //
-// Records hold state (QUEUED, SENDING, SENT, FAILED), attempts (sendMessage
+// Records hold state (QUEUED, SENDING, SENT, FAILED, CANCELLED), attempts (sendMessage
 // calls), retries, last error, failure reason, message ids and times; they
 // expire Config.Retention after their last change. A per-user summary hash
 // counts queued (QUEUED or SENDING), sent and failed notifications and
 // remembers the last one; its counts cover the summary's lifetime (it
 // expires Retention after the user's last change).
+//
+// # Edits and deletions
+//
+// [Dispatcher.Edit] and [Dispatcher.Delete] (edit.go) change a notification
+// after Notify: before it is sent an edit replaces what will be sent and a
+// delete makes it CANCELLED (never sent); once sent, the edit or delete of
+// its message is a pending operation on the record whose id goes through
+// the chat's backlog again, claimed and rate limited like a send and
+// carried out by edit_worker.go (editMessageText / editMessageCaption /
+// editMessageReplyMarkup / deleteMessages). CANCELLED counts as neither
+// sent nor failed and emits no event. Operations skip the link check and
+// MaxAge (the message is there, whoever is linked now).
 //
 // Clocks: schedule and lease times come from the replicas' clocks (keep
 // them NTP-synchronised); the global limiter and the pause use Redis's.

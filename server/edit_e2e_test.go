@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -393,4 +394,44 @@ func wantField(t *testing.T, name string, err error, code codes.Code, field stri
 		}
 	}
 	t.Errorf("%s: %v does not name the field %s", name, err, field)
+}
+
+// TestSandboxShowsEdits follows the README's walkthrough: an edit and a
+// delete show in GET /sandbox/chats/{id}/messages.
+func TestSandboxShowsEdits(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{sandbox: true})
+	const chat = int64(18101)
+	h.link("sally", chat)
+	n := h.waitFinal(h.notify(&notifierv1.NotifyRequest{UserId: "sally", Text: "Deploy of {{app}} running",
+		Values: map[string]string{"app": "api"}}).GetNotificationId())
+	id := n.GetNotificationId()
+	h.edit(&notifierv1.EditNotificationRequest{NotificationId: id, Text: "Deploy of *{{app}}* done",
+		ParseMode: notifierv1.ParseMode_PARSE_MODE_MARKDOWN_V2, Values: map[string]string{"app": "api"},
+		Buttons: []*notifierv1.ButtonRow{urlRow("Logs", "https://ci.example.com/42")}})
+	h.waitFor(id, "the first edit applied", func(g *notifierv1.GetNotificationResponse) bool {
+		return g.GetEditState() == edApplied // else the two coalesce into one editMessageText
+	})
+	if code, body := h.rest("PATCH", "/v1/notifications/"+id, map[string]any{"clear_buttons": true}); code != http.StatusOK {
+		t.Fatalf("REST clear_buttons = %d %v", code, body)
+	}
+	h.waitFor(id, "both edits applied", func(g *notifierv1.GetNotificationResponse) bool {
+		return g.GetRevision() == 3 && g.GetEditState() == edApplied
+	})
+	last := func() map[string]any {
+		_, body := h.rest("GET", fmt.Sprintf("/sandbox/chats/%d/messages", chat), nil)
+		msgs, _ := body["messages"].([]any)
+		m, _ := msgs[len(msgs)-1].(map[string]any)
+		return m
+	}
+	if m := last(); m["edits"] != float64(2) || m["edited_at"] == nil || m["deleted"] != nil {
+		t.Fatalf("sandbox shows %v after two edits", m)
+	}
+	if code, _ := h.rest("DELETE", "/v1/notifications/"+id, nil); code != http.StatusOK {
+		t.Fatalf("REST delete = %d", code)
+	}
+	h.waitFor(id, "deleted", func(g *notifierv1.GetNotificationResponse) bool { return g.GetDeleted() })
+	if m := last(); m["deleted"] != true {
+		t.Fatalf("sandbox shows %v after the delete", m)
+	}
 }

@@ -64,10 +64,7 @@ func (q *RedisQueue) Edit(ctx context.Context, e delivery.Edit) (delivery.Notifi
 	if err != nil {
 		return delivery.Notification{}, unavailable("edit", err)
 	}
-	if err := scriptVerdict(res, e.ID, editRefusal); err != nil {
-		return delivery.Notification{}, err
-	}
-	return q.Get(ctx, e.ID)
+	return recordReply(res, e.ID, "edit")
 }
 
 // Delete retracts the notification id in one step (store/lua/delete.lua)
@@ -78,28 +75,36 @@ func (q *RedisQueue) Delete(ctx context.Context, id string, now time.Time, reten
 	if err != nil {
 		return delivery.Notification{}, unavailable("delete", err)
 	}
-	if err := scriptVerdict(res, id, editRefusal); err != nil {
-		return delivery.Notification{}, err
-	}
-	return q.Get(ctx, id)
+	return recordReply(res, id, "delete")
 }
 
-// scriptVerdict interprets {1}, {0} (not found) and {2, why} (refused).
-func scriptVerdict(res []any, id string, refused func(id, why string) error) error {
+// recordReply interprets the reply of edit.lua or delete.lua (op): {1,
+// record field/value pairs...}, {0} (not found) or {2, why} (refused).
+func recordReply(res []any, id, op string) (delivery.Notification, error) {
 	code := int64(-1)
 	if len(res) > 0 {
 		code, _ = res[0].(int64)
 	}
 	switch {
-	case code == 1:
-		return nil
+	case code == 1 && len(res)%2 == 1:
+		f := make(map[string]string, len(res)/2)
+		for i := 1; i+1 < len(res); i += 2 {
+			k, _ := res[i].(string)
+			v, _ := res[i+1].(string)
+			f[k] = v
+		}
+		n, err := parseRecord(f)
+		if err != nil {
+			return delivery.Notification{}, unavailable(op, err)
+		}
+		return n, nil
 	case code == 0:
-		return fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
+		return delivery.Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
 	case code == 2 && len(res) == 2:
 		why, _ := res[1].(string)
-		return refused(id, why)
+		return delivery.Notification{}, editRefusal(id, why)
 	}
-	return unavailable("edit", fmt.Errorf("unexpected script reply %v", res))
+	return delivery.Notification{}, unavailable(op, fmt.Errorf("unexpected script reply %v", res))
 }
 
 // boolArg is "1" for true, "" for false.

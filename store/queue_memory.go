@@ -483,8 +483,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			n.NextPart++
 			if n.NextPart >= len(n.Parts) {
 				n.State, final = delivery.StateSent, true
-				dropText(n)                    // textdrop.go
-				if !sentWithEditLocked(n, c) { // queue_edit_memory.go
+				// textdrop.go; an edit that came in flight keeps it queued (queue_edit_memory.go)
+				dropText(n)
+				if !sentWithEditLocked(n, c) {
 					m.removeIDLocked(c.ChatID, id)
 				}
 				s.queued--

@@ -20,7 +20,7 @@
 -- ARGV[4] -> retention ms
 --
 -- Returns {0} when the record is unknown or expired (or a bot reply), else
--- {1}; the caller reads the record again.
+-- {1, field, value, ...}: the record after it.
 
 local rec, sched, lease, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, id, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -29,7 +29,11 @@ local r = redis.call('HMGET', rec, 'state', 'next_part', 'chat_id', 'user_id', '
   'reply')
 if not r[1] or r[8] == '1' then return {0} end
 local state, np, chat, op = r[1], tonumber(r[2]) or 0, r[3], r[5] or ''
-if state == '5' or r[7] == '1' or op == 'delete' then return {1} end
+if state == '5' or r[7] == '1' or op == 'delete' then
+  local out = {1}
+  for _, v in ipairs(redis.call('HGETALL', rec)) do out[#out + 1] = v end
+  return out
+end
 if op == 'edit' then
   redis.call('HSET', rec, 'edit_state', '3', 'edit_error', 'deleted before the edit was applied')
   drop_op(rec)
@@ -53,4 +57,6 @@ elseif (r[6] or '') ~= '' then
   if op == '' then queue_op(prefix, sched, lease, chat, id, now) end
 end
 redis.call('PEXPIRE', rec, retention)
-return {1}
+local out = {1}
+for _, v in ipairs(redis.call('HGETALL', rec)) do out[#out + 1] = v end
+return out

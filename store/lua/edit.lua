@@ -30,8 +30,8 @@
 -- Returns {0} when the record is unknown or expired, {2, why} when it
 -- cannot be edited (why: 'state' FAILED or CANCELLED, 'deleted', 'split'
 -- sending began of several messages, 'too_long' the text does not fit its
--- one message), or {1} when the edit was accepted; the caller reads the
--- record again.
+-- one message), or {1, field, value, ...} when the edit was accepted: the
+-- record after it.
 
 local rec, sched, lease = KEYS[1], KEYS[2], KEYS[3]
 local prefix, id, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -73,4 +73,6 @@ else
   redis.call('HSET', rec, 'op', 'edit', 'edit_state', '1')
 end
 redis.call('PEXPIRE', rec, retention)
-return {1}
+local out = {1}
+for _, v in ipairs(redis.call('HGETALL', rec)) do out[#out + 1] = v end
+return out
