@@ -1,7 +1,8 @@
 -- lib/link.lua: reading and writing the bucketed links and the chat index
 -- (layout in store/keys.go). Needs lib/keys.lua.
 --
--- A link is packed "chat|linked_at ms|username" in the user's links bucket.
+-- A link is packed "chat|linked_at ms|username" in the user's links bucket,
+-- "chat|linked_at ms|username|g|title" for a group (the title last).
 -- The chat index field of a chat holds its only user, or "" when it has
 -- several: then they are in the chat's set, which never has fewer than two
 -- members (user ids are never empty). ck and sk are a chat's index bucket
@@ -20,7 +21,9 @@ local function link_username_of(v)
   if not i then return '' end
   local j = string.find(v, '|', i + 1, true)
   if not j then return '' end
-  return string.sub(v, j + 1)
+  local k = string.find(v, '|', j + 1, true)
+  if not k then return string.sub(v, j + 1) end
+  return string.sub(v, j + 1, k - 1)
 end
 
 -- link_chat returns the chat user is linked to (a decimal string), or false.
