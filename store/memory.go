@@ -334,7 +334,7 @@ func (m *Memory) UnlinkFromChat(ctx context.Context, userID string, chatID int64
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids,
 // sorted (empty, not nil, when none), appending one USER_UNLINKED with
-// reason (events.ReasonStop or events.ReasonBlocked) per user.
+// reason (events.ReasonStop, events.ReasonBlocked or events.ReasonRemoved) per user.
 func (m *Memory) UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error) {
 	if err := checkUnlinkReason(reason); err != nil {
 		return nil, err

@@ -379,8 +379,8 @@ func (r *Redis) UnlinkFromChat(ctx context.Context, userID string, chatID int64)
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids
 // in no particular order (empty, not nil, when none). It appends one
-// USER_UNLINKED per user with reason (events.ReasonStop or
-// events.ReasonBlocked) in the same step.
+// USER_UNLINKED per user with reason (events.ReasonStop, events.ReasonBlocked or
+// events.ReasonRemoved) in the same step.
 func (r *Redis) UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error) {
 	if err := checkUnlinkReason(reason); err != nil {
 		return nil, err

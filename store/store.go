@@ -161,7 +161,7 @@ type Store interface {
 	UnlinkFromChat(ctx context.Context, userID string, chatID int64) error
 	// UnlinkChat removes every link to chatID and returns the user ids that
 	// were unlinked (empty when none), appending USER_UNLINKED with reason
-	// (events.ReasonStop or events.ReasonBlocked) for each.
+	// (events.ReasonStop, events.ReasonBlocked or events.ReasonRemoved) for each.
 	UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error)
 
 	// ClaimUpdate records that update id is being processed. A claim lapses

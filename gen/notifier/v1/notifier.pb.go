@@ -374,7 +374,8 @@ const (
 	EventType_EVENT_TYPE_UNSPECIFIED EventType = 0
 	// A user linked a chat.
 	EventType_EVENT_TYPE_USER_LINKED EventType = 1
-	// A link was removed; reason is stop, blocked, app or relinked.
+	// A link was removed; reason is stop, blocked, app, relinked or removed (the bot was
+	// removed from the linked group).
 	EventType_EVENT_TYPE_USER_UNLINKED EventType = 2
 	// Every part of a notification was sent.
 	EventType_EVENT_TYPE_NOTIFICATION_SENT EventType = 3
