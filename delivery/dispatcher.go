@@ -44,6 +44,9 @@ const (
 	// ReasonBadMedia: Telegram could not use the media (a wrong file_id,
 	// a URL it could not fetch).
 	ReasonBadMedia = "bad_media"
+	// ReasonTopicNotFound: the forum topic (TopicID) was gone or closed and
+	// the request asked for no fallback to the group's main chat.
+	ReasonTopicNotFound = "topic_not_found"
 )
 
 // LongTextPolicy says what Enqueue does with text longer than one message.
@@ -85,6 +88,11 @@ type Request struct {
 	// Media, when its Kind is set, is sent first, with the text as its
 	// caption when it fits (then Text may be empty).
 	Media Media
+	// TopicID, when not 0, sends into that forum topic of a group
+	// (message_thread_id); NoTopicFallback fails the notification rather
+	// than send it to the group's main chat when the topic is gone.
+	TopicID         int64
+	NoTopicFallback bool
 }
 
 // Dispatcher accepts notifications into a durable [Queue] and runs the
@@ -188,7 +196,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 	case !telegram.ValidParseMode(r.ParseMode):
 		return Notification{}, false, fmt.Errorf("%w: parse mode %q", ErrInvalidRequest, r.ParseMode)
 	}
-	parts, err := PlanParts(r.Text, r.ParseMode, r.Media.Kind != MediaNone)
+	parts, err := planParts(r.Text, r.ParseMode, r.Media.Kind != MediaNone, r.TopicID != 0)
 	if err != nil {
 		return Notification{}, false, err
 	}
@@ -204,6 +212,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 		DisableNotification: r.DisableNotification, PlainTextFallback: r.PlainTextFallback,
 		DisableLinkPreview: r.DisableLinkPreview, ProtectContent: r.ProtectContent, ReplyToID: r.ReplyToID,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(), Media: r.Media,
+		TopicID: r.TopicID, NoTopicFallback: r.NoTopicFallback,
 	}
 	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
 		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}
