@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
 	"github.com/tgnotify/tgnotify/telegram"
@@ -62,6 +63,19 @@ func TestSendTopic(t *testing.T) {
 	for _, tc := range tests {
 		if got := sendTopic(tc.c); got != tc.want {
 			t.Errorf("%s: sendTopic = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestChatIntervalGroups checks that groups and supergroups (negative ids)
+// are paced at 20 messages a minute by default, private chats at one a
+// second.
+func TestChatIntervalGroups(t *testing.T) {
+	t.Parallel()
+	d := &Dispatcher{cfg: DefaultConfig().normalized()}
+	for chat, want := range map[int64]time.Duration{-4001: 3 * time.Second, -1001234567890: 3 * time.Second, 42: time.Second} {
+		if got := d.chatInterval(chat); got != want {
+			t.Errorf("chatInterval(%d) = %v, want %v", chat, got, want)
 		}
 	}
 }
