@@ -34,6 +34,9 @@ type sandboxMessage struct {
 	ProtectContent      bool `json:"protect_content,omitempty"`
 	// ReplyToMessageID is the message this one replies to (absent: none).
 	ReplyToMessageID int64 `json:"reply_to_message_id,omitempty"`
+	// MessageThreadID is the forum topic it went into (absent: the main
+	// chat).
+	MessageThreadID int64 `json:"message_thread_id,omitempty"`
 	// Media is the photo or document (absent for a text message); text is
 	// then its caption.
 	Media *sandboxMedia `json:"media,omitempty"`
@@ -56,7 +59,7 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 			DisableNotification: m.DisableNotification, Time: m.Time,
 			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
 			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
-			Media: toSandboxMedia(m.Media),
+			MessageThreadID: m.MessageThreadID, Media: toSandboxMedia(m.Media),
 		})
 	}
 	return out
@@ -92,8 +95,11 @@ func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
 //	POST /sandbox/block  {"chat_id":42}
 //	GET  /sandbox/chats/{chat_id}/messages
 //	GET  /sandbox/messages
+//
+// and the group actions of mountGroups (group.go).
 func (a *Endpoints) Mount(mux *http.ServeMux) {
 	fake := a.sandbox
+	a.mountGroups(mux)
 	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
 		req, ok := decodeSandbox(w, r)
 		if !ok {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -346,4 +347,50 @@ func TestGroupTopicFallbackLongText(t *testing.T) {
 			t.Fatal("the parts do not add up to the text")
 		}
 	})
+}
+
+// TestSandboxGroups walks the README's group example in the sandbox:
+// startgroup, a topic, a send into it, a closed topic's fallback, removal.
+func TestSandboxGroups(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{sandbox: true, env: groupEnv})
+	_, tok := h.rest("POST", "/v1/users/ops/link-token", `{"chat_kind":"CHAT_KIND_GROUP"}`)
+	code, out := h.rest("POST", "/sandbox/startgroup", map[string]any{"chat_id": forumID, "title": "Ops", "username": "carol", "token": tok["token"]})
+	if reply, _ := out["reply"].(map[string]any); code != http.StatusOK || !strings.Contains(fmt.Sprint(reply["text"]), "all set") {
+		t.Fatalf("sandbox startgroup %d %v", code, out)
+	}
+	code, out = h.rest("POST", "/sandbox/topic", map[string]any{"chat_id": forumID, "action": "create", "name": "deploys"})
+	topic, _ := out["topic_id"].(float64)
+	if code != http.StatusOK || topic == 0 {
+		t.Fatalf("sandbox topic create %d %v", code, out)
+	}
+	code, out = h.rest("POST", "/v1/users/ops/notifications", map[string]any{"text": "v1", "topic_id": int64(topic)})
+	if n := h.waitFinal(fmt.Sprint(out["notification_id"])); code != http.StatusOK || n.GetState() != notifierv1.NotificationState_NOTIFICATION_STATE_SENT {
+		t.Fatalf("notify %d %v", code, n)
+	}
+	code, msgs := h.rest("GET", "/sandbox/chats/"+itoa(forumID)+"/messages", nil)
+	if code != http.StatusOK || !strings.Contains(fmt.Sprint(msgs["messages"]), "message_thread_id:"+itoa(int64(topic))) {
+		t.Fatalf("messages %d %v", code, msgs)
+	}
+	if code, out := h.rest("POST", "/sandbox/topic", map[string]any{"chat_id": forumID, "action": "close", "topic_id": topic}); code != http.StatusOK {
+		t.Fatalf("close %d %v", code, out)
+	}
+	code, out = h.rest("POST", "/v1/users/ops/notifications", map[string]any{"text": "v2", "topic_id": int64(topic)})
+	if n := h.waitFinal(fmt.Sprint(out["notification_id"])); code != http.StatusOK || n.GetDegraded() != delivery.DegradedTopicFallback {
+		t.Fatalf("fallback %d %v", code, n)
+	}
+	if code, out := h.rest("POST", "/sandbox/removegroup", map[string]any{"chat_id": forumID}); code != http.StatusOK {
+		t.Fatalf("removegroup %d %v", code, out)
+	}
+	eventually(t, 10*time.Second, "unlinked", func() bool { return !h.status("ops").GetLinked() })
+	for name, body := range map[string]string{"positive chat": `{"chat_id":5}`, "bad action": `{"chat_id":-5,"action":"x"}`,
+		"unknown topic": `{"chat_id":-1001,"action":"close","topic_id":9}`, "unknown field": `{"chat_id":-5,"nope":1}`} {
+		path := "/sandbox/topic"
+		if name == "positive chat" {
+			path = "/sandbox/startgroup"
+		}
+		if code, _ := h.rest("POST", path, body); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", name, code)
+		}
+	}
 }
