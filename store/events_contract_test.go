@@ -68,6 +68,7 @@ func runEventsContract(t *testing.T, newBackend func(t *testing.T) evBackend) {
 		{"bad cursor", testEventsBadCursor},
 		{"wait", testEventsWait},
 		{"many waiters", testEventsManyWaiters},
+		{"group links", testEventsGroup},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newBackend(t)) })

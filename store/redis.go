@@ -255,39 +255,42 @@ func (r *Redis) ConsumeLinkTokenIn(ctx context.Context, token string, chat LinkC
 }
 
 // packLink is a link as stored in its bucket: "chatID|linked_at ms|username"
-// for a private chat, "chatID|linked_at ms|username|g|title" for a group.
-// A username never contains "|" (Telegram usernames are A-Za-z0-9_); the
-// title is last, so it may.
+// for a private chat, "chatID|linked_at ms:g:<title bytes>:<title>|username"
+// for a group (lib/link.lua reads both). The username is last and the title
+// length-prefixed, so either may contain "|".
 func packLink(chat, linkedAt int64, username string, kind ChatKind, title string) string {
-	s := strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(linkedAt, 10) + "|" + strings.ReplaceAll(username, "|", "")
+	s := strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(linkedAt, 10)
 	if kind == ChatGroup {
-		s += "|g|" + title
+		s += ":g:" + strconv.Itoa(len(title)) + ":" + title
 	}
-	return s
+	return s + "|" + username
 }
 
 // parseLink reads a packed link (see packLink).
 func parseLink(userID, v string) (Link, error) {
-	parts := strings.SplitN(v, "|", 5)
-	chat, err := strconv.ParseInt(parts[0], 10, 64)
+	chatS, rest, _ := strings.Cut(v, "|")
+	chat, err := strconv.ParseInt(chatS, 10, 64)
 	if err != nil {
 		return Link{}, fmt.Errorf("corrupt chat id: %w", err)
 	}
 	link := Link{UserID: userID, ChatID: chat}
-	if len(parts) > 1 {
-		if ms, err := strconv.ParseInt(parts[1], 10, 64); err == nil {
-			link.LinkedAt = time.UnixMilli(ms)
+	end := strings.IndexAny(rest, ":|")
+	if end < 0 {
+		end = len(rest)
+	}
+	if ms, err := strconv.ParseInt(rest[:end], 10, 64); err == nil {
+		link.LinkedAt = time.UnixMilli(ms)
+	}
+	rest = rest[end:]
+	if group, ok := strings.CutPrefix(rest, ":g:"); ok {
+		nS, after, _ := strings.Cut(group, ":")
+		n, err := strconv.Atoi(nS)
+		if err != nil || n < 0 || n > len(after) {
+			return Link{}, fmt.Errorf("corrupt group title in link %q", v)
 		}
+		link.ChatKind, link.ChatTitle, rest = ChatGroup, after[:n], after[n:]
 	}
-	if len(parts) > 2 {
-		link.Username = parts[2]
-	}
-	if len(parts) > 3 {
-		link.ChatKind = parseKind(parts[3])
-	}
-	if len(parts) > 4 && link.ChatKind == ChatGroup {
-		link.ChatTitle = parts[4]
-	}
+	link.Username, _ = strings.CutPrefix(rest, "|")
 	return link, nil
 }
 

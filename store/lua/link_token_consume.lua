@@ -13,7 +13,7 @@
 -- ARGV[1] -> prefix <p>
 -- ARGV[2] -> token
 -- ARGV[3] -> chat id
--- ARGV[4] -> the packed link "chat|linked_at ms|username[|g|title]"
+-- ARGV[4] -> the packed link "chat|linked_at ms[:g:<n>:title]|username"
 -- ARGV[5] -> the event log's approximate max length
 -- ARGV[6] -> the event log's retention ms (0: none)
 -- ARGV[7] -> the kind of the chat: "g" a group, "" a private chat
