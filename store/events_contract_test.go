@@ -69,6 +69,7 @@ func runEventsContract(t *testing.T, newBackend func(t *testing.T) evBackend) {
 		{"wait", testEventsWait},
 		{"many waiters", testEventsManyWaiters},
 		{"group links", testEventsGroup},
+		{"403 from a group", testEventsGroup403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newBackend(t)) })

@@ -52,3 +52,33 @@ func testEventsGroup(t *testing.T, b evBackend) {
 		}
 	}
 }
+
+// testEventsGroup403 checks that a 403 from a group (UnlinkFromChat)
+// unlinks with reason "removed", from a private chat with "blocked".
+func testEventsGroup403(t *testing.T, b evBackend) {
+	ctx := qctx(t)
+	for _, c := range []struct {
+		user string
+		chat store.LinkChat
+	}{{"team", store.LinkChat{ID: -4001, Kind: store.ChatGroup, Title: "g"}}, {"solo", store.LinkChat{ID: 4001}}} {
+		lt := store.LinkToken{Token: "t-" + c.user, UserID: c.user, ExpiresAt: time.Now().Add(time.Hour), Kind: c.chat.Kind}
+		if err := b.st.PutLinkToken(ctx, lt); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.st.ConsumeLinkTokenIn(ctx, lt.Token, c.chat, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.st.UnlinkFromChat(ctx, c.user, c.chat.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var reasons []string
+	for _, e := range allEvents(t, b.st) {
+		if e.Type == events.TypeUserUnlinked {
+			reasons = append(reasons, e.UserID+":"+e.Reason)
+		}
+	}
+	if len(reasons) != 2 || reasons[0] != "team:removed" || reasons[1] != "solo:blocked" {
+		t.Fatalf("unlink reasons = %v, want [team:removed solo:blocked]", reasons)
+	}
+}

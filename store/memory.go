@@ -328,8 +328,18 @@ func (m *Memory) UnlinkFromChat(ctx context.Context, userID string, chatID int64
 	if !ok || l.ChatID != chatID || !m.removeLink(userID) {
 		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
 	}
-	m.ev.append(unlinkedEvent(l, events.ReasonBlocked), clock)
+	m.ev.append(unlinkedEvent(l, blockedReason(chatID)), clock)
 	return nil
+}
+
+// blockedReason is the USER_UNLINKED reason of a 403 from chat: the user
+// blocked the bot in a private chat, the bot was removed from a group
+// (negative ids).
+func blockedReason(chat int64) string {
+	if chat < 0 {
+		return events.ReasonRemoved
+	}
+	return events.ReasonBlocked
 }
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids,

@@ -156,8 +156,9 @@ type Store interface {
 	// UnlinkFromChat removes the user's link only while it points at
 	// chatID (compare-and-delete, atomic), so that a verdict about one chat
 	// (a 403 from it) cannot remove a link the user made to another chat
-	// since. It returns ErrNotFound, changing nothing, when the user is not
-	// linked to chatID.
+	// since, appending USER_UNLINKED "blocked" ("removed" for a group, a
+	// negative id). It returns ErrNotFound, changing nothing, when the
+	// user is not linked to chatID.
 	UnlinkFromChat(ctx context.Context, userID string, chatID int64) error
 	// UnlinkChat removes every link to chatID and returns the user ids that
 	// were unlinked (empty when none), appending USER_UNLINKED with reason

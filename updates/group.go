@@ -20,7 +20,16 @@ import (
 const (
 	replyPrivateTokenInGroup = "This link connects a private chat, not a group: open it in a private chat with me and press Start. Nothing was connected here."
 	replyGroupTokenInPrivate = "This link is for a group: open it and pick the group to add me to. Nothing was connected here."
+	replyNoTokenGroup        = "Hi! I deliver notifications from the app. To connect this group, open the group link the app gives you (it looks like t.me/<bot>?startgroup=...) and pick this group."
 )
+
+// noTokenReply is the answer to a bare /start in chat.
+func noTokenReply(chat telegram.Chat) string {
+	if chat.IsGroup() {
+		return replyNoTokenGroup
+	}
+	return replyNoToken
+}
 
 // linkChat describes the chat of m for ConsumeLinkTokenIn: its kind (a
 // group or supergroup is a group, anything else private), the person's

@@ -59,6 +59,8 @@ func TestBotGroupLink(t *testing.T) {
 		{"private token in a group", store.ChatPrivate, groupStart(1, -501, telegram.ChatTypeGroup, "tokG"), 0, replyPrivateTokenInGroup},
 		{"group token in a private chat", store.ChatGroup, textUpdate(1, 77, telegram.ChatTypePrivate, "/start tokG"), 0, replyGroupTokenInPrivate},
 		{"private token in a private chat", store.ChatPrivate, textUpdate(1, 77, telegram.ChatTypePrivate, "/start tokG"), 77, DefaultWelcomeMessage},
+		{"bare start in a group", store.ChatGroup, groupStart(1, -501, telegram.ChatTypeGroup, ""), 0, replyNoTokenGroup},
+		{"bare start in a private chat", store.ChatGroup, textUpdate(1, 77, telegram.ChatTypePrivate, "/start"), 0, replyNoToken},
 	}
 	for _, be := range botBackends() {
 		for _, tc := range tests {

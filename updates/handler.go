@@ -292,7 +292,7 @@ func (b *Handler) command(ctx context.Context, m *telegram.Message, name, args s
 
 func (b *Handler) start(ctx context.Context, m *telegram.Message, token string) error {
 	if token == "" {
-		b.reply(ctx, m.Chat.ID, replyNoToken, "no_token")
+		b.reply(ctx, m.Chat.ID, noTokenReply(m.Chat), "no_token")
 		return nil
 	}
 	if !startParam.MatchString(token) {
