@@ -734,14 +734,17 @@ type NotifyRequest struct {
 	// A short toast (up to 200 characters) shown when the user presses one
 	// of this notification's callback buttons; empty: none.
 	CallbackAnswer string `protobuf:"bytes,13,opt,name=callback_answer,json=callbackAnswer,proto3" json:"callback_answer,omitempty"`
-	// Send into this forum topic (Telegram's message_thread_id) of the group
-	// the user is linked to; 0: the group's main chat. INVALID_ARGUMENT when
-	// the user is linked to a private chat. When Telegram answers that the
-	// topic is gone or closed, the message is sent to the group's main chat
-	// with a one-line note naming the topic (degraded "topic_fallback").
+	// Send into this forum topic (Telegram's message_thread_id, 1 to
+	// 2147483647) of the group the user is linked to; 0: the group's main
+	// chat. INVALID_ARGUMENT when the user is linked to a private chat. When
+	// Telegram answers that the topic is gone or closed, the message is sent
+	// to the group's main chat with a one-line note naming the topic
+	// (degraded "topic_fallback"). The parts of a long text are split 64
+	// characters short of Telegram's limit, leaving room for the note.
 	TopicId int64 `protobuf:"varint,15,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
 	// With topic_id: fail (failure_reason "topic_not_found") rather than fall
 	// back to the group's main chat when the topic is gone or closed.
+	// Ignored without topic_id.
 	NoTopicFallback bool `protobuf:"varint,16,opt,name=no_topic_fallback,json=noTopicFallback,proto3" json:"no_topic_fallback,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
