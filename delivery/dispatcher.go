@@ -201,7 +201,11 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 		return Notification{}, false, err
 	}
 	if textParts(parts, r.Media.Kind != MediaNone) > 1 && r.LongText == LongTextReject {
-		return Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, telegram.MaxMessageLen)
+		limit := telegram.MaxMessageLen
+		if r.TopicID != 0 { // room for the topic fallback's note
+			limit -= TopicNoteMaxLen
+		}
+		return Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, limit)
 	}
 	id, err := newID()
 	if err != nil {
