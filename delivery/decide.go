@@ -37,6 +37,9 @@ const (
 	// verdictRelease: the drain deadline cut the send; give the work back
 	// untouched.
 	verdictRelease
+	// verdictTopicFallback: the forum topic is gone or closed; resend the
+	// part to the group's main chat with a note naming the topic.
+	verdictTopicFallback
 )
 
 // sendResult is what classify looks at: the answer to one send and the
@@ -58,6 +61,13 @@ type sendResult struct {
 	// FellBack reports that the send was the plain-text resend of a part
 	// Telegram could not parse.
 	FellBack bool
+	// InTopic reports that the send named a forum topic
+	// (message_thread_id); NoTopicFallback that the request forbids the
+	// fallback to the group's main chat.
+	InTopic, NoTopicFallback bool
+	// TopicFellBack reports that the notification went to the group's
+	// main chat instead of its topic (this send or an earlier part).
+	TopicFellBack bool
 }
 
 // decision is classify's answer.
@@ -87,6 +97,9 @@ type decision struct {
 func classify(r sendResult) decision {
 	err := r.Err
 	if err == nil {
+		if r.TopicFellBack {
+			return decision{Verdict: verdictSent, Degraded: DegradedTopicFallback}
+		}
 		if r.FellBack {
 			return decision{Verdict: verdictSent, Degraded: DegradedParseEntities}
 		}
@@ -106,6 +119,10 @@ func classify(r sendResult) decision {
 	switch {
 	case telegram.IsParseEntities(err) && r.CanFallback:
 		dec.Verdict = verdictFallback
+	case telegram.IsTopicGone(err) && r.InTopic && r.NoTopicFallback:
+		return fail(ReasonTopicNotFound)
+	case telegram.IsTopicGone(err) && r.InTopic:
+		dec.Verdict = verdictTopicFallback
 	case telegram.IsAuthFailure(err): // the bot is rejected, not the chat
 		dec.Verdict = verdictAuthPause
 	case limited:

@@ -45,6 +45,9 @@ const (
 	// ReasonBadMedia: Telegram could not use the media (a wrong file_id,
 	// a URL it could not fetch).
 	ReasonBadMedia = "bad_media"
+	// ReasonTopicNotFound: the forum topic (TopicID) was gone or closed and
+	// the request asked for no fallback to the group's main chat.
+	ReasonTopicNotFound = "topic_not_found"
 )
 
 // LongTextPolicy says what Enqueue does with text longer than one message.
@@ -91,6 +94,11 @@ type Request struct {
 	// of its callback buttons is pressed.
 	Buttons        [][]Button
 	CallbackAnswer string
+	// TopicID, when not 0, sends into that forum topic of a group
+	// (message_thread_id); NoTopicFallback fails the notification rather
+	// than send it to the group's main chat when the topic is gone.
+	TopicID         int64
+	NoTopicFallback bool
 }
 
 // Dispatcher accepts notifications into a durable [Queue] and runs the
@@ -200,12 +208,16 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 	if utf8.RuneCountInString(r.CallbackAnswer) > MaxCallbackAnswer {
 		return Notification{}, false, fmt.Errorf("%w: callback answer over %d characters", ErrInvalidRequest, MaxCallbackAnswer)
 	}
-	parts, err := PlanParts(r.Text, r.ParseMode, r.Media.Kind != MediaNone)
+	parts, err := planParts(r.Text, r.ParseMode, r.Media.Kind != MediaNone, r.TopicID != 0)
 	if err != nil {
 		return Notification{}, false, err
 	}
 	if textParts(parts, r.Media.Kind != MediaNone) > 1 && r.LongText == LongTextReject {
-		return Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, telegram.MaxMessageLen)
+		limit := telegram.MaxMessageLen
+		if r.TopicID != 0 { // room for the topic fallback's note
+			limit -= TopicNoteMaxLen
+		}
+		return Notification{}, false, fmt.Errorf("%w (%d UTF-16 units max)", ErrTooLong, limit)
 	}
 	id, err := newID()
 	if err != nil {
@@ -217,6 +229,7 @@ func (d *Dispatcher) enqueue(ctx context.Context, r Request, linked bool) (Notif
 		DisableLinkPreview: r.DisableLinkPreview, ProtectContent: r.ProtectContent, ReplyToID: r.ReplyToID,
 		IdempotencyKey: r.IdempotencyKey, CreatedAt: d.now(), Media: r.Media,
 		Buttons: CloneButtons(r.Buttons), CallbackAnswer: r.CallbackAnswer,
+		TopicID: r.TopicID, NoTopicFallback: r.NoTopicFallback,
 	}
 	opts := EnqueueOptions{Retention: d.cfg.Retention, IdempotencyTTL: d.cfg.IdempotencyTTL,
 		MaxUserBacklog: d.cfg.MaxUserBacklog, MaxQueued: d.cfg.MaxQueued}

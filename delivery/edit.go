@@ -181,7 +181,7 @@ func (d *Dispatcher) Edit(ctx context.Context, r EditRequest) (Notification, err
 	}
 	if strings.TrimSpace(r.Text) != "" {
 		media := n.Media.Kind != MediaNone
-		parts, err := PlanParts(r.Text, r.ParseMode, media)
+		parts, err := planParts(r.Text, r.ParseMode, media, n.TopicID != 0)
 		if err != nil {
 			return Notification{}, err
 		}

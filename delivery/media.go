@@ -14,16 +14,26 @@ import (
 // entity parsing) or is empty; otherwise "" (the media goes alone) and the
 // text follows, split as without media.
 func PlanParts(text, parseMode string, media bool) ([]string, error) {
+	return planParts(text, parseMode, media, false)
+}
+
+// planParts is PlanParts; with topic, every part leaves room for the note
+// a topic fallback puts in front of it (TopicNoteMaxLen).
+func planParts(text, parseMode string, media, topic bool) ([]string, error) {
+	msgLen, capLen := telegram.MaxMessageLen, telegram.MaxCaptionLen
+	if topic {
+		msgLen, capLen = msgLen-TopicNoteMaxLen, capLen-TopicNoteMaxLen
+	}
 	if !media {
-		return Split(text, parseMode, telegram.MaxMessageLen)
+		return Split(text, parseMode, msgLen)
 	}
 	if strings.TrimSpace(text) == "" {
 		return []string{""}, nil
 	}
-	if c, err := Split(text, parseMode, telegram.MaxCaptionLen); err == nil && len(c) == 1 {
+	if c, err := Split(text, parseMode, capLen); err == nil && len(c) == 1 {
 		return c, nil
 	}
-	rest, err := Split(text, parseMode, telegram.MaxMessageLen)
+	rest, err := Split(text, parseMode, msgLen)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +51,7 @@ func textParts(parts []string, media bool) int {
 
 // sendMedia sends n's media with caption in parse mode mode, bounded by
 // SendTimeout; replyTo (0: none) as in sendParams.
-func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification, caption, mode string, replyTo int64) (telegram.Message, error) {
+func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification, caption, mode string, replyTo, topic int64) (telegram.Message, error) {
 	ms := d.sender
 	var rp *telegram.ReplyParameters
 	if replyTo != 0 {
@@ -54,11 +64,11 @@ func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification,
 	defer cancel()
 	paid, kb := d.cfg.AllowPaidBroadcast, lastPartKeyboard(n)
 	if n.Media.Kind == MediaDocument {
-		return ms.SendDocument(ctx, telegram.SendDocumentParams{ChatID: chat, Document: n.Media.Source(), Caption: caption,
+		return ms.SendDocument(ctx, telegram.SendDocumentParams{ChatID: chat, MessageThreadID: topic, Document: n.Media.Source(), Caption: caption,
 			ParseMode: mode, DisableNotification: n.DisableNotification, ProtectContent: n.ProtectContent,
 			ReplyParameters: rp, AllowPaidBroadcast: paid, ReplyMarkup: kb})
 	}
-	return ms.SendPhoto(ctx, telegram.SendPhotoParams{ChatID: chat, Photo: n.Media.Source(), Caption: caption,
+	return ms.SendPhoto(ctx, telegram.SendPhotoParams{ChatID: chat, MessageThreadID: topic, Photo: n.Media.Source(), Caption: caption,
 		ParseMode: mode, DisableNotification: n.DisableNotification, ProtectContent: n.ProtectContent,
 		ReplyParameters: rp, AllowPaidBroadcast: paid, ReplyMarkup: kb})
 }

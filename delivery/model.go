@@ -118,6 +118,12 @@ type Notification struct {
 	// Presses are the latest MaxPresses presses of its callback buttons,
 	// oldest first (recorded by the store, see press.go).
 	Presses []ButtonPress
+	// TopicID is the forum topic of a group it is sent into
+	// (message_thread_id; 0: the main chat).
+	TopicID int64
+	// NoTopicFallback fails it (ReasonTopicNotFound) rather than send it
+	// to the group's main chat when the topic is gone or closed.
+	NoTopicFallback bool
 	// IdempotencyKey is the caller's key, if any.
 	IdempotencyKey string
 	// State is the delivery state.
@@ -136,9 +142,11 @@ type Notification struct {
 	LastError string
 	// FailureReason is a short machine-readable reason, set when FAILED.
 	FailureReason string
-	// Degraded says how delivery departed from the request: "" or
+	// Degraded says how delivery departed from the request: "",
 	// DegradedParseEntities (a part was sent as plain text, its markup
-	// stripped, because Telegram could not parse its entities).
+	// stripped, because Telegram could not parse its entities) or
+	// DegradedTopicFallback (sent to the group's main chat, the topic
+	// being gone).
 	Degraded string
 	// CreatedAt is when it was accepted; UpdatedAt when it last changed.
 	CreatedAt, UpdatedAt time.Time

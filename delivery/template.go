@@ -30,6 +30,12 @@ const (
 // stripped (PlainTextFallback).
 const DegradedParseEntities = "parse_entities"
 
+// DegradedTopicFallback is Notification.Degraded when the forum topic it
+// was meant for (TopicID) was gone or closed and it went to the group's
+// main chat instead, with a note naming the topic ([TopicNote]). It takes
+// precedence over DegradedParseEntities.
+const DegradedTopicFallback = "topic_fallback"
+
 // ErrPlaceholder is wrapped by every *PlaceholderError.
 var ErrPlaceholder = errors.New("delivery: placeholder mismatch")
 

@@ -123,20 +123,29 @@ func (w *worker) process(c Claim) {
 		return
 	}
 	text, mode := n.Parts[n.NextPart], n.ParseMode
+	topic, topicFell := sendTopic(c), n.Degraded == DegradedTopicFallback
 	attempts, fellBack := 0, false
 	for {
 		if !w.waitToSend(c, attempts) {
 			return
 		}
 		attempts++
-		msg, err := w.sendPart(c, text, mode, replyTo)
+		msg, err := w.sendPart(c, text, mode, replyTo, topic)
 		dec := classify(sendResult{Err: err, CanFallback: mode != "" && n.PlainTextFallback, Reply: n.Reply,
-			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil, FellBack: fellBack})
-		if dec.Verdict == verdictFallback {
+			Stopping: w.ctx.Err() != nil, Cut: w.hard.Err() != nil, FellBack: fellBack,
+			InTopic: topic != 0, NoTopicFallback: n.NoTopicFallback, TopicFellBack: topicFell})
+		switch dec.Verdict {
+		case verdictFallback:
 			d.observer().Fallback()
 			w.log.Info("delivery: can't parse entities; resending as plain text", zap.String("id", n.ID), zap.Error(err))
 			// The plain resend reads without the markup characters.
 			text, mode, fellBack = StripMarkup(text, mode), "", true
+			continue
+		case verdictTopicFallback:
+			w.log.Info("delivery: forum topic gone or closed; resending to the group's main chat",
+				zap.String("id", n.ID), zap.Int64("topic", topic), zap.Error(err))
+			// The note is valid text in every parse mode (topic.go).
+			text, topic, topicFell = TopicNote(n.TopicID)+text, 0, true
 			continue
 		}
 		w.record(c, dec, msg, attempts, err)
@@ -258,13 +267,13 @@ func (w *worker) replyTarget(c Claim) (int64, error) {
 // sendPart sends the claimed part, text in parse mode mode (the part, or
 // its plain resend without the markup): the media with text as its caption,
 // or a message.
-func (w *worker) sendPart(c Claim, text, mode string, replyTo int64) (telegram.Message, error) {
+func (w *worker) sendPart(c Claim, text, mode string, replyTo, topic int64) (telegram.Message, error) {
 	d, n := w.d, c.Notification
 	if n.IsMediaPart(n.NextPart) {
-		return d.sendMedia(w.hard, c.ChatID, n, text, mode, replyTo)
+		return d.sendMedia(w.hard, c.ChatID, n, text, mode, replyTo, topic)
 	}
 	p := sendParams(c.ChatID, n, mode, replyTo, d.cfg.AllowPaidBroadcast)
-	p.Text = text
+	p.Text, p.MessageThreadID = text, topic
 	return d.send(w.hard, p)
 }
 

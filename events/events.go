@@ -52,6 +52,9 @@ const (
 	// ReasonRelinked: the user linked another chat (comes before the new
 	// TypeUserLinked).
 	ReasonRelinked = "relinked"
+	// ReasonRemoved: the bot was removed from the linked group
+	// (my_chat_member "left" or "kicked" in a group or supergroup).
+	ReasonRemoved = "removed"
 )
 
 // Valid reports whether t is a known event type.

@@ -34,6 +34,9 @@ type sandboxMessage struct {
 	ProtectContent      bool `json:"protect_content,omitempty"`
 	// ReplyToMessageID is the message this one replies to (absent: none).
 	ReplyToMessageID int64 `json:"reply_to_message_id,omitempty"`
+	// MessageThreadID is the forum topic it went into (absent: the main
+	// chat).
+	MessageThreadID int64 `json:"message_thread_id,omitempty"`
 	// Media is the photo or document (absent for a text message); text is
 	// then its caption.
 	Media *sandboxMedia `json:"media,omitempty"`
@@ -63,7 +66,8 @@ func toSandboxMessages(ms []fakebot.SentMessage) []sandboxMessage {
 			DisableNotification: m.DisableNotification, Time: m.Time,
 			LinkPreviewDisabled: m.LinkPreviewOptions != nil && m.LinkPreviewOptions.IsDisabled,
 			ProtectContent:      m.ProtectContent, ReplyToMessageID: m.ReplyToMessageID,
-			Media: toSandboxMedia(m.Media), Buttons: toSandboxButtons(m.ReplyMarkup), Edits: m.Edits, Deleted: m.Deleted,
+			MessageThreadID: m.MessageThreadID, Media: toSandboxMedia(m.Media), Buttons: toSandboxButtons(m.ReplyMarkup),
+			Edits: m.Edits, Deleted: m.Deleted,
 		})
 		if m.Edits > 0 {
 			at := m.EditedAt
@@ -104,9 +108,12 @@ func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
 //	POST /sandbox/press  {"chat_id":42,"message_id":7,"button_text":"Approve"}
 //	GET  /sandbox/chats/{chat_id}/messages
 //	GET  /sandbox/messages
+//
+// and the group actions of mountGroups (group.go).
 func (a *Endpoints) Mount(mux *http.ServeMux) {
 	fake := a.sandbox
 	a.mountPress(mux)
+	a.mountGroups(mux)
 	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
 		req, ok := decodeSandbox(w, r)
 		if !ok {

@@ -394,10 +394,16 @@ func TestHealthAndReflection(t *testing.T) {
 // the in-memory store and on a real redis-server.
 func onBothBackends(t *testing.T, test func(t *testing.T, h *harness)) {
 	t.Helper()
+	onBothBackendsWith(t, nil, test)
+}
+
+// onBothBackendsWith is onBothBackends with env added to the service's.
+func onBothBackendsWith(t *testing.T, env map[string]string, test func(t *testing.T, h *harness)) {
+	t.Helper()
 	for _, backend := range []string{"memory", "redis"} {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
-			o := harnessOpts{}
+			o := harnessOpts{env: env}
 			if backend == "redis" {
 				o.redisURL = redistest.Start(t).URL()
 			}

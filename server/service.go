@@ -79,17 +79,25 @@ func NewService(st LinkStore, d Deliverer, bot Identity, tokenTTL time.Duration,
 
 // CreateLinkToken implements NotifierService.CreateLinkToken.
 func (s *Service) CreateLinkToken(ctx context.Context, req *notifierv1.CreateLinkTokenRequest) (*notifierv1.CreateLinkTokenResponse, error) {
-	tok, url, err := s.mintToken(ctx, req.GetUserId())
+	kind, err := chatKind(req.GetChatKind())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	tok, url, err := s.mintToken(ctx, req.GetUserId(), kind)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &notifierv1.CreateLinkTokenResponse{Token: tok.Token, Url: url, ExpiresAt: timestamppb.New(tok.ExpiresAt)}, nil
 }
 
-// GetLinkURL implements NotifierService.GetLinkURL: the user's live token,
-// else a new one.
+// GetLinkURL implements NotifierService.GetLinkURL: the user's live token
+// when it is of the kind asked for, else a new one.
 func (s *Service) GetLinkURL(ctx context.Context, req *notifierv1.GetLinkURLRequest) (*notifierv1.GetLinkURLResponse, error) {
 	if err := validateUserID(req.GetUserId()); err != nil {
+		return nil, toStatus(err)
+	}
+	kind, err := chatKind(req.GetChatKind())
+	if err != nil {
 		return nil, toStatus(err)
 	}
 	username, ok := s.bot.Username()
@@ -98,20 +106,20 @@ func (s *Service) GetLinkURL(ctx context.Context, req *notifierv1.GetLinkURLRequ
 	}
 	tok, err := s.store.UserLinkToken(ctx, req.GetUserId())
 	// A token about to expire is not worth handing out: mint a fresh one.
-	if err == nil && tok.ExpiresAt.Sub(s.now()) > s.tokenTTL/10 {
-		return &notifierv1.GetLinkURLResponse{Url: DeepLink(username, tok.Token), Token: tok.Token, ExpiresAt: timestamppb.New(tok.ExpiresAt)}, nil
+	if err == nil && tok.Kind == kind && tok.ExpiresAt.Sub(s.now()) > s.tokenTTL/10 {
+		return &notifierv1.GetLinkURLResponse{Url: deepLink(username, tok), Token: tok.Token, ExpiresAt: timestamppb.New(tok.ExpiresAt)}, nil
 	}
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, toStatus(fmt.Errorf("look up live token: %w", err))
 	}
-	tok, url, err := s.mintToken(ctx, req.GetUserId())
+	tok, url, err := s.mintToken(ctx, req.GetUserId(), kind)
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	return &notifierv1.GetLinkURLResponse{Url: url, Token: tok.Token, ExpiresAt: timestamppb.New(tok.ExpiresAt)}, nil
 }
 
-func (s *Service) mintToken(ctx context.Context, userID string) (store.LinkToken, string, error) {
+func (s *Service) mintToken(ctx context.Context, userID string, kind store.ChatKind) (store.LinkToken, string, error) {
 	if err := validateUserID(userID); err != nil {
 		return store.LinkToken{}, "", err
 	}
@@ -123,11 +131,11 @@ func (s *Service) mintToken(ctx context.Context, userID string) (store.LinkToken
 	if err != nil {
 		return store.LinkToken{}, "", fmt.Errorf("mint token: %w", err)
 	}
-	tok := store.LinkToken{Token: t, UserID: userID, ExpiresAt: s.now().Add(s.tokenTTL).Truncate(time.Millisecond)}
+	tok := store.LinkToken{Token: t, UserID: userID, ExpiresAt: s.now().Add(s.tokenTTL).Truncate(time.Millisecond), Kind: kind}
 	if err := s.store.PutLinkToken(ctx, tok); err != nil {
 		return store.LinkToken{}, "", fmt.Errorf("save token: %w", err)
 	}
-	return tok, DeepLink(username, t), nil
+	return tok, deepLink(username, tok), nil
 }
 
 // GetStatus implements NotifierService.GetStatus.
@@ -140,6 +148,7 @@ func (s *Service) GetStatus(ctx context.Context, req *notifierv1.GetStatusReques
 	switch {
 	case err == nil:
 		resp.Linked, resp.ChatId, resp.Username, resp.LinkedAt = true, link.ChatID, link.Username, timestamppb.New(link.LinkedAt)
+		resp.ChatKind, resp.ChatTitle = apiChatKind(link.ChatKind), link.ChatTitle
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, toStatus(fmt.Errorf("get link: %w", err))
 	}
@@ -196,6 +205,9 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 	if err := s.checkReplyTo(ctx, req.GetUserId(), req.GetReplyToNotificationId()); err != nil {
 		return nil, toStatus(err)
 	}
+	if err := s.checkTopic(ctx, req.GetUserId(), req.GetTopicId()); err != nil {
+		return nil, toStatus(err)
+	}
 	r := delivery.Request{
 		UserID:              req.GetUserId(),
 		Text:                text,
@@ -210,6 +222,8 @@ func (s *Service) Notify(ctx context.Context, req *notifierv1.NotifyRequest) (*n
 		Media:               media,
 		Buttons:             buttons,
 		CallbackAnswer:      req.GetCallbackAnswer(),
+		TopicID:             req.GetTopicId(),
+		NoTopicFallback:     req.GetNoTopicFallback(),
 	}
 	// One store call: the link is read with the enqueue.
 	n, dup, err := s.delivery.EnqueueLinked(ctx, r)

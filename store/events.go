@@ -277,9 +277,9 @@ func readEvents(ctx context.Context, after string, f events.Filter, limit int, p
 
 // checkUnlinkReason accepts the reasons of UnlinkChat.
 func checkUnlinkReason(reason string) error {
-	if reason != events.ReasonStop && reason != events.ReasonBlocked {
-		return fmt.Errorf("store: unlink chat: reason %.32q is neither %q nor %q", reason, events.ReasonStop,
-			events.ReasonBlocked)
+	if reason != events.ReasonStop && reason != events.ReasonBlocked && reason != events.ReasonRemoved {
+		return fmt.Errorf("store: unlink chat: reason %.32q is none of %q, %q, %q", reason, events.ReasonStop,
+			events.ReasonBlocked, events.ReasonRemoved)
 	}
 	return nil
 }

@@ -68,6 +68,8 @@ func runEventsContract(t *testing.T, newBackend func(t *testing.T) evBackend) {
 		{"bad cursor", testEventsBadCursor},
 		{"wait", testEventsWait},
 		{"many waiters", testEventsManyWaiters},
+		{"group links", testEventsGroup},
+		{"403 from a group", testEventsGroup403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newBackend(t)) })

@@ -161,6 +161,13 @@ func (m *Memory) UserLinkToken(ctx context.Context, userID string) (LinkToken, e
 // USER_UNLINKED "relinked" when the user was linked to another chat); it
 // clears the user's UnlinkUser marker.
 func (m *Memory) ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error) {
+	return m.ConsumeLinkTokenIn(ctx, token, LinkChat{ID: chatID, Username: username}, now)
+}
+
+// ConsumeLinkTokenIn is ConsumeLinkToken for a chat of any kind; a token
+// of the other kind is ErrTokenWrongKind and stays.
+func (m *Memory) ConsumeLinkTokenIn(ctx context.Context, token string, chat LinkChat, now time.Time) (Link, error) {
+	chatID, username := chat.ID, chat.Username
 	clock, err := m.lock(ctx, "consume link token")
 	if err != nil {
 		return Link{}, err
@@ -169,6 +176,9 @@ func (m *Memory) ConsumeLinkToken(ctx context.Context, token string, chatID int6
 	lt, ok := m.liveToken(token, clock)
 	if !ok {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
+	}
+	if lt.Kind != chat.Kind {
+		return Link{}, fmt.Errorf("store: consume %s link token in a %s chat: %w", lt.Kind, chat.Kind, ErrTokenWrongKind)
 	}
 	delete(m.tokens, token)
 	if m.userToken[lt.UserID] == token {
@@ -180,7 +190,8 @@ func (m *Memory) ConsumeLinkToken(ctx context.Context, token string, chatID int6
 	m.removeLink(lt.UserID)
 	delete(m.unlinked, lt.UserID)
 	m.ev.append(events.Event{Type: events.TypeUserLinked, UserID: lt.UserID, ChatID: chatID, Username: username}, clock)
-	link := Link{UserID: lt.UserID, ChatID: chatID, Username: username, LinkedAt: now}
+	link := Link{UserID: lt.UserID, ChatID: chatID, Username: username, LinkedAt: now,
+		ChatKind: chat.Kind, ChatTitle: chatTitle(chat)}
 	m.links[lt.UserID] = link
 	set := m.chats[chatID]
 	if set == nil {
@@ -317,13 +328,23 @@ func (m *Memory) UnlinkFromChat(ctx context.Context, userID string, chatID int64
 	if !ok || l.ChatID != chatID || !m.removeLink(userID) {
 		return fmt.Errorf("store: unlink user %q from chat %d: %w", userID, chatID, ErrNotFound)
 	}
-	m.ev.append(unlinkedEvent(l, events.ReasonBlocked), clock)
+	m.ev.append(unlinkedEvent(l, blockedReason(chatID)), clock)
 	return nil
+}
+
+// blockedReason is the USER_UNLINKED reason of a 403 from chat: the user
+// blocked the bot in a private chat, the bot was removed from a group
+// (negative ids).
+func blockedReason(chat int64) string {
+	if chat < 0 {
+		return events.ReasonRemoved
+	}
+	return events.ReasonBlocked
 }
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids,
 // sorted (empty, not nil, when none), appending one USER_UNLINKED with
-// reason (events.ReasonStop or events.ReasonBlocked) per user.
+// reason (events.ReasonStop, events.ReasonBlocked or events.ReasonRemoved) per user.
 func (m *Memory) UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error) {
 	if err := checkUnlinkReason(reason); err != nil {
 		return nil, err

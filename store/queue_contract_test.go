@@ -232,8 +232,8 @@ func runQueueContract(t *testing.T, newQueue func(t *testing.T) queue) {
 				DisableLinkPreview: true, ProtectContent: true, ReplyToID: "bare",
 				Buttons: [][]delivery.Button{{{Text: "Approve", Callback: "approve:42"}, {Text: "Docs", URL: "https://x.test"}},
 					{{Text: "Copy", CopyText: "ABC-1"}}},
-				CallbackAnswer: "Thanks!",
-				CreatedAt:      t0.Add(time.Millisecond)}
+				CallbackAnswer: "Thanks!", TopicID: 77, NoTopicFallback: true,
+				CreatedAt: t0.Add(time.Millisecond)}
 			for _, n := range []delivery.Notification{bare, full} {
 				mustEnqueue(t, q, n)
 				want := withDigest(n)

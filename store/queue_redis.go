@@ -14,11 +14,12 @@ package store
 // idem_key, state (1-4), attempts,
 // retries, next_part, message_ids (comma-separated), last_error,
 // failure_reason, degraded (how a sent part departed from the request:
-// "parse_entities"), media_kind, media_url, media_file (the media sent as
+// "parse_entities", "topic_fallback"), media_kind, media_url, media_file (the media sent as
 // part 0, only when there is one), media_file_id (Telegram's file_id of the
 // sent media), buttons (JSON rows of delivery.Button), callback_answer,
 // presses (the latest button presses, one JSON delivery.ButtonPress per
 // line, oldest first: press.go),
+// topic_id (the forum topic, message_thread_id), no_topic_fallback,
 // created_at, updated_at (unix ms), reply ("1" for a bot
 // reply: head of the backlog, no link check, no summary); and for edits
 // and deletions (delivery/edit.go, lib/op.lua): revision (missing: 1),
@@ -281,6 +282,12 @@ func enqueueFields(n delivery.Notification, parts, created string) (fields []any
 	if n.CallbackAnswer != "" {
 		fields = append(fields, "callback_answer", n.CallbackAnswer)
 	}
+	if n.TopicID != 0 {
+		fields = append(fields, "topic_id", n.TopicID)
+	}
+	if n.NoTopicFallback {
+		fields = append(fields, "no_topic_fallback", boolStr(true))
+	}
 	if n.Reply {
 		fields = append(fields, "reply", boolStr(true))
 		kind = "r"
@@ -461,11 +468,13 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		Degraded:            f["degraded"],
 		Media: delivery.Media{Kind: delivery.MediaKind(num("media_kind")), URL: f["media_url"],
 			FileID: f["media_file"]},
-		MediaFileID:    f["media_file_id"],
-		CallbackAnswer: f["callback_answer"],
-		Changes:        parseChanges(f),
-		CreatedAt:      time.UnixMilli(num("created_at")),
-		UpdatedAt:      time.UnixMilli(num("created_at")),
+		MediaFileID:     f["media_file_id"],
+		CallbackAnswer:  f["callback_answer"],
+		TopicID:         num("topic_id"),
+		NoTopicFallback: f["no_topic_fallback"] == "1",
+		Changes:         parseChanges(f),
+		CreatedAt:       time.UnixMilli(num("created_at")),
+		UpdatedAt:       time.UnixMilli(num("created_at")),
 	}
 	if _, ok := f["updated_at"]; ok {
 		n.UpdatedAt = time.UnixMilli(num("updated_at"))

@@ -153,7 +153,7 @@ func (r *Redis) PutLinkToken(ctx context.Context, tok LinkToken) error {
 	}
 	ttl := time.Until(tok.ExpiresAt).Milliseconds()
 	keys := []string{r.tokenKey(tok.Token), r.userTokenKey(tok.UserID)}
-	err := r.putToken.Run(ctx, r.client, keys, tok.UserID, tok.Token, tok.ExpiresAt.UnixMilli(), ttl).Err()
+	err := r.putToken.Run(ctx, r.client, keys, tok.UserID, tok.Token, tok.ExpiresAt.UnixMilli(), ttl, tokenKind(tok.Kind)).Err()
 	if err != nil {
 		return unavailable("put link token", err)
 	}
@@ -170,14 +170,38 @@ func (r *Redis) UserLinkToken(ctx context.Context, userID string) (LinkToken, er
 	if err != nil {
 		return LinkToken{}, unavailable("user link token", err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return LinkToken{}, unavailable("user link token", fmt.Errorf("unexpected script reply %q", res))
 	}
 	exp, err := strconv.ParseInt(res[1], 10, 64)
 	if err != nil {
 		return LinkToken{}, unavailable("user link token", fmt.Errorf("corrupt expiry: %w", err))
 	}
-	return LinkToken{Token: res[0], UserID: userID, ExpiresAt: time.UnixMilli(exp)}, nil
+	return LinkToken{Token: res[0], UserID: userID, ExpiresAt: time.UnixMilli(exp), Kind: parseKind(res[2])}, nil
+}
+
+// tokenKind is a token's kind as its hash's "kind" field ("" for private).
+func tokenKind(k ChatKind) string {
+	if k == ChatGroup {
+		return "g"
+	}
+	return ""
+}
+
+// parseKind reads a stored kind ("g": group; anything else: private).
+func parseKind(s string) ChatKind {
+	if s == "g" {
+		return ChatGroup
+	}
+	return ChatPrivate
+}
+
+// chatTitle is the title stored with a link to chat: a group's only.
+func chatTitle(chat LinkChat) string {
+	if chat.Kind != ChatGroup {
+		return ""
+	}
+	return chat.Title
 }
 
 // ConsumeLinkToken atomically deletes the token, clears the user's current
@@ -187,13 +211,23 @@ func (r *Redis) UserLinkToken(ctx context.Context, userID string) (LinkToken, er
 // "relinked" (with the old chat) when the user was linked to another chat,
 // and clears the user's UnlinkUser marker.
 func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error) {
+	return r.ConsumeLinkTokenIn(ctx, token, LinkChat{ID: chatID, Username: username}, now)
+}
+
+// ConsumeLinkTokenIn is ConsumeLinkToken for a chat of any kind: a token
+// of the other kind is ErrTokenWrongKind and stays (link_token_consume.lua
+// checks the kind before it deletes anything).
+func (r *Redis) ConsumeLinkTokenIn(ctx context.Context, token string, chat LinkChat, now time.Time) (Link, error) {
+	chatID, username, title := chat.ID, chat.Username, chatTitle(chat)
 	if token == "" {
 		return Link{}, fmt.Errorf("store: consume link token: %w", ErrTokenInvalid)
 	}
 	keys := append([]string{r.tokenKey(token)}, r.chatKeys(chatID)...)
 	keys = append(keys, r.eventsKey())
-	args := []any{r.prefix, token, strconv.FormatInt(chatID, 10), packLink(chatID, now.UnixMilli(), username)}
+	args := []any{r.prefix, token, strconv.FormatInt(chatID, 10),
+		packLink(chatID, now.UnixMilli(), username, chat.Kind, title)}
 	args = append(args, r.evArgs()...)
+	args = append(args, tokenKind(chat.Kind))
 	var cmd *redis.Cmd
 	var waitErr error
 	if r.waitReplicas > 0 {
@@ -201,7 +235,7 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 	} else {
 		cmd = r.consume.Run(ctx, r.client, keys, args...)
 	}
-	user, err := cmd.Text()
+	res, err := cmd.Result()
 	if err == nil && waitErr != nil {
 		return Link{}, waitErr
 	}
@@ -211,13 +245,53 @@ func (r *Redis) ConsumeLinkToken(ctx context.Context, token string, chatID int64
 	if err != nil {
 		return Link{}, unavailable("consume link token", err)
 	}
-	return Link{UserID: user, ChatID: chatID, Username: username, LinkedAt: time.UnixMilli(now.UnixMilli())}, nil
+	user, ok := res.(string)
+	if !ok {
+		// The script answers 0 for a token of the other kind.
+		return Link{}, fmt.Errorf("store: consume link token in a %s chat: %w", chat.Kind, ErrTokenWrongKind)
+	}
+	return Link{UserID: user, ChatID: chatID, Username: username, LinkedAt: time.UnixMilli(now.UnixMilli()),
+		ChatKind: chat.Kind, ChatTitle: title}, nil
 }
 
-// packLink is a link as stored in its bucket: "chatID|linked_at ms|username".
-// The username is last, so it may contain "|".
-func packLink(chat, linkedAt int64, username string) string {
-	return strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(linkedAt, 10) + "|" + username
+// packLink is a link as stored in its bucket: "chatID|linked_at ms|username"
+// for a private chat, "chatID|linked_at ms:g:<title bytes>:<title>|username"
+// for a group (lib/link.lua reads both). The username is last and the title
+// length-prefixed, so either may contain "|".
+func packLink(chat, linkedAt int64, username string, kind ChatKind, title string) string {
+	s := strconv.FormatInt(chat, 10) + "|" + strconv.FormatInt(linkedAt, 10)
+	if kind == ChatGroup {
+		s += ":g:" + strconv.Itoa(len(title)) + ":" + title
+	}
+	return s + "|" + username
+}
+
+// parseLink reads a packed link (see packLink).
+func parseLink(userID, v string) (Link, error) {
+	chatS, rest, _ := strings.Cut(v, "|")
+	chat, err := strconv.ParseInt(chatS, 10, 64)
+	if err != nil {
+		return Link{}, fmt.Errorf("corrupt chat id: %w", err)
+	}
+	link := Link{UserID: userID, ChatID: chat}
+	end := strings.IndexAny(rest, ":|")
+	if end < 0 {
+		end = len(rest)
+	}
+	if ms, err := strconv.ParseInt(rest[:end], 10, 64); err == nil {
+		link.LinkedAt = time.UnixMilli(ms)
+	}
+	rest = rest[end:]
+	if group, ok := strings.CutPrefix(rest, ":g:"); ok {
+		nS, after, _ := strings.Cut(group, ":")
+		n, err := strconv.Atoi(nS)
+		if err != nil || n < 0 || n > len(after) {
+			return Link{}, fmt.Errorf("corrupt group title in link %q", v)
+		}
+		link.ChatKind, link.ChatTitle, rest = ChatGroup, after[:n], after[n:]
+	}
+	link.Username, _ = strings.CutPrefix(rest, "|")
+	return link, nil
 }
 
 // GetLink returns the user's link or ErrNotFound.
@@ -229,15 +303,9 @@ func (r *Redis) GetLink(ctx context.Context, userID string) (Link, error) {
 	if err != nil {
 		return Link{}, unavailable("get link", err)
 	}
-	chatS, rest, _ := strings.Cut(v, "|")
-	msS, username, _ := strings.Cut(rest, "|")
-	chat, err := strconv.ParseInt(chatS, 10, 64)
+	link, err := parseLink(userID, v)
 	if err != nil {
-		return Link{}, unavailable("get link", fmt.Errorf("corrupt chat id: %w", err))
-	}
-	link := Link{UserID: userID, ChatID: chat, Username: username}
-	if ms, err := strconv.ParseInt(msS, 10, 64); err == nil {
-		link.LinkedAt = time.UnixMilli(ms)
+		return Link{}, unavailable("get link", err)
 	}
 	return link, nil
 }
@@ -314,8 +382,8 @@ func (r *Redis) UnlinkFromChat(ctx context.Context, userID string, chatID int64)
 
 // UnlinkChat removes every link to chatID and returns the unlinked user ids
 // in no particular order (empty, not nil, when none). It appends one
-// USER_UNLINKED per user with reason (events.ReasonStop or
-// events.ReasonBlocked) in the same step.
+// USER_UNLINKED per user with reason (events.ReasonStop, events.ReasonBlocked or
+// events.ReasonRemoved) in the same step.
 func (r *Redis) UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error) {
 	if err := checkUnlinkReason(reason); err != nil {
 		return nil, err

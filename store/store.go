@@ -27,6 +27,11 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrTokenInvalid means a link token is unknown, already used or expired.
 	ErrTokenInvalid = errors.New("link token unknown, used or expired")
+	// ErrTokenWrongKind means a live link token was used in a chat of the
+	// other kind (a private token in a group, a group token in a private
+	// chat). The token is not consumed: the person can still open it
+	// where it belongs.
+	ErrTokenWrongKind = errors.New("link token is for another kind of chat")
 	// ErrUnavailable wraps failures of the backing store (Redis down,
 	// timeouts). It matches delivery.ErrUnavailable too (errors.Is), so
 	// that the delivery package, which does not import store, recognises
@@ -45,20 +50,58 @@ func (unavailableError) Error() string { return "store unavailable" }
 // Is makes ErrUnavailable match delivery.ErrUnavailable.
 func (unavailableError) Is(target error) bool { return target == delivery.ErrUnavailable }
 
+// ChatKind is the kind of chat a link token is for and a link points at.
+// The zero value is a private chat.
+type ChatKind uint8
+
+// Chat kinds.
+const (
+	// ChatPrivate is a private chat with the bot (a ?start= link).
+	ChatPrivate ChatKind = iota
+	// ChatGroup is a group or supergroup (a ?startgroup= link).
+	ChatGroup
+)
+
+// String names the kind ("private", "group").
+func (k ChatKind) String() string {
+	if k == ChatGroup {
+		return "group"
+	}
+	return "private"
+}
+
 // LinkToken is a single-use deep-link token minted for one application user.
 type LinkToken struct {
 	Token     string
 	UserID    string
 	ExpiresAt time.Time
+	// Kind is the kind of chat the token may link (private by default).
+	Kind ChatKind
 }
 
-// Link binds an application user to the Telegram private chat that pressed
-// Start on the user's deep link.
+// LinkChat is the chat a link token is used in.
+type LinkChat struct {
+	ID int64
+	// Kind is the chat's kind; a token of another kind links nothing.
+	Kind ChatKind
+	// Username is the person's @username (who pressed Start).
+	Username string
+	// Title is a group's title (empty for a private chat).
+	Title string
+}
+
+// Link binds an application user to the Telegram chat that pressed Start
+// on the user's deep link: a private chat, or a group the bot was added to.
 type Link struct {
 	UserID   string
 	ChatID   int64
 	Username string
 	LinkedAt time.Time
+	// ChatKind is the kind of the linked chat.
+	ChatKind ChatKind
+	// ChatTitle is a group's title when it was linked; empty for a
+	// private chat.
+	ChatTitle string
 }
 
 // UpdateState is what the store remembers about a Telegram update id.
@@ -91,6 +134,11 @@ type Store interface {
 	// ErrTokenInvalid when the token is unknown, used or expired, and then
 	// changes nothing.
 	ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (Link, error)
+	// ConsumeLinkTokenIn is ConsumeLinkToken for a chat of any kind: it
+	// returns ErrTokenWrongKind, consuming nothing, when the token is for
+	// the other kind of chat, and stores the chat's kind and title with the
+	// link.
+	ConsumeLinkTokenIn(ctx context.Context, token string, chat LinkChat, now time.Time) (Link, error)
 	// GetLink returns the user's link or ErrNotFound.
 	GetLink(ctx context.Context, userID string) (Link, error)
 	// UpdateChatID moves every link of chat oldID to newID (a group migrated
@@ -108,12 +156,13 @@ type Store interface {
 	// UnlinkFromChat removes the user's link only while it points at
 	// chatID (compare-and-delete, atomic), so that a verdict about one chat
 	// (a 403 from it) cannot remove a link the user made to another chat
-	// since. It returns ErrNotFound, changing nothing, when the user is not
-	// linked to chatID.
+	// since, appending USER_UNLINKED "blocked" ("removed" for a group, a
+	// negative id). It returns ErrNotFound, changing nothing, when the
+	// user is not linked to chatID.
 	UnlinkFromChat(ctx context.Context, userID string, chatID int64) error
 	// UnlinkChat removes every link to chatID and returns the user ids that
 	// were unlinked (empty when none), appending USER_UNLINKED with reason
-	// (events.ReasonStop or events.ReasonBlocked) for each.
+	// (events.ReasonStop, events.ReasonBlocked or events.ReasonRemoved) for each.
 	UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error)
 
 	// ClaimUpdate records that update id is being processed. A claim lapses

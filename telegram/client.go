@@ -100,6 +100,8 @@ func NewClient(baseURL, token string, opts ...ClientOption) *Client {
 type SendMessageParams struct {
 	// ChatID is the target chat.
 	ChatID int64 `json:"chat_id"`
+	// MessageThreadID is the forum topic to send into; 0: the main chat.
+	MessageThreadID int64 `json:"message_thread_id,omitempty"`
 	// Text is 1–4096 UTF-16 code units after entity parsing.
 	Text string `json:"text"`
 	// ParseMode is "", "MarkdownV2", "HTML" or "Markdown".
@@ -121,6 +123,8 @@ type SendMessageParams struct {
 // SendPhotoParams are the parameters of sendPhoto.
 type SendPhotoParams struct {
 	ChatID int64 `json:"chat_id"`
+	// MessageThreadID is the forum topic to send into; 0: the main chat.
+	MessageThreadID int64 `json:"message_thread_id,omitempty"`
 	// Photo is an HTTP(S) URL Telegram fetches or the file_id of a photo
 	// Telegram has.
 	Photo string `json:"photo"`
@@ -138,6 +142,8 @@ type SendPhotoParams struct {
 // SendDocumentParams are the parameters of sendDocument.
 type SendDocumentParams struct {
 	ChatID int64 `json:"chat_id"`
+	// MessageThreadID is the forum topic to send into; 0: the main chat.
+	MessageThreadID int64 `json:"message_thread_id,omitempty"`
 	// Document is an HTTP(S) URL Telegram fetches or the file_id of a file
 	// Telegram has.
 	Document string `json:"document"`

@@ -107,6 +107,13 @@ func IsParseEntities(err error) bool {
 	return asError(err).has(400, "can't parse entities", "parse entities")
 }
 
+// IsTopicGone reports Telegram's 400 about a forum topic a send named
+// (message_thread_id) that cannot take messages: "message thread not
+// found" (deleted, or never existed) or "TOPIC_CLOSED".
+func IsTopicGone(err error) bool {
+	return asError(err).has(400, "message thread not found", "topic_closed")
+}
+
 // IsTooLong reports a 400 "message is too long": the text exceeds
 // [MaxMessageLen] UTF-16 code units after entity parsing.
 func IsTooLong(err error) bool { return asError(err).has(400, "too long") }

@@ -103,6 +103,8 @@ type Message struct {
 	MessageID int64 `json:"message_id"`
 	// MessageThreadID is the forum topic the message belongs to, if any.
 	MessageThreadID int64 `json:"message_thread_id,omitempty"`
+	// IsTopicMessage is true for a message sent into a forum topic.
+	IsTopicMessage bool `json:"is_topic_message,omitempty"`
 	// From is the sender; empty for messages sent on behalf of chats.
 	From *User `json:"from,omitempty"`
 	// SenderChat is the chat on whose behalf the message was sent, if any.
@@ -213,6 +215,13 @@ type Chat struct {
 	Username  string `json:"username,omitempty"`
 	FirstName string `json:"first_name,omitempty"`
 	LastName  string `json:"last_name,omitempty"`
+	// IsForum is true for a supergroup with topics.
+	IsForum bool `json:"is_forum,omitempty"`
+}
+
+// IsGroup reports whether the chat is a group or a supergroup.
+func (c Chat) IsGroup() bool {
+	return c.Type == ChatTypeGroup || c.Type == ChatTypeSupergroup
 }
 
 // User is a Telegram user or bot.

@@ -49,11 +49,12 @@ type Store interface {
 	CompleteUpdate(ctx context.Context, updateID int64, keep time.Duration) error
 	// ReleaseUpdate drops a claim so that a redelivery is processed again.
 	ReleaseUpdate(ctx context.Context, updateID int64) error
-	// ConsumeLinkToken deletes the token and links its user to chatID, or
-	// returns store.ErrTokenInvalid.
-	ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (store.Link, error)
+	// ConsumeLinkTokenIn deletes the token and links its user to chat, or
+	// returns store.ErrTokenInvalid, or store.ErrTokenWrongKind (the token
+	// stays) when the token is for the other kind of chat.
+	ConsumeLinkTokenIn(ctx context.Context, token string, chat store.LinkChat, now time.Time) (store.Link, error)
 	// UnlinkChat removes every link to chatID and returns the user ids,
-	// recording reason (events.ReasonStop or events.ReasonBlocked) in the
+	// recording reason (events.ReasonStop, events.ReasonBlocked or events.ReasonRemoved) in the
 	// event log.
 	UnlinkChat(ctx context.Context, chatID int64, reason string) ([]string, error)
 	// UpdateChatID moves every link of chat oldID to newID.
@@ -250,7 +251,9 @@ func (b *Handler) process(ctx context.Context, u telegram.Update) (string, error
 	case u.MyChatMember != nil:
 		m := u.MyChatMember
 		if m.NewChatMember.Status == "kicked" || m.NewChatMember.Status == "left" {
-			return metrics.OutcomeProcessed, b.unlinkChat(ctx, m.Chat.ID, events.ReasonBlocked)
+			// In a group the bot was removed; in a private chat the user
+			// blocked it (group.go).
+			return metrics.OutcomeProcessed, b.unlinkChat(ctx, m.Chat.ID, removalReason(m.Chat))
 		}
 	}
 	return metrics.OutcomeIgnored, nil
@@ -296,27 +299,30 @@ func (b *Handler) command(ctx context.Context, m *telegram.Message, name, args s
 
 func (b *Handler) start(ctx context.Context, m *telegram.Message, token string) error {
 	if token == "" {
-		b.reply(ctx, m.Chat.ID, replyNoToken, "no_token")
+		b.reply(ctx, m.Chat.ID, noTokenReply(m.Chat), "no_token")
 		return nil
 	}
 	if !startParam.MatchString(token) {
 		b.reply(ctx, m.Chat.ID, replyBadToken, "bad_token")
 		return nil
 	}
-	username := m.Chat.Username
-	if m.From != nil && m.From.Username != "" {
-		username = m.From.Username
-	}
-	link, err := b.store.ConsumeLinkToken(ctx, token, m.Chat.ID, username, b.now())
+	link, err := b.store.ConsumeLinkTokenIn(ctx, token, linkChat(m), b.now())
 	if errors.Is(err, store.ErrTokenInvalid) {
 		b.reply(ctx, m.Chat.ID, replyBadToken, "bad_token")
+		return nil
+	}
+	if errors.Is(err, store.ErrTokenWrongKind) {
+		// Nothing linked, the token stays: the person can still open the
+		// link where it belongs (group.go).
+		b.wrongKind(ctx, m)
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("consume link token: %w", err)
 	}
 	b.metrics.Linked()
-	b.log.Info("user linked", zap.String("user_id", link.UserID), zap.Int64("chat_id", link.ChatID))
+	b.log.Info("user linked", zap.String("user_id", link.UserID), zap.Int64("chat_id", link.ChatID),
+		zap.Stringer("chat_kind", link.ChatKind))
 	// The welcome goes to the head of the chat's backlog: a notification
 	// the application sends as soon as it sees the link queues behind it.
 	b.reply(ctx, m.Chat.ID, b.welcome, "")

@@ -51,7 +51,14 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 
 func putToken(t *testing.T, st store.Store, user, tok string) {
 	t.Helper()
-	if err := st.PutLinkToken(t.Context(), store.LinkToken{Token: tok, UserID: user, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+	putKindToken(t, st, user, tok, store.ChatPrivate)
+}
+
+// putKindToken stores a link token of kind for user.
+func putKindToken(t *testing.T, st store.Store, user, tok string, kind store.ChatKind) {
+	t.Helper()
+	lt := store.LinkToken{Token: tok, UserID: user, ExpiresAt: time.Now().Add(time.Hour), Kind: kind}
+	if err := st.PutLinkToken(t.Context(), lt); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -111,12 +118,13 @@ func TestBotCommandsAddressing(t *testing.T) {
 			id.Set("OurBot")
 			bot.SetIdentity(id)
 			if tc.linked {
-				putToken(t, st, "u1", "old_token")
-				if _, err := st.ConsumeLinkToken(t.Context(), "old_token", chat, "alice", time.Now()); err != nil {
+				putKindToken(t, st, "u1", "old_token", store.ChatGroup)
+				group := store.LinkChat{ID: chat, Kind: store.ChatGroup, Username: "alice"}
+				if _, err := st.ConsumeLinkTokenIn(t.Context(), "old_token", group, time.Now()); err != nil {
 					t.Fatal(err)
 				}
 			}
-			putToken(t, st, "u1", token)
+			putKindToken(t, st, "u1", token, store.ChatGroup)
 			if err := bot.HandleUpdate(t.Context(), textUpdate(1, chat, telegram.ChatTypeGroup, tc.text)); err != nil {
 				t.Fatalf("HandleUpdate(%q): %v", tc.text, err)
 			}
@@ -219,19 +227,19 @@ func TestBotCrashMidUpdateDoesNotBlockLaterUpdates(t *testing.T) {
 	}
 }
 
-// slowConsume is a store whose first ConsumeLinkToken hangs until its
+// slowConsume is a store whose first ConsumeLinkTokenIn hangs until its
 // context ends, like a handler stuck on a slow store.
 type slowConsume struct {
 	store.Store
 	hung atomic.Bool
 }
 
-func (s *slowConsume) ConsumeLinkToken(ctx context.Context, token string, chatID int64, username string, now time.Time) (store.Link, error) {
+func (s *slowConsume) ConsumeLinkTokenIn(ctx context.Context, token string, chat store.LinkChat, now time.Time) (store.Link, error) {
 	if s.hung.CompareAndSwap(false, true) {
 		<-ctx.Done()
 		return store.Link{}, fmt.Errorf("consume: %w", ctx.Err())
 	}
-	return s.Store.ConsumeLinkToken(ctx, token, chatID, username, now)
+	return s.Store.ConsumeLinkTokenIn(ctx, token, chat, now)
 }
 
 // TestBotSlowUpdateEndsWithinItsClaim checks that the processing of an

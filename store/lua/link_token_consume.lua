@@ -13,12 +13,14 @@
 -- ARGV[1] -> prefix <p>
 -- ARGV[2] -> token
 -- ARGV[3] -> chat id
--- ARGV[4] -> the packed link "chat|linked_at ms|username"
+-- ARGV[4] -> the packed link "chat|linked_at ms[:g:<n>:title]|username"
 -- ARGV[5] -> the event log's approximate max length
 -- ARGV[6] -> the event log's retention ms (0: none)
+-- ARGV[7] -> the kind of the chat: "g" a group, "" a private chat
 --
--- Returns the user id, or nil when the token is unknown, used or expired
--- (nothing changed, no event).
+-- Returns the user id, nil when the token is unknown, used or expired, or
+-- 0 when it is for the other kind of chat (in both cases nothing changed,
+-- the token stays, no event).
 
 local token_key, index, index_set = KEYS[1], KEYS[2], KEYS[3]
 local prefix = ARGV[1]
@@ -26,9 +28,12 @@ local token = ARGV[2]
 local chat = ARGV[3]
 local packed = ARGV[4]
 local ev = ev_log(KEYS[4], ARGV[5], ARGV[6])
+local chat_kind = ARGV[7] or ''
 
-local user = redis.call('HGET', token_key, 'user')
+local rec = redis.call('HMGET', token_key, 'user', 'kind')
+local user = rec[1]
 if not user then return false end
+if (rec[2] or '') ~= chat_kind then return 0 end
 redis.call('DEL', token_key)
 local ptr = user_token_key(prefix, user)
 if redis.call('GET', ptr) == token then redis.call('DEL', ptr) end

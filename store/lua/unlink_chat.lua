@@ -9,7 +9,7 @@
 --
 -- ARGV[1] -> prefix <p>
 -- ARGV[2] -> chat id
--- ARGV[3] -> reason of the events ("stop" or "blocked")
+-- ARGV[3] -> reason of the events ("stop", "blocked" or "removed")
 -- ARGV[4] -> the event log's approximate max length
 -- ARGV[5] -> the event log's retention ms (0: none)
 --

@@ -1,6 +1,7 @@
 -- unlink_from_chat.lua: removes one user's link only while it points at a
 -- chat (Redis.UnlinkFromChat: the chat answered 403) and appends
--- USER_UNLINKED reason "blocked" in the same step.
+-- USER_UNLINKED in the same step, reason "blocked" for a private chat,
+-- "removed" for a group (a negative chat id: the bot was removed).
 -- uses: lib/keys.lua lib/link.lua lib/events.lua
 --
 -- KEYS[1] -> <p>:links:<bucket of user>
@@ -25,5 +26,7 @@ local v = redis.call('HGET', links, user)
 if not v or link_chat_of(v) ~= chat then return 0 end
 index_del(index_key(prefix, chat), index_set_key(prefix, chat), chat, user)
 redis.call('HDEL', links, user)
-ev_unlinked(ev, user, chat, link_username_of(v), 'blocked')
+local reason = 'blocked'
+if string.sub(chat, 1, 1) == '-' then reason = 'removed' end
+ev_unlinked(ev, user, chat, link_username_of(v), reason)
 return 1

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Consume", testConsume},
 		{"ConsumeConcurrent", testConsumeConcurrent},
 		{"Link", testLink},
+		{"GroupLink", testGroupLink},
 		{"UpdateChatID", testUpdateChatID},
 		{"Updates", testUpdates},
 		{"PollOffset", testPollOffset},

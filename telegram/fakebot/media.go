@@ -83,6 +83,9 @@ func (s *Server) sendMedia(p params, method string) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	if e := cs.threadLocked(o.thread); e != nil {
+		return nil, e
+	}
 	if telegram.UTF16Len(plain) > telegram.MaxCaptionLen {
 		return nil, badRequest("message caption is too long")
 	}
@@ -112,6 +115,7 @@ func (s *Server) sendMedia(p params, method string) (any, *apiError) {
 		Entities: toEntities(entities), DisableNotification: o.disable, AllowPaidBroadcast: o.paid,
 		ProtectContent: o.protect, ReplyToMessageID: replyTo, Media: media, Time: now}
 	s.applyOptionsLocked(&msg.wireMessage, &rec, o)
+	inThread(&msg.wireMessage, &rec, o.thread)
 	s.sent = append(s.sent, rec)
 	s.notifyLocked()
 	return msg, nil

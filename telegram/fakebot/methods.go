@@ -50,6 +50,9 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	if e := cs.threadLocked(o.thread); e != nil {
+		return nil, e
+	}
 	if telegram.UTF16Len(plain) > telegram.MaxMessageLen {
 		return nil, badRequest("message is too long")
 	}
@@ -85,6 +88,7 @@ func (s *Server) sendMessage(p params) (any, *apiError) {
 		Time:                now,
 	}
 	s.applyOptionsLocked(&msg, &rec, o)
+	inThread(&msg, &rec, o.thread)
 	s.sent = append(s.sent, rec)
 	s.notifyLocked()
 	return msg, nil
@@ -98,6 +102,7 @@ type sendOptions struct {
 	reply                  *wireReplyParameters
 	entities               []wireEntity
 	markup                 *wireKeyboard
+	thread                 int64 // message_thread_id (0: none)
 }
 
 // sendOptionsOf decodes sendMessage's optional parameters, failing as
@@ -114,6 +119,9 @@ func sendOptionsOf(p params) (sendOptions, *apiError) {
 		return o, err
 	}
 	if o.protect, err = p.bool("protect_content"); err != nil {
+		return o, err
+	}
+	if o.thread, _, err = p.int64("message_thread_id"); err != nil {
 		return o, err
 	}
 	var lpo wireLinkPreviewOptions
@@ -202,6 +210,9 @@ func (s *Server) writableChatLocked(ref string) (*chatState, *apiError) {
 	}
 	if cs.deactivated {
 		return nil, &apiError{code: 403, description: "Forbidden: user is deactivated"}
+	}
+	if cs.left {
+		return nil, &apiError{code: 403, description: "Forbidden: bot is not a member of the " + cs.chat.Type + " chat"}
 	}
 	if cs.blocked {
 		if cs.chat.Type == telegram.ChatTypePrivate {

@@ -152,6 +152,9 @@ type chatState struct {
 	deactivated bool
 	migratedTo  int64
 	botMember   bool // groups: the bot was added
+	left        bool // groups: the bot left (or was removed without a ban)
+	// topics are a forum supergroup's topics by message_thread_id.
+	topics map[int64]*topicState
 }
 
 type queuedUpdate struct {

@@ -39,6 +39,9 @@ type SentMessage struct {
 	// Media is the photo or document of a sendPhoto / sendDocument (nil
 	// for a text message); Text and PlainText are then its caption.
 	Media *SentMedia
+	// MessageThreadID is the forum topic it was sent into (0: the main
+	// chat).
+	MessageThreadID int64
 	// Time is when the fake accepted the message (see [WithClock]).
 	Time time.Time
 	// The message's life after sending (edit.go): ReplyMarkup (above) is
@@ -160,8 +163,8 @@ func (s *Server) StartGroup(groupID int64, title string, userID int64, username,
 	defer s.mu.Unlock()
 	cs := s.groupChatLocked(groupID, title)
 	user := s.memberLocked(userID, username)
-	if !cs.botMember || cs.blocked {
-		cs.botMember, cs.blocked = true, false
+	if !cs.botMember || cs.blocked || cs.left {
+		cs.botMember, cs.blocked, cs.left = true, false, false
 		s.enqueueLocked(telegram.UpdateKindMyChatMember, wireChatMemberUpdated{
 			Chat: cs.chat, From: user, Date: s.now().Unix(),
 			OldChatMember: wireChatMember{Status: telegram.MemberStatusLeft, User: s.botUser()},
@@ -196,7 +199,7 @@ func (s *Server) groupChatLocked(groupID int64, title string) *chatState {
 		s.chats[groupID] = cs
 	}
 	typ := telegram.ChatTypeGroup
-	if groupID <= -1_000_000_000_000 {
+	if groupID <= -1_000_000_000_000 || cs.chat.Type == telegram.ChatTypeSupergroup {
 		typ = telegram.ChatTypeSupergroup
 	}
 	if title == "" {
@@ -205,7 +208,7 @@ func (s *Server) groupChatLocked(groupID int64, title string) *chatState {
 	if title == "" {
 		title = "Test group"
 	}
-	cs.chat = wireChat{ID: groupID, Type: typ, Title: title}
+	cs.chat = wireChat{ID: groupID, Type: typ, Title: title, IsForum: cs.topics != nil}
 	return cs
 }
 

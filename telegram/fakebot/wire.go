@@ -18,6 +18,7 @@ type wireChat struct {
 	Title     string `json:"title,omitempty"`
 	Username  string `json:"username,omitempty"`
 	FirstName string `json:"first_name,omitempty"`
+	IsForum   bool   `json:"is_forum,omitempty"`
 }
 
 type wireEntity struct {
@@ -44,6 +45,8 @@ type wireReplyParameters struct {
 
 type wireMessage struct {
 	MessageID           int64                   `json:"message_id"`
+	MessageThreadID     int64                   `json:"message_thread_id,omitempty"`
+	IsTopicMessage      bool                    `json:"is_topic_message,omitempty"`
 	From                *wireUser               `json:"from,omitempty"`
 	Date                int64                   `json:"date"`
 	Chat                wireChat                `json:"chat"`

@@ -26,6 +26,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// ChatKind is the kind of Telegram chat a user is (to be) linked to.
+type ChatKind int32
+
+const (
+	// Unspecified: a private chat.
+	ChatKind_CHAT_KIND_UNSPECIFIED ChatKind = 0
+	// A private chat with the bot.
+	ChatKind_CHAT_KIND_PRIVATE ChatKind = 1
+	// A group or supergroup (a forum included) the bot was added to.
+	ChatKind_CHAT_KIND_GROUP ChatKind = 2
+)
+
+// Enum value maps for ChatKind.
+var (
+	ChatKind_name = map[int32]string{
+		0: "CHAT_KIND_UNSPECIFIED",
+		1: "CHAT_KIND_PRIVATE",
+		2: "CHAT_KIND_GROUP",
+	}
+	ChatKind_value = map[string]int32{
+		"CHAT_KIND_UNSPECIFIED": 0,
+		"CHAT_KIND_PRIVATE":     1,
+		"CHAT_KIND_GROUP":       2,
+	}
+)
+
+func (x ChatKind) Enum() *ChatKind {
+	p := new(ChatKind)
+	*p = x
+	return p
+}
+
+func (x ChatKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChatKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_notifier_v1_notifier_proto_enumTypes[0].Descriptor()
+}
+
+func (ChatKind) Type() protoreflect.EnumType {
+	return &file_notifier_v1_notifier_proto_enumTypes[0]
+}
+
+func (x ChatKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChatKind.Descriptor instead.
+func (ChatKind) EnumDescriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{0}
+}
+
 // ParseMode selects how Telegram formats the text.
 type ParseMode int32
 
@@ -67,11 +120,11 @@ func (x ParseMode) String() string {
 }
 
 func (ParseMode) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[0].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[1].Descriptor()
 }
 
 func (ParseMode) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[0]
+	return &file_notifier_v1_notifier_proto_enumTypes[1]
 }
 
 func (x ParseMode) Number() protoreflect.EnumNumber {
@@ -80,7 +133,7 @@ func (x ParseMode) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ParseMode.Descriptor instead.
 func (ParseMode) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{0}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{1}
 }
 
 // LongTextPolicy says what Notify does with text longer than one Telegram
@@ -122,11 +175,11 @@ func (x LongTextPolicy) String() string {
 }
 
 func (LongTextPolicy) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[1].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[2].Descriptor()
 }
 
 func (LongTextPolicy) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[1]
+	return &file_notifier_v1_notifier_proto_enumTypes[2]
 }
 
 func (x LongTextPolicy) Number() protoreflect.EnumNumber {
@@ -135,7 +188,7 @@ func (x LongTextPolicy) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LongTextPolicy.Descriptor instead.
 func (LongTextPolicy) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{1}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{2}
 }
 
 // NotificationState is where a notification is on its way to Telegram.
@@ -187,11 +240,11 @@ func (x NotificationState) String() string {
 }
 
 func (NotificationState) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[2].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[3].Descriptor()
 }
 
 func (NotificationState) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[2]
+	return &file_notifier_v1_notifier_proto_enumTypes[3]
 }
 
 func (x NotificationState) Number() protoreflect.EnumNumber {
@@ -200,7 +253,7 @@ func (x NotificationState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use NotificationState.Descriptor instead.
 func (NotificationState) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{2}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{3}
 }
 
 // MediaKind is the kind of a notification's media.
@@ -240,11 +293,11 @@ func (x MediaKind) String() string {
 }
 
 func (MediaKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[3].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[4].Descriptor()
 }
 
 func (MediaKind) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[3]
+	return &file_notifier_v1_notifier_proto_enumTypes[4]
 }
 
 func (x MediaKind) Number() protoreflect.EnumNumber {
@@ -253,7 +306,7 @@ func (x MediaKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MediaKind.Descriptor instead.
 func (MediaKind) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{3}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{4}
 }
 
 // EditState is where a notification's latest edit is.
@@ -297,11 +350,11 @@ func (x EditState) String() string {
 }
 
 func (EditState) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[4].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[5].Descriptor()
 }
 
 func (EditState) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[4]
+	return &file_notifier_v1_notifier_proto_enumTypes[5]
 }
 
 func (x EditState) Number() protoreflect.EnumNumber {
@@ -310,7 +363,7 @@ func (x EditState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EditState.Descriptor instead.
 func (EditState) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{4}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
 }
 
 // EventType is the kind of an event.
@@ -321,7 +374,8 @@ const (
 	EventType_EVENT_TYPE_UNSPECIFIED EventType = 0
 	// A user linked a chat.
 	EventType_EVENT_TYPE_USER_LINKED EventType = 1
-	// A link was removed; reason is stop, blocked, app or relinked.
+	// A link was removed; reason is stop, blocked, app, relinked or removed (the bot was
+	// removed from the linked group).
 	EventType_EVENT_TYPE_USER_UNLINKED EventType = 2
 	// Every part of a notification was sent.
 	EventType_EVENT_TYPE_NOTIFICATION_SENT EventType = 3
@@ -367,11 +421,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_notifier_v1_notifier_proto_enumTypes[5].Descriptor()
+	return file_notifier_v1_notifier_proto_enumTypes[6].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_notifier_v1_notifier_proto_enumTypes[5]
+	return &file_notifier_v1_notifier_proto_enumTypes[6]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -380,14 +434,18 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{5}
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{6}
 }
 
 // CreateLinkTokenRequest names the application user to link.
 type CreateLinkTokenRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The calling application's own user id: 1-128 printable characters.
-	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Which kind of chat the token links: a private chat (the default, a
+	// ?start= link) or a group (a ?startgroup= link; the person picks a group,
+	// Telegram adds the bot there and the group becomes the user's chat).
+	ChatKind      ChatKind `protobuf:"varint,2,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -429,12 +487,20 @@ func (x *CreateLinkTokenRequest) GetUserId() string {
 	return ""
 }
 
+func (x *CreateLinkTokenRequest) GetChatKind() ChatKind {
+	if x != nil {
+		return x.ChatKind
+	}
+	return ChatKind_CHAT_KIND_UNSPECIFIED
+}
+
 // CreateLinkTokenResponse carries the new token and its deep link.
 type CreateLinkTokenResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The single-use start parameter (URL-safe base64, 22+ characters).
 	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	// The deep link: https://t.me/<bot_username>?start=<token>.
+	// The deep link: https://t.me/<bot_username>?start=<token>, or
+	// ?startgroup=<token> for a group token.
 	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
 	// When the token stops working.
 	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
@@ -497,7 +563,11 @@ func (x *CreateLinkTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
 type GetLinkURLRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The calling application's own user id: 1-128 printable characters.
-	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// Which kind of chat the link is for (see CreateLinkTokenRequest). The
+	// user's live token is handed out again only when it is of this kind;
+	// otherwise a new one is minted.
+	ChatKind      ChatKind `protobuf:"varint,2,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -539,10 +609,18 @@ func (x *GetLinkURLRequest) GetUserId() string {
 	return ""
 }
 
+func (x *GetLinkURLRequest) GetChatKind() ChatKind {
+	if x != nil {
+		return x.ChatKind
+	}
+	return ChatKind_CHAT_KIND_UNSPECIFIED
+}
+
 // GetLinkURLResponse carries the user's live deep link.
 type GetLinkURLResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The deep link: https://t.me/<bot_username>?start=<token>.
+	// The deep link: https://t.me/<bot_username>?start=<token>, or
+	// ?startgroup=<token> for a group token.
 	Url string `protobuf:"bytes,1,opt,name=url,proto3" json:"url,omitempty"`
 	// The single-use start parameter inside url.
 	Token string `protobuf:"bytes,2,opt,name=token,proto3" json:"token,omitempty"`
@@ -656,8 +734,20 @@ type NotifyRequest struct {
 	// A short toast (up to 200 characters) shown when the user presses one
 	// of this notification's callback buttons; empty: none.
 	CallbackAnswer string `protobuf:"bytes,13,opt,name=callback_answer,json=callbackAnswer,proto3" json:"callback_answer,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Send into this forum topic (Telegram's message_thread_id, 1 to
+	// 2147483647) of the group the user is linked to; 0: the group's main
+	// chat. INVALID_ARGUMENT when the user is linked to a private chat. When
+	// Telegram answers that the topic is gone or closed, the message is sent
+	// to the group's main chat with a one-line note naming the topic
+	// (degraded "topic_fallback"). The parts of a long text are split 64
+	// characters short of Telegram's limit, leaving room for the note.
+	TopicId int64 `protobuf:"varint,15,opt,name=topic_id,json=topicId,proto3" json:"topic_id,omitempty"`
+	// With topic_id: fail (failure_reason "topic_not_found") rather than fall
+	// back to the group's main chat when the topic is gone or closed.
+	// Ignored without topic_id.
+	NoTopicFallback bool `protobuf:"varint,16,opt,name=no_topic_fallback,json=noTopicFallback,proto3" json:"no_topic_fallback,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NotifyRequest) Reset() {
@@ -786,6 +876,20 @@ func (x *NotifyRequest) GetCallbackAnswer() string {
 		return x.CallbackAnswer
 	}
 	return ""
+}
+
+func (x *NotifyRequest) GetTopicId() int64 {
+	if x != nil {
+		return x.TopicId
+	}
+	return 0
+}
+
+func (x *NotifyRequest) GetNoTopicFallback() bool {
+	if x != nil {
+		return x.NoTopicFallback
+	}
+	return false
 }
 
 // ButtonRow is one row of an inline keyboard.
@@ -1188,7 +1292,12 @@ type GetStatusResponse struct {
 	// When the link was made.
 	LinkedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=linked_at,json=linkedAt,proto3" json:"linked_at,omitempty"`
 	// How the user's recent notifications fared.
-	Delivery      *DeliverySummary `protobuf:"bytes,5,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	Delivery *DeliverySummary `protobuf:"bytes,5,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	// The kind of the linked chat (unspecified when not linked).
+	ChatKind ChatKind `protobuf:"varint,6,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
+	// The group's title when linked to a group (as it was when linked or
+	// migrated); empty for a private chat.
+	ChatTitle     string `protobuf:"bytes,7,opt,name=chat_title,json=chatTitle,proto3" json:"chat_title,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1256,6 +1365,20 @@ func (x *GetStatusResponse) GetDelivery() *DeliverySummary {
 		return x.Delivery
 	}
 	return nil
+}
+
+func (x *GetStatusResponse) GetChatKind() ChatKind {
+	if x != nil {
+		return x.ChatKind
+	}
+	return ChatKind_CHAT_KIND_UNSPECIFIED
+}
+
+func (x *GetStatusResponse) GetChatTitle() string {
+	if x != nil {
+		return x.ChatTitle
+	}
+	return ""
 }
 
 // DeliverySummary counts a user's notifications still on record (see
@@ -2550,21 +2673,23 @@ var File_notifier_v1_notifier_proto protoreflect.FileDescriptor
 
 const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\n" +
-	"\x1anotifier/v1/notifier.proto\x12\vnotifier.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"1\n" +
+	"\x1anotifier/v1/notifier.proto\x12\vnotifier.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"e\n" +
 	"\x16CreateLinkTokenRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"|\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x122\n" +
+	"\tchat_kind\x18\x02 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\"|\n" +
 	"\x17CreateLinkTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\",\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"`\n" +
 	"\x11GetLinkURLRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"w\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x122\n" +
+	"\tchat_kind\x18\x02 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\"w\n" +
 	"\x12GetLinkURLResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xcd\x05\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x94\x06\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
@@ -2581,7 +2706,9 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x06values\x18\x0e \x03(\v2&.notifier.v1.NotifyRequest.ValuesEntryR\x06values\x12(\n" +
 	"\x05media\x18\t \x01(\v2\x12.notifier.v1.MediaR\x05media\x120\n" +
 	"\abuttons\x18\b \x03(\v2\x16.notifier.v1.ButtonRowR\abuttons\x12'\n" +
-	"\x0fcallback_answer\x18\r \x01(\tR\x0ecallbackAnswer\x1a9\n" +
+	"\x0fcallback_answer\x18\r \x01(\tR\x0ecallbackAnswer\x12\x19\n" +
+	"\btopic_id\x18\x0f \x01(\x03R\atopicId\x12*\n" +
+	"\x11no_topic_fallback\x18\x10 \x01(\bR\x0fnoTopicFallback\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
@@ -2606,13 +2733,16 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x12\x14\n" +
 	"\x05parts\x18\x05 \x01(\x05R\x05parts\"+\n" +
 	"\x10GetStatusRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xd3\x01\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xa6\x02\n" +
 	"\x11GetStatusResponse\x12\x16\n" +
 	"\x06linked\x18\x01 \x01(\bR\x06linked\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\x03R\x06chatId\x12\x1a\n" +
 	"\busername\x18\x03 \x01(\tR\busername\x127\n" +
 	"\tlinked_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\blinkedAt\x128\n" +
-	"\bdelivery\x18\x05 \x01(\v2\x1c.notifier.v1.DeliverySummaryR\bdelivery\"\xa9\x02\n" +
+	"\bdelivery\x18\x05 \x01(\v2\x1c.notifier.v1.DeliverySummaryR\bdelivery\x122\n" +
+	"\tchat_kind\x18\x06 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\x12\x1d\n" +
+	"\n" +
+	"chat_title\x18\a \x01(\tR\tchatTitle\"\xa9\x02\n" +
 	"\x0fDeliverySummary\x12\x16\n" +
 	"\x06queued\x18\x01 \x01(\x03R\x06queued\x12\x12\n" +
 	"\x04sent\x18\x02 \x01(\x03R\x04sent\x12\x16\n" +
@@ -2720,7 +2850,11 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x12WatchEventsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
 	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId*q\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId*Q\n" +
+	"\bChatKind\x12\x19\n" +
+	"\x15CHAT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11CHAT_KIND_PRIVATE\x10\x01\x12\x13\n" +
+	"\x0fCHAT_KIND_GROUP\x10\x02*q\n" +
 	"\tParseMode\x12\x1a\n" +
 	"\x16PARSE_MODE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16PARSE_MODE_MARKDOWN_V2\x10\x01\x12\x13\n" +
@@ -2782,111 +2916,115 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 	return file_notifier_v1_notifier_proto_rawDescData
 }
 
-var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
 var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_notifier_v1_notifier_proto_goTypes = []any{
-	(ParseMode)(0),                       // 0: notifier.v1.ParseMode
-	(LongTextPolicy)(0),                  // 1: notifier.v1.LongTextPolicy
-	(NotificationState)(0),               // 2: notifier.v1.NotificationState
-	(MediaKind)(0),                       // 3: notifier.v1.MediaKind
-	(EditState)(0),                       // 4: notifier.v1.EditState
-	(EventType)(0),                       // 5: notifier.v1.EventType
-	(*CreateLinkTokenRequest)(nil),       // 6: notifier.v1.CreateLinkTokenRequest
-	(*CreateLinkTokenResponse)(nil),      // 7: notifier.v1.CreateLinkTokenResponse
-	(*GetLinkURLRequest)(nil),            // 8: notifier.v1.GetLinkURLRequest
-	(*GetLinkURLResponse)(nil),           // 9: notifier.v1.GetLinkURLResponse
-	(*NotifyRequest)(nil),                // 10: notifier.v1.NotifyRequest
-	(*ButtonRow)(nil),                    // 11: notifier.v1.ButtonRow
-	(*Button)(nil),                       // 12: notifier.v1.Button
-	(*Media)(nil),                        // 13: notifier.v1.Media
-	(*NotifyResponse)(nil),               // 14: notifier.v1.NotifyResponse
-	(*GetStatusRequest)(nil),             // 15: notifier.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),            // 16: notifier.v1.GetStatusResponse
-	(*DeliverySummary)(nil),              // 17: notifier.v1.DeliverySummary
-	(*GetNotificationRequest)(nil),       // 18: notifier.v1.GetNotificationRequest
-	(*GetNotificationResponse)(nil),      // 19: notifier.v1.GetNotificationResponse
-	(*ButtonPress)(nil),                  // 20: notifier.v1.ButtonPress
-	(*EditNotificationRequest)(nil),      // 21: notifier.v1.EditNotificationRequest
-	(*EditNotificationResponse)(nil),     // 22: notifier.v1.EditNotificationResponse
-	(*DeleteNotificationRequest)(nil),    // 23: notifier.v1.DeleteNotificationRequest
-	(*DeleteNotificationResponse)(nil),   // 24: notifier.v1.DeleteNotificationResponse
-	(*CreateBrowserSessionRequest)(nil),  // 25: notifier.v1.CreateBrowserSessionRequest
-	(*CreateBrowserSessionResponse)(nil), // 26: notifier.v1.CreateBrowserSessionResponse
-	(*WatchStatusRequest)(nil),           // 27: notifier.v1.WatchStatusRequest
-	(*UnlinkRequest)(nil),                // 28: notifier.v1.UnlinkRequest
-	(*UnlinkResponse)(nil),               // 29: notifier.v1.UnlinkResponse
-	(*Event)(nil),                        // 30: notifier.v1.Event
-	(*ListEventsRequest)(nil),            // 31: notifier.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),           // 32: notifier.v1.ListEventsResponse
-	(*WatchEventsRequest)(nil),           // 33: notifier.v1.WatchEventsRequest
-	nil,                                  // 34: notifier.v1.NotifyRequest.ValuesEntry
-	nil,                                  // 35: notifier.v1.EditNotificationRequest.ValuesEntry
-	(*timestamppb.Timestamp)(nil),        // 36: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),          // 37: google.protobuf.Duration
+	(ChatKind)(0),                        // 0: notifier.v1.ChatKind
+	(ParseMode)(0),                       // 1: notifier.v1.ParseMode
+	(LongTextPolicy)(0),                  // 2: notifier.v1.LongTextPolicy
+	(NotificationState)(0),               // 3: notifier.v1.NotificationState
+	(MediaKind)(0),                       // 4: notifier.v1.MediaKind
+	(EditState)(0),                       // 5: notifier.v1.EditState
+	(EventType)(0),                       // 6: notifier.v1.EventType
+	(*CreateLinkTokenRequest)(nil),       // 7: notifier.v1.CreateLinkTokenRequest
+	(*CreateLinkTokenResponse)(nil),      // 8: notifier.v1.CreateLinkTokenResponse
+	(*GetLinkURLRequest)(nil),            // 9: notifier.v1.GetLinkURLRequest
+	(*GetLinkURLResponse)(nil),           // 10: notifier.v1.GetLinkURLResponse
+	(*NotifyRequest)(nil),                // 11: notifier.v1.NotifyRequest
+	(*ButtonRow)(nil),                    // 12: notifier.v1.ButtonRow
+	(*Button)(nil),                       // 13: notifier.v1.Button
+	(*Media)(nil),                        // 14: notifier.v1.Media
+	(*NotifyResponse)(nil),               // 15: notifier.v1.NotifyResponse
+	(*GetStatusRequest)(nil),             // 16: notifier.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 17: notifier.v1.GetStatusResponse
+	(*DeliverySummary)(nil),              // 18: notifier.v1.DeliverySummary
+	(*GetNotificationRequest)(nil),       // 19: notifier.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil),      // 20: notifier.v1.GetNotificationResponse
+	(*ButtonPress)(nil),                  // 21: notifier.v1.ButtonPress
+	(*EditNotificationRequest)(nil),      // 22: notifier.v1.EditNotificationRequest
+	(*EditNotificationResponse)(nil),     // 23: notifier.v1.EditNotificationResponse
+	(*DeleteNotificationRequest)(nil),    // 24: notifier.v1.DeleteNotificationRequest
+	(*DeleteNotificationResponse)(nil),   // 25: notifier.v1.DeleteNotificationResponse
+	(*CreateBrowserSessionRequest)(nil),  // 26: notifier.v1.CreateBrowserSessionRequest
+	(*CreateBrowserSessionResponse)(nil), // 27: notifier.v1.CreateBrowserSessionResponse
+	(*WatchStatusRequest)(nil),           // 28: notifier.v1.WatchStatusRequest
+	(*UnlinkRequest)(nil),                // 29: notifier.v1.UnlinkRequest
+	(*UnlinkResponse)(nil),               // 30: notifier.v1.UnlinkResponse
+	(*Event)(nil),                        // 31: notifier.v1.Event
+	(*ListEventsRequest)(nil),            // 32: notifier.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),           // 33: notifier.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),           // 34: notifier.v1.WatchEventsRequest
+	nil,                                  // 35: notifier.v1.NotifyRequest.ValuesEntry
+	nil,                                  // 36: notifier.v1.EditNotificationRequest.ValuesEntry
+	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),          // 38: google.protobuf.Duration
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
-	36, // 0: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	36, // 1: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
-	0,  // 2: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
-	1,  // 3: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
-	34, // 4: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
-	13, // 5: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
-	11, // 6: notifier.v1.NotifyRequest.buttons:type_name -> notifier.v1.ButtonRow
-	12, // 7: notifier.v1.ButtonRow.buttons:type_name -> notifier.v1.Button
-	3,  // 8: notifier.v1.Media.kind:type_name -> notifier.v1.MediaKind
-	2,  // 9: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	36, // 10: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	17, // 11: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
-	2,  // 12: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
-	36, // 13: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
-	2,  // 14: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	36, // 15: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
-	36, // 16: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
-	4,  // 17: notifier.v1.GetNotificationResponse.edit_state:type_name -> notifier.v1.EditState
-	20, // 18: notifier.v1.GetNotificationResponse.button_presses:type_name -> notifier.v1.ButtonPress
-	36, // 19: notifier.v1.ButtonPress.pressed_at:type_name -> google.protobuf.Timestamp
-	0,  // 20: notifier.v1.EditNotificationRequest.parse_mode:type_name -> notifier.v1.ParseMode
-	11, // 21: notifier.v1.EditNotificationRequest.buttons:type_name -> notifier.v1.ButtonRow
-	35, // 22: notifier.v1.EditNotificationRequest.values:type_name -> notifier.v1.EditNotificationRequest.ValuesEntry
-	2,  // 23: notifier.v1.EditNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	2,  // 24: notifier.v1.DeleteNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	37, // 25: notifier.v1.CreateBrowserSessionRequest.ttl:type_name -> google.protobuf.Duration
-	36, // 26: notifier.v1.CreateBrowserSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
-	5,  // 27: notifier.v1.Event.type:type_name -> notifier.v1.EventType
-	36, // 28: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
-	2,  // 29: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
-	5,  // 30: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
-	30, // 31: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
-	5,  // 32: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
-	6,  // 33: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	8,  // 34: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	10, // 35: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	15, // 36: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	18, // 37: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
-	28, // 38: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
-	31, // 39: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
-	33, // 40: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
-	21, // 41: notifier.v1.NotifierService.EditNotification:input_type -> notifier.v1.EditNotificationRequest
-	23, // 42: notifier.v1.NotifierService.DeleteNotification:input_type -> notifier.v1.DeleteNotificationRequest
-	25, // 43: notifier.v1.NotifierService.CreateBrowserSession:input_type -> notifier.v1.CreateBrowserSessionRequest
-	27, // 44: notifier.v1.NotifierService.WatchStatus:input_type -> notifier.v1.WatchStatusRequest
-	7,  // 45: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	9,  // 46: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	14, // 47: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	16, // 48: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	19, // 49: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
-	29, // 50: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
-	32, // 51: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
-	30, // 52: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
-	22, // 53: notifier.v1.NotifierService.EditNotification:output_type -> notifier.v1.EditNotificationResponse
-	24, // 54: notifier.v1.NotifierService.DeleteNotification:output_type -> notifier.v1.DeleteNotificationResponse
-	26, // 55: notifier.v1.NotifierService.CreateBrowserSession:output_type -> notifier.v1.CreateBrowserSessionResponse
-	16, // 56: notifier.v1.NotifierService.WatchStatus:output_type -> notifier.v1.GetStatusResponse
-	45, // [45:57] is the sub-list for method output_type
-	33, // [33:45] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	0,  // 0: notifier.v1.CreateLinkTokenRequest.chat_kind:type_name -> notifier.v1.ChatKind
+	37, // 1: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	0,  // 2: notifier.v1.GetLinkURLRequest.chat_kind:type_name -> notifier.v1.ChatKind
+	37, // 3: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 4: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
+	2,  // 5: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
+	35, // 6: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
+	14, // 7: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
+	12, // 8: notifier.v1.NotifyRequest.buttons:type_name -> notifier.v1.ButtonRow
+	13, // 9: notifier.v1.ButtonRow.buttons:type_name -> notifier.v1.Button
+	4,  // 10: notifier.v1.Media.kind:type_name -> notifier.v1.MediaKind
+	3,  // 11: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
+	37, // 12: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	18, // 13: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	0,  // 14: notifier.v1.GetStatusResponse.chat_kind:type_name -> notifier.v1.ChatKind
+	3,  // 15: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
+	37, // 16: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 17: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	37, // 18: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	37, // 19: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	5,  // 20: notifier.v1.GetNotificationResponse.edit_state:type_name -> notifier.v1.EditState
+	21, // 21: notifier.v1.GetNotificationResponse.button_presses:type_name -> notifier.v1.ButtonPress
+	37, // 22: notifier.v1.ButtonPress.pressed_at:type_name -> google.protobuf.Timestamp
+	1,  // 23: notifier.v1.EditNotificationRequest.parse_mode:type_name -> notifier.v1.ParseMode
+	12, // 24: notifier.v1.EditNotificationRequest.buttons:type_name -> notifier.v1.ButtonRow
+	36, // 25: notifier.v1.EditNotificationRequest.values:type_name -> notifier.v1.EditNotificationRequest.ValuesEntry
+	3,  // 26: notifier.v1.EditNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	3,  // 27: notifier.v1.DeleteNotificationResponse.state:type_name -> notifier.v1.NotificationState
+	38, // 28: notifier.v1.CreateBrowserSessionRequest.ttl:type_name -> google.protobuf.Duration
+	37, // 29: notifier.v1.CreateBrowserSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 30: notifier.v1.Event.type:type_name -> notifier.v1.EventType
+	37, // 31: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
+	3,  // 32: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
+	6,  // 33: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
+	31, // 34: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
+	6,  // 35: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
+	7,  // 36: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	9,  // 37: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	11, // 38: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	16, // 39: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	19, // 40: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	29, // 41: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
+	32, // 42: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
+	34, // 43: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
+	22, // 44: notifier.v1.NotifierService.EditNotification:input_type -> notifier.v1.EditNotificationRequest
+	24, // 45: notifier.v1.NotifierService.DeleteNotification:input_type -> notifier.v1.DeleteNotificationRequest
+	26, // 46: notifier.v1.NotifierService.CreateBrowserSession:input_type -> notifier.v1.CreateBrowserSessionRequest
+	28, // 47: notifier.v1.NotifierService.WatchStatus:input_type -> notifier.v1.WatchStatusRequest
+	8,  // 48: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	10, // 49: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	15, // 50: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	17, // 51: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	20, // 52: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	30, // 53: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
+	33, // 54: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
+	31, // 55: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
+	23, // 56: notifier.v1.NotifierService.EditNotification:output_type -> notifier.v1.EditNotificationResponse
+	25, // 57: notifier.v1.NotifierService.DeleteNotification:output_type -> notifier.v1.DeleteNotificationResponse
+	27, // 58: notifier.v1.NotifierService.CreateBrowserSession:output_type -> notifier.v1.CreateBrowserSessionResponse
+	17, // 59: notifier.v1.NotifierService.WatchStatus:output_type -> notifier.v1.GetStatusResponse
+	48, // [48:60] is the sub-list for method output_type
+	36, // [36:48] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -2908,7 +3046,7 @@ func file_notifier_v1_notifier_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
-			NumEnums:      6,
+			NumEnums:      7,
 			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,

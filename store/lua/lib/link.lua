@@ -1,7 +1,9 @@
 -- lib/link.lua: reading and writing the bucketed links and the chat index
 -- (layout in store/keys.go). Needs lib/keys.lua.
 --
--- A link is packed "chat|linked_at ms|username" in the user's links bucket.
+-- A link is packed "chat|linked_at ms|username" in the user's links bucket,
+-- "chat|linked_at ms:g:<title bytes>:<title>|username" for a group (the
+-- username last, the title length-prefixed: either may hold "|").
 -- The chat index field of a chat holds its only user, or "" when it has
 -- several: then they are in the chat's set, which never has fewer than two
 -- members (user ids are never empty). ck and sk are a chat's index bucket
@@ -18,8 +20,14 @@ end
 local function link_username_of(v)
   local i = string.find(v, '|', 1, true)
   if not i then return '' end
-  local j = string.find(v, '|', i + 1, true)
+  local j = string.find(v, '[|:]', i + 1)
   if not j then return '' end
+  if string.sub(v, j, j) == ':' then
+    -- a group: ":g:<n>:<title>" comes before the username's "|"
+    local n, title_at = string.match(v, '^:g:(%d+):()', j)
+    if not n then return '' end
+    j = title_at + tonumber(n)
+  end
   return string.sub(v, j + 1)
 end
 
