@@ -251,6 +251,8 @@ func validateKey(fk fileKey) (key, error) {
 		return k, errors.New("invalid name: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	case fk.Name == AnonymousName:
 		return k, fmt.Errorf("name %q is reserved for open mode", AnonymousName)
+	case fk.Name == SessionCallerName:
+		return k, fmt.Errorf("name %q is reserved for browser sessions", SessionCallerName)
 	}
 	k.name = fk.Name
 	if len(fk.SHA256) != 64 {
