@@ -37,11 +37,11 @@ import (
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/sandbox"
-	"github.com/tgnotify/tgnotify/ui"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
+	"github.com/tgnotify/tgnotify/ui"
 	"github.com/tgnotify/tgnotify/updates"
 )
 
