@@ -188,9 +188,13 @@ class TgnotifyConnect extends HTMLElement {
   // shortly before the link's token expires.
   async #refreshLink() {
     clearTimeout(this.linkTimer);
+    const btn = this.$('[data-act=connect]');
+    this.url = null; // a used link must not be offered again
+    btn.disabled = true;
     try {
       const l = await this.#json('/link-url');
       this.url = l.url;
+      btn.disabled = false;
       const ms = Date.parse(l.expires_at) - Date.now() - 5000;
       this.linkTimer = setTimeout(() => { if (this.linked === false) this.#refreshLink(); }, Math.max(1000, Math.min(ms, 2 ** 31 - 1)));
       const img = this.$('img');
