@@ -196,7 +196,7 @@ func TestBrowserDemo(t *testing.T) {
 	b.screenshot("demo-unlinked.png")
 
 	// Keyboard: focus the Connect button, press Enter.
-	b.do(shadow("connect")+".querySelector('[part=connect]').focus()")
+	b.do(shadow("connect") + ".querySelector('[part=connect]').focus()")
 	b.run("press Enter", chromedp.KeyEvent(kb.Enter))
 	b.waitFor("the waiting state", statusText("connect")+".startsWith('Waiting for you to press Start')", 5*time.Second)
 	connect := func() time.Duration {
@@ -213,7 +213,7 @@ func TestBrowserDemo(t *testing.T) {
 	b.waitFor("the notification in the chat", `document.getElementById('log').innerText.includes(`+fmt.Sprintf("%q", text)+`)`, 5*time.Second)
 	b.screenshot("demo-connected.png")
 
-	b.do(shadow("connect")+".querySelector('[part=disconnect]').click()")
+	b.do(shadow("connect") + ".querySelector('[part=disconnect]').click()")
 	b.waitFor("unlinked after Disconnect", `document.getElementById('connect').getAttribute('state') === 'unlinked' && __ev.includes('tgnotify-unlinked:connect:')`, 5*time.Second)
 	st, err := h.client.GetStatus(ctxT(t), &notifierv1.GetStatusRequest{UserId: "demo-user"})
 	if err != nil || st.GetLinked() {
@@ -223,7 +223,7 @@ func TestBrowserDemo(t *testing.T) {
 	// Again, and leave from Telegram's side with /stop. A used link is not
 	// offered again: the button waits for the fresh one.
 	b.waitFor("Connect enabled with a fresh link", "!"+shadow("connect")+".querySelector('[part=connect]').disabled", 5*time.Second)
-	b.do(shadow("connect")+".querySelector('[part=connect]').click()")
+	b.do(shadow("connect") + ".querySelector('[part=connect]').click()")
 	connect()
 	b.run("send /stop", chromedp.WaitVisible(chromedp.ID("stop")), chromedp.Click(chromedp.ID("stop")))
 	b.waitFor("unlinked after /stop", `document.getElementById('connect').getAttribute('state') === 'unlinked'`, 2*time.Second)
@@ -266,7 +266,7 @@ func TestBrowserSession(t *testing.T) {
 		t.Fatalf("alice's session reading bob's status: %d, want 403", code)
 	}
 
-	b.do(shadow("connect")+".querySelector('[part=connect]').click()")
+	b.do(shadow("connect") + ".querySelector('[part=connect]').click()")
 	b.waitFor("the deep link opened", "window.__url", 5*time.Second)
 	deep := eval[string](b, "window.__url")
 	u, err := url.Parse(deep)
@@ -278,7 +278,7 @@ func TestBrowserSession(t *testing.T) {
 	t.Logf("connected shown %v after Start", d.Round(time.Millisecond))
 	b.screenshot("session-connected.png")
 
-	b.do(shadow("connect")+".querySelector('[part=disconnect]').click()")
+	b.do(shadow("connect") + ".querySelector('[part=disconnect]').click()")
 	b.waitFor("unlinked", `document.getElementById('connect').getAttribute('state') === 'unlinked'`, 5*time.Second)
 	st, err := h.client.GetStatus(withKey(t, "link-key"), &notifierv1.GetStatusRequest{UserId: "alice"})
 	if err != nil || st.GetLinked() {
