@@ -249,6 +249,7 @@ func TestBrowserSession(t *testing.T) {
 	page = fmt.Sprintf(`<!doctype html><title>app</title><script>%[3]s</script><script type="module" src="%[1]s/ui/tgnotify-connect.js"></script>
 <tgnotify-connect id="connect" api="%[1]s" user-id="alice" session-token="%[2]s" text-connect="Telegram verbinden"></tgnotify-connect>
 <tgnotify-connect id="bob" api="%[1]s" user-id="bob" session-token="%[2]s"></tgnotify-connect>
+<tgnotify-connect id="poller" no-stream api="%[1]s" user-id="alice" session-token="%[2]s"></tgnotify-connect>
 <script>document.addEventListener('tgnotify-open', (e) => { e.preventDefault(); window.__url = e.detail.url; });</script>`, h.base, tok, recordEvents)
 
 	b := newBrowser(t)
@@ -276,10 +277,13 @@ func TestBrowserSession(t *testing.T) {
 	h.fake.Start(4242, "alice_tg", u.Query().Get("start")) // the user presses Start in Telegram
 	d := b.waitFor(`"Connected as @alice_tg"`, statusText("connect")+" === 'Connected as @alice_tg'", 2*time.Second)
 	t.Logf("connected shown %v after Start", d.Round(time.Millisecond))
+	// Without streaming, polling every 2 s follows too.
+	b.waitFor("the polling element connected", statusText("poller")+" === 'Connected as @alice_tg'", 2500*time.Millisecond)
 	b.screenshot("session-connected.png")
 
 	b.do(shadow("connect") + ".querySelector('[part=disconnect]').click()")
 	b.waitFor("unlinked", `document.getElementById('connect').getAttribute('state') === 'unlinked'`, 5*time.Second)
+	b.waitFor("the polling element unlinked", `document.getElementById('poller').getAttribute('state') === 'unlinked'`, 2500*time.Millisecond)
 	st, err := h.client.GetStatus(withKey(t, "link-key"), &notifierv1.GetStatusRequest{UserId: "alice"})
 	if err != nil || st.GetLinked() {
 		t.Fatalf("GetStatus after Disconnect: %v %v", st, err)
