@@ -28,9 +28,10 @@ type Scope string
 
 // The scopes a key may hold.
 const (
-	// ScopeLink allows CreateLinkToken, GetLinkURL, GetStatus and Unlink.
+	// ScopeLink allows CreateLinkToken, GetLinkURL, GetStatus, WatchStatus,
+	// Unlink and CreateBrowserSession.
 	ScopeLink Scope = "link"
-	// ScopeNotify allows Notify, GetNotification and GetStatus.
+	// ScopeNotify allows Notify, GetNotification, GetStatus and WatchStatus.
 	ScopeNotify Scope = "notify"
 	// ScopeEvents allows ListEvents and WatchEvents: the event log, which
 	// names every user and may carry their messages.
