@@ -246,11 +246,13 @@ func TestBrowserSession(t *testing.T) {
 	t.Cleanup(site.Close)
 	h := startKeysHarness(t, harnessOpts{sandbox: true, env: map[string]string{"NOTIFIER_CORS_ORIGINS": site.URL}})
 	tok := h.mintSession("alice", 0)
+	short := h.mintSession("carol", 3*time.Second)
 	page = fmt.Sprintf(`<!doctype html><title>app</title><script>%[3]s</script><script type="module" src="%[1]s/ui/tgnotify-connect.js"></script>
 <tgnotify-connect id="connect" api="%[1]s" user-id="alice" session-token="%[2]s" text-connect="Telegram verbinden"></tgnotify-connect>
 <tgnotify-connect id="bob" api="%[1]s" user-id="bob" session-token="%[2]s"></tgnotify-connect>
 <tgnotify-connect id="poller" no-stream api="%[1]s" user-id="alice" session-token="%[2]s"></tgnotify-connect>
-<script>document.addEventListener('tgnotify-open', (e) => { e.preventDefault(); window.__url = e.detail.url; });</script>`, h.base, tok, recordEvents)
+<tgnotify-connect id="carol" api="%[1]s" user-id="carol" session-token="%[4]s"></tgnotify-connect>
+<script>document.addEventListener('tgnotify-open', (e) => { e.preventDefault(); window.__url = e.detail.url; });</script>`, h.base, tok, recordEvents, short)
 
 	b := newBrowser(t)
 	b.run("open the app's page", chromedp.Navigate(site.URL))
@@ -288,8 +290,34 @@ func TestBrowserSession(t *testing.T) {
 	if err != nil || st.GetLinked() {
 		t.Fatalf("GetStatus after Disconnect: %v %v", st, err)
 	}
+	// carol's session lasted 3 s: her stream ended, and the element says so.
+	b.waitFor("carol's element says the session expired", `document.getElementById('carol').getAttribute('state') === 'error' &&
+	  `+shadow("carol")+`.querySelector('[part=error]').textContent.includes('session has expired')`, 10*time.Second)
 	evs := eval[[]string](b, "__ev")
 	if !strings.Contains(strings.Join(evs, ","), "tgnotify-error:bob:403") {
 		t.Errorf("events %v lack bob's tgnotify-error with status 403", evs)
+	}
+}
+
+// TestBrowserLinkRefresh: the element replaces the link (and its QR code)
+// before the link's token expires.
+func TestBrowserLinkRefresh(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{sandbox: true, env: map[string]string{"LINK_TOKEN_TTL": "2s"}})
+	b := newBrowser(t)
+	b.run("open /demo", chromedp.Navigate(h.base+"/demo"))
+	qrShown := shadow("connect") + ".querySelector('img').naturalWidth > 0"
+	b.waitFor("a QR code", qrShown, 10*time.Second)
+	first := b.shownQR("connect")
+	var now string
+	err := poll.Until(b.ctx, 8*time.Second, "a fresh QR code", func() (bool, error) {
+		now = b.shownQR("connect")
+		return now != first, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(now, "https://t.me/") {
+		t.Fatalf("fresh QR says %q", now)
 	}
 }
