@@ -58,9 +58,17 @@ class TgnotifyConnect extends HTMLElement {
     this.linked = null; // unknown until the first status
   }
 
-  connectedCallback() { this.#restart(); }
+  connectedCallback() { this.#schedule(); }
   disconnectedCallback() { this.#stop(); }
-  attributeChangedCallback() { if (this.isConnected) this.#restart(); }
+  attributeChangedCallback() { this.#schedule(); }
+
+  // #schedule restarts once for a burst of attribute changes (an upgrade
+  // sets them one by one).
+  #schedule() {
+    if (this.pending) return;
+    this.pending = true;
+    queueMicrotask(() => { this.pending = false; if (this.isConnected) this.#restart(); });
+  }
 
   #t(key, vars = {}) {
     const s = this.getAttribute('text-' + key) ?? TEXTS[key];
