@@ -252,7 +252,8 @@ func TestBrowserSession(t *testing.T) {
 <tgnotify-connect id="bob" api="%[1]s" user-id="bob" session-token="%[2]s"></tgnotify-connect>
 <tgnotify-connect id="poller" no-stream api="%[1]s" user-id="alice" session-token="%[2]s"></tgnotify-connect>
 <tgnotify-connect id="carol" api="%[1]s" user-id="carol" session-token="%[4]s"></tgnotify-connect>
-<script>document.addEventListener('tgnotify-open', (e) => { e.preventDefault(); window.__url = e.detail.url; });</script>`, h.base, tok, recordEvents, short)
+<tgnotify-connect id="down" api="http://%[5]s" user-id="alice" session-token="%[2]s"></tgnotify-connect>
+<script>document.addEventListener('tgnotify-open', (e) => { e.preventDefault(); window.__url = e.detail.url; });</script>`, h.base, tok, recordEvents, short, freeAddr(t))
 
 	b := newBrowser(t)
 	b.run("open the app's page", chromedp.Navigate(site.URL))
@@ -264,6 +265,7 @@ func TestBrowserSession(t *testing.T) {
 	}
 	b.waitFor("bob's component says permission denied", `document.getElementById('bob').getAttribute('state') === 'error' &&
 	  `+shadow("bob")+`.querySelector('[part=error]').textContent.includes('permission denied')`, 5*time.Second)
+	b.waitFor("an unreachable service is said in words", shadow("down")+`.querySelector('[part=error]').textContent.startsWith('Cannot reach the notification service')`, 5*time.Second)
 	code := eval[int](b, fmt.Sprintf(`fetch(%q, {headers: {Authorization: 'Bearer ' + %q}}).then((r) => r.status)`, h.base+"/v1/users/bob/status", tok))
 	if code != http.StatusForbidden {
 		t.Fatalf("alice's session reading bob's status: %d, want 403", code)

@@ -116,7 +116,13 @@ class TgnotifyConnect extends HTMLElement {
     if (!this.getAttribute('user-id')) return this.#fail({ kind: 'error', message: this.#t('error', { message: 'no user-id' }) });
     try {
       this.#apply(await this.#json('/status'));
-    } catch (e) { return this.#fail(e); }
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      this.#fail(e);
+      // The service may come back: try again.
+      if (e.kind === 'network') this.pollTimer = setTimeout(() => this.#restart(), POLL_MS);
+      return;
+    }
     this.#watch();
   }
 
