@@ -41,6 +41,7 @@ import (
 	"github.com/tgnotify/tgnotify/store"
 	"github.com/tgnotify/tgnotify/telegram"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
+	"github.com/tgnotify/tgnotify/ui"
 	"github.com/tgnotify/tgnotify/updates"
 )
 
@@ -84,6 +85,8 @@ type App struct {
 	health  *health.Server
 	metrics *metrics.Metrics
 	auth    *auth.Authenticator
+	// sessions mints and verifies browser session tokens.
+	sessions *auth.Sessions
 
 	grpcLn, httpLn net.Listener
 	gwLn           *bufconn.Listener
@@ -138,6 +141,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	(&backlogGauges{d: a.disp}).register(a.metrics)
 	a.svc = server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL,
 		server.Events{Log: st.events, Unlinker: st.unlinker, Replier: a.disp, Heartbeat: cfg.Events.Heartbeat}, log.Named("api"))
+	a.svc.SetSessions(a.sessions)
 	svc := a.svc
 
 	if a.runEventWebhook, err = a.newEventWebhook(st.evhook); err != nil {
@@ -157,13 +161,26 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 func (a *App) openAuth(ctx context.Context) error {
 	cfg, log := a.cfg, a.log
 	var keys *auth.KeySet
+	var err error
 	if cfg.APIKeysFile != "" {
-		var err error
 		if keys, err = auth.LoadFile(cfg.APIKeysFile); err != nil {
 			return fmt.Errorf("NOTIFIER_API_KEYS_FILE: %w", err)
 		}
 	}
 	a.auth = auth.New(keys, log.Named("auth"))
+	if cfg.SessionSecret != "" {
+		if a.sessions, err = auth.NewSessions([]byte(cfg.SessionSecret)); err != nil {
+			return fmt.Errorf("NOTIFIER_SESSION_SECRET: %w", err)
+		}
+	} else {
+		// Config refuses keys without a secret: the API is open here, so
+		// tokens are not checked and a secret of this process will do.
+		if a.sessions, err = auth.RandomSessions(); err != nil {
+			return err
+		}
+		log.Info("NOTIFIER_SESSION_SECRET is not set: browser sessions are signed with a random secret of this process (the API is open, so they are not checked)")
+	}
+	a.auth.UseSessions(a.sessions)
 	if cfg.APIKeysFile != "" {
 		auth.WatchSIGHUP(ctx, cfg.APIKeysFile, a.auth, log.Named("auth"))
 	}
@@ -303,7 +320,11 @@ func (a *App) newServers(ctx context.Context, svc *server.Service) error {
 		httpDeps.Webhook = webhook
 	}
 	if a.sandbox != nil {
-		httpDeps.Mount = sandbox.New(a.sandbox).Mount
+		sb := sandbox.New(a.sandbox)
+		httpDeps.Mount = func(mux *http.ServeMux) {
+			sb.Mount(mux)
+			ui.MountDemo(mux) // the demo drives the sandbox: never with a real bot
+		}
 	}
 	handler, err := server.NewHTTPHandler(ctx, httpDeps)
 	if err != nil {

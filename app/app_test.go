@@ -42,6 +42,7 @@ func TestStartLogsConfigurationOnceWithoutSecrets(t *testing.T) {
 		"TELEGRAM_WEBHOOK_URL":    "https://hook.example.com/tg",
 		"TELEGRAM_WEBHOOK_SECRET": hookSec,
 		"NOTIFIER_API_KEYS_FILE":  keys,
+		"NOTIFIER_SESSION_SECRET": "app-test-session-secret-0123456789abcdef",
 		"NOTIFIER_GRPC_ADDR":      "127.0.0.1:0",
 		"NOTIFIER_HTTP_ADDR":      "127.0.0.1:0",
 	}))
@@ -70,7 +71,7 @@ func TestStartLogsConfigurationOnceWithoutSecrets(t *testing.T) {
 			t.Fatal(err)
 		}
 		line := buf.String()
-		for _, secret := range []string{token, "AAFstartupSecretToken", hookSec, apiKey, hash} {
+		for _, secret := range []string{token, "AAFstartupSecretToken", hookSec, apiKey, hash, "app-test-session-secret-0123456789abcdef"} {
 			if strings.Contains(line, secret) {
 				t.Errorf("log line holds secret %q: %s", secret, line)
 			}

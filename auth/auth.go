@@ -48,12 +48,14 @@ var methodScopes = map[string][]Scope{
 	"Notify":          {ScopeNotify},
 	"GetNotification": {ScopeNotify},
 	// The notification's sender may edit and retract it.
-	"EditNotification":   {ScopeNotify},
-	"DeleteNotification": {ScopeNotify},
-	"GetStatus":          {ScopeLink, ScopeNotify},
-	"Unlink":             {ScopeLink},
-	"ListEvents":         {ScopeEvents},
-	"WatchEvents":        {ScopeEvents},
+	"EditNotification":     {ScopeNotify},
+	"DeleteNotification":   {ScopeNotify},
+	"GetStatus":            {ScopeLink, ScopeNotify},
+	"Unlink":               {ScopeLink},
+	"ListEvents":           {ScopeEvents},
+	"WatchEvents":          {ScopeEvents},
+	"CreateBrowserSession": {ScopeLink},
+	"WatchStatus":          {ScopeLink, ScopeNotify},
 }
 
 // Exempt reports whether the gRPC full method name belongs to a service
@@ -85,7 +87,12 @@ type Caller struct {
 	// mode. It is safe for logs and metric labels.
 	Name string
 	// Scopes are the scopes the key holds; in open mode, all of them.
+	// A browser session holds none.
 	Scopes []Scope
+	// Session is set when the caller presented a browser session token
+	// instead of an API key: it may call only sessionMethods, for
+	// Session.UserID only.
+	Session *Session
 }
 
 // Has reports whether the caller holds scope s.
@@ -117,7 +124,13 @@ type Authenticator struct {
 	swapMu sync.Mutex // serialises Swap
 	log    *zap.Logger
 	now    func() time.Time
+	// sessions verifies browser session tokens (nil: none are accepted).
+	sessions *Sessions
 }
+
+// UseSessions makes the Authenticator accept browser session tokens
+// signed by s. Call it before serving.
+func (a *Authenticator) UseSessions(s *Sessions) { a.sessions = s }
 
 // keyState is a key set with the rate limiters of its rate-limited keys.
 type keyState struct {
@@ -196,11 +209,12 @@ func (a *Authenticator) Open() bool {
 // status error for a missing, malformed or unknown key. In open mode it
 // returns the anonymous caller with every scope.
 func (a *Authenticator) Authenticate(ctx context.Context) (Caller, error) {
-	return authenticate(ctx, a.state.Load().keys)
+	return a.authenticate(ctx, a.state.Load().keys)
 }
 
-// authenticate identifies the caller against ks (nil: open mode).
-func authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
+// authenticate identifies the caller against ks (nil: open mode) or, for a
+// bearer value starting with SessionPrefix, as a browser session.
+func (a *Authenticator) authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
 	if ks == nil {
 		return Caller{Name: AnonymousName, Scopes: allScopes()}, nil
 	}
@@ -216,11 +230,26 @@ func authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
 	if len(secret) > maxKeyLen {
 		return Caller{}, status.Error(codes.Unauthenticated, msgUnknownKey)
 	}
+	if strings.HasPrefix(secret, SessionPrefix) {
+		return a.sessionCaller(secret)
+	}
 	k, ok := ks.match(secret)
 	if !ok {
 		return Caller{}, status.Error(codes.Unauthenticated, msgUnknownKey)
 	}
 	return Caller{Name: k.name, Scopes: slices.Clone(k.scopes)}, nil
+}
+
+// sessionCaller verifies a session token.
+func (a *Authenticator) sessionCaller(token string) (Caller, error) {
+	if a.sessions == nil {
+		return Caller{}, status.Error(codes.Unauthenticated, "browser sessions are not enabled on this service")
+	}
+	sess, err := a.sessions.Verify(token)
+	if err != nil {
+		return Caller{}, status.Error(codes.Unauthenticated, err.Error())
+	}
+	return Caller{Name: SessionCallerName, Session: &sess}, nil
 }
 
 // match finds the key whose hash is the SHA-256 of secret. It compares
@@ -247,13 +276,21 @@ func (a *Authenticator) authorize(ctx context.Context, fullMethod string) (conte
 	}
 	st := a.state.Load()
 	ks := st.keys
-	c, err := authenticate(ctx, ks)
+	c, err := a.authenticate(ctx, ks)
 	if err != nil {
 		a.log.Info("API call rejected: no valid API key", zap.String("method", fullMethod), zap.String("reason", status.Convert(err).Message()))
 		return ctx, err
 	}
 	if ks == nil {
 		// Open mode: everything passes.
+		return ContextWithCaller(ctx, c), nil
+	}
+	if c.Session != nil {
+		m := strings.TrimPrefix(fullMethod, notifierService)
+		if !strings.HasPrefix(fullMethod, notifierService) || !sessionMethods[m] {
+			a.log.Info("API call rejected: method not open to browser sessions", zap.String("method", fullMethod))
+			return ctx, status.Errorf(codes.PermissionDenied, "a browser session may not call %s: it allows only GetLinkURL, CreateLinkToken, GetStatus, WatchStatus, Unlink and the QR code, for its own user", m)
+		}
 		return ContextWithCaller(ctx, c), nil
 	}
 	need, ok := RequiredScopes(fullMethod)
@@ -323,6 +360,9 @@ func (a *Authenticator) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkSessionUser(ctx, req); err != nil {
+			return nil, err
+		}
 		return handler(ctx, req)
 	}
 }
@@ -339,7 +379,36 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	}
 }
 
-// serverStream overrides the context of a grpc.ServerStream.
+// userRequest is a request naming the user it is about.
+type userRequest interface{ GetUserId() string }
+
+// checkSessionUser refuses, with PERMISSION_DENIED, a request of a browser
+// session caller in ctx that is not about the session's own user. Calls of
+// other callers pass.
+func checkSessionUser(ctx context.Context, req any) error {
+	c, ok := CallerFromContext(ctx)
+	if !ok || c.Session == nil {
+		return nil
+	}
+	r, ok := req.(userRequest)
+	if !ok || r.GetUserId() != c.Session.UserID {
+		return status.Error(codes.PermissionDenied, "this browser session is for another user")
+	}
+	return nil
+}
+
+// SessionFromContext returns the browser session of the call in ctx, if
+// its caller presented one.
+func SessionFromContext(ctx context.Context) (Session, bool) {
+	c, ok := CallerFromContext(ctx)
+	if !ok || c.Session == nil {
+		return Session{}, false
+	}
+	return *c.Session, true
+}
+
+// serverStream overrides the context of a grpc.ServerStream and checks
+// the user of each received request of a browser session.
 type serverStream struct {
 	grpc.ServerStream
 	ctx context.Context
@@ -347,3 +416,12 @@ type serverStream struct {
 
 // Context returns the context carrying the Caller.
 func (s *serverStream) Context() context.Context { return s.ctx }
+
+// RecvMsg receives a request and refuses one about another user than the
+// session's.
+func (s *serverStream) RecvMsg(m any) error {
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	return checkSessionUser(s.ctx, m)
+}

@@ -10,7 +10,7 @@ import (
 
 // CORS header values used by the REST mirror.
 const (
-	corsAllowMethods = "GET, POST, OPTIONS"
+	corsAllowMethods = "GET, POST, PATCH, DELETE, OPTIONS"
 	corsAllowHeaders = "Authorization, Content-Type, X-Request-Id"
 	corsMaxAge       = "600"
 )

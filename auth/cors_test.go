@@ -58,7 +58,7 @@ func TestCORS(t *testing.T) {
 			}
 			if tc.wantMethods {
 				for k, v := range map[string]string{
-					"Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+					"Access-Control-Allow-Methods": "GET, POST, PATCH, DELETE, OPTIONS",
 					"Access-Control-Allow-Headers": "Authorization, Content-Type, X-Request-Id",
 					"Access-Control-Max-Age":       "600",
 				} {

@@ -24,14 +24,26 @@
 // and a RetryInfo detail saying when to retry (HTTP 429 on REST). A key
 // without a rate is unlimited. A reload keeps the bucket of a key that
 // keeps its name. Scope "link" allows
-// CreateLinkToken, GetLinkURL, GetStatus and Unlink; scope "notify" allows
-// Notify, GetNotification, EditNotification, DeleteNotification and GetStatus; scope "events" allows ListEvents
+// CreateLinkToken, GetLinkURL, GetStatus, WatchStatus, Unlink and
+// CreateBrowserSession; scope "notify" allows Notify, GetNotification,
+// EditNotification, DeleteNotification, GetStatus and WatchStatus; scope
+// "events" allows ListEvents
 // and WatchEvents (the event log); a key may hold several. A missing or unknown
 // key is answered with UNAUTHENTICATED (HTTP 401), a known key without the
 // scope the method needs with PERMISSION_DENIED (HTTP 403). Health checks
 // and server reflection never need a key, and neither does the Telegram
 // webhook, which is not a gRPC method. With no keys file the service runs
 // open: New logs a loud warning and every caller is "anonymous".
+//
+// # Browser sessions
+//
+// A bearer value starting with SessionPrefix ("tgs1.") is a browser
+// session minted by [Sessions] (HMAC-SHA256 with NOTIFIER_SESSION_SECRET,
+// carrying user, bot and expiry; see UseSessions). With keys on it may call
+// GetLinkURL, CreateLinkToken, GetStatus, WatchStatus and Unlink for its own
+// user only (the interceptors compare each request's user_id); anything
+// else is PERMISSION_DENIED, an expired or altered token UNAUTHENTICATED.
+// In open mode bearer values are not looked at.
 //
 // # Minting a key
 //

@@ -28,10 +28,11 @@ type Scope string
 
 // The scopes a key may hold.
 const (
-	// ScopeLink allows CreateLinkToken, GetLinkURL, GetStatus and Unlink.
+	// ScopeLink allows CreateLinkToken, GetLinkURL, GetStatus, WatchStatus,
+	// Unlink and CreateBrowserSession.
 	ScopeLink Scope = "link"
 	// ScopeNotify allows Notify, GetNotification, EditNotification,
-	// DeleteNotification and GetStatus.
+	// DeleteNotification, GetStatus and WatchStatus.
 	ScopeNotify Scope = "notify"
 	// ScopeEvents allows ListEvents and WatchEvents: the event log, which
 	// names every user and may carry their messages.
@@ -252,6 +253,8 @@ func validateKey(fk fileKey) (key, error) {
 		return k, errors.New("invalid name: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	case fk.Name == AnonymousName:
 		return k, fmt.Errorf("name %q is reserved for open mode", AnonymousName)
+	case fk.Name == SessionCallerName:
+		return k, fmt.Errorf("name %q is reserved for browser sessions", SessionCallerName)
 	}
 	k.name = fk.Name
 	if len(fk.SHA256) != 64 {

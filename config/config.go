@@ -78,6 +78,10 @@ type Config struct {
 	// AllowOpenAPI lets a real bot run without API keys
 	// (NOTIFIER_ALLOW_OPEN_API, default false).
 	AllowOpenAPI bool
+	// SessionSecret signs browser session tokens (NOTIFIER_SESSION_SECRET,
+	// 32-1024 bytes; required with APIKeysFile; replicas share it). Empty
+	// with an open API: a random secret of the process is used.
+	SessionSecret string
 	// CORSOrigins are the browser origins allowed to call the REST mirror
 	// (NOTIFIER_CORS_ORIGINS, comma-separated; none by default).
 	CORSOrigins []string
@@ -309,6 +313,7 @@ func (r *reader) serving(c *Config) {
 	c.RedisWaitReplicas = int(r.num("NOTIFIER_REDIS_WAIT_REPLICAS", 0, 0, 100))
 	c.RedisWaitTimeout = r.dur("NOTIFIER_REDIS_WAIT_TIMEOUT", defaultRedisWaitTimeout, time.Millisecond, time.Minute)
 	c.APIKeysFile = r.get("NOTIFIER_API_KEYS_FILE", "")
+	c.SessionSecret = r.get("NOTIFIER_SESSION_SECRET", "")
 	c.TLSCertFile = r.get("NOTIFIER_TLS_CERT_FILE", "")
 	c.TLSKeyFile = r.get("NOTIFIER_TLS_KEY_FILE", "")
 	c.GRPCClientCAFile = r.get("NOTIFIER_GRPC_CLIENT_CA_FILE", "")
@@ -348,6 +353,7 @@ func validate(c Config) []error {
 		errs = append(errs, errors.New("WELCOME_MESSAGE: must be at most 4096 characters"))
 	}
 	errs = append(errs, validateAddrs(c)...)
+	errs = append(errs, validateSessionSecret(c)...)
 	errs = append(errs, validateEventWebhook(c.EventWebhook)...)
 	if c.RedisURL != "" {
 		if err := store.ValidateRedisURL(c.RedisURL); err != nil {
@@ -355,6 +361,20 @@ func validate(c Config) []error {
 		}
 	}
 	return append(errs, validateTelegram(c)...)
+}
+
+// validateSessionSecret checks NOTIFIER_SESSION_SECRET: required when API
+// keys are on (browser sessions must verify on every replica), and of a
+// length an HMAC-SHA256 key should have.
+func validateSessionSecret(c Config) []error {
+	switch n := len(c.SessionSecret); {
+	case n == 0 && c.APIKeysFile != "":
+		return []error{errors.New("NOTIFIER_SESSION_SECRET: required with NOTIFIER_API_KEYS_FILE, the same on every replica (it signs browser sessions; generate one with: openssl rand -hex 32)")}
+	case n != 0 && (n < auth.MinSessionSecret || n > auth.MaxSessionSecret):
+		return []error{fmt.Errorf("NOTIFIER_SESSION_SECRET: want %d to %d bytes, got %d (generate one with: openssl rand -hex 32)",
+			auth.MinSessionSecret, auth.MaxSessionSecret, n)}
+	}
+	return nil
 }
 
 // validateAddrs checks the listen addresses: host:port, and distinct.

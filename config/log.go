@@ -47,6 +47,7 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	enc.AddDuration("send_timeout", c.SendTimeout)
 	str("api_keys_file", c.APIKeysFile)
 	enc.AddBool("allow_open_api", c.AllowOpenAPI)
+	str("session_secret", maskSecret(c.SessionSecret))
 	str("cors_origins", strings.Join(c.CORSOrigins, ","))
 	str("tls_cert_file", c.TLSCertFile)
 	str("tls_key_file", c.TLSKeyFile)
@@ -89,7 +90,7 @@ func marshalDelivery(enc zapcore.ObjectEncoder, d delivery.Config) {
 // from any logged value.
 func (c Config) scrubber() *strings.Replacer {
 	var pairs []string
-	for _, sec := range []string{c.BotToken, c.WebhookSecret, c.EventWebhook.Secret} {
+	for _, sec := range []string{c.BotToken, c.WebhookSecret, c.EventWebhook.Secret, c.SessionSecret} {
 		if sec == "" {
 			continue
 		}

@@ -31,12 +31,14 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 		token     = "123456:AAHsecretTokenPart_x-y"
 		hookSec   = "whSecretValue42"
 		redisPass = "r3disPa55word"
+		sessSec   = "sessionSecret-0123456789abcdef-0123456789"
 	)
 	base := map[string]string{
 		"TELEGRAM_BOT_TOKEN":      token,
 		"TELEGRAM_WEBHOOK_URL":    "https://hook.example.com/tg/" + token,
 		"TELEGRAM_WEBHOOK_SECRET": hookSec,
 		"NOTIFIER_API_KEYS_FILE":  "/etc/tgnotify/keys.yaml",
+		"NOTIFIER_SESSION_SECRET": sessSec,
 	}
 	urls := map[string]string{
 		"user and password": "redis://app:" + redisPass + "@redis:6379/0",
@@ -56,12 +58,12 @@ func TestConfigLogMasksSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 			line := logLine(t, cfg)
-			for _, secret := range []string{token, "AAHsecretTokenPart", hookSec, redisPass} {
+			for _, secret := range []string{token, "AAHsecretTokenPart", hookSec, redisPass, sessSec} {
 				if strings.Contains(line, secret) {
 					t.Errorf("log line holds secret %q: %s", secret, line)
 				}
 			}
-			for _, want := range []string{`"bot_token":"123456:xxxxx"`, `"webhook_secret":"xxxxx"`, `"api_keys_file":"/etc/tgnotify/keys.yaml"`, `xxxxx@`} {
+			for _, want := range []string{`"bot_token":"123456:xxxxx"`, `"webhook_secret":"xxxxx"`, `"api_keys_file":"/etc/tgnotify/keys.yaml"`, `"session_secret":"xxxxx"`, `xxxxx@`} {
 				if !strings.Contains(line, want) {
 					t.Errorf("log line lacks %s: %s", want, line)
 				}

@@ -52,6 +52,9 @@ type harnessOpts struct {
 	env      map[string]string
 }
 
+// testSessionSecret signs the harness's browser sessions.
+const testSessionSecret = "e2e-session-secret-0123456789abcdef-0123"
+
 // freeAddr returns a loopback address with a port that was free a moment ago.
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -72,6 +75,8 @@ func startHarness(t testing.TB, o harnessOpts) *harness {
 		"NOTIFIER_CHAT_RATE":   "0",
 		"NOTIFIER_GLOBAL_RATE": "1000",
 		"NOTIFIER_MIN_BACKOFF": "50ms",
+		// Only read when a test turns API keys on.
+		"NOTIFIER_SESSION_SECRET": testSessionSecret,
 	}
 	if !o.sandbox {
 		if h.fake == nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/tgnotify/tgnotify/gen/openapi"
 	"github.com/tgnotify/tgnotify/metrics"
 	"github.com/tgnotify/tgnotify/telegram"
+	"github.com/tgnotify/tgnotify/ui"
 )
 
 // Bounds on HTTP request bodies.
@@ -91,6 +92,13 @@ func NewHTTPHandler(ctx context.Context, d HTTPDeps) (http.Handler, error) {
 	m := d.Metrics
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, http.MaxBytesHandler(validPath(longLived(gw)), maxRESTBody))))
+	client := notifierv1.NewNotifierServiceClient(conn)
+	for f := range qrFormats {
+		mux.Handle("GET /v1/users/{user_id}/link-qr."+f, m.InstrumentHTTP("qr", auth.CORS(d.CORSOrigins, validPath(qrHandler(gw, client, f)))))
+	}
+	// The component is a module script: browsers fetch it in CORS mode,
+	// so it answers the same origins as the API.
+	mux.Handle("GET /ui/tgnotify-connect.js", m.InstrumentHTTP("ui", auth.CORS(d.CORSOrigins, ui.Component())))
 	if d.Webhook != nil {
 		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", d.Webhook))
 	}
@@ -153,17 +161,21 @@ func NewWebhookHandler(secret string, h telegram.UpdateHandler, log *zap.Logger)
 		telegram.WithLogger(log), telegram.WithMaxBodyBytes(maxWebhookBody))
 }
 
-// watchPath is the REST route of WatchEvents (see notifier_http.yaml).
-const watchPath = "/v1/events:watch"
+// watchPath is the REST route of WatchEvents (see notifier_http.yaml);
+// WatchStatus's is /v1/users/{user_id}/status:watch.
+const (
+	watchPath       = "/v1/events:watch"
+	statusWatchTail = "/status:watch"
+)
 
 // longLived lifts the HTTP server's read and write timeouts for the
-// WatchEvents stream, which lasts as long as its client wants (heartbeats
+// WatchEvents and WatchStatus streams, which lasts as long as its client wants (heartbeats
 // keep it alive through proxies): with them, net/http would cut it after
 // ReadTimeout (the connection's read deadline ends the request's context)
 // or WriteTimeout. Every other route keeps them.
 func longLived(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == watchPath {
+		if r.URL.Path == watchPath || (strings.HasPrefix(r.URL.Path, "/v1/users/") && strings.HasSuffix(r.URL.Path, statusWatchTail)) {
 			rc := http.NewResponseController(w)
 			_ = rc.SetReadDeadline(time.Time{})
 			_ = rc.SetWriteDeadline(time.Time{})

@@ -111,6 +111,19 @@ func TestAPIKeysEveryMethod(t *testing.T) {
 			}
 			return err
 		}, "GET", "/v1/events:watch", "", []string{"events-key"}},
+		{"CreateBrowserSession", func(ctx context.Context) error {
+			_, err := c.CreateBrowserSession(ctx, &notifierv1.CreateBrowserSessionRequest{UserId: "u"})
+			return err
+		}, "POST", "/v1/users/u/browser-session", "{}", []string{"link-key"}},
+		{"WatchStatus", func(ctx context.Context) error {
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			s, err := c.WatchStatus(ctx, &notifierv1.WatchStatusRequest{UserId: "u"})
+			if err == nil {
+				_, err = s.Recv()
+			}
+			return err
+		}, "GET", "/v1/users/u/status:watch", "", []string{"link-key", "notify-key"}},
 	}
 	for _, cl := range calls {
 		for _, key := range []string{"", "wrong-key", "link-key", "notify-key", "events-key"} {

@@ -60,6 +60,7 @@ type Service struct {
 	bot      Identity
 	tokenTTL time.Duration
 	events   Events
+	sessions SessionMinter
 	log      *zap.Logger
 	now      func() time.Time
 	// streams ends when EndStreams is called; WatchEvents streams end

@@ -137,7 +137,8 @@ func checkComposeShape(t *testing.T, ports []string, env map[string]string, sbPo
 	}{
 		{name: "token secret missing", host: nil, wantErr: []string{"TELEGRAM_BOT_TOKEN", "REDIS_URL"}},
 		{name: "token set to empty", host: map[string]string{"TELEGRAM_BOT_TOKEN": ""}, wantErr: []string{"TELEGRAM_BOT_TOKEN"}},
-		{name: "real bot", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc"}, check: func(t *testing.T, c config.Config) {
+		{name: "session secret missing", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc"}, wantErr: []string{"NOTIFIER_SESSION_SECRET"}},
+		{name: "real bot", host: map[string]string{"TELEGRAM_BOT_TOKEN": "123:abc", "NOTIFIER_SESSION_SECRET": strings.Repeat("s", 64)}, check: func(t *testing.T, c config.Config) {
 			if c.Sandbox() || c.APIKeysFile == "" || c.AllowOpenAPI || c.WebhookAddr == "" {
 				t.Errorf("sandbox=%v keys=%q open=%v webhook_addr=%q: want a real bot, API keys required, webhook on its own listener",
 					c.Sandbox(), c.APIKeysFile, c.AllowOpenAPI, c.WebhookAddr)
