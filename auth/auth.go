@@ -83,6 +83,13 @@ type Caller struct {
 	Name string
 	// Scopes are the scopes the key holds; in open mode, all of them.
 	Scopes []Scope
+	// Bots are the bots the key may use; nil: all of them.
+	Bots []string
+}
+
+// AllowsBot reports whether the caller may use bot.
+func (c Caller) AllowsBot(bot string) bool {
+	return c.Bots == nil || slices.Contains(c.Bots, bot)
 }
 
 // Has reports whether the caller holds scope s.
@@ -217,7 +224,7 @@ func authenticate(ctx context.Context, ks *KeySet) (Caller, error) {
 	if !ok {
 		return Caller{}, status.Error(codes.Unauthenticated, msgUnknownKey)
 	}
-	return Caller{Name: k.name, Scopes: slices.Clone(k.scopes)}, nil
+	return Caller{Name: k.name, Scopes: slices.Clone(k.scopes), Bots: slices.Clone(k.bots)}, nil
 }
 
 // match finds the key whose hash is the SHA-256 of secret. It compares
