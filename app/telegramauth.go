@@ -51,14 +51,14 @@ func noteAuth(slot *atomic.Pointer[string], err error) (changed bool) {
 
 // telegramAuthErr is the readiness reason while Telegram rejects the bot
 // token, nil otherwise.
-func (a *App) telegramAuthErr() error {
-	if p := a.tgAuth.setup.Load(); p != nil {
+func (s *botStack) telegramAuthErr() error {
+	if p := s.tgAuth.setup.Load(); p != nil {
 		return fmt.Errorf("telegram setup: %s", *p)
 	}
-	if p := a.tgAuth.poll.Load(); p != nil {
+	if p := s.tgAuth.poll.Load(); p != nil {
 		return fmt.Errorf("telegram updates paused: %s", *p)
 	}
-	if reason, failing := a.disp.AuthFailure(); failing {
+	if reason, failing := s.disp.AuthFailure(); failing {
 		return fmt.Errorf("telegram sends paused: %s; check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL", reason)
 	}
 	return nil
