@@ -85,7 +85,9 @@ type Endpoints struct {
 const defaultBot = "default"
 
 // New returns the endpoints that act on fake, the bot "default".
-func New(fake *fakebot.Server) *Endpoints { return NewBots(map[string]*fakebot.Server{defaultBot: fake}) }
+func New(fake *fakebot.Server) *Endpoints {
+	return NewBots(map[string]*fakebot.Server{defaultBot: fake})
+}
 
 // NewBots returns the endpoints that act on several fake bots, by id
 // (NOTIFIER_SANDBOX_BOTS): ?bot=<id> picks one, "default" without it.
