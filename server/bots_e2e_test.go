@@ -363,3 +363,37 @@ func TestBotsProxyURL(t *testing.T) {
 		t.Errorf("bot b: %d sendMessage at the fake, %d through the proxy", total, viaProxy)
 	}
 }
+
+// TestSandboxTwoBots: NOTIFIER_SANDBOX_BOTS=2 runs "default" and "bot2",
+// two fake bots a person plays through /sandbox/*?bot=.
+func TestSandboxTwoBots(t *testing.T) {
+	t.Parallel()
+	h := startHarness(t, harnessOpts{sandbox: true, env: map[string]string{"NOTIFIER_SANDBOX_BOTS": "2"}})
+	ctx := ctxT(t)
+	tok, err := h.client.CreateLinkToken(ctx, &notifierv1.CreateLinkTokenRequest{UserId: "gina", Bot: "bot2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tok.GetUrl(), "t.me/"+h.fake.BotUsername()+"?") {
+		t.Fatalf("bot2's link %q names the default bot", tok.GetUrl())
+	}
+	// The default bot does not know bot2's token.
+	code, body := h.rest("POST", "/sandbox/start", map[string]any{"chat_id": 61, "token": tok.GetToken()})
+	if st, _ := h.client.GetStatus(ctx, &notifierv1.GetStatusRequest{UserId: "gina"}); code != http.StatusOK || st.GetLinked() {
+		t.Fatalf("bot2's token on the default bot: %d %v, linked %v", code, body, st.GetLinked())
+	}
+	code, body = h.rest("POST", "/sandbox/start?bot=bot2", map[string]any{"chat_id": 62, "token": tok.GetToken()})
+	if code != http.StatusOK {
+		t.Fatalf("/sandbox/start?bot=bot2: %d %v", code, body)
+	}
+	st, err := h.client.GetStatus(ctx, &notifierv1.GetStatusRequest{UserId: "gina", Bot: "bot2"})
+	if err != nil || !st.GetLinked() || st.GetChatId() != 62 {
+		t.Fatalf("GetStatus(bot2) = %v, %v; want linked to 62", st, err)
+	}
+	if code, _ := h.rest("GET", "/sandbox/messages?bot=nosuchbot", nil); code != http.StatusNotFound {
+		t.Fatalf("/sandbox/messages?bot=nosuchbot: %d, want 404", code)
+	}
+	if fake2 := h.app.SandboxBot("bot2"); fake2 == nil || len(fake2.Messages(62)) == 0 {
+		t.Fatal("bot2's fake has no welcome for chat 62")
+	}
+}
