@@ -179,6 +179,10 @@ func testUnknownBot(t *testing.T, h *harness) {
 	if code != http.StatusNotFound {
 		t.Errorf("REST body bot nosuchbot: %d %v, want 404", code, body)
 	}
+	code, body = h.rest("DELETE", "/v1/users/alice/link?bot=nosuchbot", nil)
+	if code != http.StatusNotFound {
+		t.Errorf("REST DELETE ?bot=nosuchbot: %d %v, want 404", code, body)
+	}
 	code, body = h.rest("GET", "/v1/users/alice/status?bot="+botB, nil)
 	if code != http.StatusOK {
 		t.Errorf("REST ?bot=b: %d %v", code, body)
