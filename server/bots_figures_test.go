@@ -65,7 +65,7 @@ func TestBotsDeliveryFigures(t *testing.T) {
 			sent := 0
 			for i := range fakes {
 				for u := range usersPerBot {
-					sent += len(fakes[i].Messages(int64(10000*(i+1) + u))) - 1 // minus the welcome
+					sent += len(fakes[i].Messages(int64(10000*(i+1)+u))) - 1 // minus the welcome
 				}
 			}
 			return sent >= total
