@@ -164,7 +164,8 @@ type fileKey struct {
 // LoadFile reads and validates a keys file in YAML or JSON. It is strict:
 // unknown fields, an empty or malformed name, a duplicate name or hash, a
 // sha256 that is not 64 hex digits, an unknown or repeated scope, a key
-// without scopes, a malformed rate or a burst without a rate is an error
+// without scopes, a malformed rate, a burst without a rate or a bad bots
+// list (empty, a malformed or repeated bot id) is an error
 // that names the entry. A file with "keys: []"
 // loads as a set that admits nobody. Files larger than MaxFileSize are
 // rejected.
