@@ -96,9 +96,9 @@ type App struct {
 	hookMetrics     *metrics.EventWebhook
 }
 
-// New wires the service from cfg: it opens the store, starts the sandbox
-// Bot API when there is no bot token, and binds both listeners (so the
-// addresses are known before Run).
+// New wires the service from cfg: it opens the store, builds one stack per
+// bot (bots.go; the sandbox's fake Bot API for bots without a token), and
+// binds the listeners (so the addresses are known before Run).
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err error) {
 	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	// The effective configuration, once, with its secrets masked.
@@ -116,6 +116,9 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 		return nil, err
 	}
 	if err := a.newBots(rc); err != nil {
+		if rc != nil {
+			_ = rc.Close() // a bot that failed half-built holds no store of its own
+		}
 		return nil, err
 	}
 	services := map[string]*server.Service{}
