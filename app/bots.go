@@ -205,7 +205,7 @@ func (a *App) runTelegram(ctx context.Context, s *botStack) {
 		case telegram.IsAuthFailure(err):
 			a.metrics.TelegramAuthFailure(telegramMethod(err))
 			if noteAuth(&s.tgAuth.setup, err) {
-				s.log.Error(telegramAuthProblem(err)+"; not ready, retrying", zap.Error(err), zap.Duration("backoff", wait))
+				s.log.Error(s.settingNames(telegramAuthProblem(err))+"; not ready, retrying", zap.Error(err), zap.Duration("backoff", wait))
 			} else {
 				s.log.Warn("telegram setup: still rejected; retrying", zap.Error(err), zap.Duration("backoff", wait))
 			}

@@ -51,6 +51,9 @@ type Bot struct {
 	// ProxyURL is the forward proxy to reach APIURL through (http, https or
 	// socks5, with optional user:password); empty: HTTPS_PROXY/NO_PROXY.
 	ProxyURL string
+	// FromFile tells a bot of NOTIFIER_BOTS_FILE from the one of the
+	// single-bot variables (for messages naming the setting to fix).
+	FromFile bool
 }
 
 // Webhook reports whether the bot's updates arrive by webhook.
@@ -113,7 +116,7 @@ func ParseBots(data []byte, def Bot) ([]Bot, error) {
 			ID: fb.ID, Token: strings.TrimSpace(fb.Token), Username: strings.TrimPrefix(fb.Username, "@"),
 			WebhookURL: fb.WebhookURL, WebhookSecret: fb.WebhookSecret,
 			GlobalRate: def.GlobalRate, PaidBroadcast: def.PaidBroadcast, WelcomeMessage: def.WelcomeMessage,
-			APIURL: def.APIURL, ProxyURL: fb.ProxyURL,
+			APIURL: def.APIURL, ProxyURL: fb.ProxyURL, FromFile: true,
 		}
 		if fb.GlobalRate != nil {
 			b.GlobalRate = *fb.GlobalRate

@@ -401,3 +401,28 @@ func TestSandboxTwoBots(t *testing.T) {
 		t.Fatal("bot2's fake has no welcome for chat 62")
 	}
 }
+
+// TestBotsRevokedTokenNamesTheBot: when Telegram rejects bot b's token,
+// readiness names bot b and its setting in the bots file, the default bot
+// keeps delivering, and all is ready again once the token works.
+func TestBotsRevokedTokenNamesTheBot(t *testing.T) {
+	t.Parallel()
+	h, fakeB := startBots(t, botsOpts{})
+	h.linkOn(ctxT(t), "", h.fake, "ivy", 1200)
+	fakeB.SetTokenRevoked(true)
+	var reason string
+	eventually(t, 10*time.Second, "/readyz 503 naming bot b", func() bool {
+		var code int
+		code, reason = readyz(t, h.base)
+		return code == http.StatusServiceUnavailable && strings.Contains(reason, `NOTIFIER_BOTS_FILE bot "b" token`)
+	})
+	if strings.Contains(reason, botBToken) || strings.Contains(reason, "TELEGRAM_BOT_TOKEN") {
+		t.Fatalf("readiness reason %q: holds the token, or names the default bot's variable", reason)
+	}
+	r := h.notify(&notifierv1.NotifyRequest{UserId: "ivy", Text: "default still works"})
+	if got := h.waitFinal(r.GetNotificationId()); got.GetState() != notifierv1.NotificationState_NOTIFICATION_STATE_SENT {
+		t.Fatalf("default bot while b's token is rejected: %v", got)
+	}
+	fakeB.SetTokenRevoked(false)
+	h.waitReady()
+}
