@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -30,16 +31,12 @@ import (
 
 	"github.com/tgnotify/tgnotify/auth"
 	"github.com/tgnotify/tgnotify/config"
-	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/events"
 	"github.com/tgnotify/tgnotify/events/webhook"
-	"github.com/tgnotify/tgnotify/lease"
 	"github.com/tgnotify/tgnotify/metrics"
-	"github.com/tgnotify/tgnotify/retry"
 	"github.com/tgnotify/tgnotify/sandbox"
 	"github.com/tgnotify/tgnotify/server"
 	"github.com/tgnotify/tgnotify/store"
-	"github.com/tgnotify/tgnotify/telegram"
 	"github.com/tgnotify/tgnotify/telegram/fakebot"
 	"github.com/tgnotify/tgnotify/ui"
 	"github.com/tgnotify/tgnotify/updates"
@@ -68,20 +65,15 @@ type storage interface {
 // no others.
 var allowedUpdates = []string{"message", "my_chat_member", "callback_query"}
 
-// App is the whole running service: store, Bot API client, update intake
-// (webhook or poller), the gRPC server and the HTTP server.
+// App is the whole running service: one stack per bot (store, Bot API
+// client, dispatcher, update intake, API service; bots.go), the API routed
+// between them, the gRPC server and the HTTP server.
 type App struct {
 	cfg     config.Config
 	log     *zap.Logger
-	store   storage
-	queue   delivery.Queue
-	presses updates.PressStore // the queue's button presses
-	disp    *delivery.Dispatcher
-	client  *telegram.Client
-	sandbox *fakebot.Server
-	bot     *telegram.BotIdentity
-	updates *updates.Handler
-	svc     *server.Service
+	bots    []*botStack
+	sandbox *fakebot.Server // the sandbox's fake Bot API (every fake bot's); nil with real bots
+	svc     *server.Bots
 	health  *health.Server
 	metrics *metrics.Metrics
 	auth    *auth.Authenticator
@@ -99,19 +91,19 @@ type App struct {
 	webhookLn  net.Listener
 	webhookSrv *http.Server
 
-	telegramReady atomic.Bool
-	draining      atomic.Bool
-	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
+	draining atomic.Bool
 
-	// runEventWebhook starts the event webhook's pusher (eventhook.go).
-	runEventWebhook func(context.Context, *sync.WaitGroup)
+	// hookMetrics are the event webhook's metrics, shared by the bots'
+	// pushers (registered once).
+	hookMetricsOnce sync.Once
+	hookMetrics     *metrics.EventWebhook
 }
 
-// New wires the service from cfg: it opens the store, starts the sandbox
-// Bot API when there is no bot token, and binds both listeners (so the
-// addresses are known before Run).
+// New wires the service from cfg: it opens the store, builds one stack per
+// bot (bots.go; the sandbox's fake Bot API for bots without a token), and
+// binds the listeners (so the addresses are known before Run).
 func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err error) {
-	a := &App{cfg: cfg, log: log, bot: &telegram.BotIdentity{}, metrics: metrics.New()}
+	a := &App{cfg: cfg, log: log, metrics: metrics.New()}
 	// The effective configuration, once, with its secrets masked.
 	log.Info("configuration", zap.Object("config", cfg))
 	defer func() {
@@ -122,35 +114,28 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	if err := a.openAuth(ctx); err != nil {
 		return nil, err
 	}
-	st, err := a.openStore(ctx)
+	rc, err := a.openRedis(ctx)
 	if err != nil {
 		return nil, err
 	}
-	a.newClient()
-
-	a.disp = delivery.New(cfg.Delivery, a.queue, a.client, log.Named("delivery"))
-	a.disp.SetObserver(deliveryMetrics{a.metrics})
-	// Welcome and /stop replies are queued like notifications: they share
-	// Telegram's budget, the chats' pacing, retries and 429 pauses.
-	a.updates = updates.New(st.updates, a.disp, cfg.WelcomeMessage, a.metrics, log.Named("bot"))
-	a.updates.SetIdentity(a.bot)
-	a.updates.SetCallbacks(a.presses, a.client)
-	if cfg.Events.ForwardMessages {
-		a.updates.SetForwarding(st.appender, st.chatUsers)
-	}
-	(&backlogGauges{d: a.disp}).register(a.metrics)
-	a.svc = server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL,
-		server.Events{Log: st.events, Unlinker: st.unlinker, Replier: a.disp, Heartbeat: cfg.Events.Heartbeat}, log.Named("api"))
-	a.svc.SetSessions(a.sessions)
-	svc := a.svc
-
-	if a.runEventWebhook, err = a.newEventWebhook(st.evhook); err != nil {
+	if err := a.newBots(rc); err != nil {
+		if rc != nil {
+			_ = rc.Close() // a bot that failed half-built holds no store of its own
+		}
 		return nil, err
 	}
+	services := map[string]*server.Service{}
+	var order []string
+	for _, s := range a.bots {
+		services[s.cfg.ID] = s.svc
+		order = append(order, s.cfg.ID)
+	}
+	a.svc = server.NewBots(services, order)
+	(&backlogGauges{bots: a.bots}).register(a.metrics)
 	if err := a.listen(); err != nil {
 		return nil, err
 	}
-	if err := a.newServers(ctx, svc); err != nil {
+	if err := a.newServers(ctx, a.svc); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -225,49 +210,20 @@ func eventConsumers(st eventStore, cfg config.EventsConfig) consumers {
 	return consumers{api: st, updates: st, events: st, appender: st, unlinker: st, chatUsers: st, evhook: st}
 }
 
-// openStore opens Redis, or the in-memory store without REDIS_URL, and
-// returns it as each consumer's interface; the wiring keeps its own.
-func (a *App) openStore(ctx context.Context) (consumers, error) {
-	cfg, log := a.cfg, a.log
-	if cfg.RedisURL == "" {
-		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
-		mem := store.NewMemory()
-		q := mem.Queue()
-		a.store, a.queue, a.presses = mem, q, q
-		return eventConsumers(mem, cfg.Events), nil
+// openRedis opens the Redis of REDIS_URL, shared by every bot's store;
+// nil without REDIS_URL (each bot gets an in-memory store).
+func (a *App) openRedis(ctx context.Context) (redis.UniversalClient, error) {
+	if a.cfg.RedisURL == "" {
+		a.log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
+		return nil, nil
 	}
-	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
+	rc, err := store.OpenRedis(ctx, a.cfg.RedisURL)
 	if err != nil {
-		return consumers{}, fmt.Errorf("open redis: %w", err)
+		return nil, fmt.Errorf("open redis: %w", err)
 	}
 	rc.AddHook(a.metrics.RedisHook())
-	rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
-	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
-	q := rs.Queue()
-	a.store, a.queue, a.presses = rs, q, q
-	log.Info("using redis store")
-	return eventConsumers(rs, cfg.Events), nil
-}
-
-// newClient builds the Bot API client, against the sandbox's fake Bot API
-// when there is no bot token.
-func (a *App) newClient() {
-	cfg, log := a.cfg, a.log
-	apiURL, token := cfg.APIURL, cfg.BotToken
-	if cfg.Sandbox() {
-		a.sandbox = fakebot.NewServer()
-		apiURL, token = a.sandbox.URL(), a.sandbox.Token()
-		log.Warn("TELEGRAM_BOT_TOKEN is not set: SANDBOX MODE with an in-process fake Bot API; play the user with POST /sandbox/start",
-			zap.String("fake_bot_api", apiURL), zap.String("bot_username", a.sandbox.BotUsername()))
-	}
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.MaxIdleConnsPerHost = max(100, cfg.Delivery.Workers)
-	a.client = telegram.NewClient(apiURL, token,
-		telegram.WithRequestTimeout(cfg.SendTimeout),
-		telegram.WithHTTPClient(&http.Client{Transport: a.metrics.TelegramTransport(transport)}))
-	if cfg.BotUsername != "" {
-		a.bot.Set(cfg.BotUsername)
-	}
+	a.log.Info("using redis store", zap.Int("bots", len(effectiveBots(a.cfg))))
+	return rc, nil
 }
 
 // listen binds the gRPC, HTTP and (when set) webhook listeners.
@@ -289,7 +245,7 @@ func (a *App) listen() (err error) {
 
 // newServers builds the gRPC servers (public, and the gateway's in-memory
 // one) and the HTTP servers (API, and the webhook's own when set).
-func (a *App) newServers(ctx context.Context, svc *server.Service) error {
+func (a *App) newServers(ctx context.Context, svc *server.Bots) error {
 	cfg, log := a.cfg, a.log
 	a.health = health.NewServer()
 	a.setServing(false)
@@ -309,7 +265,11 @@ func (a *App) newServers(ctx context.Context, svc *server.Service) error {
 	a.gwLn = bufconn.Listen(1 << 20)
 	a.gwSrv = server.NewGRPCServer(deps)
 
-	webhook := server.NewWebhookHandler(cfg.WebhookSecret, a.updates, log.Named("webhook"))
+	hooks := map[string]http.Handler{}
+	for _, s := range a.bots {
+		hooks[s.cfg.ID] = server.NewWebhookHandler(s.cfg.WebhookSecret, s.updates, s.log.Named("webhook"))
+	}
+	webhook := server.NewBotsWebhook(hooks)
 	httpDeps := server.HTTPDeps{
 		DialGateway: a.gwLn.DialContext,
 		Metrics:     a.metrics,
@@ -320,7 +280,11 @@ func (a *App) newServers(ctx context.Context, svc *server.Service) error {
 		httpDeps.Webhook = webhook
 	}
 	if a.sandbox != nil {
-		sb := sandbox.New(a.sandbox)
+		fakes := map[string]*fakebot.Server{}
+		for _, s := range a.bots {
+			fakes[s.cfg.ID] = s.fake
+		}
+		sb := sandbox.NewBots(fakes)
 		httpDeps.Mount = func(mux *http.ServeMux) {
 			sb.Mount(mux)
 			ui.MountDemo(mux) // the demo drives the sandbox: never with a real bot
@@ -338,7 +302,7 @@ func (a *App) newServers(ctx context.Context, svc *server.Service) error {
 		// proxy in front of a plaintext one is the usual shape). It gets
 		// its own copy: net/http adds HTTP/2 to NextProtos in place.
 		a.webhookSrv = server.NewHTTPServer(server.NewWebhookListenerHandler(a.metrics, webhook), tlsCfg.Clone(), log.Named("webhook_http"))
-		if !cfg.Webhook() {
+		if !a.anyWebhook() {
 			log.Warn("NOTIFIER_WEBHOOK_ADDR is set but TELEGRAM_WEBHOOK_URL is not: updates arrive by long polling and the webhook listener receives nothing")
 		}
 	}
@@ -369,7 +333,29 @@ func (a *App) WebhookAddr() string {
 }
 
 // Sandbox returns the in-process fake Bot API, or nil with a real bot.
+// It is the first bot's; [App.SandboxBot] returns any bot's.
 func (a *App) Sandbox() *fakebot.Server { return a.sandbox }
+
+// SandboxBot returns the fake Bot API bot of the bot id, nil when there
+// is none (no such bot, or a real one).
+func (a *App) SandboxBot(id string) *fakebot.Server {
+	for _, s := range a.bots {
+		if s.cfg.ID == id {
+			return s.fake
+		}
+	}
+	return nil
+}
+
+// anyWebhook reports whether some bot receives its updates by webhook.
+func (a *App) anyWebhook() bool {
+	for _, s := range a.bots {
+		if s.cfg.Webhook() {
+			return true
+		}
+	}
+	return false
+}
 
 // Run serves until ctx ends, then shuts down gracefully within
 // cfg.ShutdownTimeout: readiness turns NOT_SERVING first, update intake
@@ -386,26 +372,18 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("serving", zap.String("grpc_addr", a.GRPCAddr()), zap.String("http_addr", a.HTTPAddr()),
 		zap.String("webhook_addr", a.WebhookAddr()),
 		zap.Bool("tls", a.httpTLS), zap.Bool("api_keys", !a.auth.Open()),
-		zap.Bool("webhook", a.cfg.Webhook()), zap.Bool("redis", a.cfg.RedisURL != ""))
+		zap.Int("bots", len(a.bots)), zap.Bool("webhook", a.anyWebhook()), zap.Bool("redis", a.cfg.RedisURL != ""))
 
 	intakeCtx, stopIntake := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		if err := a.disp.Run(intakeCtx); err != nil {
-			a.log.Error("delivery stopped", zap.Error(err))
-		}
-	}()
-	go func() {
-		defer wg.Done()
-		a.runTelegram(intakeCtx)
-	}()
+	for _, s := range a.bots {
+		a.runBot(intakeCtx, s, &wg)
+	}
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		a.watchReadiness(intakeCtx)
 	}()
-	a.runEventWebhook(intakeCtx, &wg)
 
 	var runErr error
 	select {
@@ -450,101 +428,6 @@ func serveErr(name string, err error) error {
 	return fmt.Errorf("%s server: %w", name, err)
 }
 
-// runTelegram learns the bot's identity, configures update delivery
-// (setWebhook, or deleteWebhook then long polling) and keeps at it with
-// backoff while Telegram is unreachable.
-func (a *App) runTelegram(ctx context.Context) {
-	bo := retry.New(500*time.Millisecond, 30*time.Second)
-	for ctx.Err() == nil {
-		err := a.initTelegram(ctx)
-		if err == nil {
-			break
-		}
-		wait := bo.Next()
-		switch {
-		case telegram.IsAuthFailure(err):
-			a.metrics.TelegramAuthFailure(telegramMethod(err))
-			if noteAuth(&a.tgAuth.setup, err) {
-				a.log.Error(telegramAuthProblem(err)+"; not ready, retrying", zap.Error(err), zap.Duration("backoff", wait))
-			} else {
-				a.log.Warn("telegram setup: still rejected; retrying", zap.Error(err), zap.Duration("backoff", wait))
-			}
-		default:
-			a.log.Warn("telegram setup failed; retrying", zap.Error(err), zap.Duration("backoff", wait))
-		}
-		if !retry.Sleep(ctx, wait) {
-			return
-		}
-	}
-	if ctx.Err() != nil {
-		return
-	}
-	if noteAuth(&a.tgAuth.setup, nil) {
-		a.log.Info("Telegram accepts TELEGRAM_BOT_TOKEN again")
-	}
-	a.telegramReady.Store(true)
-	a.setServing(a.ready(ctx) == nil)
-	if a.cfg.Webhook() {
-		return
-	}
-	a.pollWithLease(ctx)
-}
-
-// Polling lease: exactly one replica polls at a time.
-const (
-	pollLeaseName  = "poller"
-	pollLeaseTTL   = 10 * time.Second
-	pollLeaseRenew = 3 * time.Second
-)
-
-// pollWithLease long-polls only while this replica holds the poller lease
-// in the store. It renews the lease; when renewal fails the poller stops,
-// and the offset is written under a fencing check, so a replica that lost
-// the lease can neither skip nor replay updates. Another replica takes over
-// within pollLeaseTTL of the holder's death.
-func (a *App) pollWithLease(ctx context.Context) {
-	holder, err := newHolderID()
-	if err != nil {
-		a.log.Error("poller lease holder id", zap.Error(err))
-		return
-	}
-	log := a.log.Named("poller")
-	for ctx.Err() == nil {
-		got, err := a.store.AcquireLease(ctx, pollLeaseName, holder, pollLeaseTTL)
-		if err != nil || !got {
-			if err != nil {
-				log.Warn("poller lease", zap.Error(err))
-			}
-			if !retry.Sleep(ctx, time.Second) {
-				return
-			}
-			continue
-		}
-		log.Info("holding the poller lease; polling")
-		pctx, cancel := context.WithCancel(ctx)
-		go lease.Keep(pctx, cancel, lease.Spec{Store: a.store, Name: pollLeaseName, Holder: holder,
-			TTL: pollLeaseTTL, Renew: pollLeaseRenew, What: "poller"}, a.log)
-		offsets := leasedOffsets{st: a.store, holder: holder}
-		p := telegram.NewPoller(a.client, offsets, a.updates, log, telegram.WithAllowedUpdates(allowedUpdates...),
-			telegram.WithAuthReport(func(err error) {
-				if err != nil {
-					a.metrics.TelegramAuthFailure("getUpdates")
-				}
-				noteAuth(&a.tgAuth.poll, err) // the poller logs the transitions
-			}))
-		err = p.Run(pctx)
-		cancel()
-		a.tgAuth.poll.Store(nil) // only a running poller knows
-		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		_ = a.store.ReleaseLease(rctx, pollLeaseName, holder)
-		rcancel()
-		if err != nil {
-			log.Error("poller stopped", zap.Error(err))
-			return
-		}
-	}
-}
-
 // newHolderID returns a random id naming this replica as a holder of the
 // poller lease.
 func newHolderID() (string, error) {
@@ -565,42 +448,6 @@ func (o leasedOffsets) PollOffset(ctx context.Context) (int64, error) { return o
 
 func (o leasedOffsets) SetPollOffset(ctx context.Context, offset int64) error {
 	return o.st.SetPollOffsetLeased(ctx, pollLeaseName, o.holder, offset)
-}
-
-func (a *App) initTelegram(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.SendTimeout)
-	defer cancel()
-	if _, ok := a.bot.Username(); !ok {
-		me, err := a.client.GetMe(ctx)
-		if err != nil {
-			return fmt.Errorf("getMe: %w", err)
-		}
-		a.bot.Set(me.Username)
-		a.log.Info("bot identified", zap.String("bot_username", me.Username))
-	}
-	if a.cfg.Webhook() {
-		err := a.client.SetWebhook(ctx, telegram.SetWebhookParams{
-			URL:                a.cfg.WebhookURL,
-			SecretToken:        a.cfg.WebhookSecret,
-			AllowedUpdates:     allowedUpdates,
-			MaxConnections:     a.cfg.WebhookMaxConnections,
-			DropPendingUpdates: a.cfg.WebhookDropPending,
-		})
-		if err != nil {
-			return fmt.Errorf("setWebhook: %w", err)
-		}
-		a.log.Info("webhook set", zap.String("url", a.cfg.WebhookURL))
-		if info, err := a.client.GetWebhookInfo(ctx); err == nil && (info.LastErrorMessage != "" || info.PendingUpdateCount > 0) {
-			a.log.Warn("telegram reports webhook trouble or backlog",
-				zap.String("last_error_message", info.LastErrorMessage), zap.Int("pending_update_count", info.PendingUpdateCount))
-		}
-		return nil
-	}
-	if err := a.client.DeleteWebhook(ctx, false); err != nil {
-		return fmt.Errorf("deleteWebhook before polling: %w", err)
-	}
-	a.log.Info("long polling for updates (no TELEGRAM_WEBHOOK_URL)")
-	return nil
 }
 
 // readinessInterval is how often gRPC health follows readiness.
@@ -632,24 +479,35 @@ func (a *App) setServing(ok bool) {
 }
 
 // ready reports whether the service can do its job: not draining, Telegram
-// accepts the bot token (no 401/404 on setup, polling or sends), the store
+// accepts every bot's token (no 401/404 on setup, polling or sends), the store
 // answers and the bot is known.
 func (a *App) ready(ctx context.Context) error {
 	if a.draining.Load() {
 		return errors.New("draining")
 	}
-	if err := a.telegramAuthErr(); err != nil {
-		return err
-	}
-	if !a.telegramReady.Load() {
-		return errors.New("telegram bot not set up yet")
+	for _, s := range a.bots {
+		if err := s.telegramAuthErr(); err != nil {
+			return a.botErr(s, err)
+		}
+		if !s.telegramReady.Load() {
+			return a.botErr(s, errors.New("telegram bot not set up yet"))
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := a.store.Ping(ctx); err != nil {
+	// The bots' Redis stores share one client: one ping answers for all.
+	if err := a.bots[0].store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	return nil
+}
+
+// botErr names the bot in a readiness reason when there are several.
+func (a *App) botErr(s *botStack, err error) error {
+	if len(a.bots) == 1 {
+		return err
+	}
+	return fmt.Errorf("bot %q: %w", s.cfg.ID, err)
 }
 
 func (a *App) closeAll() {
@@ -661,8 +519,8 @@ func (a *App) closeAll() {
 	if a.gwLn != nil {
 		_ = a.gwLn.Close()
 	}
-	if a.store != nil {
-		_ = a.store.Close()
+	for _, s := range a.bots {
+		_ = s.store.Close() // the shared Redis client closes with the first
 	}
 	if a.sandbox != nil {
 		a.sandbox.Close()

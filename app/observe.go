@@ -46,7 +46,7 @@ func (deliveryMetrics) LeaseLost() {}
 // backlogGauges serves the queue-depth and oldest-age gauges from one
 // store read per second at most, however often /metrics is scraped.
 type backlogGauges struct {
-	d *delivery.Dispatcher
+	bots []*botStack
 
 	mu      sync.Mutex
 	at      time.Time
@@ -62,11 +62,22 @@ func (g *backlogGauges) read() (float64, float64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	depth, oldest, err := g.d.Backlog(ctx)
-	g.at = time.Now()
-	if err != nil {
-		return g.depth, g.oldestS // keep the last reading; the Redis error is counted
+	var (
+		depth  int64
+		oldest time.Time
+	)
+	for _, s := range g.bots {
+		d, o, err := s.disp.Backlog(ctx)
+		if err != nil {
+			g.at = time.Now()
+			return g.depth, g.oldestS // keep the last reading; the Redis error is counted
+		}
+		depth += d
+		if !o.IsZero() && (oldest.IsZero() || o.Before(oldest)) {
+			oldest = o
+		}
 	}
+	g.at = time.Now()
 	g.depth, g.oldestS = float64(depth), 0
 	if !oldest.IsZero() {
 		g.oldestS = time.Since(oldest).Seconds()

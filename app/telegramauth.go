@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/tgnotify/tgnotify/telegram"
@@ -51,14 +52,32 @@ func noteAuth(slot *atomic.Pointer[string], err error) (changed bool) {
 
 // telegramAuthErr is the readiness reason while Telegram rejects the bot
 // token, nil otherwise.
-func (a *App) telegramAuthErr() error {
-	if p := a.tgAuth.setup.Load(); p != nil {
+func (s *botStack) telegramAuthErr() error {
+	err := s.authErr()
+	if err == nil || !s.cfg.FromFile {
+		return err
+	}
+	return errors.New(s.settingNames(err.Error()))
+}
+
+// settingNames names a file bot's settings in a message written for the
+// single-bot variables.
+func (s *botStack) settingNames(msg string) string {
+	if !s.cfg.FromFile {
+		return msg
+	}
+	where := fmt.Sprintf("NOTIFIER_BOTS_FILE bot %q ", s.cfg.ID)
+	return strings.NewReplacer("TELEGRAM_BOT_TOKEN", where+"token", "TELEGRAM_API_URL", where+"api_url").Replace(msg)
+}
+
+func (s *botStack) authErr() error {
+	if p := s.tgAuth.setup.Load(); p != nil {
 		return fmt.Errorf("telegram setup: %s", *p)
 	}
-	if p := a.tgAuth.poll.Load(); p != nil {
+	if p := s.tgAuth.poll.Load(); p != nil {
 		return fmt.Errorf("telegram updates paused: %s", *p)
 	}
-	if reason, failing := a.disp.AuthFailure(); failing {
+	if reason, failing := s.disp.AuthFailure(); failing {
 		return fmt.Errorf("telegram sends paused: %s; check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL", reason)
 	}
 	return nil

@@ -93,6 +93,13 @@ type Caller struct {
 	// instead of an API key: it may call only sessionMethods, for
 	// Session.UserID only.
 	Session *Session
+	// Bots are the bots the key may use; nil: all of them.
+	Bots []string
+}
+
+// AllowsBot reports whether the caller may use bot.
+func (c Caller) AllowsBot(bot string) bool {
+	return c.Bots == nil || slices.Contains(c.Bots, bot)
 }
 
 // Has reports whether the caller holds scope s.
@@ -237,7 +244,7 @@ func (a *Authenticator) authenticate(ctx context.Context, ks *KeySet) (Caller, e
 	if !ok {
 		return Caller{}, status.Error(codes.Unauthenticated, msgUnknownKey)
 	}
-	return Caller{Name: k.name, Scopes: slices.Clone(k.scopes)}, nil
+	return Caller{Name: k.name, Scopes: slices.Clone(k.scopes), Bots: slices.Clone(k.bots)}, nil
 }
 
 // sessionCaller verifies a session token.
@@ -382,6 +389,9 @@ func (a *Authenticator) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // userRequest is a request naming the user it is about.
 type userRequest interface{ GetUserId() string }
 
+// botRequest is a request naming its bot ("" for "default").
+type botRequest interface{ GetBot() string }
+
 // checkSessionUser refuses, with PERMISSION_DENIED, a request of a browser
 // session caller in ctx that is not about the session's own user. Calls of
 // other callers pass.
@@ -393,6 +403,13 @@ func checkSessionUser(ctx context.Context, req any) error {
 	r, ok := req.(userRequest)
 	if !ok || r.GetUserId() != c.Session.UserID {
 		return status.Error(codes.PermissionDenied, "this browser session is for another user")
+	}
+	bot := "default"
+	if b, ok := req.(botRequest); ok && b.GetBot() != "" {
+		bot = b.GetBot()
+	}
+	if bot != c.Session.Bot {
+		return status.Error(codes.PermissionDenied, "this browser session is for another bot")
 	}
 	return nil
 }

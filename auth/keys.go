@@ -59,7 +59,11 @@ type key struct {
 	hash   [32]byte
 	scopes []Scope
 	rate   *keyRate // nil: unlimited
+	bots   []string // nil: every bot
 }
+
+// validBot is the form of a bot id (as NOTIFIER_BOTS_FILE's).
+var validBot = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 
 // keyRate is the rate limit of one API key: a token bucket refilled with
 // perSecond tokens a second that holds at most burst, one token a call.
@@ -154,12 +158,16 @@ type fileKey struct {
 	// Rate and Burst are optional: without them the key is unlimited.
 	Rate  string `yaml:"rate" json:"rate"`
 	Burst *int   `yaml:"burst" json:"burst"`
+	// Bots limits the key to these bots (ids of NOTIFIER_BOTS_FILE);
+	// absent: every bot.
+	Bots *[]string `yaml:"bots" json:"bots"`
 }
 
 // LoadFile reads and validates a keys file in YAML or JSON. It is strict:
 // unknown fields, an empty or malformed name, a duplicate name or hash, a
 // sha256 that is not 64 hex digits, an unknown or repeated scope, a key
-// without scopes, a malformed rate or a burst without a rate is an error
+// without scopes, a malformed rate, a burst without a rate or a bad bots
+// list (empty, a malformed or repeated bot id) is an error
 // that names the entry. A file with "keys: []"
 // loads as a set that admits nobody. Files larger than MaxFileSize are
 // rejected.
@@ -284,5 +292,30 @@ func validateKey(fk fileKey) (key, error) {
 	if k.rate, err = parseRate(fk.Rate, fk.Burst); err != nil {
 		return k, err
 	}
+	if k.bots, err = parseBots(fk.Bots); err != nil {
+		return k, err
+	}
 	return k, nil
+}
+
+// parseBots checks a key's bots list: absent is every bot; listed, 1-256
+// distinct well-formed ids.
+func parseBots(bots *[]string) ([]string, error) {
+	if bots == nil {
+		return nil, nil
+	}
+	if len(*bots) == 0 || len(*bots) > 256 {
+		return nil, errors.New("bots: list 1 to 256 bot ids, or leave it out for every bot")
+	}
+	out := make([]string, 0, len(*bots))
+	for _, b := range *bots {
+		if !validBot.MatchString(b) {
+			return nil, fmt.Errorf("bots: invalid bot id %q: want 1-32 of a-z, 0-9, _ and -", b)
+		}
+		if slices.Contains(out, b) {
+			return nil, fmt.Errorf("bots: %q listed twice", b)
+		}
+		out = append(out, b)
+	}
+	return out, nil
 }

@@ -114,12 +114,23 @@ type Config struct {
 	// Events configures the event log: message forwarding and retention
 	// (see EventsConfig for the variables).
 	Events EventsConfig
+	// BotsFile names the YAML file of the deployment's bots
+	// (NOTIFIER_BOTS_FILE); empty: the one bot of TELEGRAM_BOT_TOKEN.
+	BotsFile string
+	// SandboxBots is how many fake bots the sandbox runs
+	// (NOTIFIER_SANDBOX_BOTS, 1-8, default 1): "default", "bot2", ...
+	SandboxBots int
+	// Bots are the effective bots: "default" from the single-bot variables
+	// (when TELEGRAM_BOT_TOKEN is set, or there is no bots file), then the
+	// file's, in its order. Every bot has its own store prefix, queue,
+	// limits, update intake and Bot API client.
+	Bots []Bot
 }
 
 // Sandbox reports whether the service runs with its own fake Bot API.
 // Load allows an empty BotToken only when the sandbox was chosen
 // explicitly (NOTIFIER_SANDBOX=true) or nothing production-like is set.
-func (c Config) Sandbox() bool { return c.BotToken == "" }
+func (c Config) Sandbox() bool { return c.BotToken == "" && c.BotsFile == "" }
 
 // Webhook reports whether updates arrive by webhook rather than polling.
 func (c Config) Webhook() bool { return c.WebhookURL != "" }
@@ -170,10 +181,11 @@ func LoadFrom(lookup Lookup, names []string) (Config, error) {
 	r.serving(&c)
 	c.EventWebhook = r.eventWebhook()
 	c.Events = r.events()
-	r.errs = append(r.errs, checkMode(c, lookup, names, r.boolean)...)
 	if v, ok := lookup("WELCOME_MESSAGE"); ok && strings.TrimSpace(v) != "" {
 		c.WelcomeMessage = v
 	}
+	r.bots(&c)
+	r.errs = append(r.errs, checkMode(c, lookup, names, r.boolean)...)
 	errs := append(r.errs, validate(c)...)
 	if len(errs) > 0 {
 		return Config{}, fmt.Errorf("configuration: %w", errors.Join(errs...))
@@ -360,6 +372,14 @@ func validate(c Config) []error {
 			errs = append(errs, fmt.Errorf("REDIS_URL: %w (forms: redis://[user:pass@]host:port[/db], rediss://..., redis-sentinel://host1:port1,host2:port2/<master>, redis-cluster://host1:port1,host2:port2)", err))
 		}
 	}
+	envBots := len(c.Bots)
+	if c.BotsFile != "" {
+		envBots = 0
+		if c.BotToken != "" {
+			envBots = 1
+		}
+	}
+	errs = append(errs, ValidateBots(c.Bots, envBots, c.Sandbox())...)
 	return append(errs, validateTelegram(c)...)
 }
 
@@ -375,6 +395,52 @@ func validateSessionSecret(c Config) []error {
 			auth.MinSessionSecret, auth.MaxSessionSecret, n)}
 	}
 	return nil
+}
+
+// bots reads NOTIFIER_BOTS_FILE and NOTIFIER_SANDBOX_BOTS into c.Bots:
+// the bot "default" of the single-bot variables (when TELEGRAM_BOT_TOKEN
+// is set or there is no file), then the file's bots, whose unset fields
+// take the single-bot variables' values.
+func (r *reader) bots(c *Config) {
+	c.BotsFile = r.get("NOTIFIER_BOTS_FILE", "")
+	c.SandboxBots = int(r.num("NOTIFIER_SANDBOX_BOTS", 1, 1, 8))
+	def := Bot{
+		ID: DefaultBot, Token: c.BotToken, Username: c.BotUsername, WebhookURL: c.WebhookURL,
+		WebhookSecret: c.WebhookSecret, GlobalRate: c.Delivery.GlobalRate, PaidBroadcast: c.Delivery.AllowPaidBroadcast,
+		WelcomeMessage: c.WelcomeMessage, APIURL: c.APIURL,
+	}
+	if c.BotToken != "" || c.BotsFile == "" {
+		c.Bots = append(c.Bots, def)
+	}
+	if c.BotsFile == "" {
+		if c.Sandbox() {
+			for i := 2; i <= c.SandboxBots; i++ {
+				b := def
+				b.ID, b.Username, b.WebhookURL, b.WebhookSecret = fmt.Sprintf("bot%d", i), "", "", ""
+				c.Bots = append(c.Bots, b)
+			}
+		}
+		return
+	}
+	data, err := readBotsFile(c.BotsFile)
+	if err == nil {
+		var bots []Bot
+		if bots, err = ParseBots(data, def); err == nil {
+			c.Bots = append(c.Bots, bots...)
+			return
+		}
+	}
+	r.errs = append(r.errs, fmt.Errorf("NOTIFIER_BOTS_FILE %s: %w", c.BotsFile, err))
+}
+
+// Bot returns the bot named id.
+func (c Config) Bot(id string) (Bot, bool) {
+	for _, b := range c.Bots {
+		if b.ID == id {
+			return b, true
+		}
+	}
+	return Bot{}, false
 }
 
 // validateAddrs checks the listen addresses: host:port, and distinct.
@@ -441,7 +507,7 @@ func validateTelegram(c Config) []error {
 func checkMode(c Config, lookup Lookup, names []string, boolean func(string) (bool, bool)) []error {
 	var errs []error
 	sandbox, sandboxSet := boolean("NOTIFIER_SANDBOX")
-	if c.BotToken != "" {
+	if !c.Sandbox() {
 		if sandboxSet && sandbox {
 			errs = append(errs, errors.New("NOTIFIER_SANDBOX=true contradicts TELEGRAM_BOT_TOKEN: the sandbox runs its own fake Bot API; unset one of them"))
 		} else if c.APIKeysFile == "" && !c.AllowOpenAPI {
@@ -471,7 +537,7 @@ func productionSettings(lookup Lookup, names []string) []string {
 	if v, ok := lookup("TELEGRAM_BOT_TOKEN"); ok && strings.TrimSpace(v) == "" {
 		seen = append(seen, "TELEGRAM_BOT_TOKEN set but empty")
 	}
-	candidates := append([]string{"REDIS_URL", "NOTIFIER_API_KEYS_FILE"}, telegramVars...)
+	candidates := append([]string{"REDIS_URL", "NOTIFIER_API_KEYS_FILE", "NOTIFIER_BOTS_FILE"}, telegramVars...)
 	for _, n := range names {
 		if strings.HasPrefix(n, "TELEGRAM_") && !slices.Contains(candidates, n) {
 			candidates = append(candidates, n)

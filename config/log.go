@@ -56,6 +56,16 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 		marshalEventWebhook(enc, c.EventWebhook, s.Replace)
 		return nil
 	}))
+	str("bots_file", c.BotsFile)
+	_ = enc.AddArray("bots", zapcore.ArrayMarshalerFunc(func(arr zapcore.ArrayEncoder) error {
+		for _, b := range c.Bots {
+			_ = arr.AppendObject(zapcore.ObjectMarshalerFunc(func(enc zapcore.ObjectEncoder) error {
+				marshalBot(enc, b, s.Replace)
+				return nil
+			}))
+		}
+		return nil
+	}))
 	if err := enc.AddObject("events", c.Events); err != nil {
 		return err
 	}
@@ -86,11 +96,31 @@ func marshalDelivery(enc zapcore.ObjectEncoder, d delivery.Config) {
 	enc.AddInt64("max_queued", d.MaxQueued)
 }
 
+// marshalBot logs one bot with its token, secret and proxy password
+// masked.
+func marshalBot(enc zapcore.ObjectEncoder, b Bot, scrub func(string) string) {
+	str := func(k, v string) { enc.AddString(k, scrub(v)) }
+	str("id", b.ID)
+	str("token", maskToken(b.Token))
+	str("username", b.Username)
+	str("webhook_url", maskURL(b.WebhookURL))
+	str("webhook_secret", maskSecret(b.WebhookSecret))
+	enc.AddFloat64("global_rate", b.GlobalRate)
+	enc.AddBool("paid_broadcast", b.PaidBroadcast)
+	enc.AddInt("welcome_message_bytes", len(b.WelcomeMessage))
+	str("api_url", maskURL(b.APIURL))
+	str("proxy_url", maskURL(b.ProxyURL))
+}
+
 // scrubber removes the bot token and the webhook secrets, raw or escaped,
 // from any logged value.
 func (c Config) scrubber() *strings.Replacer {
 	var pairs []string
-	for _, sec := range []string{c.BotToken, c.WebhookSecret, c.EventWebhook.Secret, c.SessionSecret} {
+	secrets := []string{c.BotToken, c.WebhookSecret, c.EventWebhook.Secret, c.SessionSecret}
+	for _, b := range c.Bots {
+		secrets = append(secrets, b.Token, b.WebhookSecret)
+	}
+	for _, sec := range secrets {
 		if sec == "" {
 			continue
 		}

@@ -29,8 +29,11 @@ type groupRequest struct {
 //	POST /sandbox/topic       {"chat_id":-1001234567890,"action":"create","name":"deploys"}
 //	                          {"chat_id":...,"action":"close"|"reopen"|"delete","topic_id":2}
 func (a *Endpoints) mountGroups(mux *http.ServeMux) {
-	fake := a.sandbox
 	mux.HandleFunc("POST /sandbox/startgroup", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		req, ok := decodeGroup(w, r)
 		if !ok {
 			return
@@ -43,11 +46,15 @@ func (a *Endpoints) mountGroups(mux *http.ServeMux) {
 		if user <= 0 {
 			user = 1
 		}
-		a.sandboxAct(w, r, req.ChatID, func() int64 {
+		sandboxAct(w, r, fake, req.ChatID, func() int64 {
 			return fake.StartGroup(req.ChatID, req.Title, user, req.Username, req.Token).UpdateID
 		})
 	})
 	mux.HandleFunc("POST /sandbox/removegroup", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		req, ok := decodeGroup(w, r)
 		if !ok {
 			return
@@ -56,6 +63,10 @@ func (a *Endpoints) mountGroups(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]any{"update_id": u.UpdateID, "removed": true})
 	})
 	mux.HandleFunc("POST /sandbox/topic", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		req, ok := decodeGroup(w, r)
 		if !ok {
 			return

@@ -50,6 +50,10 @@ type pressRequest struct {
 // body, 404 when there is no such message or callback button.
 func (a *Endpoints) mountPress(mux *http.ServeMux) {
 	mux.HandleFunc("POST /sandbox/press", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		var req pressRequest
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10))
 		dec.DisallowUnknownFields()
@@ -68,7 +72,7 @@ func (a *Endpoints) mountPress(mux *http.ServeMux) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "button_text: want the button's label, 1-64 characters"})
 			return
 		}
-		id, err := a.sandbox.Press(req.ChatID, req.MessageID, req.ButtonText)
+		id, err := fake.Press(req.ChatID, req.MessageID, req.ButtonText)
 		if errors.Is(err, fakebot.ErrNoMessage) || errors.Is(err, fakebot.ErrNoButton) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 			return
@@ -79,7 +83,7 @@ func (a *Endpoints) mountPress(mux *http.ServeMux) {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), sandboxReplyWait)
 		defer cancel()
-		q, err := a.sandbox.WaitForAnswer(ctx, id)
+		q, err := fake.WaitForAnswer(ctx, id)
 		if err != nil {
 			writeJSON(w, http.StatusAccepted, map[string]any{"callback_query_id": id, "answered": false,
 				"note": "the bot has not answered yet"})

@@ -93,11 +93,34 @@ type sandboxRequest struct {
 
 // Endpoints are the sandbox's HTTP endpoints over one fake Bot API.
 type Endpoints struct {
-	sandbox *fakebot.Server
+	bots map[string]*fakebot.Server
 }
 
-// New returns the endpoints that act on fake.
-func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
+// defaultBot is the bot of a request without ?bot=.
+const defaultBot = "default"
+
+// New returns the endpoints that act on fake, the bot "default".
+func New(fake *fakebot.Server) *Endpoints {
+	return NewBots(map[string]*fakebot.Server{defaultBot: fake})
+}
+
+// NewBots returns the endpoints that act on several fake bots, by id
+// (NOTIFIER_SANDBOX_BOTS): ?bot=<id> picks one, "default" without it.
+func NewBots(fakes map[string]*fakebot.Server) *Endpoints { return &Endpoints{bots: fakes} }
+
+// pick returns the fake bot of the request's ?bot= (404 when unknown).
+func (a *Endpoints) pick(w http.ResponseWriter, r *http.Request) (*fakebot.Server, bool) {
+	id := r.URL.Query().Get("bot")
+	if id == "" {
+		id = defaultBot
+	}
+	fake := a.bots[id]
+	if fake == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "bot: no such sandbox bot (NOTIFIER_SANDBOX_BOTS)"})
+		return nil, false
+	}
+	return fake, true
+}
 
 // Mount adds the endpoints that play the Telegram user against the
 // in-process fake Bot API:
@@ -109,12 +132,16 @@ func New(fake *fakebot.Server) *Endpoints { return &Endpoints{sandbox: fake} }
 //	GET  /sandbox/chats/{chat_id}/messages
 //	GET  /sandbox/messages
 //
-// and the group actions of mountGroups (group.go).
+// and the group actions of mountGroups (group.go). Each takes ?bot=<id>
+// to play the user of another sandbox bot.
 func (a *Endpoints) Mount(mux *http.ServeMux) {
-	fake := a.sandbox
 	a.mountPress(mux)
 	a.mountGroups(mux)
 	mux.HandleFunc("POST /sandbox/start", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		req, ok := decodeSandbox(w, r)
 		if !ok {
 			return
@@ -123,16 +150,24 @@ func (a *Endpoints) Mount(mux *http.ServeMux) {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "token: at most 64 characters (Telegram's start parameter limit)"})
 			return
 		}
-		a.sandboxAct(w, r, req.ChatID, func() int64 { return fake.Start(req.ChatID, req.Username, req.Token).UpdateID })
+		sandboxAct(w, r, fake, req.ChatID, func() int64 { return fake.Start(req.ChatID, req.Username, req.Token).UpdateID })
 	})
 	mux.HandleFunc("POST /sandbox/stop", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		req, ok := decodeSandbox(w, r)
 		if !ok {
 			return
 		}
-		a.sandboxAct(w, r, req.ChatID, func() int64 { return fake.SendText(req.ChatID, req.Username, "/stop").UpdateID })
+		sandboxAct(w, r, fake, req.ChatID, func() int64 { return fake.SendText(req.ChatID, req.Username, "/stop").UpdateID })
 	})
 	mux.HandleFunc("POST /sandbox/block", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		req, ok := decodeSandbox(w, r)
 		if !ok {
 			return
@@ -141,6 +176,10 @@ func (a *Endpoints) Mount(mux *http.ServeMux) {
 		writeJSON(w, http.StatusOK, map[string]any{"update_id": u.UpdateID, "blocked": true})
 	})
 	mux.HandleFunc("GET /sandbox/chats/{chat_id}/messages", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		id, err := strconv.ParseInt(r.PathValue("chat_id"), 10, 64)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "chat_id: want an integer"})
@@ -148,7 +187,11 @@ func (a *Endpoints) Mount(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"messages": toSandboxMessages(fake.Messages(id))})
 	})
-	mux.HandleFunc("GET /sandbox/messages", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /sandbox/messages", func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"messages": toSandboxMessages(fake.AllMessages())})
 	})
 }
@@ -170,12 +213,12 @@ func decodeSandbox(w http.ResponseWriter, r *http.Request) (sandboxRequest, bool
 
 // sandboxAct makes the fake user write to the bot, then waits for the bot's
 // reply so the caller sees the result of the action.
-func (a *Endpoints) sandboxAct(w http.ResponseWriter, r *http.Request, chatID int64, act func() int64) {
-	before := len(a.sandbox.Messages(chatID))
+func sandboxAct(w http.ResponseWriter, r *http.Request, fake *fakebot.Server, chatID int64, act func() int64) {
+	before := len(fake.Messages(chatID))
 	updateID := act()
 	ctx, cancel := context.WithTimeout(r.Context(), sandboxReplyWait)
 	defer cancel()
-	msgs, err := a.sandbox.WaitForMessages(ctx, chatID, before+1)
+	msgs, err := fake.WaitForMessages(ctx, chatID, before+1)
 	if errors.Is(err, context.DeadlineExceeded) {
 		writeJSON(w, http.StatusAccepted, map[string]any{"update_id": updateID, "reply": nil, "note": "the bot has not answered yet"})
 		return

@@ -13,10 +13,6 @@ import (
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
 )
 
-// DefaultBot is the bot a browser session is for while the service serves
-// one bot.
-const DefaultBot = "default"
-
 // watchLookback is how far before "now" WatchStatus starts to follow the
 // event log, so that a replica whose clock is ahead of the log's (Redis
 // stamps entries with its own clock) misses no change; changes that far
@@ -53,7 +49,11 @@ func (s *Service) CreateBrowserSession(_ context.Context, req *notifierv1.Create
 	if s.sessions == nil {
 		return nil, toStatus(ErrNoSessions)
 	}
-	tok, exp, err := s.sessions.Mint(req.GetUserId(), DefaultBot, ttl)
+	bot := req.GetBot()
+	if bot == "" {
+		bot = DefaultBot
+	}
+	tok, exp, err := s.sessions.Mint(req.GetUserId(), bot, ttl)
 	if err != nil {
 		return nil, toStatus(err)
 	}

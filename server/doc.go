@@ -4,6 +4,9 @@
 // gRPC servers with their interceptors ([NewGRPCServer]), the REST
 // gateway and the HTTP mux ([NewHTTPHandler]), the Telegram webhook
 // endpoint ([NewWebhookHandler]) and TLS for the listeners ([LoadTLS]).
+// With several bots, [Bots] routes each request by its bot field to that
+// bot's own [Service], and [NewBotsWebhook] each bot's webhook path
+// (/telegram/webhook/<bot>) to its own handler and secret.
 //
 // It declares what it needs from the rest of the service ([LinkStore],
 // [Deliverer], [Identity], and for Unlink and the event log [Events]:
@@ -12,6 +15,7 @@
 //
 //	svc := server.NewService(st, dispatcher, identity, cfg.LinkTokenTTL,
 //		server.Events{Log: st, Unlinker: st, Replier: dispatcher}, log)
-//	grpcSrv := server.NewGRPCServer(server.GRPCDeps{Service: svc, Health: h, Log: log, Metrics: m, Auth: a})
+//	bots := server.NewBots(map[string]*server.Service{"default": svc}, []string{"default"})
+//	grpcSrv := server.NewGRPCServer(server.GRPCDeps{Service: bots, Health: h, Log: log, Metrics: m, Auth: a})
 //	handler, err := server.NewHTTPHandler(ctx, server.HTTPDeps{DialGateway: dial, Metrics: m, Webhook: wh})
 package server

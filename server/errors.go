@@ -64,8 +64,11 @@ func toStatus(err error) error {
 		tgErr  *telegram.Error
 		tooOld *events.CursorTooOldError
 		ph     *delivery.PlaceholderError
+		nobot  *BotNotFoundError
 	)
 	switch {
+	case errors.As(err, &nobot):
+		return botStatus(nobot)
 	case errors.As(err, &inv):
 		st := status.New(codes.InvalidArgument, inv.Error())
 		return withDetails(st, &errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{

@@ -40,8 +40,9 @@ type HTTPDeps struct {
 	Metrics *metrics.Metrics
 	// CORSOrigins are the browser origins allowed to call the REST mirror.
 	CORSOrigins []string
-	// Webhook is the Telegram webhook ([NewWebhookHandler]), mounted at
-	// POST /telegram/webhook; nil when it has its own listener
+	// Webhook is the Telegram webhook ([NewWebhookHandler], or
+	// [NewBotsWebhook] for several bots), mounted at POST /telegram/webhook
+	// and POST /telegram/webhook/{bot}; nil when it has its own listener
 	// ([NewWebhookListenerHandler]).
 	Webhook http.Handler
 	// Ready reports readiness for /readyz (nil: ready).
@@ -101,6 +102,7 @@ func NewHTTPHandler(ctx context.Context, d HTTPDeps) (http.Handler, error) {
 	mux.Handle("GET /ui/tgnotify-connect.js", m.InstrumentHTTP("ui", auth.CORS(d.CORSOrigins, ui.Component())))
 	if d.Webhook != nil {
 		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", d.Webhook))
+		mux.Handle("POST /telegram/webhook/{bot}", m.InstrumentHTTP("webhook", d.Webhook))
 	}
 	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(healthz)))
 	mux.Handle("GET /readyz", m.InstrumentHTTP("readyz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -136,6 +138,7 @@ func ready(ctx context.Context, f func(context.Context) error) error {
 func NewWebhookListenerHandler(m *metrics.Metrics, webhook http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", webhook))
+	mux.Handle("POST /telegram/webhook/{bot}", m.InstrumentHTTP("webhook", webhook))
 	mux.Handle("GET /healthz", m.InstrumentHTTP("healthz", http.HandlerFunc(healthz)))
 	mux.Handle("/", m.InstrumentHTTP("other", http.HandlerFunc(notFound)))
 	return mux

@@ -48,7 +48,8 @@ func qrHandler(gw *runtime.ServeMux, client notifierv1.NotifierServiceClient, fo
 			}
 		}
 		resp, err := client.GetLinkURL(metadata.NewOutgoingContext(r.Context(), md),
-			&notifierv1.GetLinkURLRequest{UserId: r.PathValue("user_id")})
+			&notifierv1.GetLinkURLRequest{UserId: r.PathValue("user_id"), Bot: r.URL.Query().Get("bot"),
+				ChatKind: qrChatKind(r.URL.Query().Get("chat_kind"))})
 		if err != nil {
 			fail(err)
 			return
@@ -112,4 +113,14 @@ func qrSVG(bitmap [][]bool, size int) []byte {
 	}
 	b.WriteString(`"/></svg>`)
 	return []byte(b.String())
+}
+
+// qrChatKind reads ?chat_kind= (CHAT_KIND_GROUP or GROUP for a group's
+// startgroup link); anything else is the private link.
+func qrChatKind(v string) notifierv1.ChatKind {
+	switch strings.ToUpper(v) {
+	case "CHAT_KIND_GROUP", "GROUP", "2":
+		return notifierv1.ChatKind_CHAT_KIND_GROUP
+	}
+	return notifierv1.ChatKind_CHAT_KIND_UNSPECIFIED
 }

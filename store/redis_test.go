@@ -32,6 +32,18 @@ func TestRedisContract(t *testing.T) {
 	})
 }
 
+// TestRedisContractBotPrefix: a bot's store ({tgn:<bot>} prefix) on a
+// single node passes the store contract beside the default bot's.
+func TestRedisContractBotPrefix(t *testing.T) {
+	srv := redistest.Start(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Store {
+		st := store.NewRedis(srv.Client(t), fmt.Sprintf("%s:test%d", store.BotPrefix(srv.URL(), "shop"), n.Add(1)))
+		t.Cleanup(func() { _ = st.Close() })
+		return st
+	})
+}
+
 // faultClient returns a client with short timeouts and no retries so that
 // an outage surfaces quickly.
 func faultClient(t *testing.T, addr string) redis.UniversalClient {

@@ -51,6 +51,12 @@ func runTopologyContract(t *testing.T, rawURL string) {
 	t.Run("store", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store { return openTopology(t, rawURL, prefix("s")) })
 	})
+	t.Run("store of another bot", func(t *testing.T) {
+		// A bot but "default" keeps its keys under its own hash tag.
+		storetest.Run(t, func(t *testing.T) store.Store {
+			return openTopology(t, rawURL, fmt.Sprintf("%s:s%d", store.BotPrefix(rawURL, "shop"), n.Add(1)))
+		})
+	})
 	t.Run("queue", func(t *testing.T) {
 		runQueueContract(t, func(t *testing.T) queue { return openTopology(t, rawURL, prefix("q")).Queue() })
 	})

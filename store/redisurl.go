@@ -40,6 +40,22 @@ func KeyPrefix(rawURL string) string {
 	return DefaultRedisPrefix
 }
 
+// DefaultBot is the bot whose keys keep the single-bot prefix
+// ([KeyPrefix]), so that a deployment that adds bots keeps its data.
+const DefaultBot = "default"
+
+// BotPrefix returns the key prefix of bot's store at rawURL: the bot
+// "default" keeps [KeyPrefix] ("tgn", or "{tgn}" on a Cluster); any other
+// bot gets a hash tag of its own, "{tgn:<bot>}", on every topology, so on
+// Redis Cluster each bot's keys share one slot (its scripts are multi-key)
+// while different bots land on different slots, and masters.
+func BotPrefix(rawURL, bot string) string {
+	if bot == DefaultBot || bot == "" {
+		return KeyPrefix(rawURL)
+	}
+	return "{" + DefaultRedisPrefix + ":" + bot + "}"
+}
+
 // ValidateRedisURL reports whether rawURL is a Redis URL [OpenRedis]
 // accepts, without connecting. The error holds no password.
 func ValidateRedisURL(rawURL string) error {

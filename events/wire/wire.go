@@ -57,7 +57,15 @@ func TypeFromProto(t notifierv1.EventType) (events.Type, bool) {
 // MarshalBatch returns evs as the JSON object {"events":[…]}, each event in
 // protojson with proto field names (as REST). An empty batch is
 // {"events":[]}.
-func MarshalBatch(evs []events.Event) ([]byte, error) {
+func MarshalBatch(evs []events.Event) ([]byte, error) { return marshalBatch(evs, "") }
+
+// MarshalBotBatch returns MarshalBatch for the event log of bot: each
+// event carries the bot's id.
+func MarshalBotBatch(bot string) func([]events.Event) ([]byte, error) {
+	return func(evs []events.Event) ([]byte, error) { return marshalBatch(evs, bot) }
+}
+
+func marshalBatch(evs []events.Event, bot string) ([]byte, error) {
 	opts := JSONOptions()
 	var b bytes.Buffer
 	b.WriteString(`{"events":[`)
@@ -65,7 +73,9 @@ func MarshalBatch(evs []events.Event) ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		js, err := opts.Marshal(ToProto(e))
+		pe := ToProto(e)
+		pe.Bot = bot
+		js, err := opts.Marshal(pe)
 		if err != nil {
 			return nil, fmt.Errorf("wire: marshal event %q: %w", e.ID, err)
 		}

@@ -524,6 +524,8 @@ func (s *SentinelSet) Failover(tb testing.TB) string {
 type ClusterOptions struct {
 	// Password, when set, protects every node (requirepass and masterauth).
 	Password string
+	// Replicas gives every master one replica, for [Cluster.Failover].
+	Replicas bool
 }
 
 // Cluster is a Redis Cluster of three masters without replicas on
@@ -531,6 +533,8 @@ type ClusterOptions struct {
 type Cluster struct {
 	opts  ClusterOptions
 	nodes []*node
+	// replicas[i] is the replica of nodes[i] (with Replicas).
+	replicas []*node
 }
 
 // StartCluster starts a three-master Cluster without a password. See
@@ -553,8 +557,7 @@ func StartClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 	g := newGroup(tb)
 	c := &Cluster{opts: opts}
 	fail := func(err error) { tb.Helper(); tb.Fatalf("redistest: start cluster: %v", err) }
-	for i := range 3 {
-		name := fmt.Sprintf("node-%d", i+1)
+	startNode := func(name string) *node {
 		dir := filepath.Join(root, name)
 		n, err := g.start(nodeSpec{name: name, bin: server, dir: dir, password: opts.Password, pickPort: freeClusterPort,
 			argv: func(port int) ([]string, error) {
@@ -567,7 +570,10 @@ func StartClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 		if err != nil {
 			fail(err)
 		}
-		c.nodes = append(c.nodes, n)
+		return n
+	}
+	for i := range 3 {
+		c.nodes = append(c.nodes, startNode(fmt.Sprintf("node-%d", i+1)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), topologyTimeout)
 	defer cancel()
@@ -604,7 +610,106 @@ func StartClusterWith(tb testing.TB, opts ClusterOptions) *Cluster {
 			fail(err)
 		}
 	}
+	if opts.Replicas {
+		for i := range c.nodes {
+			c.replicas = append(c.replicas, startNode(fmt.Sprintf("replica-%d", i+1)))
+		}
+		if err := c.addReplicas(ctx); err != nil {
+			fail(err)
+		}
+	}
 	return c
+}
+
+// addReplicas joins c.replicas to the cluster, each replicating its master.
+func (c *Cluster) addReplicas(ctx context.Context) error {
+	for _, r := range c.replicas {
+		if err := c.nodes[0].admin.ClusterMeet(ctx, "127.0.0.1", strconv.Itoa(r.port)).Err(); err != nil {
+			return fmt.Errorf("CLUSTER MEET %s: %w", r.addr(), err)
+		}
+	}
+	for i, r := range c.replicas {
+		id, err := c.nodes[i].admin.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			return fmt.Errorf("%s: CLUSTER MYID: %w", c.nodes[i].name, err)
+		}
+		// The replica must know the master's id before it can replicate it.
+		err = retry(topologyTimeout, func() error { return r.admin.ClusterReplicate(ctx, id).Err() })
+		if err != nil {
+			return fmt.Errorf("%s: CLUSTER REPLICATE %s: %w", r.name, id, err)
+		}
+	}
+	for i, r := range c.replicas {
+		err := retry(topologyTimeout, func() error {
+			if err := replicaInSync(c.nodes[i], r); err != nil {
+				return err
+			}
+			info, err := r.admin.ClusterInfo(ctx).Result()
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(info, "cluster_state:ok") || !strings.Contains(info, "cluster_known_nodes:6") {
+				return fmt.Errorf("%s CLUSTER INFO:\n%s", r.name, info)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Failover makes the replica of master i (0-2) its master with CLUSTER
+// FAILOVER (the coordinated kind: the master stops writes until the
+// replica has caught up, so no acknowledged write is lost) and waits until
+// the replica serves as master and the cluster is ok. It needs Replicas.
+func (c *Cluster) Failover(tb testing.TB, i int) {
+	tb.Helper()
+	if i < 0 || i >= len(c.replicas) {
+		tb.Fatalf("redistest: Failover(%d): the cluster has %d replicas", i, len(c.replicas))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), topologyTimeout)
+	defer cancel()
+	r := c.replicas[i]
+	if err := r.admin.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
+		tb.Fatalf("redistest: %s: CLUSTER FAILOVER: %v", r.name, err)
+	}
+	err := retry(topologyTimeout, func() error {
+		role, err := infoField(r, "replication", "role")
+		if err != nil || role != "master" {
+			return fmt.Errorf("%s role %q, %v", r.name, role, err)
+		}
+		info, err := r.admin.ClusterInfo(ctx).Result()
+		if err != nil || !strings.Contains(info, "cluster_state:ok") {
+			return fmt.Errorf("%s CLUSTER INFO: %v\n%s", r.name, err, info)
+		}
+		return nil
+	})
+	if err != nil {
+		tb.Fatalf("redistest: failover of %s: %v", c.nodes[i].name, err)
+	}
+	c.nodes[i], c.replicas[i] = r, c.nodes[i]
+}
+
+// MasterOf returns the index (0-2) of the master serving slot.
+func (c *Cluster) MasterOf(tb testing.TB, slot int64) int {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), topologyTimeout)
+	defer cancel()
+	for i, n := range c.nodes {
+		slots, err := n.admin.ClusterSlots(ctx).Result()
+		if err != nil {
+			tb.Fatalf("redistest: CLUSTER SLOTS: %v", err)
+		}
+		for _, r := range slots {
+			if int64(r.Start) <= slot && slot <= int64(r.End) && r.Nodes[0].Addr == n.addr() {
+				return i
+			}
+		}
+	}
+	tb.Fatalf("redistest: no master serves slot %d", slot)
+	return -1
 }
 
 // freeClusterPort returns a free port whose cluster bus port (+10000) is

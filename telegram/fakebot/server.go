@@ -143,6 +143,13 @@ type Server struct {
 	nextFile  int64
 	// callbacks are the callback queries of button presses (callbacks.go).
 	callbacks callbackState
+
+	// others are the further bots served on this server's listener
+	// ([Server.AddBot]), by token; parent is the server whose listener
+	// serves this one (nil for a server with its own).
+	othersMu sync.Mutex
+	others   map[string]*Server
+	parent   *Server
 }
 
 type chatState struct {
@@ -197,8 +204,41 @@ func NewServer(opts ...Option) *Server {
 	return s
 }
 
+// AddBot adds another bot to the server: one more token served on the
+// same listener (the same URL), as api.telegram.org serves every bot, with
+// state of its own (chats, messages, updates, webhook, faults), as each bot
+// has at Telegram. opts set its token (it must differ from every other's),
+// username and id; WithAddr is ignored. It is closed with s.
+func (s *Server) AddBot(opts ...Option) *Server {
+	b := newServer(opts)
+	b.parent, b.baseURL, b.hc = s, s.baseURL, &http.Client{Timeout: b.deliverTimeout}
+	s.othersMu.Lock()
+	defer s.othersMu.Unlock()
+	if b.token == s.token || s.others[b.token] != nil {
+		panic("fakebot: AddBot: token already served")
+	}
+	if s.others == nil {
+		s.others = map[string]*Server{}
+	}
+	s.others[b.token] = b
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.deliveryLoop()
+	}()
+	return b
+}
+
+// other returns the added bot of token, nil if none.
+func (s *Server) other(token string) *Server {
+	s.othersMu.Lock()
+	defer s.othersMu.Unlock()
+	return s.others[token]
+}
+
 // Close stops the server: it ends the webhook delivery, releases hanging
-// requests and closes every connection.
+// requests and closes every connection. Closing a server closes the bots
+// added to it; an added bot closed alone stops its webhook delivery.
 func (s *Server) Close() {
 	s.closeMu.Do(func() {
 		close(s.done)
@@ -206,9 +246,17 @@ func (s *Server) Close() {
 		s.releaseHangLocked()
 		s.notifyLocked()
 		s.mu.Unlock()
-		_ = s.httpSrv.Close()
+		if s.httpSrv != nil {
+			_ = s.httpSrv.Close()
+		}
 		s.wg.Wait()
 		s.hc.CloseIdleConnections()
+		s.othersMu.Lock()
+		others := s.others
+		s.othersMu.Unlock()
+		for _, b := range others {
+			b.Close()
+		}
 	})
 }
 
@@ -349,6 +397,12 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok || method == "" || strings.Contains(method, "/") {
 		writeError(w, &apiError{code: 404, description: "Not Found"})
 		return
+	}
+	if token != s.token {
+		if b := s.other(token); b != nil {
+			b.serveHTTP(w, r)
+			return
+		}
 	}
 	lower := strings.ToLower(method)
 	s.mu.Lock()

@@ -445,7 +445,10 @@ type CreateLinkTokenRequest struct {
 	// Which kind of chat the token links: a private chat (the default, a
 	// ?start= link) or a group (a ?startgroup= link; the person picks a group,
 	// Telegram adds the bot there and the group becomes the user's chat).
-	ChatKind      ChatKind `protobuf:"varint,2,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
+	ChatKind ChatKind `protobuf:"varint,2,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,3,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -492,6 +495,13 @@ func (x *CreateLinkTokenRequest) GetChatKind() ChatKind {
 		return x.ChatKind
 	}
 	return ChatKind_CHAT_KIND_UNSPECIFIED
+}
+
+func (x *CreateLinkTokenRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
 }
 
 // CreateLinkTokenResponse carries the new token and its deep link.
@@ -567,7 +577,10 @@ type GetLinkURLRequest struct {
 	// Which kind of chat the link is for (see CreateLinkTokenRequest). The
 	// user's live token is handed out again only when it is of this kind;
 	// otherwise a new one is minted.
-	ChatKind      ChatKind `protobuf:"varint,2,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
+	ChatKind ChatKind `protobuf:"varint,2,opt,name=chat_kind,json=chatKind,proto3,enum=notifier.v1.ChatKind" json:"chat_kind,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,3,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -614,6 +627,13 @@ func (x *GetLinkURLRequest) GetChatKind() ChatKind {
 		return x.ChatKind
 	}
 	return ChatKind_CHAT_KIND_UNSPECIFIED
+}
+
+func (x *GetLinkURLRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
 }
 
 // GetLinkURLResponse carries the user's live deep link.
@@ -746,8 +766,11 @@ type NotifyRequest struct {
 	// back to the group's main chat when the topic is gone or closed.
 	// Ignored without topic_id.
 	NoTopicFallback bool `protobuf:"varint,16,opt,name=no_topic_fallback,json=noTopicFallback,proto3" json:"no_topic_fallback,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,17,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NotifyRequest) Reset() {
@@ -890,6 +913,13 @@ func (x *NotifyRequest) GetNoTopicFallback() bool {
 		return x.NoTopicFallback
 	}
 	return false
+}
+
+func (x *NotifyRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
 }
 
 // ButtonRow is one row of an inline keyboard.
@@ -1238,7 +1268,10 @@ func (x *NotifyResponse) GetParts() int32 {
 type GetStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The calling application's own user id: 1-128 printable characters.
-	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,2,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1276,6 +1309,13 @@ func (*GetStatusRequest) Descriptor() ([]byte, []int) {
 func (x *GetStatusRequest) GetUserId() string {
 	if x != nil {
 		return x.UserId
+	}
+	return ""
+}
+
+func (x *GetStatusRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
 	}
 	return ""
 }
@@ -2078,7 +2118,10 @@ type CreateBrowserSessionRequest struct {
 	// The calling application's own user id: 1-128 printable characters.
 	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// How long the session lasts: up to 24 h; 15 min when unset.
-	Ttl           *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	Ttl *durationpb.Duration `protobuf:"bytes,2,opt,name=ttl,proto3" json:"ttl,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,3,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2125,6 +2168,13 @@ func (x *CreateBrowserSessionRequest) GetTtl() *durationpb.Duration {
 		return x.Ttl
 	}
 	return nil
+}
+
+func (x *CreateBrowserSessionRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
 }
 
 // CreateBrowserSessionResponse carries the signed session token.
@@ -2186,7 +2236,10 @@ func (x *CreateBrowserSessionResponse) GetExpiresAt() *timestamppb.Timestamp {
 type WatchStatusRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The calling application's own user id: 1-128 printable characters.
-	UserId        string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,2,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2228,13 +2281,23 @@ func (x *WatchStatusRequest) GetUserId() string {
 	return ""
 }
 
+func (x *WatchStatusRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
 // UnlinkRequest names the application user to unlink.
 type UnlinkRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The calling application's own user id: 1-128 printable characters.
 	UserId string `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// Tell the chat that the application disconnected it.
-	SayGoodbye    bool `protobuf:"varint,2,opt,name=say_goodbye,json=sayGoodbye,proto3" json:"say_goodbye,omitempty"`
+	SayGoodbye bool `protobuf:"varint,2,opt,name=say_goodbye,json=sayGoodbye,proto3" json:"say_goodbye,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,3,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2281,6 +2344,13 @@ func (x *UnlinkRequest) GetSayGoodbye() bool {
 		return x.SayGoodbye
 	}
 	return false
+}
+
+func (x *UnlinkRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
 }
 
 // UnlinkResponse tells whether there was a link to remove.
@@ -2357,7 +2427,10 @@ type Event struct {
 	// A forwarded message's text.
 	Text string `protobuf:"bytes,11,opt,name=text,proto3" json:"text,omitempty"`
 	// The Telegram username concerned, when known.
-	Username      string `protobuf:"bytes,12,opt,name=username,proto3" json:"username,omitempty"`
+	Username string `protobuf:"bytes,12,opt,name=username,proto3" json:"username,omitempty"`
+	// The bot whose log holds the event ("default" for the bot of
+	// TELEGRAM_BOT_TOKEN).
+	Bot           string `protobuf:"bytes,13,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2476,6 +2549,13 @@ func (x *Event) GetUsername() string {
 	return ""
 }
 
+func (x *Event) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
 // ListEventsRequest selects a page of events.
 type ListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2486,7 +2566,10 @@ type ListEventsRequest struct {
 	// Keep only this user's events (empty: all users).
 	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
 	// At most this many events: 1-1000, 100 when 0.
-	Limit         int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,5,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2547,6 +2630,13 @@ func (x *ListEventsRequest) GetLimit() int32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ListEventsRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
 }
 
 // ListEventsResponse is a page of events.
@@ -2613,7 +2703,10 @@ type WatchEventsRequest struct {
 	// Keep only these types (none: all).
 	Types []EventType `protobuf:"varint,2,rep,packed,name=types,proto3,enum=notifier.v1.EventType" json:"types,omitempty"`
 	// Keep only this user's events (empty: all users).
-	UserId        string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// The bot (an id of NOTIFIER_BOTS_FILE); empty: the bot "default".
+	// An unknown bot is NOT_FOUND.
+	Bot           string `protobuf:"bytes,4,opt,name=bot,proto3" json:"bot,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2669,27 +2762,36 @@ func (x *WatchEventsRequest) GetUserId() string {
 	return ""
 }
 
+func (x *WatchEventsRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
 var File_notifier_v1_notifier_proto protoreflect.FileDescriptor
 
 const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\n" +
-	"\x1anotifier/v1/notifier.proto\x12\vnotifier.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"e\n" +
+	"\x1anotifier/v1/notifier.proto\x12\vnotifier.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"w\n" +
 	"\x16CreateLinkTokenRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x122\n" +
-	"\tchat_kind\x18\x02 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\"|\n" +
+	"\tchat_kind\x18\x02 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\x12\x10\n" +
+	"\x03bot\x18\x03 \x01(\tR\x03bot\"|\n" +
 	"\x17CreateLinkTokenResponse\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12\x10\n" +
 	"\x03url\x18\x02 \x01(\tR\x03url\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"`\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"r\n" +
 	"\x11GetLinkURLRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x122\n" +
-	"\tchat_kind\x18\x02 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\"w\n" +
+	"\tchat_kind\x18\x02 \x01(\x0e2\x15.notifier.v1.ChatKindR\bchatKind\x12\x10\n" +
+	"\x03bot\x18\x03 \x01(\tR\x03bot\"w\n" +
 	"\x12GetLinkURLResponse\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x129\n" +
 	"\n" +
-	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x94\x06\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\xa6\x06\n" +
 	"\rNotifyRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x125\n" +
@@ -2708,7 +2810,8 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\abuttons\x18\b \x03(\v2\x16.notifier.v1.ButtonRowR\abuttons\x12'\n" +
 	"\x0fcallback_answer\x18\r \x01(\tR\x0ecallbackAnswer\x12\x19\n" +
 	"\btopic_id\x18\x0f \x01(\x03R\atopicId\x12*\n" +
-	"\x11no_topic_fallback\x18\x10 \x01(\bR\x0fnoTopicFallback\x1a9\n" +
+	"\x11no_topic_fallback\x18\x10 \x01(\bR\x0fnoTopicFallback\x12\x10\n" +
+	"\x03bot\x18\x11 \x01(\tR\x03bot\x1a9\n" +
 	"\vValuesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
@@ -2731,9 +2834,10 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\vmessage_ids\x18\x03 \x03(\x03R\n" +
 	"messageIds\x12\x1c\n" +
 	"\tduplicate\x18\x04 \x01(\bR\tduplicate\x12\x14\n" +
-	"\x05parts\x18\x05 \x01(\x05R\x05parts\"+\n" +
+	"\x05parts\x18\x05 \x01(\x05R\x05parts\"=\n" +
 	"\x10GetStatusRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"\xa6\x02\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x10\n" +
+	"\x03bot\x18\x02 \x01(\tR\x03bot\"\xa6\x02\n" +
 	"\x11GetStatusResponse\x12\x16\n" +
 	"\x06linked\x18\x01 \x01(\bR\x06linked\x12\x17\n" +
 	"\achat_id\x18\x02 \x01(\x03R\x06chatId\x12\x1a\n" +
@@ -2807,23 +2911,26 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\"{\n" +
 	"\x1aDeleteNotificationResponse\x12'\n" +
 	"\x0fnotification_id\x18\x01 \x01(\tR\x0enotificationId\x124\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\"c\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1e.notifier.v1.NotificationStateR\x05state\"u\n" +
 	"\x1bCreateBrowserSessionRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12+\n" +
-	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"~\n" +
+	"\x03ttl\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\x12\x10\n" +
+	"\x03bot\x18\x03 \x01(\tR\x03bot\"~\n" +
 	"\x1cCreateBrowserSessionResponse\x12#\n" +
 	"\rsession_token\x18\x01 \x01(\tR\fsessionToken\x129\n" +
 	"\n" +
-	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"-\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"?\n" +
 	"\x12WatchStatusRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"I\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x10\n" +
+	"\x03bot\x18\x02 \x01(\tR\x03bot\"[\n" +
 	"\rUnlinkRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1f\n" +
 	"\vsay_goodbye\x18\x02 \x01(\bR\n" +
-	"sayGoodbye\"/\n" +
+	"sayGoodbye\x12\x10\n" +
+	"\x03bot\x18\x03 \x01(\tR\x03bot\"/\n" +
 	"\x0eUnlinkResponse\x12\x1d\n" +
 	"\n" +
-	"was_linked\x18\x01 \x01(\bR\twasLinked\"\x8b\x03\n" +
+	"was_linked\x18\x01 \x01(\bR\twasLinked\"\x9d\x03\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12*\n" +
@@ -2837,20 +2944,23 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\bcallback\x18\n" +
 	" \x01(\tR\bcallback\x12\x12\n" +
 	"\x04text\x18\v \x01(\tR\x04text\x12\x1a\n" +
-	"\busername\x18\f \x01(\tR\busername\"\x93\x01\n" +
+	"\busername\x18\f \x01(\tR\busername\x12\x10\n" +
+	"\x03bot\x18\r \x01(\tR\x03bot\"\xa5\x01\n" +
 	"\x11ListEventsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
 	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
 	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\x05R\x05limit\"a\n" +
+	"\x05limit\x18\x04 \x01(\x05R\x05limit\x12\x10\n" +
+	"\x03bot\x18\x05 \x01(\tR\x03bot\"a\n" +
 	"\x12ListEventsResponse\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.notifier.v1.EventR\x06events\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"~\n" +
+	"nextCursor\"\x90\x01\n" +
 	"\x12WatchEventsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
 	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId*Q\n" +
+	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x10\n" +
+	"\x03bot\x18\x04 \x01(\tR\x03bot*Q\n" +
 	"\bChatKind\x12\x19\n" +
 	"\x15CHAT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_KIND_PRIVATE\x10\x01\x12\x13\n" +
