@@ -77,6 +77,17 @@ func (h *harness) restAs(bearer, method, path, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
+// sessionField is the field a refused CreateBrowserSession must name.
+func sessionField(r *notifierv1.CreateBrowserSessionRequest) string {
+	switch {
+	case r.Bot != "":
+		return "bot"
+	case r.Ttl != nil:
+		return "ttl"
+	}
+	return "user_id"
+}
+
 func TestCreateBrowserSessionBadInput(t *testing.T) {
 	t.Parallel()
 	h := startKeysHarness(t, harnessOpts{})
@@ -94,6 +105,7 @@ func TestCreateBrowserSessionBadInput(t *testing.T) {
 		{"user too long", &notifierv1.CreateBrowserSessionRequest{UserId: strings.Repeat("u", 129)}, "link-key", codes.InvalidArgument},
 		{"user with control character", &notifierv1.CreateBrowserSessionRequest{UserId: "a\x01b"}, "link-key", codes.InvalidArgument},
 		{"notify key", &notifierv1.CreateBrowserSessionRequest{UserId: "alice"}, "notify-key", codes.PermissionDenied},
+		{"unknown bot", &notifierv1.CreateBrowserSessionRequest{UserId: "alice", Bot: "nosuchbot"}, "link-key", codes.InvalidArgument},
 		{"no key", &notifierv1.CreateBrowserSessionRequest{UserId: "alice"}, "", codes.Unauthenticated},
 	}
 	for _, c := range cases {
@@ -106,7 +118,7 @@ func TestCreateBrowserSessionBadInput(t *testing.T) {
 			if got := status.Code(err); got != c.want {
 				t.Fatalf("code %s (%v), want %s", got, err, c.want)
 			}
-			if c.want == codes.InvalidArgument && !strings.Contains(status.Convert(err).Message(), map[bool]string{true: "ttl", false: "user_id"}[c.req.Ttl != nil]) {
+			if c.want == codes.InvalidArgument && !strings.Contains(status.Convert(err).Message(), sessionField(c.req)) {
 				t.Errorf("message %q does not name the field", status.Convert(err).Message())
 			}
 			if c.want == codes.OK {
