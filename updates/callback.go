@@ -32,6 +32,11 @@ const (
 	answerWait = 500 * time.Millisecond
 	// answerTimeout bounds the answerCallbackQuery call.
 	answerTimeout = 5 * time.Second
+	// maxAnswering bounds the answers in flight in the background: past
+	// it, a press is answered on the update's own path (which then waits
+	// for it), so a flood of presses slows its own intake instead of
+	// opening unbounded goroutines and connections to Telegram.
+	maxAnswering = 256
 )
 
 // PressStore is what recording a press needs (*store.RedisQueue and
@@ -52,13 +57,15 @@ type Answerer interface {
 type callbacks struct {
 	store PressStore
 	bot   Answerer
+	// answering holds a token per answer in flight (maxAnswering).
+	answering chan struct{}
 }
 
 // SetCallbacks turns on callback buttons: callback_query updates are
 // answered with bot and their presses recorded in st. Without it they are
 // ignored (and not answered).
 func (b *Handler) SetCallbacks(st PressStore, bot Answerer) {
-	b.callbacks = &callbacks{store: st, bot: bot}
+	b.callbacks = &callbacks{store: st, bot: bot, answering: make(chan struct{}, maxAnswering)}
 }
 
 // lookup is the notification a callback query's data names, loaded once
@@ -95,7 +102,15 @@ func (b *Handler) handleCallback(ctx context.Context, u telegram.Update) error {
 		defer cancel()
 		l.n, l.err = b.callbacks.store.Get(lctx, l.id)
 	}()
-	go b.answer(bg, q, l)
+	select {
+	case b.callbacks.answering <- struct{}{}:
+		go func() {
+			defer func() { <-b.callbacks.answering }()
+			b.answer(bg, q, l)
+		}()
+	default:
+		b.answer(bg, q, l)
+	}
 	kind := metrics.KindCallbackQuery
 	outcome, err := b.handle(context.WithValue(ctx, lookupKey{}, l), u)
 	if err != nil {

@@ -154,3 +154,60 @@ func TestCallbackCases(t *testing.T) {
 func eventsFilterPressed() events.Filter {
 	return events.Filter{Types: []events.Type{events.TypeButtonPressed}}
 }
+
+// blockingAnswers is an Answerer whose calls wait for release, counting
+// how many are in flight at most.
+type blockingAnswers struct {
+	release       chan struct{}
+	mu            sync.Mutex
+	inFlight, max int
+	total         int
+}
+
+func (a *blockingAnswers) AnswerCallbackQuery(ctx context.Context, _ telegram.AnswerCallbackQueryParams) error {
+	a.mu.Lock()
+	a.inFlight++
+	a.total++
+	a.max = max(a.max, a.inFlight)
+	a.mu.Unlock()
+	select {
+	case <-a.release:
+	case <-ctx.Done():
+	}
+	a.mu.Lock()
+	a.inFlight--
+	a.mu.Unlock()
+	return nil
+}
+
+// TestCallbackAnswersAreBounded: a flood of presses while Telegram is slow
+// to answer keeps at most maxAnswering answers in the background; the
+// next press is answered on its update's path, which waits for it
+// (backpressure instead of unbounded goroutines).
+func TestCallbackAnswersAreBounded(t *testing.T) {
+	st := store.NewMemory()
+	ans := &blockingAnswers{release: make(chan struct{})}
+	bot := New(st, nopReplier{}, "", metrics.New(), zaptest.NewLogger(t))
+	bot.SetCallbacks(st.Queue(), ans)
+	for i := range maxAnswering {
+		if err := bot.HandleUpdate(t.Context(), pressUpdate(int64(i+1), "q"+strings.Repeat("x", i%3), 42, "not ours")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	extra := make(chan error, 1)
+	go func() { extra <- bot.HandleUpdate(t.Context(), pressUpdate(maxAnswering+1, "last", 42, "not ours")) }()
+	select {
+	case err := <-extra:
+		t.Fatalf("press %d returned (%v) while %d answers were in flight: answers are not bounded", maxAnswering+1, err, maxAnswering)
+	case <-time.After(100 * time.Millisecond): // it must still be waiting: an absence, so a short bounded look
+	}
+	close(ans.release)
+	if err := <-extra; err != nil {
+		t.Fatal(err)
+	}
+	ans.mu.Lock()
+	defer ans.mu.Unlock()
+	if ans.max > maxAnswering+1 {
+		t.Fatalf("%d answers in flight at once, want at most %d", ans.max, maxAnswering+1)
+	}
+}
