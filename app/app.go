@@ -29,6 +29,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/tgnotify/tgnotify/auth"
+	"github.com/tgnotify/tgnotify/broadcast"
 	"github.com/tgnotify/tgnotify/config"
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/events"
@@ -99,6 +100,9 @@ type App struct {
 	draining      atomic.Bool
 	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
 
+	// bcRunner expands the running broadcasts (broadcast.go).
+	bcRunner *broadcast.Runner
+
 	// runEventWebhook starts the event webhook's pusher (eventhook.go).
 	runEventWebhook func(context.Context, *sync.WaitGroup)
 }
@@ -136,6 +140,7 @@ func New(ctx context.Context, cfg config.Config, log *zap.Logger) (_ *App, err e
 	(&backlogGauges{d: a.disp}).register(a.metrics)
 	a.svc = server.NewService(st.api, a.disp, a.bot, cfg.LinkTokenTTL,
 		server.Events{Log: st.events, Unlinker: st.unlinker, Replier: a.disp, Heartbeat: cfg.Events.Heartbeat}, log.Named("api"))
+	a.newBroadcasts(st.broadcasts) // broadcast.go
 	svc := a.svc
 
 	if a.runEventWebhook, err = a.newEventWebhook(st.evhook); err != nil {
@@ -180,6 +185,8 @@ type consumers struct {
 	chatUsers updates.ChatUsers
 	// The event webhook's lease, cursor and log (eventhook.go).
 	evhook eventWebhookStore
+	// Broadcasts (broadcast.go).
+	broadcasts broadcastStore
 }
 
 // eventStore is the store as the event log's consumers need it.
@@ -214,7 +221,9 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 		log.Warn("REDIS_URL is not set: using the in-memory store; links, tokens and queued messages do not survive a restart")
 		mem := store.NewMemory()
 		a.store, a.queue = mem, mem.Queue()
-		return eventConsumers(mem, cfg.Events), nil
+		c := eventConsumers(mem, cfg.Events)
+		c.broadcasts = mem.Queue()
+		return c, nil
 	}
 	rc, err := store.OpenRedis(ctx, cfg.RedisURL)
 	if err != nil {
@@ -223,9 +232,12 @@ func (a *App) openStore(ctx context.Context) (consumers, error) {
 	rc.AddHook(a.metrics.RedisHook())
 	rs := store.NewRedis(rc, store.KeyPrefix(cfg.RedisURL))
 	rs.SetWaitReplicas(cfg.RedisWaitReplicas, cfg.RedisWaitTimeout)
-	a.store, a.queue = rs, rs.Queue()
+	q := rs.Queue()
+	a.store, a.queue = rs, q
 	log.Info("using redis store")
-	return eventConsumers(rs, cfg.Events), nil
+	c := eventConsumers(rs, cfg.Events)
+	c.broadcasts = q
+	return c, nil
 }
 
 // newClient builds the Bot API client, against the sandbox's fake Bot API
@@ -381,6 +393,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.watchReadiness(intakeCtx)
 	}()
 	a.runEventWebhook(intakeCtx, &wg)
+	wg.Go(func() { _ = a.bcRunner.Run(intakeCtx) })
 
 	var runErr error
 	select {

@@ -51,6 +51,11 @@ var methodScopes = map[string][]Scope{
 	"Unlink":          {ScopeLink},
 	"ListEvents":      {ScopeEvents},
 	"WatchEvents":     {ScopeEvents},
+	// Broadcasts are notifications to many users.
+	"Broadcast":             {ScopeNotify},
+	"GetBroadcast":          {ScopeNotify},
+	"CancelBroadcast":       {ScopeNotify},
+	"ListBroadcastFailures": {ScopeNotify},
 }
 
 // Exempt reports whether the gRPC full method name belongs to a service

@@ -107,6 +107,10 @@ type Config struct {
 	// NOTIFIER_REDIS_WAIT_TIMEOUT, default 500ms).
 	RedisWaitReplicas int
 	RedisWaitTimeout  time.Duration
+	// PaidBroadcastRate is the rate of broadcasts sent with paid: true
+	// (allow_paid_broadcast; NOTIFIER_PAID_BROADCAST_RATE, up to 1000/s,
+	// default 0: paid broadcasts refused).
+	PaidBroadcastRate float64
 	// Events configures the event log: message forwarding and retention
 	// (see EventsConfig for the variables).
 	Events EventsConfig
@@ -307,6 +311,7 @@ func (r *reader) delivery(sendTimeout, shutdownTimeout time.Duration) delivery.C
 // the webhook's settings.
 func (r *reader) serving(c *Config) {
 	c.RedisWaitReplicas = int(r.num("NOTIFIER_REDIS_WAIT_REPLICAS", 0, 0, 100))
+	c.PaidBroadcastRate = r.num("NOTIFIER_PAID_BROADCAST_RATE", 0, 0, 1000)
 	c.RedisWaitTimeout = r.dur("NOTIFIER_REDIS_WAIT_TIMEOUT", defaultRedisWaitTimeout, time.Millisecond, time.Minute)
 	c.APIKeysFile = r.get("NOTIFIER_API_KEYS_FILE", "")
 	c.TLSCertFile = r.get("NOTIFIER_TLS_CERT_FILE", "")

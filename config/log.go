@@ -31,6 +31,7 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	str("redis_url", maskURL(c.RedisURL))
 	enc.AddInt("redis_wait_replicas", c.RedisWaitReplicas)
 	enc.AddDuration("redis_wait_timeout", c.RedisWaitTimeout)
+	enc.AddFloat64("paid_broadcast_rate", c.PaidBroadcastRate)
 	enc.AddBool("sandbox", c.Sandbox())
 	str("bot_token", maskToken(c.BotToken))
 	str("api_url", maskURL(c.APIURL))

@@ -138,6 +138,11 @@ type Notification struct {
 	// notification whose first parts are sent already), sent without a
 	// link check and counted in no user's summary. UserID may be empty.
 	Reply bool
+	// Broadcast is the id of the broadcast this notification is one
+	// recipient of ("" for none): its end updates the broadcast's counts
+	// instead of writing an event or the user's summary, and its record is
+	// dropped once settled.
+	Broadcast string
 }
 
 // MediaKind is the kind of a notification's media. The numbers match

@@ -30,6 +30,7 @@ type MemoryQueue struct {
 	links     *Memory                // the links enqueues and claims read and migrations move
 	lim       *MemoryLimiter         // the limit claims reserve in (lock order: mu, lim.mu, links.mu)
 	migrated  map[int64]memMigration // leases moved by a migration (migrate_memory.go)
+	bcs       memBroadcasts          // broadcasts (broadcast_memory.go)
 }
 
 type memRecord struct {
@@ -460,8 +461,8 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			n.LastError = o.LastError
 		}
 		final := false     // SENT or FAILED by this outcome
-		s := &memSummary{} // a reply is in no summary
-		if !n.Reply {
+		s := &memSummary{} // a reply, a broadcast's recipient are in no summary
+		if !n.Reply && n.Broadcast == "" {
 			s = m.summaryLocked(n.UserID, clock)
 		}
 		switch o.Kind {
@@ -497,7 +498,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		n.UpdatedAt = now
 		r.expires = clock.Add(retention)
 		s.expires = clock.Add(retention)
-		if final {
+		if final && n.Broadcast != "" {
+			m.bcSettledLocked(n, now, clock) // its counts instead of an event (broadcast_memory.go)
+		} else if final {
 			m.appendEndLocked(n, c.ChatID, clock)
 		}
 	} else {

@@ -41,6 +41,7 @@ import (
 	"github.com/tgnotify/tgnotify/delivery"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -61,6 +62,9 @@ type RedisQueue struct {
 	settle       *oomScript
 	settleClaim  *oomScript
 	backlog      *oomScript
+	// bcScripts are the broadcast scripts (broadcast_redis.go).
+	bcOnce    sync.Once
+	bcScripts map[string]*oomScript
 }
 
 var _ delivery.Queue = (*RedisQueue)(nil)
@@ -437,6 +441,7 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		ProtectContent:      f["protect_content"] == "1",
 		ReplyToID:           f["reply_to"],
 		Reply:               f["reply"] == "1",
+		Broadcast:           f["bc"],
 		IdempotencyKey:      f["idem_key"],
 		State:               delivery.NotificationState(num("state")),
 		Attempts:            int(num("attempts")),

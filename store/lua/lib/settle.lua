@@ -1,6 +1,6 @@
 -- lib/settle.lua: settle, the step behind Settle (settle.lua) and the
--- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua and
--- lib/events.lua.
+-- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua,
+-- lib/events.lua and lib/bc.lua.
 
 -- lease_chat returns the chat and backlog key where the lease with token
 -- taken on chat is now: chat itself, or the chat it migrated to while the
@@ -39,7 +39,7 @@ local function settle(p, k, o)
     redis.call('ZREM', k.pending, id)
   end
   local rec = k.record
-  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply')
+  local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply', 'bc')
   if r[1] then
     local kind, final, reason = o.kind, nil, o.reason
     if o.attempts ~= '0' then redis.call('HINCRBY', rec, 'attempts', o.attempts) end
@@ -78,7 +78,9 @@ local function settle(p, k, o)
     end
     redis.call('PEXPIRE', rec, o.retention)
     if final then unqueue() end
-    if r[5] ~= '1' then -- a reply is in no summary
+    if r[6] then -- a broadcast's recipient: its counts, no event, no summary (lib/bc.lua)
+      if final then bc_settled(p, r[6], id, r[1], final, reason, o.ev, o.now) end
+    elseif r[5] ~= '1' then -- a reply is in no summary
       local us = summary_key(p, r[1])
       if final then
         redis.call('HINCRBY', us, 'queued', -1)
