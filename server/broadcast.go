@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -310,4 +311,21 @@ func (s *Service) ListBroadcastFailures(ctx context.Context, req *notifierv1.Lis
 		out.NextPageToken = strconv.FormatInt(next, 10)
 	}
 	return out, nil
+}
+
+// maxBroadcastBody bounds a Broadcast request (gRPC or REST): 100,000 ids
+// of up to 128 bytes, quoted, and the message.
+const maxBroadcastBody = 16 << 20
+
+// restBodyLimit bounds REST bodies: maxBroadcastBody for POST
+// /v1/broadcasts, maxRESTBody for every other request.
+func restBodyLimit(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := int64(maxRESTBody)
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/broadcasts" {
+			limit = maxBroadcastBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		h.ServeHTTP(w, r)
+	})
 }

@@ -90,7 +90,7 @@ func NewHTTPHandler(ctx context.Context, d HTTPDeps) (http.Handler, error) {
 
 	m := d.Metrics
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, http.MaxBytesHandler(validPath(longLived(gw)), maxRESTBody))))
+	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, restBodyLimit(validPath(longLived(gw))))))
 	if d.Webhook != nil {
 		mux.Handle("POST /telegram/webhook", m.InstrumentHTTP("webhook", d.Webhook))
 	}
