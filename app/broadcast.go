@@ -18,6 +18,6 @@ func (a *App) newBroadcasts(st broadcastStore) {
 	d := a.disp.Config()
 	a.bcRunner = broadcast.NewRunner(broadcast.Config{Retention: d.MaxAge + d.LeaseTimeout}, st, a.disp.Wake,
 		a.log.Named("broadcast"))
-	a.svc.EnableBroadcasts(st, server.BroadcastOptions{GlobalRate: d.GlobalRate, PaidRate: a.cfg.PaidBroadcastRate,
+	a.svc.EnableBroadcasts(st, server.BroadcastOptions{GlobalRate: d.GlobalRate, PaidRate: d.PaidBroadcastRate,
 		Retention: d.Retention, IdempotencyTTL: d.IdempotencyTTL, Kick: a.bcRunner.Kick})
 }

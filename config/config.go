@@ -107,10 +107,6 @@ type Config struct {
 	// NOTIFIER_REDIS_WAIT_TIMEOUT, default 500ms).
 	RedisWaitReplicas int
 	RedisWaitTimeout  time.Duration
-	// PaidBroadcastRate is the rate of broadcasts sent with paid: true
-	// (allow_paid_broadcast; NOTIFIER_PAID_BROADCAST_RATE, up to 1000/s,
-	// default 0: paid broadcasts refused).
-	PaidBroadcastRate float64
 	// Events configures the event log: message forwarding and retention
 	// (see EventsConfig for the variables).
 	Events EventsConfig
@@ -300,6 +296,8 @@ func (r *reader) delivery(sendTimeout, shutdownTimeout time.Duration) delivery.C
 	d.MinBackoff = r.dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
 	d.MaxBackoff = r.dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
 	d.AllowPaidBroadcast, _ = r.boolean("NOTIFIER_PAID_BROADCAST")
+	// Paid broadcasts (allow_paid_broadcast, up to 1000/s; 0: refused).
+	d.PaidBroadcastRate = r.num("NOTIFIER_PAID_BROADCAST_RATE", 0, 0, 1000)
 	d.SendTimeout = sendTimeout
 	d.DrainTimeout = shutdownTimeout * 2 / 3
 	d.MaxUserBacklog = int64(r.num("NOTIFIER_MAX_USER_BACKLOG", defaultMaxUserBacklog, 0, 1e9))
@@ -311,7 +309,6 @@ func (r *reader) delivery(sendTimeout, shutdownTimeout time.Duration) delivery.C
 // the webhook's settings.
 func (r *reader) serving(c *Config) {
 	c.RedisWaitReplicas = int(r.num("NOTIFIER_REDIS_WAIT_REPLICAS", 0, 0, 100))
-	c.PaidBroadcastRate = r.num("NOTIFIER_PAID_BROADCAST_RATE", 0, 0, 1000)
 	c.RedisWaitTimeout = r.dur("NOTIFIER_REDIS_WAIT_TIMEOUT", defaultRedisWaitTimeout, time.Millisecond, time.Minute)
 	c.APIKeysFile = r.get("NOTIFIER_API_KEYS_FILE", "")
 	c.TLSCertFile = r.get("NOTIFIER_TLS_CERT_FILE", "")

@@ -31,7 +31,6 @@ func (c Config) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 	str("redis_url", maskURL(c.RedisURL))
 	enc.AddInt("redis_wait_replicas", c.RedisWaitReplicas)
 	enc.AddDuration("redis_wait_timeout", c.RedisWaitTimeout)
-	enc.AddFloat64("paid_broadcast_rate", c.PaidBroadcastRate)
 	enc.AddBool("sandbox", c.Sandbox())
 	str("bot_token", maskToken(c.BotToken))
 	str("api_url", maskURL(c.APIURL))
@@ -82,6 +81,7 @@ func marshalDelivery(enc zapcore.ObjectEncoder, d delivery.Config) {
 	enc.AddDuration("drain_timeout", d.DrainTimeout)
 	enc.AddDuration("poll_interval", d.PollInterval)
 	enc.AddBool("allow_paid_broadcast", d.AllowPaidBroadcast)
+	enc.AddFloat64("paid_broadcast_rate", d.PaidBroadcastRate)
 	enc.AddInt64("max_user_backlog", d.MaxUserBacklog)
 	enc.AddInt64("max_queued", d.MaxQueued)
 }

@@ -52,7 +52,7 @@ func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification,
 	}
 	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
 	defer cancel()
-	paid := d.cfg.AllowPaidBroadcast
+	paid := d.cfg.AllowPaidBroadcast || n.PaidBroadcast
 	if n.Media.Kind == MediaDocument {
 		return ms.SendDocument(ctx, telegram.SendDocumentParams{ChatID: chat, Document: n.Media.Source(), Caption: caption,
 			ParseMode: mode, DisableNotification: n.DisableNotification, ProtectContent: n.ProtectContent,

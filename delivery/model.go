@@ -143,6 +143,10 @@ type Notification struct {
 	// instead of writing an event or the user's summary, and its record is
 	// dropped once settled.
 	Broadcast string
+	// PaidBroadcast sends it with allow_paid_broadcast, in the slots of
+	// the paid limit (Config.PaidBroadcastRate) instead of the global one
+	// (a recipient of a paid broadcast).
+	PaidBroadcast bool
 }
 
 // MediaKind is the kind of a notification's media. The numbers match

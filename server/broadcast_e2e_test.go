@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	notifierv1 "github.com/tgnotify/tgnotify/gen/notifier/v1"
+	"github.com/tgnotify/tgnotify/store/redistest"
 )
 
 // waitBroadcast polls GetBroadcast until pending is 0 and the state is
@@ -328,4 +329,45 @@ func TestBroadcastRandomInvariants(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestBroadcastPaid: with NOTIFIER_PAID_BROADCAST_RATE, paid broadcasts
+// are sent with allow_paid_broadcast (transactional sends are not), at a
+// rate up to the paid one.
+func TestBroadcastPaid(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"memory", "redis"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			o := harnessOpts{env: map[string]string{"NOTIFIER_PAID_BROADCAST_RATE": "200", "NOTIFIER_GLOBAL_RATE": "30"}}
+			if backend == "redis" {
+				o.redisURL = redistest.Start(t).URL()
+			}
+			h := startHarness(t, o)
+			const base = int64(33000)
+			var ids []string
+			for i := range 5 {
+				ids = append(ids, fmt.Sprint("p", i))
+				h.link(ids[i], base+int64(i))
+			}
+			_, err := h.client.Broadcast(ctxT(t), &notifierv1.BroadcastRequest{UserIds: ids, Text: "x", Paid: true, Rate: 201})
+			wantCode(t, err, codes.InvalidArgument)
+			r, err := h.client.Broadcast(ctxT(t), &notifierv1.BroadcastRequest{UserIds: ids, Text: "paid", Paid: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx := h.notify(&notifierv1.NotifyRequest{UserId: "p0", Text: "tx"})
+			if b := h.waitBroadcast(r.GetBroadcastId()); b.GetSent() != 5 {
+				t.Fatalf("paid broadcast %v", b)
+			}
+			h.waitFinal(tx.GetNotificationId())
+			for i := range 5 {
+				for _, m := range h.fake.Messages(base + int64(i)) {
+					if (m.Text == "paid") != m.AllowPaidBroadcast {
+						t.Fatalf("chat %d: %q sent with allow_paid_broadcast %v", i, m.Text, m.AllowPaidBroadcast)
+					}
+				}
+			}
+		})
+	}
 }

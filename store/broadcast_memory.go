@@ -80,6 +80,7 @@ func (m *MemoryQueue) CreateBroadcast(ctx context.Context, nb broadcast.New) (br
 		rec = m.linkedUsersLocked()
 	}
 	msg := nb.Message.Clone()
+	msg.PaidBroadcast = nb.Paid
 	msg.TextLen, msg.TextSHA256 = textDigest(msg.Parts)
 	b := &memBroadcast{msg: msg, recipients: rec, flight: map[string]time.Time{}, retention: nb.Retention,
 		b: broadcast.Broadcast{ID: id, State: broadcast.StateRunning, Recipients: int64(len(rec)),

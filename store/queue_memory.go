@@ -322,7 +322,7 @@ func (m *MemoryQueue) claimLimitedLocked(clock, now time.Time, opts delivery.Cla
 	}
 	c.LinkedChat = m.claimLinkLocked(c)
 	n := c.Notification
-	if (n.Reply || c.LinkedChat == c.ChatID) && (opts.MaxAge <= 0 || now.Sub(n.CreatedAt) < opts.MaxAge) {
+	if !n.PaidBroadcast && (n.Reply || c.LinkedChat == c.ChatID) && (opts.MaxAge <= 0 || now.Sub(n.CreatedAt) < opts.MaxAge) {
 		c.Reserved, c.Wait = true, l.reserveLocked(lnow, opts.Limit.Name, T, tau)
 	}
 	return c, true, nil

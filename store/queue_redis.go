@@ -442,6 +442,7 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		ReplyToID:           f["reply_to"],
 		Reply:               f["reply"] == "1",
 		Broadcast:           f["bc"],
+		PaidBroadcast:       f["paid"] == "1",
 		IdempotencyKey:      f["idem_key"],
 		State:               delivery.NotificationState(num("state")),
 		Attempts:            int(num("attempts")),
