@@ -2,7 +2,7 @@
 // transactional traffic. A broadcast is stored once (the message and a
 // compact list of recipient ids, see the store); the [Runner] loop of
 // every replica expands it lazily into ordinary notifications in the
-// recipients' chat backlogs, a few at a time (its window, about a quarter
+// recipients' chat backlogs, a few at a time (its window, about a tenth of a
 // second of its rate), at the broadcast's rate. Per-chat order, pacing,
 // retries and the 403 unlink are thus the queue's; the global limit's
 // slots go first to whatever is due, and a broadcast never holds more than

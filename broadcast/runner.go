@@ -33,7 +33,7 @@ type Config struct {
 	// (500 ms; Kick wakes it at once).
 	Idle time.Duration
 	// Window is the expansion's look-ahead in seconds of the broadcast's
-	// rate (0.25 s): at most rate × Window of its recipients expanded in
+	// rate (0.1 s): at most rate × Window of its recipients expanded in
 	// the last 2 s are unsettled, so a transactional notification finds at
 	// most that many broadcast sends due before it.
 	Window float64
@@ -50,7 +50,7 @@ func (c Config) normalized() Config {
 		c.Idle = 500 * time.Millisecond
 	}
 	if c.Window <= 0 {
-		c.Window = 0.25
+		c.Window = 0.1
 	}
 	if c.Retention <= 0 {
 		c.Retention = 24 * time.Hour

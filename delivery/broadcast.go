@@ -18,7 +18,8 @@ func (w *worker) acquirePaidSlot(c Claim, attempts int, maxWait time.Duration) (
 	if rate <= 0 {
 		rate = d.cfg.GlobalRate // paid broadcasts switched off since: the global pace
 	}
-	wait, paused, err := d.q.Acquire(w.ctx, paidLimit, rate, max(1, int(rate/20)), maxWait)
+	// A small burst: the sends of several workers may bunch on their way.
+	wait, paused, err := d.q.Acquire(w.ctx, paidLimit, rate, max(1, int(rate/100)), maxWait)
 	switch {
 	case err != nil:
 		w.release(c, d.now().Add(d.cfg.MinBackoff), attempts, "")

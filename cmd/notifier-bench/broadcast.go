@@ -29,6 +29,9 @@ type broadcastOptions struct {
 	// at Rate (NOTIFIER_GLOBAL_RATE and the fake's global limit).
 	Users int
 	Rate  float64
+	// PaidRate, when set, makes the delivery part a paid broadcast at
+	// that rate (NOTIFIER_PAID_BROADCAST_RATE and the fake's paid limit).
+	PaidRate float64
 	// Baseline is the number of transactional Notifies (1/s) measured
 	// without a broadcast running.
 	Baseline int
@@ -39,6 +42,7 @@ func (o *broadcastOptions) flags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&o.AllLinked, prefix+"all-linked", 100_000, "broadcast: users linked (through the store) for the all_linked call (0: skip)")
 	fs.IntVar(&o.Users, prefix+"users", 1000, "broadcast: recipients of the delivery part (0: skip)")
 	fs.Float64Var(&o.Rate, prefix+"rate", 30, "broadcast: NOTIFIER_GLOBAL_RATE and the fake's global limit")
+	fs.Float64Var(&o.PaidRate, prefix+"paid-rate", 0, "broadcast: deliver a paid broadcast at this rate (NOTIFIER_PAID_BROADCAST_RATE and the fake's paid limit; 0: unpaid at -rate)")
 	fs.IntVar(&o.Baseline, prefix+"baseline", 20, "broadcast: transactional Notifies (1/s) measured with no broadcast running")
 }
 
@@ -68,6 +72,7 @@ type broadcastResult struct {
 	Delivery struct {
 		Users     int     `json:"users"`
 		Rate      float64 `json:"rate"`
+		Paid      bool    `json:"paid"`
 		IdealS    float64 `json:"ideal_s"`
 		SpanS     float64 `json:"first_to_last_s"`
 		Deviation float64 `json:"deviation"`
@@ -235,6 +240,11 @@ func pct(sorted []float64, p float64) float64 {
 // that limit, with one Notify per second to other users throughout.
 func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *broadcastResult) ([]string, error) {
 	env := map[string]string{"NOTIFIER_GLOBAL_RATE": strconv.FormatFloat(o.Rate, 'f', -1, 64)}
+	rate, paid := o.Rate, o.PaidRate > 0
+	if paid {
+		rate = o.PaidRate
+		env["NOTIFIER_PAID_BROADCAST_RATE"] = strconv.FormatFloat(rate, 'f', -1, 64)
+	}
 	const txUsers = 60
 	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "broadcast", o.Users+txUsers, false, w)
 	if err != nil {
@@ -244,7 +254,7 @@ func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *br
 	if res.Machine.CPUs == 0 {
 		res.header = newHeader("broadcast", describeMachine(ctx, svc.redis))
 	}
-	svc.fake.SetLimits(fakebot.Limits{Global: o.Rate, PerChat: 1, PerGroupPerMinute: 20})
+	svc.fake.SetLimits(fakebot.Limits{Global: o.Rate, Paid: o.PaidRate, PerChat: 1, PerGroupPerMinute: 20})
 	tx, rcpt := users[:txUsers], users[txUsers:]
 	base, err := txProbe(ctx, svc, tx, "base", o.Baseline, nil)
 	if err != nil {
@@ -255,7 +265,7 @@ func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *br
 	for i, u := range rcpt {
 		ids[i] = u.ID
 	}
-	r, err := svc.client.Broadcast(ctx, &notifierv1.BroadcastRequest{UserIds: ids, Text: benchTextPrefix + "bc"})
+	r, err := svc.client.Broadcast(ctx, &notifierv1.BroadcastRequest{UserIds: ids, Text: benchTextPrefix + "bc", Paid: paid})
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +278,7 @@ func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *br
 		done <- err
 	}()
 	var b *notifierv1.GetBroadcastResponse
-	ideal := float64(len(rcpt)) / o.Rate
+	ideal := float64(len(rcpt)) / rate
 	err = poll.Until(ctx, time.Duration(ideal*1.5+60)*time.Second, "the broadcast to finish", func() (bool, error) {
 		b, err = svc.client.GetBroadcast(ctx, &notifierv1.GetBroadcastRequest{BroadcastId: r.GetBroadcastId()})
 		return err == nil && b.GetState() == notifierv1.BroadcastState_BROADCAST_STATE_DONE, err
@@ -288,17 +298,21 @@ func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *br
 	}
 	first, last := msgSpan(bc)
 	d := &res.Delivery
-	d.Users, d.Rate, d.IdealS, d.Sent = len(rcpt), o.Rate, round(ideal, 3), b.GetSent()
+	d.Users, d.Rate, d.Paid, d.IdealS, d.Sent = len(rcpt), rate, paid, round(ideal, 3), b.GetSent()
 	d.SpanS = round(last.Sub(first).Seconds(), 3)
 	// n messages at rate r span (n-1)/r from first to last.
-	d.Deviation = round((d.SpanS-float64(len(rcpt)-1)/o.Rate)/ideal, 4)
-	d.DevLeft = round((d.SpanS-float64(len(rcpt)-1+len(during))/o.Rate)/ideal, 4)
+	d.Deviation = round((d.SpanS-float64(len(rcpt)-1)/rate)/ideal, 4)
+	left := len(during) // transactional sends take slots of the global limit, not the paid one
+	if paid {
+		left = 0
+	}
+	d.DevLeft = round((d.SpanS-float64(len(rcpt)-1+left)/rate)/ideal, 4)
 	d.Count429, d.Duplicates = svc.fake.Count429()-base429, len(bc)-len(rcpt)
 	d.TxBaseP50, d.TxBaseP99 = pct(base, 0.5), pct(base, 0.99)
 	d.TxBcP50, d.TxBcP99, d.TxN = pct(during, 0.5), pct(during, 0.99), len(during)
 	return []string{
-		fmt.Sprintf("  delivery: broadcast to %d users at %g/s (fake: global %g/s, 1/s per chat): first -> last %.3f s vs %.3f s ideal ((n-1)/rate), deviation %+.2f%% (target 1%%), %+.2f%% from the slots the %d transactional sends left; sent %d, 429s %d, duplicates %d",
-			d.Users, o.Rate, o.Rate, d.SpanS, float64(len(rcpt)-1)/o.Rate, 100*d.Deviation, 100*d.DevLeft, len(during), d.Sent, d.Count429, d.Duplicates),
+		fmt.Sprintf("  delivery: broadcast (paid %v) to %d users at %g/s (fake: global %g/s, paid %g/s, 1/s per chat): first -> last %.3f s vs %.3f s ideal ((n-1)/rate), deviation %+.2f%% (target 1%%), %+.2f%% from the slots the %d transactional sends left; sent %d, 429s %d, duplicates %d",
+			paid, d.Users, rate, o.Rate, o.PaidRate, d.SpanS, float64(len(rcpt)-1)/rate, 100*d.Deviation, 100*d.DevLeft, len(during), d.Sent, d.Count429, d.Duplicates),
 		fmt.Sprintf("  transactional Notify accept -> sent: no broadcast p50 %.1f ms p99 %.1f ms (n=%d); during the broadcast p50 %.1f ms p99 %.1f ms (n=%d) (target p99 < 1500 ms)",
 			d.TxBaseP50, d.TxBaseP99, len(base), d.TxBcP50, d.TxBcP99, d.TxN),
 	}, nil
