@@ -244,6 +244,8 @@ func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *br
 	if paid {
 		rate = o.PaidRate
 		env["NOTIFIER_PAID_BROADCAST_RATE"] = strconv.FormatFloat(rate, 'f', -1, 64)
+		// 1000/s needs more senders than the default 16 (OPERATIONS.md).
+		env["NOTIFIER_WORKERS"] = strconv.Itoa(max(16, int(rate/15)))
 	}
 	const txUsers = 60
 	svc, users, err := startLinked(ctx, serviceOptions{Redis: o.Redis, Env: env}, "broadcast", o.Users+txUsers, false, w)
