@@ -143,7 +143,34 @@ func testBroadcastContract(t *testing.T, b bcBackend) {
 	if fmt.Sprint(finished) != fmt.Sprint([]string{c.ID + ":cancelled", c2.ID + ":done"}) {
 		t.Fatalf("BROADCAST_FINISHED events %v", finished)
 	}
+	testBroadcastCancelInFlight(t, b, t0.Add(10*time.Second), msg)
 	if _, err := b.q.GetBroadcast(ctx, "nope"); err == nil {
 		t.Fatal("unknown broadcast found")
 	}
+}
+
+// testBroadcastCancelInFlight: a recipient being sent when its broadcast
+// is cancelled, given back unsent (a retry), is cancelled, not resent.
+func testBroadcastCancelInFlight(t *testing.T, b bcBackend, at time.Time, msg delivery.Notification) {
+	ctx := qctx(t)
+	c, err := b.q.CreateBroadcast(ctx, broadcast.New{Message: msg, UserIDs: []string{"u1"}, Rate: 10, CreatedAt: at, Retention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := b.q.ExpandBroadcast(ctx, c.ID, at, 2, time.Hour); err != nil || e.Queued != 1 {
+		t.Fatalf("expand = %+v %v", e, err)
+	}
+	cl := mustClaim(t, b.q, at)
+	if _, err := b.q.CancelBroadcast(ctx, c.ID, at); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := b.q.GetBroadcast(ctx, c.ID); got.Pending() != 1 || got.Cancelled != 0 {
+		t.Fatalf("in flight at the cancel: %+v", got)
+	}
+	mustSettle(t, b.q, cl, delivery.Outcome{Kind: delivery.OutcomeRetry, Attempts: 1, NextAt: at}, at)
+	got, err := b.q.GetBroadcast(ctx, c.ID)
+	if err != nil || got.Cancelled != 1 || got.Pending() != 0 || got.Sent != 0 {
+		t.Fatalf("after the retry: %+v %v", got, err)
+	}
+	mustNoClaim(t, b.q, at.Add(time.Minute))
 }

@@ -308,3 +308,22 @@ func (m *MemoryQueue) bcCheckDoneLocked(b *memBroadcast, now, clock time.Time) {
 	}
 	m.links.ev.append(events.Event{Type: events.TypeBroadcastFinished, BroadcastID: b.b.ID, Reason: reason}, clock)
 }
+
+// bcCancelUnsentLocked cancels n, a broadcast recipient's record given
+// back unsent after its broadcast was cancelled while it was being sent
+// (see lib/bc.lua's bc_cancel_unsent); the caller removes it from its
+// backlog. It returns whether it did.
+func (m *MemoryQueue) bcCancelUnsentLocked(n *delivery.Notification, now, clock time.Time) bool {
+	if n.Broadcast == "" || n.NextPart != 0 {
+		return false
+	}
+	b := m.bcGetLocked(n.Broadcast, clock)
+	if b == nil || b.b.State != broadcast.StateCancelled {
+		return false
+	}
+	delete(b.flight, n.ID)
+	delete(m.recs, n.ID)
+	b.b.Cancelled++
+	m.bcCheckDoneLocked(b, now, clock)
+	return true
+}

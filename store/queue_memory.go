@@ -488,6 +488,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			if n.NextPart == 0 {
 				n.State = delivery.StateQueued
 			}
+			if m.bcCancelUnsentLocked(n, now, clock) { // broadcast_memory.go
+				m.removeIDLocked(c.ChatID, id)
+			}
 		case delivery.OutcomeFail:
 			n.State, final = delivery.StateFailed, true
 			n.FailureReason = m.failureReasonLocked(n, o.Reason, clock)

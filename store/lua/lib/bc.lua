@@ -54,6 +54,20 @@ local function bc_check_done(p, id, ev, now)
   end
 end
 
+-- bc_cancel_unsent cancels the record nid of broadcast id, given back
+-- unsent (a retry or a release, next_part the record's) after the
+-- broadcast was cancelled while it was being sent: it counts as cancelled
+-- and is deleted; the caller takes it out of its backlog. It returns
+-- whether it did.
+local function bc_cancel_unsent(p, id, nid, next_part, ev, now)
+  if (next_part or '0') ~= '0' or redis.call('HGET', bc_key(p, id), 'st') ~= '3' then return false end
+  redis.call('ZREM', bc_flight_key(p, id), nid)
+  redis.call('HINCRBY', bc_key(p, id), 'c', 1)
+  redis.call('DEL', record_key(p, nid))
+  bc_check_done(p, id, ev, now)
+  return true
+end
+
 -- bc_settled counts the end of the expanded recipient record rec (id
 -- nid, user) of broadcast id: final 'sent' or 'failed' with reason. The
 -- record is dropped: what a broadcast keeps of a recipient is its count

@@ -79,7 +79,8 @@ local function settle(p, k, o)
     redis.call('PEXPIRE', rec, o.retention)
     if final then unqueue() end
     if r[6] then -- a broadcast's recipient: its counts, no event, no summary (lib/bc.lua)
-      if final then bc_settled(p, r[6], id, r[1], final, reason, o.ev, o.now) end
+      if final then bc_settled(p, r[6], id, r[1], final, reason, o.ev, o.now)
+      elseif bc_cancel_unsent(p, r[6], id, r[2], o.ev, o.now) then unqueue() end
     elseif r[5] ~= '1' then -- a reply is in no summary
       local us = summary_key(p, r[1])
       if final then
