@@ -89,7 +89,7 @@ func (s *Service) Broadcast(ctx context.Context, req *notifierv1.BroadcastReques
 // validate checks a BroadcastRequest and returns the broadcast to create.
 func (bc *broadcasts) validate(req *notifierv1.BroadcastRequest) (broadcast.New, error) {
 	if b := req.GetBot(); b != "" && b != "default" {
-		return broadcast.New{}, status.Errorf(codes.NotFound, "bot %q is not configured (only \"default\")", shortQuote(b))
+		return broadcast.New{}, status.Errorf(codes.NotFound, "bot: %s is not configured (only \"default\")", shortQuote(b))
 	}
 	users, err := validateRecipients(req.GetUserIds(), req.GetAllLinked())
 	if err != nil {
