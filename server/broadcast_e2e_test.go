@@ -225,6 +225,17 @@ func testBroadcastREST(t *testing.T, h *harness, done string) {
 		body["state"] != "BROADCAST_STATE_DONE" {
 		t.Fatalf("cancel a done broadcast = %d %v", code, body)
 	}
+	many := make([]string, 100_000) // the largest valid body: 100,000 ids
+	for i := range many {
+		many[i] = fmt.Sprintf("rest-user-%06d", i)
+	}
+	code, body = h.rest("POST", "/v1/broadcasts", map[string]any{"user_ids": many, "text": "many", "rate": 1})
+	if code != http.StatusOK || body["recipients"] != "100000" {
+		t.Fatalf("POST 100,000 ids = %d %v", code, body)
+	}
+	if code, body = h.rest("POST", "/v1/broadcasts/"+body["broadcast_id"].(string)+":cancel", map[string]any{}); code != http.StatusOK {
+		t.Fatalf("cancel = %d %v", code, body)
+	}
 	if code, _ = h.rest("GET", "/v1/broadcasts/nope", nil); code != http.StatusNotFound {
 		t.Fatalf("unknown broadcast = %d", code)
 	}
