@@ -35,6 +35,8 @@ type broadcastOptions struct {
 	// Baseline is the number of transactional Notifies (1/s) measured
 	// without a broadcast running.
 	Baseline int
+	// NoProbe runs the broadcast alone: no transactional Notify beside it.
+	NoProbe bool
 }
 
 func (o *broadcastOptions) flags(fs *flag.FlagSet, prefix string) {
@@ -43,6 +45,7 @@ func (o *broadcastOptions) flags(fs *flag.FlagSet, prefix string) {
 	fs.IntVar(&o.Users, prefix+"users", 1000, "broadcast: recipients of the delivery part (0: skip)")
 	fs.Float64Var(&o.Rate, prefix+"rate", 30, "broadcast: NOTIFIER_GLOBAL_RATE and the fake's global limit")
 	fs.Float64Var(&o.PaidRate, prefix+"paid-rate", 0, "broadcast: deliver a paid broadcast at this rate (NOTIFIER_PAID_BROADCAST_RATE and the fake's paid limit; 0: unpaid at -rate)")
+	fs.BoolVar(&o.NoProbe, prefix+"no-probe", false, "broadcast: deliver the broadcast alone (no transactional Notify per second beside it)")
 	fs.IntVar(&o.Baseline, prefix+"baseline", 20, "broadcast: transactional Notifies (1/s) measured with no broadcast running")
 }
 
@@ -275,6 +278,11 @@ func (o *broadcastOptions) runDelivery(ctx context.Context, w io.Writer, res *br
 	done := make(chan error, 1)
 	var during []float64
 	go func() {
+		if o.NoProbe {
+			<-stop
+			done <- nil
+			return
+		}
 		var err error
 		during, err = txProbe(ctx, svc, tx[txUsers/2:], "bc", 0, stop)
 		done <- err
