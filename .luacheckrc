@@ -22,6 +22,9 @@ local libs = {
   "queue_op", "drop_op", "settle_op",
   -- lib/settle.lua
   "lease_chat", "settle",
+  -- lib/bc.lua
+  "EV_BC_FINISHED", "bc_key", "bc_flight_key", "bc_failures_key", "bc_recipients_key", "bc_template_key",
+  "bc_running_key", "bc_fail", "bc_check_done", "bc_cancel_unsent", "bc_settled",
 }
 files["store/lua"] = {read_globals = libs}
 -- A library defines functions for the scripts that include it: unused

@@ -184,6 +184,8 @@ type consumers struct {
 	chatUsers updates.ChatUsers
 	// The event webhook's lease, cursor and log (eventhook.go).
 	evhook eventWebhookStore
+	// Broadcasts (broadcast.go).
+	broadcasts broadcastStore
 }
 
 // eventStore is the store as the event log's consumers need it.

@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/tgnotify/tgnotify/broadcast"
 	"github.com/tgnotify/tgnotify/config"
 	"github.com/tgnotify/tgnotify/delivery"
 	"github.com/tgnotify/tgnotify/events/webhook"
@@ -44,6 +45,8 @@ type botStack struct {
 	updates *updates.Handler
 	svc     *server.Service
 	pusher  *webhook.Pusher // nil without NOTIFIER_EVENT_WEBHOOK_URL
+	// bcRunner expands the bot's running broadcasts (broadcast.go).
+	bcRunner *broadcast.Runner
 
 	telegramReady atomic.Bool
 	tgAuth        telegramAuth // 401/404 from Telegram (telegramauth.go)
@@ -86,6 +89,7 @@ func (a *App) newBots(rc redis.UniversalClient) error {
 		s.svc = server.NewService(st.api, s.disp, s.ident, a.cfg.LinkTokenTTL,
 			server.Events{Log: st.events, Unlinker: st.unlinker, Replier: s.disp, Heartbeat: a.cfg.Events.Heartbeat}, s.log.Named("api"))
 		s.svc.SetSessions(a.sessions)
+		a.newBroadcasts(s, st.broadcasts) // broadcast.go
 		if a.cfg.EventWebhook.Enabled() {
 			p, err := webhook.New(a.cfg.EventWebhook, st.evhook, st.evhook, wire.MarshalBotBatch(b.ID),
 				s.log.Named("event_webhook"), webhook.WithObserver(a.eventHookMetrics()))
@@ -107,13 +111,17 @@ func (a *App) openBotStore(s *botStack, rc redis.UniversalClient) consumers {
 		mem := store.NewMemory()
 		q := mem.Queue()
 		s.store, s.queue, s.presses = mem, q, q
-		return eventConsumers(mem, a.cfg.Events)
+		c := eventConsumers(mem, a.cfg.Events)
+		c.broadcasts = q
+		return c
 	}
 	rs := store.NewRedis(rc, store.BotPrefix(a.cfg.RedisURL, s.cfg.ID))
 	rs.SetWaitReplicas(a.cfg.RedisWaitReplicas, a.cfg.RedisWaitTimeout)
 	q := rs.Queue()
 	s.store, s.queue, s.presses = rs, q, q
-	return eventConsumers(rs, a.cfg.Events)
+	c := eventConsumers(rs, a.cfg.Events)
+	c.broadcasts = q
+	return c
 }
 
 // newBotClient builds s's Bot API client: against the sandbox's fake Bot
@@ -173,6 +181,7 @@ func (a *App) eventHookMetrics() webhook.Observer {
 // runBot runs s's delivery, Telegram setup and polling, and event webhook
 // until ctx ends.
 func (a *App) runBot(ctx context.Context, s *botStack, wg *sync.WaitGroup) {
+	wg.Go(func() { _ = s.bcRunner.Run(ctx) })
 	wg.Add(2)
 	go func() {
 		defer wg.Done()

@@ -56,6 +56,11 @@ var methodScopes = map[string][]Scope{
 	"WatchEvents":          {ScopeEvents},
 	"CreateBrowserSession": {ScopeLink},
 	"WatchStatus":          {ScopeLink, ScopeNotify},
+	// Broadcasts are notifications to many users.
+	"Broadcast":             {ScopeNotify},
+	"GetBroadcast":          {ScopeNotify},
+	"CancelBroadcast":       {ScopeNotify},
+	"ListBroadcastFailures": {ScopeNotify},
 }
 
 // Exempt reports whether the gRPC full method name belongs to a service

@@ -312,6 +312,8 @@ func (r *reader) delivery(sendTimeout, shutdownTimeout time.Duration) delivery.C
 	d.MinBackoff = r.dur("NOTIFIER_MIN_BACKOFF", d.MinBackoff, time.Millisecond, time.Hour)
 	d.MaxBackoff = r.dur("NOTIFIER_MAX_BACKOFF", d.MaxBackoff, time.Millisecond, 24*time.Hour)
 	d.AllowPaidBroadcast, _ = r.boolean("NOTIFIER_PAID_BROADCAST")
+	// Paid broadcasts (allow_paid_broadcast, up to 1000/s; 0: refused).
+	d.PaidBroadcastRate = r.num("NOTIFIER_PAID_BROADCAST_RATE", 0, 0, 1000)
 	d.SendTimeout = sendTimeout
 	d.DrainTimeout = shutdownTimeout * 2 / 3
 	d.MaxUserBacklog = int64(r.num("NOTIFIER_MAX_USER_BACKLOG", defaultMaxUserBacklog, 0, 1e9))

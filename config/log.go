@@ -92,6 +92,7 @@ func marshalDelivery(enc zapcore.ObjectEncoder, d delivery.Config) {
 	enc.AddDuration("drain_timeout", d.DrainTimeout)
 	enc.AddDuration("poll_interval", d.PollInterval)
 	enc.AddBool("allow_paid_broadcast", d.AllowPaidBroadcast)
+	enc.AddFloat64("paid_broadcast_rate", d.PaidBroadcastRate)
 	enc.AddInt64("max_user_backlog", d.MaxUserBacklog)
 	enc.AddInt64("max_queued", d.MaxQueued)
 }

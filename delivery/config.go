@@ -47,6 +47,10 @@ type Config struct {
 	// AllowPaidBroadcast sets allow_paid_broadcast on every sendMessage;
 	// raise GlobalRate accordingly.
 	AllowPaidBroadcast bool
+	// PaidBroadcastRate is the rate of the sends of paid broadcasts
+	// (Notification.PaidBroadcast), a limit of their own beside the
+	// global one (NOTIFIER_PAID_BROADCAST_RATE; 0: paid broadcasts off).
+	PaidBroadcastRate float64
 	// MaxUserBacklog and MaxQueued, when positive, refuse Enqueue (an error
 	// wrapping ErrBacklogFull or ErrQueueFull) while the user,
 	// or the whole queue, has that many notifications QUEUED or SENDING

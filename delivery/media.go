@@ -62,7 +62,7 @@ func (d *Dispatcher) sendMedia(hard context.Context, chat int64, n Notification,
 	}
 	ctx, cancel := context.WithTimeout(hard, d.cfg.SendTimeout)
 	defer cancel()
-	paid, kb := d.cfg.AllowPaidBroadcast, lastPartKeyboard(n)
+	paid, kb := d.cfg.AllowPaidBroadcast || n.PaidBroadcast, lastPartKeyboard(n)
 	if n.Media.Kind == MediaDocument {
 		return ms.SendDocument(ctx, telegram.SendDocumentParams{ChatID: chat, MessageThreadID: topic, Document: n.Media.Source(), Caption: caption,
 			ParseMode: mode, DisableNotification: n.DisableNotification, ProtectContent: n.ProtectContent,

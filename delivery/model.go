@@ -155,6 +155,15 @@ type Notification struct {
 	// notification whose first parts are sent already), sent without a
 	// link check and counted in no user's summary. UserID may be empty.
 	Reply bool
+	// Broadcast is the id of the broadcast this notification is one
+	// recipient of ("" for none): its end updates the broadcast's counts
+	// instead of writing an event or the user's summary, and its record is
+	// dropped once settled.
+	Broadcast string
+	// PaidBroadcast sends it with allow_paid_broadcast, in the slots of
+	// the paid limit (Config.PaidBroadcastRate) instead of the global one
+	// (a recipient of a paid broadcast).
+	PaidBroadcast bool
 
 	// The life after sending (edit.go): revision, edits and deletion.
 	Changes

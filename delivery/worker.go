@@ -223,6 +223,9 @@ const staleSlot = 100 * time.Millisecond
 func (w *worker) acquireSlot(c Claim, attempts int) (time.Duration, bool) {
 	d := w.d
 	maxWait := max(min(c.LeaseUntil.Sub(d.now())-2*d.cfg.SendTimeout, d.maxWait), 0)
+	if c.Notification.PaidBroadcast {
+		return w.acquirePaidSlot(c, attempts, maxWait) // broadcast.go
+	}
 	wait, paused, err := d.q.Acquire(w.ctx, globalLimit, d.cfg.GlobalRate, d.cfg.GlobalBurst, maxWait)
 	if err != nil {
 		w.release(c, d.now().Add(d.cfg.MinBackoff), attempts, "")
@@ -272,7 +275,7 @@ func (w *worker) sendPart(c Claim, text, mode string, replyTo, topic int64) (tel
 	if n.IsMediaPart(n.NextPart) {
 		return d.sendMedia(w.hard, c.ChatID, n, text, mode, replyTo, topic)
 	}
-	p := sendParams(c.ChatID, n, mode, replyTo, d.cfg.AllowPaidBroadcast)
+	p := sendParams(c.ChatID, n, mode, replyTo, d.cfg.AllowPaidBroadcast || n.PaidBroadcast)
 	p.Text, p.MessageThreadID = text, topic
 	return d.send(w.hard, p)
 }

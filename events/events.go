@@ -39,6 +39,9 @@ const (
 	// TypeMessageReceived: a linked user wrote a text to the bot (Text set;
 	// only with NOTIFIER_FORWARD_MESSAGES=true).
 	TypeMessageReceived Type = 6
+	// TypeBroadcastFinished: a broadcast ended, every recipient sent,
+	// failed or cancelled (BroadcastID set; Reason "done" or "cancelled").
+	TypeBroadcastFinished Type = 7
 )
 
 // Reasons of TypeUserUnlinked.
@@ -58,7 +61,7 @@ const (
 )
 
 // Valid reports whether t is a known event type.
-func (t Type) Valid() bool { return t >= TypeUserLinked && t <= TypeMessageReceived }
+func (t Type) Valid() bool { return t >= TypeUserLinked && t <= TypeBroadcastFinished }
 
 // String returns the event type's proto name without prefix ("USER_LINKED").
 func (t Type) String() string {
@@ -75,6 +78,8 @@ func (t Type) String() string {
 		return "BUTTON_PRESSED"
 	case TypeMessageReceived:
 		return "MESSAGE_RECEIVED"
+	case TypeBroadcastFinished:
+		return "BROADCAST_FINISHED"
 	}
 	return "UNSPECIFIED"
 }
@@ -106,6 +111,8 @@ type Event struct {
 	Text string
 	// Username is the Telegram username concerned, when known.
 	Username string
+	// BroadcastID is the broadcast concerned (TypeBroadcastFinished).
+	BroadcastID string
 }
 
 // Filter selects events: none of its fields set selects all.

@@ -287,3 +287,67 @@ func NewBotsWebhook(handlers map[string]http.Handler) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// Broadcast routes NotifierService.Broadcast by bot.
+func (b *Bots) Broadcast(ctx context.Context, req *notifierv1.BroadcastRequest) (*notifierv1.BroadcastResponse, error) {
+	s, err := b.pick(ctx, req.GetBot())
+	if err != nil {
+		return nil, err
+	}
+	return s.Broadcast(ctx, req)
+}
+
+// byBroadcast returns the service of the bot whose store holds broadcast
+// id (broadcast ids, like notification ids, are global); the default
+// bot's when none does, which then answers NOT_FOUND.
+func (b *Bots) byBroadcast(ctx context.Context, id string) (*Service, error) {
+	if len(b.order) == 1 || validateBroadcastID(id) != nil {
+		return b.Service, nil
+	}
+	for _, bot := range b.order {
+		s := b.bots[bot]
+		if s.bc == nil {
+			continue
+		}
+		_, err := s.bc.st.GetBroadcast(ctx, id)
+		switch {
+		case err == nil:
+			if err := allowBot(ctx, bot); err != nil {
+				return nil, err
+			}
+			return s, nil
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, toStatus(err)
+		}
+	}
+	return b.Service, nil
+}
+
+// GetBroadcast routes NotifierService.GetBroadcast to the broadcast's bot.
+func (b *Bots) GetBroadcast(ctx context.Context, req *notifierv1.GetBroadcastRequest) (*notifierv1.GetBroadcastResponse, error) {
+	s, err := b.byBroadcast(ctx, req.GetBroadcastId())
+	if err != nil {
+		return nil, err
+	}
+	return s.GetBroadcast(ctx, req)
+}
+
+// CancelBroadcast routes NotifierService.CancelBroadcast to the
+// broadcast's bot.
+func (b *Bots) CancelBroadcast(ctx context.Context, req *notifierv1.CancelBroadcastRequest) (*notifierv1.CancelBroadcastResponse, error) {
+	s, err := b.byBroadcast(ctx, req.GetBroadcastId())
+	if err != nil {
+		return nil, err
+	}
+	return s.CancelBroadcast(ctx, req)
+}
+
+// ListBroadcastFailures routes NotifierService.ListBroadcastFailures to
+// the broadcast's bot.
+func (b *Bots) ListBroadcastFailures(ctx context.Context, req *notifierv1.ListBroadcastFailuresRequest) (*notifierv1.ListBroadcastFailuresResponse, error) {
+	s, err := b.byBroadcast(ctx, req.GetBroadcastId())
+	if err != nil {
+		return nil, err
+	}
+	return s.ListBroadcastFailures(ctx, req)
+}

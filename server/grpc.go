@@ -26,9 +26,10 @@ import (
 	"github.com/tgnotify/tgnotify/metrics"
 )
 
-// maxRecvMsgSize bounds a gRPC request; the largest valid request (a 64 KiB
-// text plus ids) is far below it.
-const maxRecvMsgSize = 256 << 10
+// maxRecvMsgSize bounds a gRPC request: the largest valid one is a
+// Broadcast with 100,000 user ids of up to 128 bytes (about 13 MiB); every
+// other valid request (a 64 KiB text plus ids) is far below 256 KiB.
+const maxRecvMsgSize = maxBroadcastBody
 
 // requestIDHeader carries a caller's request id (gRPC metadata, and the
 // HTTP header on REST); one is generated when absent.

@@ -92,7 +92,7 @@ func NewHTTPHandler(ctx context.Context, d HTTPDeps) (http.Handler, error) {
 
 	m := d.Metrics
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, http.MaxBytesHandler(validPath(longLived(gw)), maxRESTBody))))
+	mux.Handle("/v1/", m.InstrumentHTTP("rest", auth.CORS(d.CORSOrigins, restBodyLimit(validPath(longLived(gw))))))
 	client := notifierv1.NewNotifierServiceClient(conn)
 	for f := range qrFormats {
 		mux.Handle("GET /v1/users/{user_id}/link-qr."+f, m.InstrumentHTTP("qr", auth.CORS(d.CORSOrigins, validPath(qrHandler(gw, client, f)))))

@@ -67,6 +67,8 @@ type Service struct {
 	// with it.
 	streams    context.Context
 	endStreams context.CancelFunc
+	// bc serves the broadcast rpcs (broadcast.go; nil until EnableBroadcasts).
+	bc *broadcasts
 }
 
 // NewService builds the API service. tokenTTL is how long a link token

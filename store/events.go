@@ -155,6 +155,7 @@ func staleCursor(after evID, first, last string, trimmed bool) error {
 const (
 	fType, fUser, fChat, fNotification, fState, fReason = "t", "u", "c", "n", "s", "r"
 	fCallback, fText, fUsername, fTime                  = "k", "x", "m", "ts"
+	fBroadcast                                          = "b"
 )
 
 // eventFields returns the field/value pairs of e's entry, leaving out
@@ -179,6 +180,7 @@ func eventFields(e events.Event) []string {
 	add(fCallback, e.Callback)
 	add(fText, e.Text)
 	add(fUsername, e.Username)
+	add(fBroadcast, e.BroadcastID)
 	if !e.Time.IsZero() {
 		add(fTime, strconv.FormatInt(e.Time.UnixMilli(), 10))
 	}
@@ -196,7 +198,7 @@ func decodeEvent(id evID, fields map[string]string) events.Event {
 		Cursor: cur, ID: eventIDPrefix + cur, Type: events.Type(num(fType)),
 		UserID: fields[fUser], ChatID: num(fChat), NotificationID: fields[fNotification], State: int(num(fState)),
 		Reason: fields[fReason], Callback: fields[fCallback], Text: fields[fText], Username: fields[fUsername],
-		Time: time.UnixMilli(int64(id.ms)),
+		BroadcastID: fields[fBroadcast], Time: time.UnixMilli(int64(id.ms)),
 	}
 	if _, ok := fields[fTime]; ok {
 		e.Time = time.UnixMilli(num(fTime))

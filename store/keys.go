@@ -53,6 +53,16 @@ package store
 //	                            that the user's notifications still queued fail "unlinked"; PX
 //	                            EventOptions.Retention, deleted when the user links again
 //
+// Broadcasts (broadcast_redis.go, store/lua/lib/bc.lua):
+//
+//	<p>:bc:<id>                 hash: the broadcast's state and counts (fields: lib/bc.lua); PX retention once finished
+//	<p>:bc:<id>:m               hash: the record template every recipient's record is made of (parts, parse_mode, ...)
+//	<p>:bc:<id>:r               list: the recipients (user ids) not yet expanded, taken off as expanded
+//	<p>:bc:<id>:fl              zset: the expanded recipients' notification ids not yet settled → expanded at, ms
+//	<p>:bc:<id>:f               list: "reason|user" of each failed recipient, in order
+//	<p>:bcs                     set: the running broadcasts with recipients left to expand
+//	<p>:bc:idem:<key>           string: the broadcast id of an idempotency key; PX idempotency TTL
+//
 // The rate limiter (limiter_redis.go):
 //
 //	<p>:rl:<name>               string: GCRA theoretical arrival time, unix µs (Redis clock); PX until it lapses
@@ -182,6 +192,16 @@ func pressDedupKey(p, queryID string) string { return p + ":cbq:" + queryID }
 
 func eventsKey(p string) string         { return p + ":events" }
 func unlinkedKey(p, user string) string { return p + ":ul:" + user }
+
+// Broadcasts (lib/bc.lua builds the same from an id it reads).
+
+func bcKey(p, id string) string           { return p + ":bc:" + id }
+func bcTemplateKey(p, id string) string   { return p + ":bc:" + id + ":m" }
+func bcRecipientsKey(p, id string) string { return p + ":bc:" + id + ":r" }
+func bcFlightKey(p, id string) string     { return p + ":bc:" + id + ":fl" }
+func bcFailuresKey(p, id string) string   { return p + ":bc:" + id + ":f" }
+func bcRunningKey(p string) string        { return p + ":bcs" }
+func bcIdemKey(p, key string) string      { return p + ":bc:idem:" + key }
 
 // The rate limiter (the queue's claims use them too: ClaimOptions.Limit).
 

@@ -31,6 +31,7 @@ type MemoryQueue struct {
 	lim       *MemoryLimiter         // the limit claims reserve in (lock order: mu, lim.mu, links.mu)
 	migrated  map[int64]memMigration // leases moved by a migration (migrate_memory.go)
 	pressSeen map[string]time.Time   // callback query id → expiry of its de-duplication (press.go)
+	bcs       memBroadcasts          // broadcasts (broadcast_memory.go)
 }
 
 type memRecord struct {
@@ -323,7 +324,7 @@ func (m *MemoryQueue) claimLimitedLocked(clock, now time.Time, opts delivery.Cla
 	}
 	c.LinkedChat = m.claimLinkLocked(c)
 	n := c.Notification
-	if (n.Reply || c.LinkedChat == c.ChatID) && (opts.MaxAge <= 0 || now.Sub(n.CreatedAt) < opts.MaxAge) {
+	if !n.PaidBroadcast && (n.Reply || c.LinkedChat == c.ChatID) && (opts.MaxAge <= 0 || now.Sub(n.CreatedAt) < opts.MaxAge) {
 		c.Reserved, c.Wait = true, l.reserveLocked(lnow, opts.Limit.Name, T, tau)
 	}
 	return c, true, nil
@@ -467,8 +468,8 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			n.LastError = o.LastError
 		}
 		final := false     // SENT or FAILED by this outcome
-		s := &memSummary{} // a reply is in no summary
-		if !n.Reply {
+		s := &memSummary{} // a reply, a broadcast's recipient are in no summary
+		if !n.Reply && n.Broadcast == "" {
 			s = m.summaryLocked(n.UserID, clock)
 		}
 		switch o.Kind {
@@ -497,6 +498,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 			if n.NextPart == 0 {
 				n.State = delivery.StateQueued
 			}
+			if m.bcCancelUnsentLocked(n, now, clock) { // broadcast_memory.go
+				m.removeIDLocked(c.ChatID, id)
+			}
 		case delivery.OutcomeFail:
 			n.State, final = delivery.StateFailed, true
 			n.FailureReason = m.failureReasonLocked(n, o.Reason, clock)
@@ -511,7 +515,9 @@ func (m *MemoryQueue) settleLocked(clock time.Time, c delivery.Claim, o delivery
 		n.UpdatedAt = now
 		r.expires = clock.Add(retention)
 		s.expires = clock.Add(retention)
-		if final {
+		if final && n.Broadcast != "" {
+			m.bcSettledLocked(n, now, clock) // its counts instead of an event (broadcast_memory.go)
+		} else if final {
 			m.appendEndLocked(n, c.ChatID, clock)
 		}
 	} else {

@@ -50,6 +50,7 @@ import (
 	"github.com/tgnotify/tgnotify/delivery"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -73,6 +74,9 @@ type RedisQueue struct {
 	press        *redis.Script
 	// edit and del are Edit's and Delete's scripts (queue_edit_redis.go).
 	edit, del *redis.Script
+	// bcScripts are the broadcast scripts (broadcast_redis.go).
+	bcOnce    sync.Once
+	bcScripts map[string]*oomScript
 }
 
 var _ delivery.Queue = (*RedisQueue)(nil)
@@ -458,6 +462,8 @@ func parseRecord(f map[string]string) (delivery.Notification, error) {
 		ProtectContent:      f["protect_content"] == "1",
 		ReplyToID:           f["reply_to"],
 		Reply:               f["reply"] == "1",
+		Broadcast:           f["bc"],
+		PaidBroadcast:       f["paid"] == "1",
 		IdempotencyKey:      f["idem_key"],
 		State:               delivery.NotificationState(num("state")),
 		Attempts:            int(num("attempts")),

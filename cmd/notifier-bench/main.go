@@ -14,6 +14,7 @@
 //	notifier-bench replicas [flags]  Notify accept rate, 3 in-process replicas on one Redis vs 1
 //	notifier-bench fanout   [flags]  one event to 10k linked users at the global limit
 //	notifier-bench events   [flags]  events/s one WatchEvents stream keeps up with; Redis memory per event
+//	notifier-bench broadcast [flags] Broadcast call latency and memory; delivery at the limit beside transactional Notifies
 //	notifier-bench all      [flags]  accept, memory, delivery in turn (flags prefixed accept-, memory-, delivery-)
 //
 // Each scenario prints a short human-readable report followed by one JSON
@@ -41,7 +42,7 @@ func main() {
 	os.Exit(code)
 }
 
-const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanout|events|all [flags]
+const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanout|events|broadcast|all [flags]
 
   accept    Notify accept rate over gRPC (real redis-server) vs a bare grpc-go unary echo
   memory    Redis memory per linked user
@@ -50,6 +51,7 @@ const usage = `usage: notifier-bench accept|memory|delivery|reads|replicas|fanou
   replicas  Notify accept rate with N in-process replicas on one redis-server vs 1
   fanout    one notification to each of 10k linked users at the global limit
   events    events/s one WatchEvents stream keeps up with, and Redis memory per retained event
+  broadcast Broadcast call latency and Redis memory (100k ids, all_linked); delivery at the limit with transactional Notifies beside it
   all       accept, memory and delivery in turn (flags prefixed accept-, memory-, delivery-)
 
 "notifier-bench <scenario> -h" lists a scenario's flags.
@@ -81,6 +83,8 @@ func newScenario(name string) scenario {
 		return &fanoutOptions{}
 	case "events":
 		return &eventsOptions{}
+	case "broadcast":
+		return &broadcastOptions{}
 	}
 	return nil
 }

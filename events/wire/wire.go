@@ -39,6 +39,7 @@ func ToProto(e events.Event) *notifierv1.Event {
 		Callback:       e.Callback,
 		Text:           e.Text,
 		Username:       e.Username,
+		BroadcastId:    e.BroadcastID,
 	}
 	if !e.Time.IsZero() {
 		pb.Time = timestamppb.New(e.Time)

@@ -3,7 +3,7 @@
 -- (RedisQueue.Settle). Follows the lease to the chat it migrated to. A
 -- notification (not a reply) that becomes SENT or FAILED appends
 -- NOTIFICATION_SENT or NOTIFICATION_FAILED in the same step.
--- uses: lib/keys.lua lib/events.lua lib/op.lua lib/settle.lua
+-- uses: lib/keys.lua lib/events.lua lib/op.lua lib/bc.lua lib/settle.lua
 --
 -- KEYS[1] -> <p>:n:<id>, the record
 -- KEYS[2] -> <p>:q:<chat>, the backlog of the claimed chat

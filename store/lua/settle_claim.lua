@@ -1,6 +1,6 @@
 -- settle_claim.lua: settles like settle.lua, then claims like claim.lua in
 -- the same step (RedisQueue.SettleAndClaim).
--- uses: lib/keys.lua lib/link.lua lib/gcra.lua lib/events.lua lib/op.lua lib/settle.lua lib/claim.lua
+-- uses: lib/keys.lua lib/link.lua lib/gcra.lua lib/events.lua lib/op.lua lib/bc.lua lib/settle.lua lib/claim.lua
 --
 -- KEYS[1..7] -> as settle.lua: record, backlog, sched, lease, leasetok, pending,
 --               events

@@ -24,6 +24,9 @@ type Limits struct {
 	// Global is the number of messages per second for the whole bot
 	// (Telegram: about 30). Sends with allow_paid_broadcast are exempt.
 	Global float64
+	// Paid is the number of messages per second sent with
+	// allow_paid_broadcast (Telegram: up to 1000; 0: unlimited).
+	Paid float64
 	// PerChat is the number of messages per second to one chat (Telegram:
 	// about 1).
 	PerChat float64
@@ -83,6 +86,7 @@ type faultState struct {
 	hang      chan struct{} // non-nil while sendMessage hangs
 	limits    Limits
 	global    bucket
+	paid      bucket // allow_paid_broadcast sends (Limits.Paid)
 	perChat   map[int64]*bucket
 	perGroup  map[int64]*bucket
 	count429s int
@@ -324,6 +328,9 @@ func (f *faultState) rateLimitLocked(now time.Time, chat wireChat, paid bool) *a
 	var charges []charge
 	if l.Global > 0 && !paid {
 		charges = append(charges, charge{&f.global, l.Global, math.Max(1, math.Ceil(l.Global))})
+	}
+	if l.Paid > 0 && paid {
+		charges = append(charges, charge{&f.paid, l.Paid, math.Max(1, math.Ceil(l.Paid/20))})
 	}
 	if l.PerChat > 0 {
 		b := f.perChat[chat.ID]

@@ -386,6 +386,9 @@ const (
 	// A linked user wrote a text to the bot (text set; only with
 	// NOTIFIER_FORWARD_MESSAGES=true).
 	EventType_EVENT_TYPE_MESSAGE_RECEIVED EventType = 6
+	// A broadcast ended: every recipient is sent, failed or cancelled
+	// (broadcast_id and state set; per-recipient sends make no events).
+	EventType_EVENT_TYPE_BROADCAST_FINISHED EventType = 7
 )
 
 // Enum value maps for EventType.
@@ -398,6 +401,7 @@ var (
 		4: "EVENT_TYPE_NOTIFICATION_FAILED",
 		5: "EVENT_TYPE_BUTTON_PRESSED",
 		6: "EVENT_TYPE_MESSAGE_RECEIVED",
+		7: "EVENT_TYPE_BROADCAST_FINISHED",
 	}
 	EventType_value = map[string]int32{
 		"EVENT_TYPE_UNSPECIFIED":         0,
@@ -407,6 +411,7 @@ var (
 		"EVENT_TYPE_NOTIFICATION_FAILED": 4,
 		"EVENT_TYPE_BUTTON_PRESSED":      5,
 		"EVENT_TYPE_MESSAGE_RECEIVED":    6,
+		"EVENT_TYPE_BROADCAST_FINISHED":  7,
 	}
 )
 
@@ -435,6 +440,62 @@ func (x EventType) Number() protoreflect.EnumNumber {
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
 	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{6}
+}
+
+// BroadcastState is a broadcast's lifecycle state.
+type BroadcastState int32
+
+const (
+	BroadcastState_BROADCAST_STATE_UNSPECIFIED BroadcastState = 0
+	// Recipients are still pending.
+	BroadcastState_BROADCAST_STATE_RUNNING BroadcastState = 1
+	// Every recipient is sent or failed.
+	BroadcastState_BROADCAST_STATE_DONE BroadcastState = 2
+	// Cancelled: the pending recipients were not sent.
+	BroadcastState_BROADCAST_STATE_CANCELLED BroadcastState = 3
+)
+
+// Enum value maps for BroadcastState.
+var (
+	BroadcastState_name = map[int32]string{
+		0: "BROADCAST_STATE_UNSPECIFIED",
+		1: "BROADCAST_STATE_RUNNING",
+		2: "BROADCAST_STATE_DONE",
+		3: "BROADCAST_STATE_CANCELLED",
+	}
+	BroadcastState_value = map[string]int32{
+		"BROADCAST_STATE_UNSPECIFIED": 0,
+		"BROADCAST_STATE_RUNNING":     1,
+		"BROADCAST_STATE_DONE":        2,
+		"BROADCAST_STATE_CANCELLED":   3,
+	}
+)
+
+func (x BroadcastState) Enum() *BroadcastState {
+	p := new(BroadcastState)
+	*p = x
+	return p
+}
+
+func (x BroadcastState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (BroadcastState) Descriptor() protoreflect.EnumDescriptor {
+	return file_notifier_v1_notifier_proto_enumTypes[7].Descriptor()
+}
+
+func (BroadcastState) Type() protoreflect.EnumType {
+	return &file_notifier_v1_notifier_proto_enumTypes[7]
+}
+
+func (x BroadcastState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use BroadcastState.Descriptor instead.
+func (BroadcastState) EnumDescriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{7}
 }
 
 // CreateLinkTokenRequest names the application user to link.
@@ -2430,7 +2491,9 @@ type Event struct {
 	Username string `protobuf:"bytes,12,opt,name=username,proto3" json:"username,omitempty"`
 	// The bot whose log holds the event ("default" for the bot of
 	// TELEGRAM_BOT_TOKEN).
-	Bot           string `protobuf:"bytes,13,opt,name=bot,proto3" json:"bot,omitempty"`
+	Bot string `protobuf:"bytes,13,opt,name=bot,proto3" json:"bot,omitempty"`
+	// The broadcast concerned (BROADCAST_FINISHED).
+	BroadcastId   string `protobuf:"bytes,14,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2552,6 +2615,13 @@ func (x *Event) GetUsername() string {
 func (x *Event) GetBot() string {
 	if x != nil {
 		return x.Bot
+	}
+	return ""
+}
+
+func (x *Event) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
 	}
 	return ""
 }
@@ -2769,6 +2839,640 @@ func (x *WatchEventsRequest) GetBot() string {
 	return ""
 }
 
+// BroadcastRequest is one message to many users.
+type BroadcastRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recipients: 1-100,000 application user ids (duplicates counted
+	// once). Exactly one of user_ids and all_linked.
+	UserIds []string `protobuf:"bytes,1,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	// Every user linked at the moment of the call.
+	AllLinked bool `protobuf:"varint,2,opt,name=all_linked,json=allLinked,proto3" json:"all_linked,omitempty"`
+	// The message, as in Notify (split when longer than one message).
+	Text                string    `protobuf:"bytes,3,opt,name=text,proto3" json:"text,omitempty"`
+	ParseMode           ParseMode `protobuf:"varint,4,opt,name=parse_mode,json=parseMode,proto3,enum=notifier.v1.ParseMode" json:"parse_mode,omitempty"`
+	DisableNotification bool      `protobuf:"varint,5,opt,name=disable_notification,json=disableNotification,proto3" json:"disable_notification,omitempty"`
+	// Inline keyboard sent with the last part.
+	Buttons []*ButtonRow `protobuf:"bytes,6,rep,name=buttons,proto3" json:"buttons,omitempty"`
+	// Photo or document sent first, as in Notify.
+	Media *Media `protobuf:"bytes,7,opt,name=media,proto3" json:"media,omitempty"`
+	// Values for {{name}} placeholders in text, as in Notify.
+	Values map[string]string `protobuf:"bytes,8,rep,name=values,proto3" json:"values,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The same key returns the same broadcast (25 h).
+	IdempotencyKey string `protobuf:"bytes,9,opt,name=idempotency_key,json=idempotencyKey,proto3" json:"idempotency_key,omitempty"`
+	// Send with allow_paid_broadcast at the operator's paid rate
+	// (NOTIFIER_PAID_BROADCAST_RATE); FAILED_PRECONDITION when not configured.
+	Paid bool `protobuf:"varint,10,opt,name=paid,proto3" json:"paid,omitempty"`
+	// Sends per second for this broadcast; 0: the bot's global rate (also
+	// the maximum; the paid rate with paid).
+	Rate float64 `protobuf:"fixed64,11,opt,name=rate,proto3" json:"rate,omitempty"`
+	// The bot: "" or "default".
+	Bot           string `protobuf:"bytes,12,opt,name=bot,proto3" json:"bot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastRequest) Reset() {
+	*x = BroadcastRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastRequest) ProtoMessage() {}
+
+func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
+func (*BroadcastRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *BroadcastRequest) GetUserIds() []string {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetAllLinked() bool {
+	if x != nil {
+		return x.AllLinked
+	}
+	return false
+}
+
+func (x *BroadcastRequest) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *BroadcastRequest) GetParseMode() ParseMode {
+	if x != nil {
+		return x.ParseMode
+	}
+	return ParseMode_PARSE_MODE_UNSPECIFIED
+}
+
+func (x *BroadcastRequest) GetDisableNotification() bool {
+	if x != nil {
+		return x.DisableNotification
+	}
+	return false
+}
+
+func (x *BroadcastRequest) GetButtons() []*ButtonRow {
+	if x != nil {
+		return x.Buttons
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetMedia() *Media {
+	if x != nil {
+		return x.Media
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetValues() map[string]string {
+	if x != nil {
+		return x.Values
+	}
+	return nil
+}
+
+func (x *BroadcastRequest) GetIdempotencyKey() string {
+	if x != nil {
+		return x.IdempotencyKey
+	}
+	return ""
+}
+
+func (x *BroadcastRequest) GetPaid() bool {
+	if x != nil {
+		return x.Paid
+	}
+	return false
+}
+
+func (x *BroadcastRequest) GetRate() float64 {
+	if x != nil {
+		return x.Rate
+	}
+	return 0
+}
+
+func (x *BroadcastRequest) GetBot() string {
+	if x != nil {
+		return x.Bot
+	}
+	return ""
+}
+
+// BroadcastResponse names the new (or, for a repeated idempotency key,
+// the earlier) broadcast.
+type BroadcastResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	// The number of distinct recipients.
+	Recipients    int64 `protobuf:"varint,2,opt,name=recipients,proto3" json:"recipients,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastResponse) Reset() {
+	*x = BroadcastResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastResponse) ProtoMessage() {}
+
+func (x *BroadcastResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastResponse.ProtoReflect.Descriptor instead.
+func (*BroadcastResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *BroadcastResponse) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+func (x *BroadcastResponse) GetRecipients() int64 {
+	if x != nil {
+		return x.Recipients
+	}
+	return 0
+}
+
+// GetBroadcastRequest names a broadcast.
+type GetBroadcastRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId   string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBroadcastRequest) Reset() {
+	*x = GetBroadcastRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBroadcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBroadcastRequest) ProtoMessage() {}
+
+func (x *GetBroadcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBroadcastRequest.ProtoReflect.Descriptor instead.
+func (*GetBroadcastRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *GetBroadcastRequest) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+// GetBroadcastResponse is a broadcast's state and counts (of recipients).
+type GetBroadcastResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	State       BroadcastState         `protobuf:"varint,2,opt,name=state,proto3,enum=notifier.v1.BroadcastState" json:"state,omitempty"`
+	Recipients  int64                  `protobuf:"varint,3,opt,name=recipients,proto3" json:"recipients,omitempty"`
+	Sent        int64                  `protobuf:"varint,4,opt,name=sent,proto3" json:"sent,omitempty"`
+	Failed      int64                  `protobuf:"varint,5,opt,name=failed,proto3" json:"failed,omitempty"`
+	// Not yet sent, failed or cancelled.
+	Pending   int64 `protobuf:"varint,6,opt,name=pending,proto3" json:"pending,omitempty"`
+	Cancelled int64 `protobuf:"varint,7,opt,name=cancelled,proto3" json:"cancelled,omitempty"`
+	// Failed recipients by notification failure_reason (blocked, ...).
+	FailuresByReason map[string]int64       `protobuf:"bytes,8,rep,name=failures_by_reason,json=failuresByReason,proto3" json:"failures_by_reason,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	CreatedAt        *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// When the first recipient was expanded.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// When it became DONE or CANCELLED.
+	FinishedAt    *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBroadcastResponse) Reset() {
+	*x = GetBroadcastResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBroadcastResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBroadcastResponse) ProtoMessage() {}
+
+func (x *GetBroadcastResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBroadcastResponse.ProtoReflect.Descriptor instead.
+func (*GetBroadcastResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GetBroadcastResponse) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+func (x *GetBroadcastResponse) GetState() BroadcastState {
+	if x != nil {
+		return x.State
+	}
+	return BroadcastState_BROADCAST_STATE_UNSPECIFIED
+}
+
+func (x *GetBroadcastResponse) GetRecipients() int64 {
+	if x != nil {
+		return x.Recipients
+	}
+	return 0
+}
+
+func (x *GetBroadcastResponse) GetSent() int64 {
+	if x != nil {
+		return x.Sent
+	}
+	return 0
+}
+
+func (x *GetBroadcastResponse) GetFailed() int64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *GetBroadcastResponse) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *GetBroadcastResponse) GetCancelled() int64 {
+	if x != nil {
+		return x.Cancelled
+	}
+	return 0
+}
+
+func (x *GetBroadcastResponse) GetFailuresByReason() map[string]int64 {
+	if x != nil {
+		return x.FailuresByReason
+	}
+	return nil
+}
+
+func (x *GetBroadcastResponse) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *GetBroadcastResponse) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *GetBroadcastResponse) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+// CancelBroadcastRequest names the broadcast to cancel.
+type CancelBroadcastRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId   string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBroadcastRequest) Reset() {
+	*x = CancelBroadcastRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBroadcastRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBroadcastRequest) ProtoMessage() {}
+
+func (x *CancelBroadcastRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBroadcastRequest.ProtoReflect.Descriptor instead.
+func (*CancelBroadcastRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *CancelBroadcastRequest) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+// CancelBroadcastResponse is the broadcast's state after the cancel.
+type CancelBroadcastResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId   string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	State         BroadcastState         `protobuf:"varint,2,opt,name=state,proto3,enum=notifier.v1.BroadcastState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelBroadcastResponse) Reset() {
+	*x = CancelBroadcastResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelBroadcastResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelBroadcastResponse) ProtoMessage() {}
+
+func (x *CancelBroadcastResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelBroadcastResponse.ProtoReflect.Descriptor instead.
+func (*CancelBroadcastResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *CancelBroadcastResponse) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+func (x *CancelBroadcastResponse) GetState() BroadcastState {
+	if x != nil {
+		return x.State
+	}
+	return BroadcastState_BROADCAST_STATE_UNSPECIFIED
+}
+
+// ListBroadcastFailuresRequest selects a page of a broadcast's failures.
+type ListBroadcastFailuresRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	BroadcastId string                 `protobuf:"bytes,1,opt,name=broadcast_id,json=broadcastId,proto3" json:"broadcast_id,omitempty"`
+	// From next_page_token of the previous page; empty: the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBroadcastFailuresRequest) Reset() {
+	*x = ListBroadcastFailuresRequest{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBroadcastFailuresRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBroadcastFailuresRequest) ProtoMessage() {}
+
+func (x *ListBroadcastFailuresRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBroadcastFailuresRequest.ProtoReflect.Descriptor instead.
+func (*ListBroadcastFailuresRequest) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListBroadcastFailuresRequest) GetBroadcastId() string {
+	if x != nil {
+		return x.BroadcastId
+	}
+	return ""
+}
+
+func (x *ListBroadcastFailuresRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListBroadcastFailuresResponse is a page of failed recipients (up to 1000).
+type ListBroadcastFailuresResponse struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Failures []*BroadcastFailure    `protobuf:"bytes,1,rep,name=failures,proto3" json:"failures,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListBroadcastFailuresResponse) Reset() {
+	*x = ListBroadcastFailuresResponse{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListBroadcastFailuresResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListBroadcastFailuresResponse) ProtoMessage() {}
+
+func (x *ListBroadcastFailuresResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListBroadcastFailuresResponse.ProtoReflect.Descriptor instead.
+func (*ListBroadcastFailuresResponse) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *ListBroadcastFailuresResponse) GetFailures() []*BroadcastFailure {
+	if x != nil {
+		return x.Failures
+	}
+	return nil
+}
+
+func (x *ListBroadcastFailuresResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// BroadcastFailure is one recipient that failed.
+type BroadcastFailure struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	FailureReason string                 `protobuf:"bytes,2,opt,name=failure_reason,json=failureReason,proto3" json:"failure_reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BroadcastFailure) Reset() {
+	*x = BroadcastFailure{}
+	mi := &file_notifier_v1_notifier_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BroadcastFailure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BroadcastFailure) ProtoMessage() {}
+
+func (x *BroadcastFailure) ProtoReflect() protoreflect.Message {
+	mi := &file_notifier_v1_notifier_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BroadcastFailure.ProtoReflect.Descriptor instead.
+func (*BroadcastFailure) Descriptor() ([]byte, []int) {
+	return file_notifier_v1_notifier_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BroadcastFailure) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *BroadcastFailure) GetFailureReason() string {
+	if x != nil {
+		return x.FailureReason
+	}
+	return ""
+}
+
 var File_notifier_v1_notifier_proto protoreflect.FileDescriptor
 
 const file_notifier_v1_notifier_proto_rawDesc = "" +
@@ -2930,7 +3634,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x03bot\x18\x03 \x01(\tR\x03bot\"/\n" +
 	"\x0eUnlinkResponse\x12\x1d\n" +
 	"\n" +
-	"was_linked\x18\x01 \x01(\bR\twasLinked\"\x9d\x03\n" +
+	"was_linked\x18\x01 \x01(\bR\twasLinked\"\xc0\x03\n" +
 	"\x05Event\x12\x16\n" +
 	"\x06cursor\x18\x01 \x01(\tR\x06cursor\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12*\n" +
@@ -2945,7 +3649,8 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	" \x01(\tR\bcallback\x12\x12\n" +
 	"\x04text\x18\v \x01(\tR\x04text\x12\x1a\n" +
 	"\busername\x18\f \x01(\tR\busername\x12\x10\n" +
-	"\x03bot\x18\r \x01(\tR\x03bot\"\xa5\x01\n" +
+	"\x03bot\x18\r \x01(\tR\x03bot\x12!\n" +
+	"\fbroadcast_id\x18\x0e \x01(\tR\vbroadcastId\"\xa5\x01\n" +
 	"\x11ListEventsRequest\x12!\n" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
 	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
@@ -2960,7 +3665,69 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\fafter_cursor\x18\x01 \x01(\tR\vafterCursor\x12,\n" +
 	"\x05types\x18\x02 \x03(\x0e2\x16.notifier.v1.EventTypeR\x05types\x12\x17\n" +
 	"\auser_id\x18\x03 \x01(\tR\x06userId\x12\x10\n" +
-	"\x03bot\x18\x04 \x01(\tR\x03bot*Q\n" +
+	"\x03bot\x18\x04 \x01(\tR\x03bot\"\x87\x04\n" +
+	"\x10BroadcastRequest\x12\x19\n" +
+	"\buser_ids\x18\x01 \x03(\tR\auserIds\x12\x1d\n" +
+	"\n" +
+	"all_linked\x18\x02 \x01(\bR\tallLinked\x12\x12\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\x125\n" +
+	"\n" +
+	"parse_mode\x18\x04 \x01(\x0e2\x16.notifier.v1.ParseModeR\tparseMode\x121\n" +
+	"\x14disable_notification\x18\x05 \x01(\bR\x13disableNotification\x120\n" +
+	"\abuttons\x18\x06 \x03(\v2\x16.notifier.v1.ButtonRowR\abuttons\x12(\n" +
+	"\x05media\x18\a \x01(\v2\x12.notifier.v1.MediaR\x05media\x12A\n" +
+	"\x06values\x18\b \x03(\v2).notifier.v1.BroadcastRequest.ValuesEntryR\x06values\x12'\n" +
+	"\x0fidempotency_key\x18\t \x01(\tR\x0eidempotencyKey\x12\x12\n" +
+	"\x04paid\x18\n" +
+	" \x01(\bR\x04paid\x12\x12\n" +
+	"\x04rate\x18\v \x01(\x01R\x04rate\x12\x10\n" +
+	"\x03bot\x18\f \x01(\tR\x03bot\x1a9\n" +
+	"\vValuesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"V\n" +
+	"\x11BroadcastResponse\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x1e\n" +
+	"\n" +
+	"recipients\x18\x02 \x01(\x03R\n" +
+	"recipients\"8\n" +
+	"\x13GetBroadcastRequest\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\"\xcf\x04\n" +
+	"\x14GetBroadcastResponse\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x121\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1b.notifier.v1.BroadcastStateR\x05state\x12\x1e\n" +
+	"\n" +
+	"recipients\x18\x03 \x01(\x03R\n" +
+	"recipients\x12\x12\n" +
+	"\x04sent\x18\x04 \x01(\x03R\x04sent\x12\x16\n" +
+	"\x06failed\x18\x05 \x01(\x03R\x06failed\x12\x18\n" +
+	"\apending\x18\x06 \x01(\x03R\apending\x12\x1c\n" +
+	"\tcancelled\x18\a \x01(\x03R\tcancelled\x12e\n" +
+	"\x12failures_by_reason\x18\b \x03(\v27.notifier.v1.GetBroadcastResponse.FailuresByReasonEntryR\x10failuresByReason\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"started_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x1aC\n" +
+	"\x15FailuresByReasonEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\";\n" +
+	"\x16CancelBroadcastRequest\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\"o\n" +
+	"\x17CancelBroadcastResponse\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x121\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x1b.notifier.v1.BroadcastStateR\x05state\"`\n" +
+	"\x1cListBroadcastFailuresRequest\x12!\n" +
+	"\fbroadcast_id\x18\x01 \x01(\tR\vbroadcastId\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x82\x01\n" +
+	"\x1dListBroadcastFailuresResponse\x129\n" +
+	"\bfailures\x18\x01 \x03(\v2\x1d.notifier.v1.BroadcastFailureR\bfailures\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"R\n" +
+	"\x10BroadcastFailure\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12%\n" +
+	"\x0efailure_reason\x18\x02 \x01(\tR\rfailureReason*Q\n" +
 	"\bChatKind\x12\x19\n" +
 	"\x15CHAT_KIND_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11CHAT_KIND_PRIVATE\x10\x01\x12\x13\n" +
@@ -2989,7 +3756,7 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x16EDIT_STATE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EDIT_STATE_PENDING\x10\x01\x12\x16\n" +
 	"\x12EDIT_STATE_APPLIED\x10\x02\x12\x15\n" +
-	"\x11EDIT_STATE_FAILED\x10\x03*\xe7\x01\n" +
+	"\x11EDIT_STATE_FAILED\x10\x03*\x8a\x02\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16EVENT_TYPE_USER_LINKED\x10\x01\x12\x1c\n" +
@@ -2997,7 +3764,14 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x1cEVENT_TYPE_NOTIFICATION_SENT\x10\x03\x12\"\n" +
 	"\x1eEVENT_TYPE_NOTIFICATION_FAILED\x10\x04\x12\x1d\n" +
 	"\x19EVENT_TYPE_BUTTON_PRESSED\x10\x05\x12\x1f\n" +
-	"\x1bEVENT_TYPE_MESSAGE_RECEIVED\x10\x062\x8a\b\n" +
+	"\x1bEVENT_TYPE_MESSAGE_RECEIVED\x10\x06\x12!\n" +
+	"\x1dEVENT_TYPE_BROADCAST_FINISHED\x10\a*\x87\x01\n" +
+	"\x0eBroadcastState\x12\x1f\n" +
+	"\x1bBROADCAST_STATE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17BROADCAST_STATE_RUNNING\x10\x01\x12\x18\n" +
+	"\x14BROADCAST_STATE_DONE\x10\x02\x12\x1d\n" +
+	"\x19BROADCAST_STATE_CANCELLED\x10\x032\xf9\n" +
+	"\n" +
 	"\x0fNotifierService\x12\\\n" +
 	"\x0fCreateLinkToken\x12#.notifier.v1.CreateLinkTokenRequest\x1a$.notifier.v1.CreateLinkTokenResponse\x12M\n" +
 	"\n" +
@@ -3012,7 +3786,11 @@ const file_notifier_v1_notifier_proto_rawDesc = "" +
 	"\x10EditNotification\x12$.notifier.v1.EditNotificationRequest\x1a%.notifier.v1.EditNotificationResponse\x12e\n" +
 	"\x12DeleteNotification\x12&.notifier.v1.DeleteNotificationRequest\x1a'.notifier.v1.DeleteNotificationResponse\x12k\n" +
 	"\x14CreateBrowserSession\x12(.notifier.v1.CreateBrowserSessionRequest\x1a).notifier.v1.CreateBrowserSessionResponse\x12P\n" +
-	"\vWatchStatus\x12\x1f.notifier.v1.WatchStatusRequest\x1a\x1e.notifier.v1.GetStatusResponse0\x01B9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
+	"\vWatchStatus\x12\x1f.notifier.v1.WatchStatusRequest\x1a\x1e.notifier.v1.GetStatusResponse0\x01\x12J\n" +
+	"\tBroadcast\x12\x1d.notifier.v1.BroadcastRequest\x1a\x1e.notifier.v1.BroadcastResponse\x12S\n" +
+	"\fGetBroadcast\x12 .notifier.v1.GetBroadcastRequest\x1a!.notifier.v1.GetBroadcastResponse\x12\\\n" +
+	"\x0fCancelBroadcast\x12#.notifier.v1.CancelBroadcastRequest\x1a$.notifier.v1.CancelBroadcastResponse\x12n\n" +
+	"\x15ListBroadcastFailures\x12).notifier.v1.ListBroadcastFailuresRequest\x1a*.notifier.v1.ListBroadcastFailuresResponseB9Z7github.com/tgnotify/tgnotify/gen/notifier/v1;notifierv1b\x06proto3"
 
 var (
 	file_notifier_v1_notifier_proto_rawDescOnce sync.Once
@@ -3026,115 +3804,146 @@ func file_notifier_v1_notifier_proto_rawDescGZIP() []byte {
 	return file_notifier_v1_notifier_proto_rawDescData
 }
 
-var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_notifier_v1_notifier_proto_enumTypes = make([]protoimpl.EnumInfo, 8)
+var file_notifier_v1_notifier_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_notifier_v1_notifier_proto_goTypes = []any{
-	(ChatKind)(0),                        // 0: notifier.v1.ChatKind
-	(ParseMode)(0),                       // 1: notifier.v1.ParseMode
-	(LongTextPolicy)(0),                  // 2: notifier.v1.LongTextPolicy
-	(NotificationState)(0),               // 3: notifier.v1.NotificationState
-	(MediaKind)(0),                       // 4: notifier.v1.MediaKind
-	(EditState)(0),                       // 5: notifier.v1.EditState
-	(EventType)(0),                       // 6: notifier.v1.EventType
-	(*CreateLinkTokenRequest)(nil),       // 7: notifier.v1.CreateLinkTokenRequest
-	(*CreateLinkTokenResponse)(nil),      // 8: notifier.v1.CreateLinkTokenResponse
-	(*GetLinkURLRequest)(nil),            // 9: notifier.v1.GetLinkURLRequest
-	(*GetLinkURLResponse)(nil),           // 10: notifier.v1.GetLinkURLResponse
-	(*NotifyRequest)(nil),                // 11: notifier.v1.NotifyRequest
-	(*ButtonRow)(nil),                    // 12: notifier.v1.ButtonRow
-	(*Button)(nil),                       // 13: notifier.v1.Button
-	(*Media)(nil),                        // 14: notifier.v1.Media
-	(*NotifyResponse)(nil),               // 15: notifier.v1.NotifyResponse
-	(*GetStatusRequest)(nil),             // 16: notifier.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),            // 17: notifier.v1.GetStatusResponse
-	(*DeliverySummary)(nil),              // 18: notifier.v1.DeliverySummary
-	(*GetNotificationRequest)(nil),       // 19: notifier.v1.GetNotificationRequest
-	(*GetNotificationResponse)(nil),      // 20: notifier.v1.GetNotificationResponse
-	(*ButtonPress)(nil),                  // 21: notifier.v1.ButtonPress
-	(*EditNotificationRequest)(nil),      // 22: notifier.v1.EditNotificationRequest
-	(*EditNotificationResponse)(nil),     // 23: notifier.v1.EditNotificationResponse
-	(*DeleteNotificationRequest)(nil),    // 24: notifier.v1.DeleteNotificationRequest
-	(*DeleteNotificationResponse)(nil),   // 25: notifier.v1.DeleteNotificationResponse
-	(*CreateBrowserSessionRequest)(nil),  // 26: notifier.v1.CreateBrowserSessionRequest
-	(*CreateBrowserSessionResponse)(nil), // 27: notifier.v1.CreateBrowserSessionResponse
-	(*WatchStatusRequest)(nil),           // 28: notifier.v1.WatchStatusRequest
-	(*UnlinkRequest)(nil),                // 29: notifier.v1.UnlinkRequest
-	(*UnlinkResponse)(nil),               // 30: notifier.v1.UnlinkResponse
-	(*Event)(nil),                        // 31: notifier.v1.Event
-	(*ListEventsRequest)(nil),            // 32: notifier.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),           // 33: notifier.v1.ListEventsResponse
-	(*WatchEventsRequest)(nil),           // 34: notifier.v1.WatchEventsRequest
-	nil,                                  // 35: notifier.v1.NotifyRequest.ValuesEntry
-	nil,                                  // 36: notifier.v1.EditNotificationRequest.ValuesEntry
-	(*timestamppb.Timestamp)(nil),        // 37: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),          // 38: google.protobuf.Duration
+	(ChatKind)(0),                         // 0: notifier.v1.ChatKind
+	(ParseMode)(0),                        // 1: notifier.v1.ParseMode
+	(LongTextPolicy)(0),                   // 2: notifier.v1.LongTextPolicy
+	(NotificationState)(0),                // 3: notifier.v1.NotificationState
+	(MediaKind)(0),                        // 4: notifier.v1.MediaKind
+	(EditState)(0),                        // 5: notifier.v1.EditState
+	(EventType)(0),                        // 6: notifier.v1.EventType
+	(BroadcastState)(0),                   // 7: notifier.v1.BroadcastState
+	(*CreateLinkTokenRequest)(nil),        // 8: notifier.v1.CreateLinkTokenRequest
+	(*CreateLinkTokenResponse)(nil),       // 9: notifier.v1.CreateLinkTokenResponse
+	(*GetLinkURLRequest)(nil),             // 10: notifier.v1.GetLinkURLRequest
+	(*GetLinkURLResponse)(nil),            // 11: notifier.v1.GetLinkURLResponse
+	(*NotifyRequest)(nil),                 // 12: notifier.v1.NotifyRequest
+	(*ButtonRow)(nil),                     // 13: notifier.v1.ButtonRow
+	(*Button)(nil),                        // 14: notifier.v1.Button
+	(*Media)(nil),                         // 15: notifier.v1.Media
+	(*NotifyResponse)(nil),                // 16: notifier.v1.NotifyResponse
+	(*GetStatusRequest)(nil),              // 17: notifier.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),             // 18: notifier.v1.GetStatusResponse
+	(*DeliverySummary)(nil),               // 19: notifier.v1.DeliverySummary
+	(*GetNotificationRequest)(nil),        // 20: notifier.v1.GetNotificationRequest
+	(*GetNotificationResponse)(nil),       // 21: notifier.v1.GetNotificationResponse
+	(*ButtonPress)(nil),                   // 22: notifier.v1.ButtonPress
+	(*EditNotificationRequest)(nil),       // 23: notifier.v1.EditNotificationRequest
+	(*EditNotificationResponse)(nil),      // 24: notifier.v1.EditNotificationResponse
+	(*DeleteNotificationRequest)(nil),     // 25: notifier.v1.DeleteNotificationRequest
+	(*DeleteNotificationResponse)(nil),    // 26: notifier.v1.DeleteNotificationResponse
+	(*CreateBrowserSessionRequest)(nil),   // 27: notifier.v1.CreateBrowserSessionRequest
+	(*CreateBrowserSessionResponse)(nil),  // 28: notifier.v1.CreateBrowserSessionResponse
+	(*WatchStatusRequest)(nil),            // 29: notifier.v1.WatchStatusRequest
+	(*UnlinkRequest)(nil),                 // 30: notifier.v1.UnlinkRequest
+	(*UnlinkResponse)(nil),                // 31: notifier.v1.UnlinkResponse
+	(*Event)(nil),                         // 32: notifier.v1.Event
+	(*ListEventsRequest)(nil),             // 33: notifier.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),            // 34: notifier.v1.ListEventsResponse
+	(*WatchEventsRequest)(nil),            // 35: notifier.v1.WatchEventsRequest
+	(*BroadcastRequest)(nil),              // 36: notifier.v1.BroadcastRequest
+	(*BroadcastResponse)(nil),             // 37: notifier.v1.BroadcastResponse
+	(*GetBroadcastRequest)(nil),           // 38: notifier.v1.GetBroadcastRequest
+	(*GetBroadcastResponse)(nil),          // 39: notifier.v1.GetBroadcastResponse
+	(*CancelBroadcastRequest)(nil),        // 40: notifier.v1.CancelBroadcastRequest
+	(*CancelBroadcastResponse)(nil),       // 41: notifier.v1.CancelBroadcastResponse
+	(*ListBroadcastFailuresRequest)(nil),  // 42: notifier.v1.ListBroadcastFailuresRequest
+	(*ListBroadcastFailuresResponse)(nil), // 43: notifier.v1.ListBroadcastFailuresResponse
+	(*BroadcastFailure)(nil),              // 44: notifier.v1.BroadcastFailure
+	nil,                                   // 45: notifier.v1.NotifyRequest.ValuesEntry
+	nil,                                   // 46: notifier.v1.EditNotificationRequest.ValuesEntry
+	nil,                                   // 47: notifier.v1.BroadcastRequest.ValuesEntry
+	nil,                                   // 48: notifier.v1.GetBroadcastResponse.FailuresByReasonEntry
+	(*timestamppb.Timestamp)(nil),         // 49: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),           // 50: google.protobuf.Duration
 }
 var file_notifier_v1_notifier_proto_depIdxs = []int32{
 	0,  // 0: notifier.v1.CreateLinkTokenRequest.chat_kind:type_name -> notifier.v1.ChatKind
-	37, // 1: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 1: notifier.v1.CreateLinkTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: notifier.v1.GetLinkURLRequest.chat_kind:type_name -> notifier.v1.ChatKind
-	37, // 3: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
+	49, // 3: notifier.v1.GetLinkURLResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: notifier.v1.NotifyRequest.parse_mode:type_name -> notifier.v1.ParseMode
 	2,  // 5: notifier.v1.NotifyRequest.long_text:type_name -> notifier.v1.LongTextPolicy
-	35, // 6: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
-	14, // 7: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
-	12, // 8: notifier.v1.NotifyRequest.buttons:type_name -> notifier.v1.ButtonRow
-	13, // 9: notifier.v1.ButtonRow.buttons:type_name -> notifier.v1.Button
+	45, // 6: notifier.v1.NotifyRequest.values:type_name -> notifier.v1.NotifyRequest.ValuesEntry
+	15, // 7: notifier.v1.NotifyRequest.media:type_name -> notifier.v1.Media
+	13, // 8: notifier.v1.NotifyRequest.buttons:type_name -> notifier.v1.ButtonRow
+	14, // 9: notifier.v1.ButtonRow.buttons:type_name -> notifier.v1.Button
 	4,  // 10: notifier.v1.Media.kind:type_name -> notifier.v1.MediaKind
 	3,  // 11: notifier.v1.NotifyResponse.state:type_name -> notifier.v1.NotificationState
-	37, // 12: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
-	18, // 13: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
+	49, // 12: notifier.v1.GetStatusResponse.linked_at:type_name -> google.protobuf.Timestamp
+	19, // 13: notifier.v1.GetStatusResponse.delivery:type_name -> notifier.v1.DeliverySummary
 	0,  // 14: notifier.v1.GetStatusResponse.chat_kind:type_name -> notifier.v1.ChatKind
 	3,  // 15: notifier.v1.DeliverySummary.last_state:type_name -> notifier.v1.NotificationState
-	37, // 16: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
+	49, // 16: notifier.v1.DeliverySummary.last_updated_at:type_name -> google.protobuf.Timestamp
 	3,  // 17: notifier.v1.GetNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	37, // 18: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
-	37, // 19: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
+	49, // 18: notifier.v1.GetNotificationResponse.created_at:type_name -> google.protobuf.Timestamp
+	49, // 19: notifier.v1.GetNotificationResponse.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 20: notifier.v1.GetNotificationResponse.edit_state:type_name -> notifier.v1.EditState
-	21, // 21: notifier.v1.GetNotificationResponse.button_presses:type_name -> notifier.v1.ButtonPress
-	37, // 22: notifier.v1.ButtonPress.pressed_at:type_name -> google.protobuf.Timestamp
+	22, // 21: notifier.v1.GetNotificationResponse.button_presses:type_name -> notifier.v1.ButtonPress
+	49, // 22: notifier.v1.ButtonPress.pressed_at:type_name -> google.protobuf.Timestamp
 	1,  // 23: notifier.v1.EditNotificationRequest.parse_mode:type_name -> notifier.v1.ParseMode
-	12, // 24: notifier.v1.EditNotificationRequest.buttons:type_name -> notifier.v1.ButtonRow
-	36, // 25: notifier.v1.EditNotificationRequest.values:type_name -> notifier.v1.EditNotificationRequest.ValuesEntry
+	13, // 24: notifier.v1.EditNotificationRequest.buttons:type_name -> notifier.v1.ButtonRow
+	46, // 25: notifier.v1.EditNotificationRequest.values:type_name -> notifier.v1.EditNotificationRequest.ValuesEntry
 	3,  // 26: notifier.v1.EditNotificationResponse.state:type_name -> notifier.v1.NotificationState
 	3,  // 27: notifier.v1.DeleteNotificationResponse.state:type_name -> notifier.v1.NotificationState
-	38, // 28: notifier.v1.CreateBrowserSessionRequest.ttl:type_name -> google.protobuf.Duration
-	37, // 29: notifier.v1.CreateBrowserSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
+	50, // 28: notifier.v1.CreateBrowserSessionRequest.ttl:type_name -> google.protobuf.Duration
+	49, // 29: notifier.v1.CreateBrowserSessionResponse.expires_at:type_name -> google.protobuf.Timestamp
 	6,  // 30: notifier.v1.Event.type:type_name -> notifier.v1.EventType
-	37, // 31: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
+	49, // 31: notifier.v1.Event.time:type_name -> google.protobuf.Timestamp
 	3,  // 32: notifier.v1.Event.state:type_name -> notifier.v1.NotificationState
 	6,  // 33: notifier.v1.ListEventsRequest.types:type_name -> notifier.v1.EventType
-	31, // 34: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
+	32, // 34: notifier.v1.ListEventsResponse.events:type_name -> notifier.v1.Event
 	6,  // 35: notifier.v1.WatchEventsRequest.types:type_name -> notifier.v1.EventType
-	7,  // 36: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
-	9,  // 37: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
-	11, // 38: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
-	16, // 39: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
-	19, // 40: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
-	29, // 41: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
-	32, // 42: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
-	34, // 43: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
-	22, // 44: notifier.v1.NotifierService.EditNotification:input_type -> notifier.v1.EditNotificationRequest
-	24, // 45: notifier.v1.NotifierService.DeleteNotification:input_type -> notifier.v1.DeleteNotificationRequest
-	26, // 46: notifier.v1.NotifierService.CreateBrowserSession:input_type -> notifier.v1.CreateBrowserSessionRequest
-	28, // 47: notifier.v1.NotifierService.WatchStatus:input_type -> notifier.v1.WatchStatusRequest
-	8,  // 48: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
-	10, // 49: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
-	15, // 50: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
-	17, // 51: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
-	20, // 52: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
-	30, // 53: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
-	33, // 54: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
-	31, // 55: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
-	23, // 56: notifier.v1.NotifierService.EditNotification:output_type -> notifier.v1.EditNotificationResponse
-	25, // 57: notifier.v1.NotifierService.DeleteNotification:output_type -> notifier.v1.DeleteNotificationResponse
-	27, // 58: notifier.v1.NotifierService.CreateBrowserSession:output_type -> notifier.v1.CreateBrowserSessionResponse
-	17, // 59: notifier.v1.NotifierService.WatchStatus:output_type -> notifier.v1.GetStatusResponse
-	48, // [48:60] is the sub-list for method output_type
-	36, // [36:48] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	1,  // 36: notifier.v1.BroadcastRequest.parse_mode:type_name -> notifier.v1.ParseMode
+	13, // 37: notifier.v1.BroadcastRequest.buttons:type_name -> notifier.v1.ButtonRow
+	15, // 38: notifier.v1.BroadcastRequest.media:type_name -> notifier.v1.Media
+	47, // 39: notifier.v1.BroadcastRequest.values:type_name -> notifier.v1.BroadcastRequest.ValuesEntry
+	7,  // 40: notifier.v1.GetBroadcastResponse.state:type_name -> notifier.v1.BroadcastState
+	48, // 41: notifier.v1.GetBroadcastResponse.failures_by_reason:type_name -> notifier.v1.GetBroadcastResponse.FailuresByReasonEntry
+	49, // 42: notifier.v1.GetBroadcastResponse.created_at:type_name -> google.protobuf.Timestamp
+	49, // 43: notifier.v1.GetBroadcastResponse.started_at:type_name -> google.protobuf.Timestamp
+	49, // 44: notifier.v1.GetBroadcastResponse.finished_at:type_name -> google.protobuf.Timestamp
+	7,  // 45: notifier.v1.CancelBroadcastResponse.state:type_name -> notifier.v1.BroadcastState
+	44, // 46: notifier.v1.ListBroadcastFailuresResponse.failures:type_name -> notifier.v1.BroadcastFailure
+	8,  // 47: notifier.v1.NotifierService.CreateLinkToken:input_type -> notifier.v1.CreateLinkTokenRequest
+	10, // 48: notifier.v1.NotifierService.GetLinkURL:input_type -> notifier.v1.GetLinkURLRequest
+	12, // 49: notifier.v1.NotifierService.Notify:input_type -> notifier.v1.NotifyRequest
+	17, // 50: notifier.v1.NotifierService.GetStatus:input_type -> notifier.v1.GetStatusRequest
+	20, // 51: notifier.v1.NotifierService.GetNotification:input_type -> notifier.v1.GetNotificationRequest
+	30, // 52: notifier.v1.NotifierService.Unlink:input_type -> notifier.v1.UnlinkRequest
+	33, // 53: notifier.v1.NotifierService.ListEvents:input_type -> notifier.v1.ListEventsRequest
+	35, // 54: notifier.v1.NotifierService.WatchEvents:input_type -> notifier.v1.WatchEventsRequest
+	23, // 55: notifier.v1.NotifierService.EditNotification:input_type -> notifier.v1.EditNotificationRequest
+	25, // 56: notifier.v1.NotifierService.DeleteNotification:input_type -> notifier.v1.DeleteNotificationRequest
+	27, // 57: notifier.v1.NotifierService.CreateBrowserSession:input_type -> notifier.v1.CreateBrowserSessionRequest
+	29, // 58: notifier.v1.NotifierService.WatchStatus:input_type -> notifier.v1.WatchStatusRequest
+	36, // 59: notifier.v1.NotifierService.Broadcast:input_type -> notifier.v1.BroadcastRequest
+	38, // 60: notifier.v1.NotifierService.GetBroadcast:input_type -> notifier.v1.GetBroadcastRequest
+	40, // 61: notifier.v1.NotifierService.CancelBroadcast:input_type -> notifier.v1.CancelBroadcastRequest
+	42, // 62: notifier.v1.NotifierService.ListBroadcastFailures:input_type -> notifier.v1.ListBroadcastFailuresRequest
+	9,  // 63: notifier.v1.NotifierService.CreateLinkToken:output_type -> notifier.v1.CreateLinkTokenResponse
+	11, // 64: notifier.v1.NotifierService.GetLinkURL:output_type -> notifier.v1.GetLinkURLResponse
+	16, // 65: notifier.v1.NotifierService.Notify:output_type -> notifier.v1.NotifyResponse
+	18, // 66: notifier.v1.NotifierService.GetStatus:output_type -> notifier.v1.GetStatusResponse
+	21, // 67: notifier.v1.NotifierService.GetNotification:output_type -> notifier.v1.GetNotificationResponse
+	31, // 68: notifier.v1.NotifierService.Unlink:output_type -> notifier.v1.UnlinkResponse
+	34, // 69: notifier.v1.NotifierService.ListEvents:output_type -> notifier.v1.ListEventsResponse
+	32, // 70: notifier.v1.NotifierService.WatchEvents:output_type -> notifier.v1.Event
+	24, // 71: notifier.v1.NotifierService.EditNotification:output_type -> notifier.v1.EditNotificationResponse
+	26, // 72: notifier.v1.NotifierService.DeleteNotification:output_type -> notifier.v1.DeleteNotificationResponse
+	28, // 73: notifier.v1.NotifierService.CreateBrowserSession:output_type -> notifier.v1.CreateBrowserSessionResponse
+	18, // 74: notifier.v1.NotifierService.WatchStatus:output_type -> notifier.v1.GetStatusResponse
+	37, // 75: notifier.v1.NotifierService.Broadcast:output_type -> notifier.v1.BroadcastResponse
+	39, // 76: notifier.v1.NotifierService.GetBroadcast:output_type -> notifier.v1.GetBroadcastResponse
+	41, // 77: notifier.v1.NotifierService.CancelBroadcast:output_type -> notifier.v1.CancelBroadcastResponse
+	43, // 78: notifier.v1.NotifierService.ListBroadcastFailures:output_type -> notifier.v1.ListBroadcastFailuresResponse
+	63, // [63:79] is the sub-list for method output_type
+	47, // [47:63] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_notifier_v1_notifier_proto_init() }
@@ -3156,8 +3965,8 @@ func file_notifier_v1_notifier_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_notifier_v1_notifier_proto_rawDesc), len(file_notifier_v1_notifier_proto_rawDesc)),
-			NumEnums:      7,
-			NumMessages:   30,
+			NumEnums:      8,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

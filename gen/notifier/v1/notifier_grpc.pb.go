@@ -22,18 +22,22 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	NotifierService_CreateLinkToken_FullMethodName      = "/notifier.v1.NotifierService/CreateLinkToken"
-	NotifierService_GetLinkURL_FullMethodName           = "/notifier.v1.NotifierService/GetLinkURL"
-	NotifierService_Notify_FullMethodName               = "/notifier.v1.NotifierService/Notify"
-	NotifierService_GetStatus_FullMethodName            = "/notifier.v1.NotifierService/GetStatus"
-	NotifierService_GetNotification_FullMethodName      = "/notifier.v1.NotifierService/GetNotification"
-	NotifierService_Unlink_FullMethodName               = "/notifier.v1.NotifierService/Unlink"
-	NotifierService_ListEvents_FullMethodName           = "/notifier.v1.NotifierService/ListEvents"
-	NotifierService_WatchEvents_FullMethodName          = "/notifier.v1.NotifierService/WatchEvents"
-	NotifierService_EditNotification_FullMethodName     = "/notifier.v1.NotifierService/EditNotification"
-	NotifierService_DeleteNotification_FullMethodName   = "/notifier.v1.NotifierService/DeleteNotification"
-	NotifierService_CreateBrowserSession_FullMethodName = "/notifier.v1.NotifierService/CreateBrowserSession"
-	NotifierService_WatchStatus_FullMethodName          = "/notifier.v1.NotifierService/WatchStatus"
+	NotifierService_CreateLinkToken_FullMethodName       = "/notifier.v1.NotifierService/CreateLinkToken"
+	NotifierService_GetLinkURL_FullMethodName            = "/notifier.v1.NotifierService/GetLinkURL"
+	NotifierService_Notify_FullMethodName                = "/notifier.v1.NotifierService/Notify"
+	NotifierService_GetStatus_FullMethodName             = "/notifier.v1.NotifierService/GetStatus"
+	NotifierService_GetNotification_FullMethodName       = "/notifier.v1.NotifierService/GetNotification"
+	NotifierService_Unlink_FullMethodName                = "/notifier.v1.NotifierService/Unlink"
+	NotifierService_ListEvents_FullMethodName            = "/notifier.v1.NotifierService/ListEvents"
+	NotifierService_WatchEvents_FullMethodName           = "/notifier.v1.NotifierService/WatchEvents"
+	NotifierService_EditNotification_FullMethodName      = "/notifier.v1.NotifierService/EditNotification"
+	NotifierService_DeleteNotification_FullMethodName    = "/notifier.v1.NotifierService/DeleteNotification"
+	NotifierService_CreateBrowserSession_FullMethodName  = "/notifier.v1.NotifierService/CreateBrowserSession"
+	NotifierService_WatchStatus_FullMethodName           = "/notifier.v1.NotifierService/WatchStatus"
+	NotifierService_Broadcast_FullMethodName             = "/notifier.v1.NotifierService/Broadcast"
+	NotifierService_GetBroadcast_FullMethodName          = "/notifier.v1.NotifierService/GetBroadcast"
+	NotifierService_CancelBroadcast_FullMethodName       = "/notifier.v1.NotifierService/CancelBroadcast"
+	NotifierService_ListBroadcastFailures_FullMethodName = "/notifier.v1.NotifierService/ListBroadcastFailures"
 )
 
 // NotifierServiceClient is the client API for NotifierService service.
@@ -118,6 +122,21 @@ type NotifierServiceClient interface {
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	WatchStatus(ctx context.Context, in *WatchStatusRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GetStatusResponse], error)
+	// Broadcast sends one message to many users (user_ids, or all_linked:
+	// every user linked at the moment of the call). The message is stored
+	// once and expanded into ordinary notifications as it is sent, only in
+	// the rate slots that transactional traffic leaves free. Needs the
+	// `notify` scope.
+	Broadcast(ctx context.Context, in *BroadcastRequest, opts ...grpc.CallOption) (*BroadcastResponse, error)
+	// GetBroadcast returns a broadcast's state and counts (recipients, not
+	// parts).
+	GetBroadcast(ctx context.Context, in *GetBroadcastRequest, opts ...grpc.CallOption) (*GetBroadcastResponse, error)
+	// CancelBroadcast stops a broadcast: nothing more is sent, what was
+	// pending moves to cancelled.
+	CancelBroadcast(ctx context.Context, in *CancelBroadcastRequest, opts ...grpc.CallOption) (*CancelBroadcastResponse, error)
+	// ListBroadcastFailures pages through the recipients that failed, for a
+	// retry by the application.
+	ListBroadcastFailures(ctx context.Context, in *ListBroadcastFailuresRequest, opts ...grpc.CallOption) (*ListBroadcastFailuresResponse, error)
 }
 
 type notifierServiceClient struct {
@@ -266,6 +285,46 @@ func (c *notifierServiceClient) WatchStatus(ctx context.Context, in *WatchStatus
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NotifierService_WatchStatusClient = grpc.ServerStreamingClient[GetStatusResponse]
 
+func (c *notifierServiceClient) Broadcast(ctx context.Context, in *BroadcastRequest, opts ...grpc.CallOption) (*BroadcastResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(BroadcastResponse)
+	err := c.cc.Invoke(ctx, NotifierService_Broadcast_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) GetBroadcast(ctx context.Context, in *GetBroadcastRequest, opts ...grpc.CallOption) (*GetBroadcastResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBroadcastResponse)
+	err := c.cc.Invoke(ctx, NotifierService_GetBroadcast_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) CancelBroadcast(ctx context.Context, in *CancelBroadcastRequest, opts ...grpc.CallOption) (*CancelBroadcastResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelBroadcastResponse)
+	err := c.cc.Invoke(ctx, NotifierService_CancelBroadcast_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *notifierServiceClient) ListBroadcastFailures(ctx context.Context, in *ListBroadcastFailuresRequest, opts ...grpc.CallOption) (*ListBroadcastFailuresResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListBroadcastFailuresResponse)
+	err := c.cc.Invoke(ctx, NotifierService_ListBroadcastFailures_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NotifierServiceServer is the server API for NotifierService service.
 // All implementations must embed UnimplementedNotifierServiceServer
 // for forward compatibility.
@@ -348,6 +407,21 @@ type NotifierServiceServer interface {
 	// buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
 	// buf:lint:ignore RPC_REQUEST_RESPONSE_UNIQUE
 	WatchStatus(*WatchStatusRequest, grpc.ServerStreamingServer[GetStatusResponse]) error
+	// Broadcast sends one message to many users (user_ids, or all_linked:
+	// every user linked at the moment of the call). The message is stored
+	// once and expanded into ordinary notifications as it is sent, only in
+	// the rate slots that transactional traffic leaves free. Needs the
+	// `notify` scope.
+	Broadcast(context.Context, *BroadcastRequest) (*BroadcastResponse, error)
+	// GetBroadcast returns a broadcast's state and counts (recipients, not
+	// parts).
+	GetBroadcast(context.Context, *GetBroadcastRequest) (*GetBroadcastResponse, error)
+	// CancelBroadcast stops a broadcast: nothing more is sent, what was
+	// pending moves to cancelled.
+	CancelBroadcast(context.Context, *CancelBroadcastRequest) (*CancelBroadcastResponse, error)
+	// ListBroadcastFailures pages through the recipients that failed, for a
+	// retry by the application.
+	ListBroadcastFailures(context.Context, *ListBroadcastFailuresRequest) (*ListBroadcastFailuresResponse, error)
 	mustEmbedUnimplementedNotifierServiceServer()
 }
 
@@ -393,6 +467,18 @@ func (UnimplementedNotifierServiceServer) CreateBrowserSession(context.Context, 
 }
 func (UnimplementedNotifierServiceServer) WatchStatus(*WatchStatusRequest, grpc.ServerStreamingServer[GetStatusResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchStatus not implemented")
+}
+func (UnimplementedNotifierServiceServer) Broadcast(context.Context, *BroadcastRequest) (*BroadcastResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Broadcast not implemented")
+}
+func (UnimplementedNotifierServiceServer) GetBroadcast(context.Context, *GetBroadcastRequest) (*GetBroadcastResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetBroadcast not implemented")
+}
+func (UnimplementedNotifierServiceServer) CancelBroadcast(context.Context, *CancelBroadcastRequest) (*CancelBroadcastResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelBroadcast not implemented")
+}
+func (UnimplementedNotifierServiceServer) ListBroadcastFailures(context.Context, *ListBroadcastFailuresRequest) (*ListBroadcastFailuresResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListBroadcastFailures not implemented")
 }
 func (UnimplementedNotifierServiceServer) mustEmbedUnimplementedNotifierServiceServer() {}
 func (UnimplementedNotifierServiceServer) testEmbeddedByValue()                         {}
@@ -617,6 +703,78 @@ func _NotifierService_WatchStatus_Handler(srv interface{}, stream grpc.ServerStr
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type NotifierService_WatchStatusServer = grpc.ServerStreamingServer[GetStatusResponse]
 
+func _NotifierService_Broadcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BroadcastRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).Broadcast(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_Broadcast_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).Broadcast(ctx, req.(*BroadcastRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_GetBroadcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBroadcastRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).GetBroadcast(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_GetBroadcast_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).GetBroadcast(ctx, req.(*GetBroadcastRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_CancelBroadcast_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelBroadcastRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).CancelBroadcast(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_CancelBroadcast_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).CancelBroadcast(ctx, req.(*CancelBroadcastRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NotifierService_ListBroadcastFailures_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListBroadcastFailuresRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NotifierServiceServer).ListBroadcastFailures(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NotifierService_ListBroadcastFailures_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NotifierServiceServer).ListBroadcastFailures(ctx, req.(*ListBroadcastFailuresRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // NotifierService_ServiceDesc is the grpc.ServiceDesc for NotifierService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -663,6 +821,22 @@ var NotifierService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CreateBrowserSession",
 			Handler:    _NotifierService_CreateBrowserSession_Handler,
+		},
+		{
+			MethodName: "Broadcast",
+			Handler:    _NotifierService_Broadcast_Handler,
+		},
+		{
+			MethodName: "GetBroadcast",
+			Handler:    _NotifierService_GetBroadcast_Handler,
+		},
+		{
+			MethodName: "CancelBroadcast",
+			Handler:    _NotifierService_CancelBroadcast_Handler,
+		},
+		{
+			MethodName: "ListBroadcastFailures",
+			Handler:    _NotifierService_ListBroadcastFailures_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

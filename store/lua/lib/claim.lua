@@ -57,11 +57,12 @@ local function claim(k, p, now, nows, lease_ms, token, retention_ms, lim)
         redis.call('ZREM', k.sched, chat)
         redis.call('ZADD', k.lease, now + lease_ms, chat)
         redis.call('HSET', k.leasetok, chat, token)
-        local user, created, si, ui, reply = '', 0, nil, nil, false
+        local user, created, si, ui, reply, paid = '', 0, nil, nil, false, false
         for i = 1, #rec - 1, 2 do
           local f = rec[i]
           if f == 'user_id' then user = rec[i + 1]
           elseif f == 'reply' then reply = rec[i + 1] == '1'
+          elseif f == 'paid' then paid = rec[i + 1] == '1' -- a paid broadcast's: the worker takes a paid slot
           elseif f == 'created_at' then created = tonumber(rec[i + 1]) or 0
           elseif f == 'state' then si = i + 1
           elseif f == 'updated_at' then ui = i + 1 end
@@ -75,7 +76,7 @@ local function claim(k, p, now, nows, lease_ms, token, retention_ms, lim)
         local linked = ''
         if not reply then linked = link_chat(p, user) or '' end
         local wait = ''
-        if lim and (reply or linked == chat) and (lim.max_age <= 0 or now - created < lim.max_age) then
+        if lim and not paid and (reply or linked == chat) and (lim.max_age <= 0 or now - created < lim.max_age) then
           wait = tostring((gcra(lim.key, lim.interval, lim.tolerance, -1)))
         end
         local out = {chat, linked, wait}

@@ -1,6 +1,6 @@
 -- lib/settle.lua: settle, the step behind Settle (settle.lua) and the
--- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua and
--- lib/events.lua and lib/op.lua.
+-- settle half of SettleAndClaim (settle_claim.lua). Needs lib/keys.lua,
+-- lib/events.lua, lib/op.lua and lib/bc.lua.
 
 -- lease_chat returns the chat and backlog key where the lease with token
 -- taken on chat is now: chat itself, or the chat it migrated to while the
@@ -46,7 +46,7 @@ local function settle(p, k, o)
   end
   local rec = k.record
   local r = redis.call('HMGET', rec, 'user_id', 'next_part', 'nparts', 'message_ids', 'reply', 'state', 'revision',
-    'op')
+    'op', 'bc')
   if r[1] and (o.kind == 'op' or r[6] == '5') then
     local keep = settle_op(rec, r, o)
     redis.call('PEXPIRE', rec, o.retention)
@@ -102,7 +102,10 @@ local function settle(p, k, o)
     end
     if keep then redis.call('ZREM', k.pending, id)
     elseif final then unqueue() end
-    if r[5] ~= '1' then -- a reply is in no summary
+    if r[9] then -- a broadcast's recipient: its counts, no event, no summary (lib/bc.lua)
+      if final then bc_settled(p, r[9], id, r[1], final, reason, o.ev, o.now)
+      elseif bc_cancel_unsent(p, r[9], id, r[2], o.ev, o.now) then unqueue() end
+    elseif r[5] ~= '1' then -- a reply is in no summary
       local us = summary_key(p, r[1])
       if final then
         redis.call('HINCRBY', us, 'queued', -1)
