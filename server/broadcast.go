@@ -184,7 +184,6 @@ func validateBroadcastMessage(req *notifierv1.BroadcastRequest) (delivery.Notifi
 		DisableNotification: req.GetDisableNotification()}, nil
 }
 
-
 // validateBroadcastID checks a broadcast_id.
 func validateBroadcastID(id string) error {
 	return validateID("broadcast_id", id, MaxIdempotencyKeyLen, true)
