@@ -426,3 +426,34 @@ func TestBotsRevokedTokenNamesTheBot(t *testing.T) {
 	fakeB.SetTokenRevoked(false)
 	h.waitReady()
 }
+
+// TestBotsBroadcast: a broadcast on bot b goes through bot b to its own
+// linked users, is found by id without a bot (ids are global), and an
+// unknown bot is NOT_FOUND.
+func TestBotsBroadcast(t *testing.T) {
+	t.Parallel()
+	onBothBackendsBots(t, botsOpts{}, func(t *testing.T, h *harness, fakeB *fakebot.Server) {
+		ctx := ctxT(t)
+		h.linkOn(ctx, "", h.fake, "alice", 100)
+		h.linkOn(ctx, botB, fakeB, "alice", 200)
+		h.linkOn(ctx, botB, fakeB, "bob", 201)
+		resp, err := h.client.Broadcast(ctx, &notifierv1.BroadcastRequest{AllLinked: true, Text: "release on b", Bot: botB})
+		if err != nil || resp.GetRecipients() != 2 {
+			t.Fatalf("Broadcast(bot b, all_linked) = %v, %v; want 2 recipients (bot b's users)", resp, err)
+		}
+		eventually(t, 15*time.Second, "bot b's broadcast DONE", func() bool {
+			b, err := h.client.GetBroadcast(ctx, &notifierv1.GetBroadcastRequest{BroadcastId: resp.GetBroadcastId()})
+			return err == nil && b.GetState() == notifierv1.BroadcastState_BROADCAST_STATE_DONE && b.GetSent() == 2
+		})
+		for _, chat := range []int64{200, 201} {
+			if ms := fakeB.Messages(chat); len(ms) == 0 || ms[len(ms)-1].Text != "release on b" {
+				t.Errorf("bot b's chat %d did not get the broadcast: %v", chat, ms)
+			}
+		}
+		if ms := h.fake.Messages(100); ms[len(ms)-1].Text == "release on b" {
+			t.Error("the default bot's chat got bot b's broadcast")
+		}
+		_, err = h.client.Broadcast(ctx, &notifierv1.BroadcastRequest{UserIds: []string{"alice"}, Text: "x", Bot: "nosuchbot"})
+		wantCode(t, err, codes.NotFound)
+	})
+}
