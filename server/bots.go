@@ -101,12 +101,26 @@ func allowBot(ctx context.Context, bot string) error {
 // notification id; the default service when none does (it answers
 // NOT_FOUND), so that validation and errors stay the Service's.
 func (b *Bots) byNotification(ctx context.Context, id string) (*Service, error) {
-	if len(b.order) == 1 || validateID("notification_id", id, MaxIdempotencyKeyLen, true) != nil {
+	if validateID("notification_id", id, MaxIdempotencyKeyLen, true) != nil {
+		return b.Service, nil
+	}
+	return b.byRecord(ctx, func(s *Service) error {
+		_, err := s.delivery.Get(ctx, id)
+		return err
+	})
+}
+
+// byRecord returns the service of the first bot whose store has the
+// record get looks up (get answers an error wrapping store.ErrNotFound
+// when it does not); the default service when none does. Ids of
+// notifications and broadcasts are global: they name no bot.
+func (b *Bots) byRecord(ctx context.Context, get func(*Service) error) (*Service, error) {
+	if len(b.order) == 1 {
 		return b.Service, nil
 	}
 	for _, bot := range b.order {
 		s := b.bots[bot]
-		_, err := s.delivery.Get(ctx, id)
+		err := get(s)
 		switch {
 		case err == nil:
 			if err := allowBot(ctx, bot); err != nil {
@@ -298,29 +312,18 @@ func (b *Bots) Broadcast(ctx context.Context, req *notifierv1.BroadcastRequest) 
 }
 
 // byBroadcast returns the service of the bot whose store holds broadcast
-// id (broadcast ids, like notification ids, are global); the default
-// bot's when none does, which then answers NOT_FOUND.
+// id; the default bot's when none does, which then answers NOT_FOUND.
 func (b *Bots) byBroadcast(ctx context.Context, id string) (*Service, error) {
-	if len(b.order) == 1 || validateBroadcastID(id) != nil {
+	if validateBroadcastID(id) != nil {
 		return b.Service, nil
 	}
-	for _, bot := range b.order {
-		s := b.bots[bot]
+	return b.byRecord(ctx, func(s *Service) error {
 		if s.bc == nil {
-			continue
+			return store.ErrNotFound
 		}
 		_, err := s.bc.st.GetBroadcast(ctx, id)
-		switch {
-		case err == nil:
-			if err := allowBot(ctx, bot); err != nil {
-				return nil, err
-			}
-			return s, nil
-		case !errors.Is(err, store.ErrNotFound):
-			return nil, toStatus(err)
-		}
-	}
-	return b.Service, nil
+		return err
+	})
 }
 
 // GetBroadcast routes NotifierService.GetBroadcast to the broadcast's bot.
