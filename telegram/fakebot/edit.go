@@ -82,12 +82,12 @@ func (s *Server) editMessage(p params, method string) (any, *apiError) {
 	if err != nil {
 		return nil, err
 	}
-	var kb *telegram.InlineKeyboardMarkup
-	if has, err := p.typedObject("reply_markup", "inline keyboard markup", &kb); err != nil {
+	// The keyboard is checked as a send's is (callbacks.go).
+	wkb, err := replyMarkupOf(p)
+	if err != nil {
 		return nil, err
-	} else if !has {
-		kb = nil
 	}
+	kb := toKeyboard(wkb)
 	field := map[string]string{"editMessageText": "text", "editMessageCaption": "caption"}[method]
 	text, _ := p.str(field)
 	mode, _ := p.str("parse_mode")

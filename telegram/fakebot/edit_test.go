@@ -49,6 +49,11 @@ func TestEditAndDelete(t *testing.T) {
 		{"keyboard only", func() error {
 			return c.EditMessageReplyMarkup(ctx, telegram.EditMessageReplyMarkupParams{ChatID: chat, MessageID: m.MessageID, ReplyMarkup: kb})
 		}, ""},
+		{"keyboard checked as on a send", func() error {
+			bad := &telegram.InlineKeyboardMarkup{InlineKeyboard: [][]telegram.InlineKeyboardButton{{{Text: "x",
+				CallbackData: strings.Repeat("d", telegram.MaxCallbackData+1)}}}}
+			return c.EditMessageReplyMarkup(ctx, telegram.EditMessageReplyMarkupParams{ChatID: chat, MessageID: m.MessageID, ReplyMarkup: bad})
+		}, "Bad Request: BUTTON_DATA_INVALID"},
 		{"unknown message", func() error {
 			return c.EditMessageText(ctx, telegram.EditMessageTextParams{ChatID: chat, MessageID: 999, Text: "x"})
 		}, "Bad Request: message to edit not found"},
