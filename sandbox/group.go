@@ -3,6 +3,8 @@ package sandbox
 import (
 	"encoding/json"
 	"net/http"
+
+	"github.com/tgnotify/tgnotify/telegram/fakebot"
 )
 
 // groupRequest is the body of the sandbox's group actions.
@@ -29,15 +31,7 @@ type groupRequest struct {
 //	POST /sandbox/topic       {"chat_id":-1001234567890,"action":"create","name":"deploys"}
 //	                          {"chat_id":...,"action":"close"|"reopen"|"delete","topic_id":2}
 func (a *Endpoints) mountGroups(mux *http.ServeMux) {
-	mux.HandleFunc("POST /sandbox/startgroup", func(w http.ResponseWriter, r *http.Request) {
-		fake, ok := a.pick(w, r)
-		if !ok {
-			return
-		}
-		req, ok := decodeGroup(w, r)
-		if !ok {
-			return
-		}
+	mux.HandleFunc("POST /sandbox/startgroup", a.groupAction(func(w http.ResponseWriter, r *http.Request, fake *fakebot.Server, req groupRequest) {
 		if len(req.Token) > 64 || len(req.Title) > 128 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "token: at most 64 characters; title: at most 128"})
 			return
@@ -49,28 +43,12 @@ func (a *Endpoints) mountGroups(mux *http.ServeMux) {
 		sandboxAct(w, r, fake, req.ChatID, func() int64 {
 			return fake.StartGroup(req.ChatID, req.Title, user, req.Username, req.Token).UpdateID
 		})
-	})
-	mux.HandleFunc("POST /sandbox/removegroup", func(w http.ResponseWriter, r *http.Request) {
-		fake, ok := a.pick(w, r)
-		if !ok {
-			return
-		}
-		req, ok := decodeGroup(w, r)
-		if !ok {
-			return
-		}
+	}))
+	mux.HandleFunc("POST /sandbox/removegroup", a.groupAction(func(w http.ResponseWriter, _ *http.Request, fake *fakebot.Server, req groupRequest) {
 		u := fake.RemoveFromGroup(req.ChatID, max(req.UserID, 1), req.Username, req.Ban)
 		writeJSON(w, http.StatusOK, map[string]any{"update_id": u.UpdateID, "removed": true})
-	})
-	mux.HandleFunc("POST /sandbox/topic", func(w http.ResponseWriter, r *http.Request) {
-		fake, ok := a.pick(w, r)
-		if !ok {
-			return
-		}
-		req, ok := decodeGroup(w, r)
-		if !ok {
-			return
-		}
+	}))
+	mux.HandleFunc("POST /sandbox/topic", a.groupAction(func(w http.ResponseWriter, _ *http.Request, fake *fakebot.Server, req groupRequest) {
 		var err error
 		id := req.TopicID
 		switch req.Action {
@@ -89,7 +67,21 @@ func (a *Endpoints) mountGroups(mux *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"topic_id": id})
-	})
+	}))
+}
+
+// groupAction is a group action's handler: the request's fake bot
+// (?bot=) and its decoded body, or the 404/400 already written.
+func (a *Endpoints) groupAction(act func(w http.ResponseWriter, r *http.Request, fake *fakebot.Server, req groupRequest)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		fake, ok := a.pick(w, r)
+		if !ok {
+			return
+		}
+		if req, ok := decodeGroup(w, r); ok {
+			act(w, r, fake, req)
+		}
+	}
 }
 
 func decodeGroup(w http.ResponseWriter, r *http.Request) (groupRequest, bool) {
