@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -89,6 +90,29 @@ func testBroadcastContract(t *testing.T, b bcBackend) {
 	mustSettle(t, b.q, cl, delivery.Outcome{Kind: delivery.OutcomePartSent, MessageID: 1, NextAt: t0.Add(time.Second)}, t0.Add(time.Second))
 	if _, err := b.q.Get(ctx, cl.Notification.ID); err == nil {
 		t.Fatal("a settled recipient's record is kept")
+	}
+	// The queued recipient's record is no notification of the caller's:
+	// Edit and Delete do not find it (its counts stay the broadcast's).
+	queuedID := ""
+	for k := range 4 {
+		if id := fmt.Sprintf("%s.%d", c.ID, k); id != cl.Notification.ID {
+			if _, err := b.q.Get(ctx, id); err == nil {
+				queuedID = id
+			}
+		}
+	}
+	if queuedID == "" {
+		t.Fatal("no queued recipient record found")
+	}
+	if _, err := b.q.Delete(ctx, queuedID, t0.Add(time.Second), time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Delete(recipient %s) = %v, want ErrNotFound", queuedID, err)
+	}
+	if _, err := b.q.Edit(ctx, delivery.Edit{ID: queuedID, HasText: true, Parts: []string{"x"}, Text: "x", Fits: true,
+		Now: t0.Add(time.Second), Retention: time.Hour}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Edit(recipient %s) = %v, want ErrNotFound", queuedID, err)
+	}
+	if n, err := b.q.Get(ctx, queuedID); err != nil || n.State != delivery.StateQueued {
+		t.Fatalf("recipient after a refused delete = %+v %v, want QUEUED", n, err)
 	}
 	if st, err := b.q.CancelBroadcast(ctx, c.ID, t0.Add(1500*time.Millisecond)); err != nil || st != broadcast.StateCancelled {
 		t.Fatalf("cancel = %v %v", st, err)

@@ -98,7 +98,7 @@ func (m *MemoryQueue) Edit(ctx context.Context, e delivery.Edit) (delivery.Notif
 	}
 	defer m.mu.Unlock()
 	r := m.recLocked(e.ID, clock)
-	if r == nil || r.n.Reply {
+	if r == nil || r.n.Reply || r.n.Broadcast != "" {
 		return delivery.Notification{}, fmt.Errorf("store: notification %q: %w", e.ID, ErrNotFound)
 	}
 	n := &r.n
@@ -150,7 +150,7 @@ func (m *MemoryQueue) Delete(ctx context.Context, id string, now time.Time, rete
 	}
 	defer m.mu.Unlock()
 	r := m.recLocked(id, clock)
-	if r == nil || r.n.Reply {
+	if r == nil || r.n.Reply || r.n.Broadcast != "" {
 		return delivery.Notification{}, fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
 	}
 	n := &r.n

@@ -19,15 +19,18 @@
 -- ARGV[3] -> now, unix ms
 -- ARGV[4] -> retention ms
 --
--- Returns {0} when the record is unknown or expired (or a bot reply), else
+-- Returns {0} when the record is unknown or expired (or a bot reply, or a
+-- broadcast recipient), else
 -- {1, field, value, ...}: the record after it.
 
 local rec, sched, lease, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, id, now, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 local r = redis.call('HMGET', rec, 'state', 'next_part', 'chat_id', 'user_id', 'op', 'message_ids', 'deleted',
-  'reply')
-if not r[1] or r[8] == '1' then return {0} end
+  'reply', 'bc')
+-- A bot reply and a broadcast's recipient are no notification of the
+-- caller's (a recipient is cancelled with its broadcast: bc_cancel.lua).
+if not r[1] or r[8] == '1' or r[9] then return {0} end
 local state, np, chat, op = r[1], tonumber(r[2]) or 0, r[3], r[5] or ''
 if state == '5' or r[7] == '1' or op == 'delete' then
   local out = {1}

@@ -39,8 +39,10 @@ local has_text, parts, nparts, text_len, text_sha = ARGV[5] == '1', ARGV[6], ARG
 local mode, fits, text = ARGV[10], ARGV[11] == '1', ARGV[12]
 local set_kb, kb = ARGV[13] == '1', ARGV[14]
 
-local r = redis.call('HMGET', rec, 'state', 'next_part', 'nparts', 'chat_id', 'revision', 'op', 'deleted', 'reply')
-if not r[1] or r[8] == '1' then return {0} end
+local r = redis.call('HMGET', rec, 'state', 'next_part', 'nparts', 'chat_id', 'revision', 'op', 'deleted', 'reply',
+  'bc')
+-- A bot reply and a broadcast's recipient are no notification of the caller's.
+if not r[1] or r[8] == '1' or r[9] then return {0} end
 local state, np, n, op = r[1], tonumber(r[2]) or 0, tonumber(r[3]) or 1, r[6] or ''
 if state == '4' or state == '5' then return {2, 'state'} end
 if op == 'delete' or r[7] == '1' then return {2, 'deleted'} end
