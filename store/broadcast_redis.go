@@ -76,6 +76,9 @@ func (q *RedisQueue) CreateBroadcast(ctx context.Context, nb broadcast.New) (bro
 	if err != nil {
 		return broadcast.Created{}, err
 	}
+	if c, ok, err := q.existingBroadcast(ctx, nb.IdempotencyKey); err != nil || ok {
+		return c, err
+	}
 	staged := bcRecipientsKey(q.prefix, id)
 	if err := q.stageRecipients(ctx, staged, nb); err != nil {
 		return broadcast.Created{}, err
@@ -99,6 +102,31 @@ func (q *RedisQueue) CreateBroadcast(ctx context.Context, nb broadcast.New) (bro
 	gotID, _ := res[1].(string)
 	n, _ := res[2].(int64)
 	return broadcast.Created{ID: gotID, Recipients: n, Existed: res[0] == int64(0)}, nil
+}
+
+// existingBroadcast returns the broadcast of an idempotency key already
+// used, before any recipient is staged: a retry of a 100,000-id or
+// all_linked broadcast costs two reads, not a second snapshot. bc_create
+// checks the key again, atomically, for two first calls at once.
+func (q *RedisQueue) existingBroadcast(ctx context.Context, key string) (broadcast.Created, bool, error) {
+	if key == "" {
+		return broadcast.Created{}, false, nil
+	}
+	id, err := q.client.Get(ctx, bcIdemKey(q.prefix, key)).Result()
+	if errors.Is(err, redis.Nil) {
+		return broadcast.Created{}, false, nil
+	}
+	if err != nil {
+		return broadcast.Created{}, false, unavailable("create broadcast", err)
+	}
+	b, err := q.GetBroadcast(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return broadcast.Created{}, false, nil // the key outlived its broadcast: bc_create decides
+	}
+	if err != nil {
+		return broadcast.Created{}, false, err
+	}
+	return broadcast.Created{ID: id, Recipients: b.Recipients, Existed: true}, true, nil
 }
 
 // stageRecipients fills the staging list: the given ids in chunks, or the
