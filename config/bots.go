@@ -66,9 +66,6 @@ var botIDRe = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
 // and the secret.
 var tokenRe = regexp.MustCompile(`^[0-9]{1,20}:[A-Za-z0-9_-]{1,128}$`)
 
-// ValidBotID reports whether id is a well-formed bot id.
-func ValidBotID(id string) bool { return botIDRe.MatchString(id) }
-
 // botsDoc is NOTIFIER_BOTS_FILE's document.
 type botsDoc struct {
 	Bots *[]fileBot `yaml:"bots"`

@@ -45,10 +45,7 @@ func ParseCallbackData(data string) (id string, row, col int, ok bool) {
 // Keyboard returns the reply_markup for notification n's buttons (nil when
 // it has none).
 func Keyboard(n Notification) *telegram.InlineKeyboardMarkup {
-	return keyboardOf(n.ID, n.Buttons)
-}
-
-func keyboardOf(id string, rows [][]Button) *telegram.InlineKeyboardMarkup {
+	id, rows := n.ID, n.Buttons
 	if len(rows) == 0 {
 		return nil
 	}

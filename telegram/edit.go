@@ -69,7 +69,3 @@ func (c *Client) DeleteMessages(ctx context.Context, chatID int64, messageIDs []
 // IsNotModified reports a 400 "message is not modified": the edit asks for
 // the content the message has already (an edit that is done).
 func IsNotModified(err error) bool { return asError(err).has(400, "message is not modified") }
-
-// IsNotDeletable reports a 400 "message can't be deleted" (older than 48 h,
-// or not the bot's to delete).
-func IsNotDeletable(err error) bool { return asError(err).has(400, "message can't be deleted") }

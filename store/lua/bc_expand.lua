@@ -5,7 +5,7 @@
 -- allow, taking them off the list in the same step (RedisQueue.
 -- ExpandBroadcast). A recipient not linked fails at once (not_linked, or
 -- unlinked after Unlink).
--- uses: lib/keys.lua lib/link.lua lib/events.lua lib/bc.lua
+-- uses: lib/keys.lua lib/op.lua lib/link.lua lib/events.lua lib/bc.lua
 --
 -- KEYS[1] -> <p>:bc:<id>
 -- KEYS[2] -> <p>:bc:<id>:m
@@ -64,15 +64,9 @@ for i, user in ipairs(users) do
     redis.call('HSET', rec, 'id', nid, 'user_id', user, 'chat_id', chat, 'created_at', nows, 'bc', id,
       unpack(fields))
     redis.call('PEXPIRE', rec, ARGV[5])
-    redis.call('RPUSH', backlog_key(prefix, chat), nid)
+    queue_op(prefix, sched, lease, chat, nid, now) -- into the backlog; the chat scheduled as enqueue.lua does
     redis.call('ZADD', pending, nows, nid)
     redis.call('ZADD', flight, nows, nid)
-    if not redis.call('ZSCORE', sched, chat) and not redis.call('ZSCORE', lease, chat) then
-      local at = now
-      local nb = tonumber(redis.call('GET', pacing_key(prefix, chat)) or '0')
-      if nb > at then at = nb end
-      redis.call('ZADD', sched, at, chat)
-    end
     queued = queued + 1
   end
 end

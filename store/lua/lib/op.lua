@@ -1,6 +1,6 @@
 -- lib/op.lua: the pending operations of a notification (an edit or delete
--- of its sent messages, delivery/edit.go), shared by edit.lua, delete.lua
--- and lib/settle.lua. Needs lib/keys.lua.
+-- of its sent messages, delivery/edit.go), shared by edit.lua, delete.lua,
+-- lib/settle.lua and bc_expand.lua (queue_op). Needs lib/keys.lua.
 --
 -- A record with a pending operation has the field op ('edit' or 'delete')
 -- and its id in its chat's backlog; for an edit op_has_text ('1' when the
