@@ -3,7 +3,6 @@ package broadcast
 import (
 	"context"
 	"math"
-	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,7 +67,9 @@ type Runner struct {
 	log   *zap.Logger
 	now   func() time.Time
 	kick  chan struct{}
-	mu    sync.Mutex
+	// rates caches the running broadcasts' rates (a rate never changes);
+	// only Run's goroutine uses it, and each step drops the broadcasts
+	// that stopped running (finished or cancelled).
 	rates map[string]float64
 }
 
@@ -124,6 +125,7 @@ func (r *Runner) step(ctx context.Context) time.Duration {
 		}
 		return r.cfg.Idle
 	}
+	r.pruneRates(ids)
 	wait, queued := r.cfg.Idle, false
 	for _, id := range ids {
 		rate, ok := r.rate(ctx, id)
@@ -141,7 +143,7 @@ func (r *Runner) step(ctx context.Context) time.Duration {
 			queued = true
 		}
 		if e.Finished {
-			r.forget(id)
+			delete(r.rates, id)
 			continue
 		}
 		wait = min(wait, max(e.Wait, r.cfg.Tick))
@@ -154,10 +156,7 @@ func (r *Runner) step(ctx context.Context) time.Duration {
 
 // rate returns the broadcast's rate (read once).
 func (r *Runner) rate(ctx context.Context, id string) (float64, bool) {
-	r.mu.Lock()
-	rate, ok := r.rates[id]
-	r.mu.Unlock()
-	if ok {
+	if rate, ok := r.rates[id]; ok {
 		return rate, true
 	}
 	b, err := r.st.GetBroadcast(ctx, id)
@@ -167,14 +166,22 @@ func (r *Runner) rate(ctx context.Context, id string) (float64, bool) {
 		}
 		return 0, false
 	}
-	r.mu.Lock()
 	r.rates[id] = b.Rate
-	r.mu.Unlock()
 	return b.Rate, true
 }
 
-func (r *Runner) forget(id string) {
-	r.mu.Lock()
-	delete(r.rates, id)
-	r.mu.Unlock()
+// pruneRates forgets the rates of broadcasts no longer running.
+func (r *Runner) pruneRates(running []string) {
+	if len(r.rates) <= len(running) {
+		return
+	}
+	live := make(map[string]bool, len(running))
+	for _, id := range running {
+		live[id] = true
+	}
+	for id := range r.rates {
+		if !live[id] {
+			delete(r.rates, id)
+		}
+	}
 }
