@@ -58,11 +58,7 @@ func effectiveBots(cfg config.Config) []config.Bot {
 	if len(cfg.Bots) > 0 {
 		return cfg.Bots
 	}
-	return []config.Bot{{
-		ID: config.DefaultBot, Token: cfg.BotToken, Username: cfg.BotUsername, WebhookURL: cfg.WebhookURL,
-		WebhookSecret: cfg.WebhookSecret, GlobalRate: cfg.Delivery.GlobalRate, PaidBroadcast: cfg.Delivery.AllowPaidBroadcast,
-		WelcomeMessage: cfg.WelcomeMessage, APIURL: cfg.APIURL,
-	}}
+	return []config.Bot{cfg.EnvBot()}
 }
 
 // newBots builds one stack per bot over the shared Redis client (nil: an
@@ -75,7 +71,7 @@ func (a *App) newBots(rc redis.UniversalClient) error {
 			return err
 		}
 		dcfg := a.cfg.Delivery
-		dcfg.GlobalRate, dcfg.AllowPaidBroadcast = b.GlobalRate, b.PaidBroadcast
+		dcfg.GlobalRate, dcfg.AllowPaidBroadcast, dcfg.PaidBroadcastRate = b.GlobalRate, b.PaidBroadcast, b.PaidBroadcastRate
 		s.disp = delivery.New(dcfg, s.queue, s.client, s.log.Named("delivery"))
 		s.disp.SetObserver(deliveryMetrics{a.metrics})
 		// Welcome and /stop replies are queued like notifications: they share

@@ -44,6 +44,11 @@ type Bot struct {
 	GlobalRate float64
 	// PaidBroadcast allows allow_paid_broadcast for this bot.
 	PaidBroadcast bool
+	// PaidBroadcastRate is the rate of this bot's paid broadcasts
+	// (Broadcast paid: true); 0 refuses them. Default:
+	// NOTIFIER_PAID_BROADCAST_RATE; paid_broadcast_rate: 0 turns them off
+	// for one bot.
+	PaidBroadcastRate float64
 	// WelcomeMessage is sent after a successful link.
 	WelcomeMessage string
 	// APIURL is the Bot API base URL (a local Bot API server or a relay).
@@ -81,6 +86,7 @@ type fileBot struct {
 	WebhookSecret  string   `yaml:"webhook_secret"`
 	GlobalRate     *float64 `yaml:"global_rate"`
 	PaidBroadcast  *bool    `yaml:"paid_broadcast"`
+	PaidRate       *float64 `yaml:"paid_broadcast_rate"`
 	WelcomeMessage string   `yaml:"welcome_message"`
 	APIURL         string   `yaml:"api_url"`
 	ProxyURL       string   `yaml:"proxy_url"`
@@ -112,8 +118,11 @@ func ParseBots(data []byte, def Bot) ([]Bot, error) {
 		b := Bot{
 			ID: fb.ID, Token: strings.TrimSpace(fb.Token), Username: strings.TrimPrefix(fb.Username, "@"),
 			WebhookURL: fb.WebhookURL, WebhookSecret: fb.WebhookSecret,
-			GlobalRate: def.GlobalRate, PaidBroadcast: def.PaidBroadcast, WelcomeMessage: def.WelcomeMessage,
-			APIURL: def.APIURL, ProxyURL: fb.ProxyURL, FromFile: true,
+			GlobalRate: def.GlobalRate, PaidBroadcast: def.PaidBroadcast, PaidBroadcastRate: def.PaidBroadcastRate,
+			WelcomeMessage: def.WelcomeMessage, APIURL: def.APIURL, ProxyURL: fb.ProxyURL, FromFile: true,
+		}
+		if fb.PaidRate != nil {
+			b.PaidBroadcastRate = *fb.PaidRate
 		}
 		if fb.GlobalRate != nil {
 			b.GlobalRate = *fb.GlobalRate
@@ -218,6 +227,9 @@ func validateBotFields(b Bot, sandbox bool, bad func(field, format string, args 
 	}
 	if b.GlobalRate < 0.1 || b.GlobalRate > 1000 {
 		bad("global_rate", "%g: want a number between 0.1 and 1000", b.GlobalRate)
+	}
+	if b.PaidBroadcastRate < 0 || b.PaidBroadcastRate > 1000 {
+		bad("paid_broadcast_rate", "%g: want 0 (no paid broadcasts) to 1000", b.PaidBroadcastRate)
 	}
 	if len(b.WelcomeMessage) > 4096 {
 		bad("welcome_message", "must be at most 4096 characters")

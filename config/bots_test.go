@@ -58,6 +58,7 @@ func TestLoadBotsFile(t *testing.T) {
 		{name: "socks5 proxy with password", file: "bots:\n- {id: a, token: '" + tokA + "', proxy_url: 'socks5://u:pw@p:1080'}\n", wantIDs: []string{"a"}},
 		{name: "bad api url", file: "bots:\n- {id: a, token: '" + tokA + "', api_url: 'ftp://x'}\n", wantErr: []string{`bot "a"`, "api_url"}},
 		{name: "bad global rate", file: "bots:\n- {id: a, token: '" + tokA + "', global_rate: 0}\n", wantErr: []string{`bot "a"`, "global_rate"}},
+		{name: "bad paid rate", file: "bots:\n- {id: a, token: '" + tokA + "', paid_broadcast_rate: 1001}\n", wantErr: []string{`bot "a"`, "paid_broadcast_rate"}},
 		{name: "unknown field", file: "bots:\n- {id: a, token: '" + tokA + "', tokn: x}\n", wantErr: []string{"NOTIFIER_BOTS_FILE", "tokn"}},
 		{name: "empty list", file: "bots: []\n", wantErr: []string{"NOTIFIER_BOTS_FILE", "bots"}},
 	}

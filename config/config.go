@@ -399,6 +399,17 @@ func validateSessionSecret(c Config) []error {
 	return nil
 }
 
+// EnvBot is the bot "default" of the single-bot variables
+// (TELEGRAM_BOT_TOKEN, TELEGRAM_BOT_USERNAME, ...), whose values are also
+// the defaults of the bots file's bots.
+func (c Config) EnvBot() Bot {
+	return Bot{
+		ID: DefaultBot, Token: c.BotToken, Username: c.BotUsername, WebhookURL: c.WebhookURL,
+		WebhookSecret: c.WebhookSecret, GlobalRate: c.Delivery.GlobalRate, PaidBroadcast: c.Delivery.AllowPaidBroadcast,
+		PaidBroadcastRate: c.Delivery.PaidBroadcastRate, WelcomeMessage: c.WelcomeMessage, APIURL: c.APIURL,
+	}
+}
+
 // bots reads NOTIFIER_BOTS_FILE and NOTIFIER_SANDBOX_BOTS into c.Bots:
 // the bot "default" of the single-bot variables (when TELEGRAM_BOT_TOKEN
 // is set or there is no file), then the file's bots, whose unset fields
@@ -406,11 +417,7 @@ func validateSessionSecret(c Config) []error {
 func (r *reader) bots(c *Config) {
 	c.BotsFile = r.get("NOTIFIER_BOTS_FILE", "")
 	c.SandboxBots = int(r.num("NOTIFIER_SANDBOX_BOTS", 1, 1, 8))
-	def := Bot{
-		ID: DefaultBot, Token: c.BotToken, Username: c.BotUsername, WebhookURL: c.WebhookURL,
-		WebhookSecret: c.WebhookSecret, GlobalRate: c.Delivery.GlobalRate, PaidBroadcast: c.Delivery.AllowPaidBroadcast,
-		WelcomeMessage: c.WelcomeMessage, APIURL: c.APIURL,
-	}
+	def := c.EnvBot()
 	if c.BotToken != "" || c.BotsFile == "" {
 		c.Bots = append(c.Bots, def)
 	}

@@ -457,3 +457,23 @@ func TestBotsBroadcast(t *testing.T) {
 		wantCode(t, err, codes.NotFound)
 	})
 }
+
+// TestBotsPaidBroadcastRatePerBot: NOTIFIER_PAID_BROADCAST_RATE is the
+// default of every bot, and paid_broadcast_rate: 0 turns paid broadcasts
+// off for one bot (FAILED_PRECONDITION naming paid), not for the others.
+func TestBotsPaidBroadcastRatePerBot(t *testing.T) {
+	t.Parallel()
+	h, fakeB := startBots(t, botsOpts{bLine: "paid_broadcast_rate: 0",
+		env: map[string]string{"NOTIFIER_PAID_BROADCAST_RATE": "100"}})
+	ctx := ctxT(t)
+	h.linkOn(ctx, "", h.fake, "alice", 100)
+	h.linkOn(ctx, botB, fakeB, "alice", 200)
+	if _, err := h.client.Broadcast(ctx, &notifierv1.BroadcastRequest{UserIds: []string{"alice"}, Text: "paid", Paid: true}); err != nil {
+		t.Fatalf("paid broadcast on the default bot: %v", err)
+	}
+	_, err := h.client.Broadcast(ctx, &notifierv1.BroadcastRequest{UserIds: []string{"alice"}, Text: "paid", Paid: true, Bot: botB})
+	wantCode(t, err, codes.FailedPrecondition)
+	if !strings.Contains(status.Convert(err).Message(), "paid") {
+		t.Errorf("message %q does not name paid", status.Convert(err).Message())
+	}
+}
