@@ -95,13 +95,14 @@ type editNote struct {
 // editRun is one edit scenario in progress.
 type editRun struct {
 	*stressRun
-	rng    *rand.Rand
-	claims *claimLog
-	mu     sync.Mutex
-	ns     []*editNote
-	seq    int // edit texts
-	late   int // edits accepted once sending had begun
-	errs   []string
+	rng     *rand.Rand
+	claims  *claimLog
+	mu      sync.Mutex
+	ns      []*editNote
+	seq     int // edit texts
+	late    int // edits accepted once sending had begun
+	refused int // edits refused (ErrNotEditable)
+	errs    []string
 }
 
 // TestStressEdit runs seeded random Edits and Deletes against delivery
@@ -177,8 +178,8 @@ func runEditScenario(t *testing.T, seed uint64, sb stressBackend) {
 			}
 		}
 	}
-	t.Logf("EDIT STRESS seed=%d backend=%s replicas=%d workers=%d 5xx=%.3g notes=%d edits=%d (%d after sending began) deletes=%d (%d before any claim) messages=%d took=%v violations=%d",
-		seed, sb.name, sc.replicas, sc.workers, sc.p5xx, len(r.ns), edits, r.late, deletes, early, len(msgs),
+	t.Logf("EDIT STRESS seed=%d backend=%s replicas=%d workers=%d 5xx=%.3g notes=%d edits=%d (%d after sending began, %d refused) deletes=%d (%d before any claim) messages=%d took=%v violations=%d",
+		seed, sb.name, sc.replicas, sc.workers, sc.p5xx, len(r.ns), edits, r.late, r.refused, deletes, early, len(msgs),
 		time.Since(start).Round(time.Millisecond), len(violations))
 	for i, v := range violations {
 		if i == 20 {
@@ -203,11 +204,13 @@ func (r *editRun) fail(format string, args ...any) {
 // drive enqueues the notifications and, interleaved, issues random
 // Edits and Deletes (some twice at once) and 429 storms.
 func (r *editRun) drive() {
-	storms, step := 0, 5
+	storms, step, after := 0, 10, 0
 	if r.sb.virtual {
-		step = 60 // the virtual clock: longer pauses cost nothing
+		step = 100 // the virtual clock: longer pauses cost nothing
 	}
-	for len(r.ns) < editNotes || r.rng.IntN(4) > 0 {
+	// Once every notification is accepted, more operations on the sent
+	// ones.
+	for ; after < editNotes/2; after += min(len(r.ns)/editNotes, 1) {
 		switch x := r.rng.IntN(100); {
 		case x < 45 && len(r.ns) < editNotes:
 			r.enqueue()
@@ -218,7 +221,7 @@ func (r *editRun) drive() {
 			r.remove(r.pick())
 		case x < 90:
 			r.twice(r.pick())
-		case x < 92 && storms < 2: // each pauses every send for 1 s
+		case x < 92 && storms < 1 && len(r.ns) > editNotes/2: // pauses every send for 1 s
 			storms++
 			method := []string{"sendMessage", "editMessageText"}[r.rng.IntN(2)]
 			r.tg.FailNext(method, 1+r.rng.IntN(3), 429, "Too Many Requests: retry after 1"+stormMark, 1)
@@ -320,6 +323,9 @@ func (r *editRun) edit(n *editNote, e delivery.EditRequest) {
 	cancel()
 	switch {
 	case errors.Is(err, delivery.ErrNotEditable):
+		r.mu.Lock()
+		r.refused++
+		r.mu.Unlock()
 		return
 	case err != nil:
 		r.fail("edit %d (%s): %v", k, n.id, err)
