@@ -109,7 +109,7 @@ type editRun struct {
 // with faults, on both backends, and checks the invariants (checkEdits).
 func TestStressEdit(t *testing.T) {
 	t.Run("memory", func(t *testing.T) {
-		for _, seed := range seeds(t, 7001, 2) {
+		for _, seed := range seeds(t, 7001, 4) {
 			t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) { runEditScenario(t, seed, memoryStressBackend(t)) })
 			})
@@ -189,7 +189,7 @@ func runEditScenario(t *testing.T, seed uint64, sb stressBackend) {
 		t.Errorf("seed %d: %s", seed, v)
 	}
 	if len(violations) > 0 {
-		t.Errorf("replay: %s=%d go test -count=1 -v -run '^TestStressEdit$' ./delivery/", envSeed, seed)
+		t.Errorf("replay: %s=%d go test -count=1 -v -run '^TestStressEdit$/^%s$' ./delivery/", envSeed, seed, sb.name)
 	}
 }
 
@@ -218,7 +218,7 @@ func (r *editRun) drive() {
 		case x < 70:
 			r.edit(r.pick(), r.editRequest())
 		case x < 78:
-			r.remove(r.pick())
+			r.remove(r.pick(), r.rng.IntN(4))
 		case x < 90:
 			r.twice(r.pick())
 		case x < 92 && storms < 1 && len(r.ns) > editNotes/2: // pauses every send for 1 s
@@ -340,9 +340,9 @@ func (r *editRun) edit(n *editNote, e delivery.EditRequest) {
 	r.mu.Unlock()
 }
 
-// remove deletes n.
-func (r *editRun) remove(n *editNote) {
-	d, _ := r.live(r.rng.IntN(4))
+// remove deletes n through replica via (round robin).
+func (r *editRun) remove(n *editNote, via int) {
+	d, _ := r.live(via)
 	ctx, cancel := context.WithTimeout(r.ctx, r.sb.timeout)
 	_, err := d.Delete(ctx, n.id)
 	cancel()
@@ -364,7 +364,8 @@ func (r *editRun) twice(n *editNote) {
 			e := r.editRequest()
 			ops[i] = func() { r.edit(n, e) }
 		} else {
-			ops[i] = func() { r.remove(n) }
+			via := r.rng.IntN(4)
+			ops[i] = func() { r.remove(n, via) }
 		}
 	}
 	var wg sync.WaitGroup
