@@ -102,6 +102,7 @@ type editRun struct {
 	seq     int // edit texts
 	late    int // edits accepted once sending had begun
 	refused int // edits refused (ErrNotEditable)
+	shown   int // sent messages checked against their last edit
 	errs    []string
 }
 
@@ -178,8 +179,8 @@ func runEditScenario(t *testing.T, seed uint64, sb stressBackend) {
 			}
 		}
 	}
-	t.Logf("EDIT STRESS seed=%d backend=%s replicas=%d workers=%d 5xx=%.3g notes=%d edits=%d (%d after sending began, %d refused) deletes=%d (%d before any claim) messages=%d took=%v violations=%d",
-		seed, sb.name, sc.replicas, sc.workers, sc.p5xx, len(r.ns), edits, r.late, r.refused, deletes, early, len(msgs),
+	t.Logf("EDIT STRESS seed=%d backend=%s replicas=%d workers=%d 5xx=%.3g notes=%d edits=%d (%d after sending began, %d refused) deletes=%d (%d before any claim) messages=%d (%d checked against their last edit) took=%v violations=%d",
+		seed, sb.name, sc.replicas, sc.workers, sc.p5xx, len(r.ns), edits, r.late, r.refused, deletes, early, len(msgs), r.shown,
 		time.Since(start).Round(time.Millisecond), len(violations))
 	for i, v := range violations {
 		if i == 20 {
@@ -487,12 +488,19 @@ func (r *editRun) checkEdits(msgs []fakebot.SentMessage) []string {
 				}
 			}
 		}
+		// No double: the fake answers a fault before delivering, so no send
+		// is ambiguous and every part is delivered at most once (an edit
+		// before sending makes one part of a split text).
+		if len(byNote[k]) > len(n.parts) || (f.State == delivery.StateSent && len(byNote[k]) != len(f.MessageIDs)) {
+			violate("double: notification %d (%s, %v) has %d messages for %d parts, %d message ids", k, n.id, f.State, len(byNote[k]), len(n.parts), len(f.MessageIDs))
+		}
 		// 6: deleted before any claim: never sent.
 		if n.deleted && !r.claims.claimed(n.id) && len(byNote[k]) > 0 {
 			violate("delete: notification %d (%s) deleted before it was claimed, yet %d messages were sent", k, n.id, len(byNote[k]))
 		}
 		// 3: the last accepted edit is what the sent message shows.
 		if f.State == delivery.StateSent && !f.Deleted && !n.deleted && f.EditState == delivery.EditApplied && len(f.MessageIDs) > 0 {
+			r.shown++
 			r.checkShown(k, n, byNote[k], violate)
 		}
 	}
