@@ -61,12 +61,12 @@ func (c Config) normalized() Config {
 // expansion steps are atomic, so runners share the work without
 // coordination). Create it with NewRunner.
 type Runner struct {
-	cfg   Config
-	st    Store
-	wake  func()
-	log   *zap.Logger
-	now   func() time.Time
-	kick  chan struct{}
+	cfg  Config
+	st   Store
+	wake func()
+	log  *zap.Logger
+	now  func() time.Time
+	kick chan struct{}
 	// rates caches the running broadcasts' rates (a rate never changes);
 	// only Run's goroutine uses it, and each step drops the broadcasts
 	// that stopped running (finished or cancelled).
